@@ -1,0 +1,22 @@
+/**
+ * An echo server on localhost port 7007 — both loopbacks — that closes gracefully on Ctrl-C.
+ * Run it with `npm start` (until the `switchboard` command takes over) or `node examples/echo-server.ts`.
+ */
+import { listen } from '../src/index.ts';
+
+const server = await listen({ host: 'localhost', port: Number(process.env.PORT ?? 7007) }, {
+  data(session, chunk) {
+    session.write(chunk);
+  },
+});
+for (const { address, port } of server.addresses) {
+  console.log(`listening tcp ${address.includes(':') ? `[${address}]` : address}:${port} echo`);
+}
+
+const stop = async (): Promise<void> => {
+  process.off('SIGINT', stop).off('SIGTERM', stop);
+  process.once('SIGINT', () => void server.destroy()).once('SIGTERM', () => void server.destroy());
+  await server.close({ timeout: 5000 });
+  process.exitCode = 0;
+};
+process.once('SIGINT', stop).once('SIGTERM', stop);

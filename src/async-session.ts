@@ -1,0 +1,142 @@
+/**
+ * A session read and written with async/await: `read()` resolves with what has arrived (never
+ * waiting to fill a buffer), `write()` resolves when the kernel has taken the bytes.
+ */
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { CloseCause, type CloseReason } from './close-reason.ts';
+import type { ConnectionInfo } from './connection-info.ts';
+import { ErrorCode, SwitchboardError, opErrorFromSystem } from './errors.ts';
+import { SessionState, TcpSession, sessionOf, type SessionHost } from './session.ts';
+
+/** Bytes buffered for `read()` before the socket stops reading from the kernel. */
+const READ_HIGH_WATERMARK = 64 * 1024;
+
+interface PendingRead {
+  resolve(chunk: Buffer | null): void;
+  reject(error: SwitchboardError): void;
+}
+
+let onSocketData: (this: Socket, chunk: Buffer) => void;
+const noop = (): void => {};
+
+/**
+ * A TCP session in async style.
+ * @example
+ * for await (const chunk of session) await session.write(chunk);
+ */
+export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
+  #chunks: Buffer[] = [];
+  #queuedBytes = 0;
+  #readers: PendingRead[] = [];
+  #eof = false;
+
+  /** @internal Created by the server for each accepted connection. */
+  constructor(id: number, socket: Socket, info: ConnectionInfo, host: SessionHost, idleTimeout: number) {
+    super(id, socket, info, host, idleTimeout);
+    socket.on('data', onSocketData);
+  }
+
+  /**
+   * Resolves with the next bytes (≥ 1) as soon as any are there, or `null` at end of stream.
+   * Never waits to fill a buffer (SocketTools' Read).
+   * @throws {OpError} (rejects) `SWB_ERR_CONNECTION_RESET` and kin when the stream ended in error
+   */
+  read(): Promise<Buffer | null> {
+    const chunk = this.#chunks.shift();
+    if (chunk !== undefined) {
+      this.#queuedBytes -= chunk.length;
+      if (this.socket.isPaused() && this.#queuedBytes < READ_HIGH_WATERMARK && this.sessionState !== SessionState.CLOSED) this.socket.resume();
+      return Promise.resolve(chunk);
+    }
+    if (this.#eof || this.sessionState === SessionState.CLOSED) return this.#settledEnd();
+    return new Promise((resolve, reject) => this.#readers.push({ resolve, reject }));
+  }
+
+  /**
+   * Queues bytes and resolves when the kernel has taken them; this is not delivery to the peer.
+   * Awaiting each write is how async code honours backpressure.
+   * @throws {SwitchboardError} (rejects) `SWB_ERR_SESSION_CLOSED` once the session no longer writes
+   */
+  write(data: string | Uint8Array): Promise<void> {
+    if (this.sessionState !== SessionState.OPEN) return handledRejection(this.#closedError('write'));
+    this.lastActivity = performance.now();
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.socket.write(data, (error) => {
+      if (error == null) return resolve();
+      promise.catch(noop); // an unawaited failed write must not become an unhandled rejection
+      reject(opErrorFromSystem({ op: 'write', transport: 'tcp', address: this.remoteAddress, port: this.remotePort }, error));
+    });
+    return promise;
+  }
+
+  /** Iterates incoming chunks until end of stream. Leaving the loop early does not close the session. */
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    return {
+      next: () => this.read().then((chunk) => (chunk === null ? { done: true, value: undefined } : { done: false, value: chunk })),
+      return: () => Promise.resolve({ done: true, value: undefined }),
+    };
+  }
+
+  /** Runs a session function; ends the session when it resolves, destroys it when it rejects. @internal */
+  run(serve: (session: AsyncSession) => Promise<void> | void): void {
+    let result: Promise<void> | void;
+    try {
+      result = serve(this);
+    } catch (error) {
+      return this.handlerFailed(error, 'session');
+    }
+    Promise.resolve(result).then(
+      () => this.end(),
+      (error: unknown) => this.handlerFailed(error, 'session'),
+    );
+  }
+
+  protected peerEnded(): void {
+    this.#eof = true;
+    const readers = this.#readers;
+    this.#readers = [];
+    for (const reader of readers) reader.resolve(null);
+  }
+
+  protected idled(): void {
+    this.terminate(CloseCause.IDLE_TIMEOUT, this.idleError(), false);
+  }
+
+  protected closedWith(reason: CloseReason): void {
+    const readers = this.#readers;
+    this.#readers = [];
+    for (const reader of readers) {
+      if (reason.error && !this.#eof) reader.reject(reason.error);
+      else reader.resolve(null);
+    }
+  }
+
+  #settledEnd(): Promise<Buffer | null> {
+    const error = this.closeReason?.error;
+    if (error && !this.#eof) return handledRejection(error);
+    return Promise.resolve(null);
+  }
+
+  #closedError(op: string): SwitchboardError {
+    return new SwitchboardError(ErrorCode.SESSION_CLOSED, `${op} on session ${this.id}: session is ${this.sessionState}`);
+  }
+
+  static {
+    onSocketData = function (this: Socket, chunk: Buffer) {
+      const session = sessionOf<AsyncSession>(this);
+      session.lastActivity = performance.now();
+      const reader = session.#readers.shift();
+      if (reader) return reader.resolve(chunk);
+      session.#chunks.push(chunk);
+      session.#queuedBytes += chunk.length;
+      if (session.#queuedBytes >= READ_HIGH_WATERMARK) this.pause();
+    };
+  }
+}
+
+function handledRejection<T>(error: SwitchboardError): Promise<T> {
+  const promise = Promise.reject<T>(error);
+  promise.catch(noop);
+  return promise;
+}

@@ -1,0 +1,196 @@
+/**
+ * Newline-delimited text frames (tokio-util `LinesCodec`, Netty `LineBasedFrameDecoder`):
+ * a line ends at LF, a CR just before the LF is dropped, a CR anywhere else is kept.
+ */
+import { isUtf8 } from 'node:buffer';
+import type { FrameCodec, FrameInput } from './codec.ts';
+import { badFrame, frameTooLarge } from './codec-error.ts';
+import {
+  booleanOption,
+  DEFAULT_MAX_LINE_LENGTH,
+  oneOfOption,
+  optionsRecord,
+  positiveLengthOption,
+} from './codec-options.ts';
+import { FailureLatch } from './failure-latch.ts';
+import { frameInputToBuffer } from './frame-input.ts';
+import { PendingBytes } from './pending-bytes.ts';
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** Text encodings a line codec can decode: ASCII-compatible, so a byte 0x0A is always a line feed. */
+export type LineEncoding = 'utf8' | 'latin1' | 'ascii';
+
+const LINE_ENCODINGS: readonly (LineEncoding | null)[] = ['utf8', 'latin1', 'ascii', null];
+
+/** Options of {@link createLineCodec}. */
+export interface LineCodecOptions {
+  /**
+   * Longest line accepted, in bytes, not counting the LF or CRLF. A longer line fails with
+   * `SWB_ERR_FRAME_TOO_LARGE` as soon as more bytes than this are pending, before its end arrives.
+   * @default 8192
+   */
+  maxLineLength?: number;
+  /**
+   * How lines are decoded: a string in this encoding, or `null` for the raw bytes as a Buffer.
+   * With `'utf8'`, a line that is not valid UTF-8 fails with `SWB_ERR_BAD_FRAME`.
+   * @default 'utf8'
+   */
+  encoding?: LineEncoding | null;
+  /**
+   * What the encoder appends to each line. The decoder accepts both.
+   * @default '\n'
+   */
+  newline?: '\n' | '\r\n';
+  /**
+   * Whether `finish()` emits a last line that has no line ending (dropping a final CR) instead of
+   * failing with `SWB_ERR_BAD_FRAME`.
+   * @default false
+   */
+  allowUnterminatedLine?: boolean;
+}
+
+/**
+ * Creates a codec for lines ended by LF or CRLF: strings by default, Buffers with `encoding: null`.
+ *
+ * The encoder takes a string (in the codec's encoding, UTF-8 when `encoding` is `null`) or bytes
+ * and appends `newline`.
+ *
+ * **Errors.** Decoding fails with `SWB_ERR_FRAME_TOO_LARGE` for a line over `maxLineLength`, with
+ * `SWB_ERR_BAD_FRAME` for a line that is not valid UTF-8 (`encoding: 'utf8'`) or a stream that ends
+ * inside a line. Encoding fails the same way for a line the decoder would reject, and with
+ * `SWB_ERR_BAD_FRAME` for a line containing LF or ending in CR, which would not decode to itself.
+ *
+ * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` when an option is outside its constraint.
+ * @example
+ * const codec = createLineCodec({ maxLineLength: 1024 });
+ * codec.decode(Buffer.from('HELLO alice\r\nPIN'), (line) => console.log(line)); // HELLO alice
+ * codec.decode(Buffer.from('G\n'), (line) => console.log(line)); // PING
+ * socket.write(codec.encode('PONG')); // <Buffer 50 4f 4e 47 0a>
+ */
+export function createLineCodec(options: LineCodecOptions & { encoding: null }): FrameCodec<FrameInput, Buffer>;
+export function createLineCodec(options?: LineCodecOptions & { encoding?: LineEncoding }): FrameCodec<FrameInput, string>;
+export function createLineCodec(options: LineCodecOptions): FrameCodec<FrameInput, string | Buffer>;
+export function createLineCodec(options?: LineCodecOptions): FrameCodec<FrameInput, string | Buffer> {
+  return new LineCodec(options);
+}
+
+class LineCodec implements FrameCodec<FrameInput, string | Buffer> {
+  readonly #maxLineLength: number;
+  readonly #encoding: LineEncoding | null;
+  readonly #newline: Buffer;
+  readonly #allowUnterminatedLine: boolean;
+  readonly #pending: PendingBytes;
+  readonly #failure: FailureLatch;
+
+  constructor(options: LineCodecOptions | undefined) {
+    const record = optionsRecord(options);
+    this.#maxLineLength = positiveLengthOption(record, 'maxLineLength', DEFAULT_MAX_LINE_LENGTH);
+    this.#encoding = oneOfOption(record, 'encoding', LINE_ENCODINGS, 'utf8');
+    this.#newline = Buffer.from(oneOfOption(record, 'newline', ['\n', '\r\n'], '\n'), 'latin1');
+    this.#allowUnterminatedLine = booleanOption(record, 'allowUnterminatedLine', false);
+    this.#pending = new PendingBytes();
+    this.#failure = new FailureLatch();
+  }
+
+  get pendingBytes(): number {
+    return this.#pending.length;
+  }
+
+  decode(chunk: Buffer, onFrame: (frame: string | Buffer) => void): void {
+    this.#failure.assertUsable();
+    try {
+      this.#decode(chunk, onFrame);
+    } catch (error) {
+      throw this.#failure.record(error);
+    }
+  }
+
+  finish(onFrame: (frame: string | Buffer) => void): void {
+    this.#failure.assertUsable();
+    try {
+      const pending = this.#pending;
+      if (pending.length === 0) return;
+      if (!this.#allowUnterminatedLine) {
+        throw badFrame(`stream ended inside a line (${pending.length} bytes pending)`);
+      }
+      // A CR at end of stream is most likely half of a CRLF, as tokio-util's LinesCodec reads it.
+      onFrame(this.#toFrame(pending.take(undefined, 0, pending.lastByte() === CR ? 1 : 0)));
+    } catch (error) {
+      throw this.#failure.record(error);
+    }
+  }
+
+  encode(frame: FrameInput): Buffer | Buffer[] {
+    if (typeof frame === 'string') {
+      const bytes = frameInputToBuffer(frame + (this.#newline.length === 1 ? '\n' : '\r\n'), this.#encoding ?? 'utf8');
+      this.#assertEncodable(bytes.subarray(0, bytes.length - this.#newline.length));
+      return bytes;
+    }
+    const line = frameInputToBuffer(frame);
+    this.#assertEncodable(line);
+    return [line, this.#newline];
+  }
+
+  reset(): void {
+    this.#pending.clear();
+    this.#failure.clear();
+  }
+
+  #decode(chunk: Buffer, onFrame: (frame: string | Buffer) => void): void {
+    const pending = this.#pending;
+    const max = this.#maxLineLength;
+    let start = 0;
+    if (pending.length > 0) {
+      const end = chunk.indexOf(LF);
+      if (end === -1) {
+        pending.push(chunk);
+        this.#assertPendingWithinMax();
+        return;
+      }
+      const trim = (end > 0 ? chunk[end - 1] : pending.lastByte()) === CR ? 1 : 0;
+      if (pending.length + end - trim > max) throw this.#tooLong();
+      onFrame(this.#toFrame(pending.take(chunk.subarray(0, end), 0, trim)));
+      start = end + 1;
+    }
+    let end: number;
+    while ((end = chunk.indexOf(LF, start)) !== -1) {
+      const contentEnd = end > start && chunk[end - 1] === CR ? end - 1 : end;
+      if (contentEnd - start > max) throw this.#tooLong();
+      onFrame(this.#toFrame(chunk.subarray(start, contentEnd)));
+      start = end + 1;
+    }
+    if (start < chunk.length) {
+      pending.push(start === 0 ? chunk : chunk.subarray(start));
+      this.#assertPendingWithinMax();
+    }
+  }
+
+  /** Fails as soon as the pending line is over the limit, allowing one CR that may begin a CRLF. */
+  #assertPendingWithinMax(): void {
+    const pending = this.#pending;
+    if (pending.length > this.#maxLineLength && pending.length - (pending.lastByte() === CR ? 1 : 0) > this.#maxLineLength) {
+      throw this.#tooLong();
+    }
+  }
+
+  #toFrame(line: Buffer): string | Buffer {
+    if (this.#encoding === null) return line;
+    if (this.#encoding === 'utf8' && !isUtf8(line)) throw badFrame('line is not valid UTF-8');
+    return line.toString(this.#encoding);
+  }
+
+  #assertEncodable(line: Buffer): void {
+    if (line.length > this.#maxLineLength) throw this.#tooLong();
+    if (line.indexOf(LF) !== -1) throw badFrame('cannot encode a line that contains a line feed');
+    if (line[line.length - 1] === CR) {
+      throw badFrame('cannot encode a line that ends in a carriage return (it would be read as CRLF)');
+    }
+    if (this.#encoding === 'utf8' && !isUtf8(line)) throw badFrame('cannot encode a line that is not valid UTF-8');
+  }
+
+  #tooLong(): Error {
+    return frameTooLarge(`line longer than maxLineLength (${this.#maxLineLength} bytes)`);
+  }
+}

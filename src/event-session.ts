@@ -1,0 +1,134 @@
+/**
+ * A session served by an {@link EventHandler}: bytes are pushed to `data`, `write` returns the
+ * socket's backpressure signal, and `drain` says when to write again.
+ */
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { CloseCause, type CloseReason } from './close-reason.ts';
+import type { ConnectionInfo } from './connection-info.ts';
+import type { EventHandler } from './handlers.ts';
+import { SessionState, TcpSession, sessionOf, type SessionHost } from './session.ts';
+
+let onSocketData: (this: Socket, chunk: Buffer) => void;
+let onSocketDrain: (this: Socket) => void;
+
+/**
+ * A TCP session in event style.
+ * @example
+ * { data(session, chunk) { if (!session.write(chunk)) session.pause(); }, drain(session) { session.resume(); } }
+ */
+export class EventSession extends TcpSession {
+  readonly #handler: EventHandler;
+
+  /** @internal Created by the server for each accepted connection. */
+  constructor(id: number, socket: Socket, info: ConnectionInfo, host: SessionHost, idleTimeout: number, handler: EventHandler) {
+    super(id, socket, info, host, idleTimeout);
+    this.#handler = handler;
+    if (handler.drain) socket.on('drain', onSocketDrain);
+    if (handler.data) socket.on('data', onSocketData);
+    else socket.resume(); // no reader: discard input so the peer never blocks
+  }
+
+  /** Calls the `open` handler; reading waits while a promise it returns is pending. @internal */
+  start(): void {
+    const open = this.#handler.open;
+    if (!open) return;
+    try {
+      const result = open.call(this.#handler, this);
+      if (isThenable(result)) this.#awaitHandler(result, 'open');
+    } catch (error) {
+      this.handlerFailed(error, 'open');
+    }
+  }
+
+  /**
+   * Queues bytes for the peer. Returns false when the output buffer is above its high
+   * watermark (wait for `drain`) or the session is no longer writable; never throws.
+   */
+  write(data: string | Uint8Array): boolean {
+    if (this.sessionState !== SessionState.OPEN) return false;
+    this.lastActivity = performance.now();
+    return this.socket.write(data);
+  }
+
+  /** Stops reading from the peer (TCP flow control pushes back on it). */
+  pause(): void {
+    this.socket.pause();
+  }
+
+  /** Resumes reading after {@link pause}. */
+  resume(): void {
+    if (this.sessionState !== SessionState.CLOSED) this.socket.resume();
+  }
+
+  protected peerEnded(): void {
+    const end = this.#handler.end;
+    if (!end) return this.end();
+    try {
+      end.call(this.#handler, this);
+    } catch (error) {
+      this.handlerFailed(error, 'end');
+    }
+  }
+
+  protected idled(): void {
+    const timeout = this.#handler.timeout;
+    if (!timeout) return this.terminate(CloseCause.IDLE_TIMEOUT, this.idleError(), false);
+    try {
+      timeout.call(this.#handler, this);
+    } catch (error) {
+      this.handlerFailed(error, 'timeout');
+    }
+  }
+
+  protected closedWith(reason: CloseReason): void {
+    const handler = this.#handler;
+    try {
+      if (reason.error && handler.error) handler.error(this, reason.error);
+    } catch (error) {
+      this.handlerFailed(error, 'error');
+    }
+    try {
+      handler.close?.(this, reason);
+    } catch (error) {
+      this.handlerFailed(error, 'close');
+    }
+  }
+
+  #awaitHandler(pending: PromiseLike<unknown>, callback: string): void {
+    const socket = this.socket;
+    socket.pause();
+    pending.then(
+      () => {
+        if (this.sessionState !== SessionState.CLOSED) socket.resume();
+      },
+      (error: unknown) => this.handlerFailed(error, callback),
+    );
+  }
+
+  static {
+    onSocketData = function (this: Socket, chunk: Buffer) {
+      const session = sessionOf<EventSession>(this);
+      session.lastActivity = performance.now();
+      const handler = session.#handler;
+      try {
+        const result = handler.data!(session, chunk);
+        if (result !== undefined && isThenable(result)) session.#awaitHandler(result, 'data');
+      } catch (error) {
+        session.handlerFailed(error, 'data');
+      }
+    };
+    onSocketDrain = function (this: Socket) {
+      const session = sessionOf<EventSession>(this);
+      try {
+        session.#handler.drain!(session);
+      } catch (error) {
+        session.handlerFailed(error, 'drain');
+      }
+    };
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
+}

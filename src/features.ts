@@ -1,0 +1,10 @@
+/**
+ * Runtime feature detection for what arrived after Node 22.12, the oldest Node we support.
+ */
+
+/** SO_REUSEPORT through `net` and `dgram`: Node ≥ 22.12 (or ≥ 23.1) on Linux and the BSDs. */
+export function supportsReusePort(): boolean {
+  if (process.platform !== 'linux' && process.platform !== 'freebsd' && process.platform !== 'darwin') return false;
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}

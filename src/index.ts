@@ -1,0 +1,23 @@
+/**
+ * Switchboard: socket servers for TypeScript. The public API, and nothing else.
+ * @module
+ */
+export { listen, TcpServer } from './tcp-server.ts';
+export type { TcpServerStats, TcpServerEvents, RejectedConnection } from './tcp-server.ts';
+export type { TcpServerOptions } from './tcp-options.ts';
+export { DEFAULT_IDLE_TIMEOUT } from './tcp-options.ts';
+export type { EventHandler, SessionFunction, TcpHandler, MaybePromise } from './handlers.ts';
+export { TcpSession, SessionState } from './session.ts';
+export { EventSession } from './event-session.ts';
+export { AsyncSession } from './async-session.ts';
+export { CloseCause } from './close-reason.ts';
+export type { CloseReason } from './close-reason.ts';
+export type { ConnectionInfo } from './connection-info.ts';
+export { ServerState, DEFAULT_CLOSE_TIMEOUT } from './server-lifecycle.ts';
+export type { CloseOptions } from './server-lifecycle.ts';
+export type { BoundAddress } from './listener-group.ts';
+export { resolveListenTargets, unmapAddress, hostHasIPv6, lookupAll } from './addresses.ts';
+export type { AddressFamily, HostSpec, ListenTarget, LookupAddress, LookupFunction } from './addresses.ts';
+export { ErrorCode, SwitchboardError, InvalidOptionError, OpError, ListenError } from './errors.ts';
+export type { OpContext, Transport } from './errors.ts';
+export { supportsReusePort } from './features.ts';

@@ -1,0 +1,369 @@
+/**
+ * A TCP server: one listening socket per resolved address, sessions with an exactly-once
+ * lifecycle, and an orderly close (listeners first, then sessions).
+ */
+import { EventEmitter } from 'node:events';
+import { createServer, type Server, type Socket } from 'node:net';
+import { resolveListenTargets, type ListenTarget } from './addresses.ts';
+import { AsyncQueue } from './async-queue.ts';
+import { AsyncSession } from './async-session.ts';
+import { CloseCause, type CloseReason } from './close-reason.ts';
+import { readConnectionInfo, type ConnectionInfo } from './connection-info.ts';
+import { ErrorCode, SwitchboardError, opErrorFromSystem } from './errors.ts';
+import { EventSession } from './event-session.ts';
+import type { EventHandler, SessionFunction, TcpHandler } from './handlers.ts';
+import { bindGroup, type BoundAddress, type BoundSocket, type SocketBinder } from './listener-group.ts';
+import { ServerLifecycle, type CloseOptions, type ServerState } from './server-lifecycle.ts';
+import type { SessionHost, TcpSession } from './session.ts';
+import { normalizeTcpServerOptions, type NormalizedTcpServerOptions, type TcpServerOptions } from './tcp-options.ts';
+
+/** The ledger `server.stats()` returns. After close: `listeners` and `sessions` are 0 and `accepted === closed`. */
+export interface TcpServerStats {
+  /** Listening sockets open. */
+  readonly listeners: number;
+  /** Sessions open. */
+  readonly sessions: number;
+  /** Connections accepted from the kernel, refused ones included. */
+  readonly accepted: number;
+  /** Accepted connections whose socket has closed. */
+  readonly closed: number;
+  /** Connections refused before a session opened. */
+  readonly rejected: number;
+  /** Bytes received over every session. */
+  readonly bytesIn: number;
+  /** Bytes handed to the kernel over every session. */
+  readonly bytesOut: number;
+}
+
+/** Why a connection was refused before its session opened. */
+export interface RejectedConnection {
+  readonly info: ConnectionInfo;
+  /** `accept-hook` (the `accept` handler said no) or `closing` (the server was closing). */
+  readonly reason: string;
+}
+
+/** The events a {@link TcpServer} emits, with their arguments. */
+export interface TcpServerEvents {
+  listening: [addresses: readonly BoundAddress[]];
+  session: [session: TcpSession];
+  rejected: [rejection: RejectedConnection];
+  idle: [];
+  close: [];
+  warning: [warning: SwitchboardError | Error];
+  error: [error: SwitchboardError];
+}
+
+/**
+ * A TCP server. Construct it with {@link listen} or `new TcpServer(options, handler)` then
+ * `await server.listen()`.
+ *
+ * Errors: bad options throw at construction (`SWB_ERR_INVALID_OPTION`); `listen()` rejects with a
+ * `ListenError`; a failing handler ends only its session and is reported on `error` (or as a
+ * process warning when nobody listens for `error`). Nothing here throws asynchronously.
+ *
+ * Cancellation: `close({ timeout })`, `destroy()`, the `signal` option, or `await using`.
+ */
+export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIterable<AsyncSession>, AsyncDisposable {
+  readonly #options: NormalizedTcpServerOptions;
+  readonly #handler: TcpHandler | undefined;
+  readonly #lifecycle: ServerLifecycle;
+  #listeners: BoundSocket<Server>[] = [];
+  #listenersOpen = 0;
+  readonly #sessions = new Set<TcpSession>();
+  readonly #host: SessionHost;
+  #nextSessionId = 1;
+  #accepted = 0;
+  #closedSockets = 0;
+  #rejected = 0;
+  #closedBytesIn = 0;
+  #closedBytesOut = 0;
+  #drainWaiters: (() => void)[] = [];
+  #queue: AsyncQueue<AsyncSession> | undefined;
+  #abortListener: (() => void) | undefined;
+
+  /**
+   * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for any invalid option
+   */
+  constructor(options?: TcpServerOptions, handler?: TcpHandler) {
+    super();
+    this.#options = normalizeTcpServerOptions(options);
+    if (handler !== undefined && typeof handler !== 'function' && (typeof handler !== 'object' || handler === null)) {
+      throw new SwitchboardError(ErrorCode.INVALID_OPTION, `\`handler\` must be an object of event handlers or a session function, got ${typeof handler}`);
+    }
+    this.#handler = handler;
+    if (handler === undefined) this.#queue = new AsyncQueue();
+    this.#host = {
+      sessionClosed: (session, reason) => this.#sessionClosed(session, reason),
+      handlerFailed: (_session, error) => this.#report(error),
+    };
+    this.#lifecycle = new ServerLifecycle(
+      {
+        stopListening: () => this.#stopListening(),
+        endSessions: () => this.#terminateSessions(CloseCause.SERVER_CLOSE, true),
+        destroySessions: () => this.#terminateSessions(CloseCause.SERVER_DESTROY, false),
+        drained: () => this.#drained(),
+      },
+      () => this.#finishClose(),
+    );
+    const signal = this.#options.signal;
+    if (signal) {
+      this.#abortListener = () => void this.close();
+      if (signal.aborted) void this.close();
+      else signal.addEventListener('abort', this.#abortListener, { once: true });
+    }
+  }
+
+  /** `idle`, `binding`, `listening`, `closing` or `closed`. */
+  get state(): ServerState {
+    return this.#lifecycle.state;
+  }
+
+  /** Every bound address: address, port, family, transport. */
+  get addresses(): BoundAddress[] {
+    return this.#listeners.map((listener) => listener.address);
+  }
+
+  /** Resolves once every listener and session is closed; never rejects. */
+  get closed(): Promise<void> {
+    return this.#lifecycle.closed;
+  }
+
+  /**
+   * Binds every address (all or nothing) and starts accepting.
+   * @throws {ListenError} (rejects) listing every address that failed
+   * @throws {SwitchboardError} (rejects) `SWB_ERR_ALREADY_LISTENING`, `SWB_ERR_SERVER_CLOSED`
+   */
+  async listen(): Promise<BoundAddress[]> {
+    const options = this.#options;
+    this.#listeners = await this.#lifecycle.listen(
+      async () => {
+        const targets = await resolveListenTargets(options.host, 'tcp', { ipv6Only: options.ipv6Only, lookup: options.lookup, port: options.port });
+        return bindGroup(targets, options.port, this.#binder(), {
+          onSkip: (_target, reason) => this.emit('warning', new Error(reason)),
+        });
+      },
+      (bound) => Promise.all(bound.map((listener) => closeListener(listener.handle))).then(() => undefined),
+      'listen tcp',
+    );
+    this.#listenersOpen = this.#listeners.length;
+    for (const listener of this.#listeners) {
+      listener.handle.on('connection', (socket: Socket) => this.#accept(socket));
+      listener.handle.on('error', (error: Error) => this.#report(opErrorFromSystem({ op: 'accept', transport: 'tcp', ...hostPort(listener.address) }, error)));
+    }
+    const addresses = this.addresses;
+    this.emit('listening', addresses);
+    return addresses;
+  }
+
+  /**
+   * Stops accepting, half-closes every session, waits for peers up to `timeout`, then destroys
+   * what is left. Resolves when every socket is closed. Idempotent.
+   */
+  close(options?: CloseOptions): Promise<void> {
+    return this.#lifecycle.close(options);
+  }
+
+  /** Closes every listener and session at once. Idempotent; resolves when all are closed. */
+  destroy(): Promise<void> {
+    return this.#lifecycle.destroy();
+  }
+
+  /** The ledger: sockets open, accepted, closed, rejected, bytes in and out. */
+  stats(): TcpServerStats {
+    let bytesIn = this.#closedBytesIn;
+    let bytesOut = this.#closedBytesOut;
+    for (const session of this.#sessions) {
+      bytesIn += session.bytesRead;
+      bytesOut += session.bytesWritten;
+    }
+    return {
+      listeners: this.#listenersOpen,
+      sessions: this.#sessions.size,
+      accepted: this.#accepted,
+      closed: this.#closedSockets,
+      rejected: this.#rejected,
+      bytesIn,
+      bytesOut,
+    };
+  }
+
+  /** The open sessions. */
+  sessions(): IterableIterator<TcpSession> {
+    return this.#sessions.values();
+  }
+
+  /**
+   * Sessions as they open, when the server was created without a handler; ends when the server closes.
+   * @example
+   * for await (const session of server) serve(session);
+   */
+  [Symbol.asyncIterator](): AsyncIterator<AsyncSession> {
+    if (!this.#queue) throw new SwitchboardError(ErrorCode.INVALID_OPTION, 'iterating sessions needs a server created without a handler');
+    return this.#queue[Symbol.asyncIterator]();
+  }
+
+  /** `await using server = await listen(…)` closes it gracefully. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #binder(): SocketBinder<Server> {
+    const options = this.#options;
+    return {
+      transport: 'tcp',
+      bind: (target, port) => bindListener(target, port, options),
+      close: closeListener,
+    };
+  }
+
+  #accept(socket: Socket): void {
+    this.#accepted++;
+    const info = readConnectionInfo(socket);
+    if (this.state !== 'listening') return this.#refuse(socket, info, 'closing');
+    const accept = (this.#handler as EventHandler | undefined)?.accept;
+    if (accept) void this.#askAcceptHook(accept, socket, info);
+    else this.#open(socket, info);
+  }
+
+  async #askAcceptHook(accept: NonNullable<EventHandler['accept']>, socket: Socket, info: ConnectionInfo): Promise<void> {
+    socket.on('error', ignore); // a reset while the hook decides must not go unheard
+    let verdict: boolean | void;
+    try {
+      verdict = await accept.call(this.#handler, info);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      this.#report(new SwitchboardError(ErrorCode.HANDLER_FAILED, `accept handler failed for ${info.remoteAddress}:${info.remotePort}: ${message}`, { cause: error }));
+      verdict = false;
+    }
+    socket.off('error', ignore);
+    if (verdict === false || socket.destroyed) return this.#refuse(socket, info, 'accept-hook');
+    if (this.state !== 'listening') return this.#refuse(socket, info, 'closing');
+    this.#open(socket, info);
+  }
+
+  #open(socket: Socket, info: ConnectionInfo): void {
+    const id = this.#nextSessionId++;
+    const handler = this.#handler;
+    const idleTimeout = this.#options.idleTimeout;
+    const session =
+      handler === undefined || typeof handler === 'function'
+        ? new AsyncSession(id, socket, info, this.#host, idleTimeout)
+        : new EventSession(id, socket, info, this.#host, idleTimeout, handler);
+    this.#sessions.add(session);
+    this.emit('session', session);
+    if (session instanceof EventSession) session.start();
+    else if (typeof handler === 'function') (session as AsyncSession).run(handler as SessionFunction);
+    else this.#queue!.push(session as AsyncSession);
+  }
+
+  #refuse(socket: Socket, info: ConnectionInfo, reason: string): void {
+    this.#rejected++;
+    socket.on('error', ignore);
+    socket.once('close', () => this.#closedSockets++);
+    socket.destroy();
+    this.emit('rejected', { info, reason });
+  }
+
+  #sessionClosed(session: TcpSession, _reason: CloseReason): void {
+    this.#sessions.delete(session);
+    this.#closedSockets++;
+    this.#closedBytesIn += session.bytesRead;
+    this.#closedBytesOut += session.bytesWritten;
+    if (this.#sessions.size > 0) return;
+    this.emit('idle');
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  #drained(): Promise<void> {
+    if (this.#sessions.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  #terminateSessions(cause: CloseCause, graceful: boolean): void {
+    for (const session of this.#sessions) session.terminate(cause, undefined, graceful);
+  }
+
+  async #stopListening(): Promise<void> {
+    this.#queue?.end();
+    const listeners = this.#listeners;
+    // net.Server#close closes the listening handle at once; its callback waits for the
+    // connections it accepted, which the session teardown closes.
+    const closing = listeners.map((listener) => closeListener(listener.handle));
+    this.#listenersOpen = 0;
+    await Promise.all(closing);
+  }
+
+  #finishClose(): void {
+    const signal = this.#options.signal;
+    if (signal && this.#abortListener) signal.removeEventListener('abort', this.#abortListener);
+    this.emit('close');
+  }
+
+  /** Runtime failures are events, never exceptions: `error` if anyone listens, else a process warning. */
+  #report(error: SwitchboardError): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else process.emitWarning(error);
+  }
+}
+
+/**
+ * Creates a TCP server, binds every address, and resolves once it is listening.
+ * @param handler event handlers, a session function, or nothing to iterate sessions with `for await`
+ * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` synchronously for bad options
+ * @throws {ListenError} (rejects) when any address fails to bind; nothing stays bound
+ * @example
+ * const server = await listen({ host: 'localhost', port: 7007 }, {
+ *   data(session, chunk) { session.write(chunk); },
+ * });
+ * console.log(server.addresses); // 127.0.0.1:7007 and [::1]:7007
+ */
+export function listen(options?: TcpServerOptions, handler?: TcpHandler): Promise<TcpServer> {
+  const server = new TcpServer(options, handler);
+  return server.listen().then(() => server);
+}
+
+function bindListener(target: ListenTarget, port: number, options: NormalizedTcpServerOptions): Promise<{ handle: Server; port: number }> {
+  return new Promise((resolve, reject) => {
+    const server = createServer({
+      allowHalfOpen: true,
+      noDelay: options.noDelay,
+      keepAlive: options.keepAlive,
+      keepAliveInitialDelay: options.keepAliveInitialDelay,
+    });
+    const onError = (error: Error): void => {
+      server.off('listening', onListening);
+      reject(error);
+    };
+    const onListening = (): void => {
+      server.off('error', onError);
+      const address = server.address();
+      resolve({ handle: server, port: typeof address === 'object' && address ? address.port : port });
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen({
+      host: target.host,
+      port,
+      backlog: options.backlog,
+      ipv6Only: target.family === 'IPv6' ? target.ipv6Only : false,
+      exclusive: options.exclusive,
+      ...(options.reusePort ? { reusePort: true } : {}),
+    });
+  });
+}
+
+/** Closes a listener; resolves once the handle and every connection it accepted are closed. */
+function closeListener(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve();
+    server.close(() => resolve());
+  });
+}
+
+function hostPort(address: BoundAddress): { address: string; port: number } {
+  return { address: address.address, port: address.port };
+}
+
+function ignore(): void {}
