@@ -65,6 +65,7 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
     this.socket.write(data, (error) => {
       if (error == null) return resolve();
       promise.catch(noop); // an unawaited failed write must not become an unhandled rejection
+      if (this.sessionState === SessionState.CLOSED || this.socket.destroyed) return reject(this.#closedError('write'));
       reject(opErrorFromSystem({ op: 'write', transport: 'tcp', address: this.remoteAddress, port: this.remotePort }, error));
     });
     return promise;
@@ -119,7 +120,8 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
   }
 
   #closedError(op: string): SwitchboardError {
-    return new SwitchboardError(ErrorCode.SESSION_CLOSED, `${op} on session ${this.id}: session is ${this.sessionState}`);
+    const why = this.closeReason ? ` (${this.closeReason.cause})` : '';
+    return new SwitchboardError(ErrorCode.SESSION_CLOSED, `${op} on session ${this.id}: session is ${this.socket.destroyed ? 'closed' : this.sessionState}${why}`);
   }
 
   static {

@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { CloseCause, type CloseReason } from './close-reason.ts';
 import type { ConnectionInfo } from './connection-info.ts';
-import { ErrorCode, SwitchboardError, opErrorFromSystem } from './errors.ts';
+import { ErrorCode, OpError, SwitchboardError, opErrorFromSystem } from './errors.ts';
 
 /** What a session needs from the server that owns it. */
 export interface SessionHost {
@@ -134,14 +134,14 @@ export abstract class TcpSession {
 
   /** A user callback failed: report it, and end only this session. */
   protected handlerFailed(error: unknown, callback: string): void {
-    if (this.sessionState === SessionState.CLOSED && isOwnCloseError(this, error)) return;
+    if ((this.sessionState === SessionState.CLOSED || this.socket.destroyed) && isOwnCloseError(this, error)) return;
     const wrapped = new SwitchboardError(
       ErrorCode.HANDLER_FAILED,
       `${callback} handler of session ${this.id} failed: ${error instanceof Error ? error.message : String(error)}`,
       { cause: error },
     );
     this.#host.handlerFailed(this, wrapped);
-    if (this.sessionState === SessionState.CLOSED) return;
+    if (this.sessionState === SessionState.CLOSED || this.socket.destroyed) return;
     this.recordCause(CloseCause.HANDLER_ERROR, wrapped);
     this.socket.destroy();
   }
@@ -191,7 +191,12 @@ function asSwitchboardError(error: Error): SwitchboardError {
   return error instanceof SwitchboardError ? error : new SwitchboardError(ErrorCode.SOCKET, error.message, { cause: error });
 }
 
-/** A rejection that only repeats why the session closed (a read or write on a closed session) is no handler bug. */
+/**
+ * A rejection that only repeats why the session closed — its close error, or a read or write
+ * cut short by the close — is no handler bug.
+ */
 function isOwnCloseError(session: TcpSession, error: unknown): boolean {
-  return error === session.closeReason?.error || (error instanceof SwitchboardError && error.code === ErrorCode.SESSION_CLOSED);
+  if (error === session.closeReason?.error) return true;
+  if (!(error instanceof SwitchboardError)) return false;
+  return error.code === ErrorCode.SESSION_CLOSED || (error instanceof OpError && (error.op === 'read' || error.op === 'write'));
 }

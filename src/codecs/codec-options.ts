@@ -20,8 +20,8 @@ export function optionsRecord(options: unknown): Record<string, unknown> {
   return options as Record<string, unknown>;
 }
 
-/** A length in bytes from 1 to the largest Buffer the runtime allows. */
-export function positiveLengthOption(options: Record<string, unknown>, name: string, fallback: number): number {
+/** A length in bytes from 1 to the largest Buffer the runtime allows; without `fallback` the option is required. */
+export function positiveLengthOption(options: Record<string, unknown>, name: string, fallback?: number): number {
   const value = options[name] ?? fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
     throw new InvalidOptionError(name, 'must be a positive integer', value);

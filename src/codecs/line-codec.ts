@@ -125,11 +125,11 @@ class LineCodec implements FrameCodec<FrameInput, string | Buffer> {
   encode(frame: FrameInput): Buffer | Buffer[] {
     if (typeof frame === 'string') {
       const bytes = frameInputToBuffer(frame + (this.#newline.length === 1 ? '\n' : '\r\n'), this.#encoding ?? 'utf8');
-      this.#assertEncodable(bytes.subarray(0, bytes.length - this.#newline.length));
+      this.#assertEncodable(bytes.subarray(0, bytes.length - this.#newline.length), true);
       return bytes;
     }
     const line = frameInputToBuffer(frame);
-    this.#assertEncodable(line);
+    this.#assertEncodable(line, false);
     return [line, this.#newline];
   }
 
@@ -181,13 +181,14 @@ class LineCodec implements FrameCodec<FrameInput, string | Buffer> {
     return line.toString(this.#encoding);
   }
 
-  #assertEncodable(line: Buffer): void {
+  #assertEncodable(line: Buffer, fromString: boolean): void {
     if (line.length > this.#maxLineLength) throw this.#tooLong();
     if (line.indexOf(LF) !== -1) throw badFrame('cannot encode a line that contains a line feed');
     if (line[line.length - 1] === CR) {
       throw badFrame('cannot encode a line that ends in a carriage return (it would be read as CRLF)');
     }
-    if (this.#encoding === 'utf8' && !isUtf8(line)) throw badFrame('cannot encode a line that is not valid UTF-8');
+    // A string encoded as UTF-8 is always valid; bytes given as they are may not be.
+    if (!fromString && this.#encoding === 'utf8' && !isUtf8(line)) throw badFrame('cannot encode a line that is not valid UTF-8');
   }
 
   #tooLong(): Error {

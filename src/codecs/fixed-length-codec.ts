@@ -1,0 +1,107 @@
+/**
+ * Frames of one fixed size (Netty `FixedLengthFrameDecoder`): every `frameLength` bytes of the
+ * stream are one frame.
+ */
+import type { FrameCodec, FrameInput } from './codec.ts';
+import { badFrame, frameTooLarge } from './codec-error.ts';
+import { optionsRecord, positiveLengthOption } from './codec-options.ts';
+import { FailureLatch } from './failure-latch.ts';
+import { frameInputToBuffer } from './frame-input.ts';
+import { PendingBytes } from './pending-bytes.ts';
+
+/** Options of {@link createFixedLengthCodec}. */
+export interface FixedLengthCodecOptions {
+  /** The size of every frame, in bytes. Required: a positive integer. */
+  frameLength: number;
+}
+
+/**
+ * Creates a codec for frames of exactly `frameLength` bytes; frames are Buffers.
+ *
+ * The encoder takes a frame of exactly `frameLength` bytes (or a string, as UTF-8) and returns it
+ * as it is.
+ *
+ * **Errors.** Decoding fails only at `finish()`, with `SWB_ERR_BAD_FRAME`, when the stream ends
+ * inside a frame. Encoding fails with `SWB_ERR_FRAME_TOO_LARGE` for a longer frame and with
+ * `SWB_ERR_BAD_FRAME` for a shorter one.
+ *
+ * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` when `frameLength` is not a positive integer.
+ * @example
+ * // 16-byte sensor records
+ * const codec = createFixedLengthCodec({ frameLength: 16 });
+ * socket.on('data', (chunk) => codec.decode(chunk, (record) => store(record.readDoubleBE(8))));
+ */
+export function createFixedLengthCodec(options: FixedLengthCodecOptions): FrameCodec<FrameInput, Buffer> {
+  return new FixedLengthCodec(options);
+}
+
+class FixedLengthCodec implements FrameCodec<FrameInput, Buffer> {
+  readonly #frameLength: number;
+  readonly #pending: PendingBytes;
+  readonly #failure: FailureLatch;
+
+  constructor(options: FixedLengthCodecOptions) {
+    const record = optionsRecord(options);
+    this.#frameLength = positiveLengthOption(record, 'frameLength');
+    this.#pending = new PendingBytes();
+    this.#failure = new FailureLatch();
+  }
+
+  get pendingBytes(): number {
+    return this.#pending.length;
+  }
+
+  decode(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
+    this.#failure.assertUsable();
+    try {
+      this.#decode(chunk, onFrame);
+    } catch (error) {
+      throw this.#failure.record(error);
+    }
+  }
+
+  finish(_onFrame: (frame: Buffer) => void): void {
+    this.#failure.assertUsable();
+    const pending = this.#pending.length;
+    if (pending === 0) return;
+    throw this.#failure.record(
+      badFrame(`stream ended inside a frame (${pending} of ${this.#frameLength} bytes)`),
+    );
+  }
+
+  encode(frame: FrameInput): Buffer {
+    const bytes = frameInputToBuffer(frame);
+    if (bytes.length > this.#frameLength) {
+      throw frameTooLarge(`cannot encode a ${bytes.length}-byte frame: frameLength is ${this.#frameLength}`);
+    }
+    if (bytes.length < this.#frameLength) {
+      throw badFrame(`cannot encode a ${bytes.length}-byte frame: frameLength is ${this.#frameLength}`);
+    }
+    return bytes;
+  }
+
+  reset(): void {
+    this.#pending.clear();
+    this.#failure.clear();
+  }
+
+  #decode(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
+    const frameLength = this.#frameLength;
+    const pending = this.#pending;
+    let start = 0;
+    if (pending.length > 0) {
+      const needed = frameLength - pending.length;
+      if (chunk.length < needed) {
+        pending.push(chunk);
+        return;
+      }
+      onFrame(pending.take(chunk.subarray(0, needed)));
+      start = needed;
+    }
+    while (chunk.length - start >= frameLength) {
+      onFrame(chunk.subarray(start, start + frameLength));
+      start += frameLength;
+    }
+    if (start < chunk.length) pending.push(start === 0 ? chunk : chunk.subarray(start));
+  }
+}

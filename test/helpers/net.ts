@@ -1,0 +1,143 @@
+/**
+ * Test helpers on real loopback sockets: a server that cleans up after its test, a client that
+ * collects what it receives, and waits that are always bounded.
+ */
+import { connect, type Socket } from 'node:net';
+import type { TestContext } from 'node:test';
+import { TcpServer, type TcpHandler, type TcpServerOptions } from '../../src/index.ts';
+
+/** The default bound on any wait in a test. */
+export const WAIT_MS = 5000;
+
+/** Rejects with a clear message if `promise` has not settled within `ms`. */
+export function within<T>(promise: Promise<T>, what: string, ms = WAIT_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Listens on loopback port 0 (unless told otherwise) and destroys the server after the test. */
+export async function listenLocal(t: TestContext, options: TcpServerOptions = {}, handler?: TcpHandler): Promise<TcpServer> {
+  const server = new TcpServer({ host: '127.0.0.1', port: 0, ...options }, handler);
+  t.after(() => server.destroy());
+  await server.listen();
+  return server;
+}
+
+/** A loopback client that records everything it receives. */
+export class TestClient {
+  readonly socket: Socket;
+  #chunks: Buffer[] = [];
+  #waiters: (() => void)[] = [];
+  readonly ended: Promise<void>;
+  readonly closed: Promise<boolean>;
+  error: Error | undefined;
+
+  constructor(socket: Socket) {
+    this.socket = socket;
+    socket.on('data', (chunk: Buffer) => {
+      this.#chunks.push(chunk);
+      this.#wake();
+    });
+    socket.on('error', (error) => {
+      this.error = error;
+    });
+    this.ended = new Promise((resolve) => socket.once('end', () => resolve()));
+    this.closed = new Promise((resolve) => socket.once('close', (hadError) => resolve(hadError)));
+    socket.once('close', () => this.#wake());
+  }
+
+  /** Everything received so far. */
+  get received(): Buffer {
+    return Buffer.concat(this.#chunks);
+  }
+
+  /** Waits until at least `bytes` have arrived (or the socket closed). */
+  async waitForBytes(bytes: number, ms = WAIT_MS): Promise<Buffer> {
+    await within(
+      new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (this.received.length >= bytes || this.socket.destroyed) resolve();
+          else this.#waiters.push(check);
+        };
+        check();
+      }),
+      `${bytes} bytes from the server`,
+      ms,
+    );
+    return this.received;
+  }
+
+  /** Waits until the received text contains `text`. */
+  async waitForText(text: string, ms = WAIT_MS): Promise<string> {
+    await within(
+      new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (this.received.toString().includes(text) || this.socket.destroyed) resolve();
+          else this.#waiters.push(check);
+        };
+        check();
+      }),
+      `${JSON.stringify(text)} from the server`,
+      ms,
+    );
+    return this.received.toString();
+  }
+
+  /** Sends bytes. */
+  send(data: string | Uint8Array): void {
+    this.socket.write(data);
+  }
+
+  /** Destroys the socket and waits for it to close. */
+  async close(): Promise<void> {
+    this.socket.destroy();
+    await within(this.closed, 'the client socket to close');
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) waiter();
+  }
+}
+
+/** Connects to a loopback address; the socket is destroyed after the test. */
+export async function connectClient(t: TestContext | undefined, port: number, host = '127.0.0.1', options: { allowHalfOpen?: boolean; localAddress?: string } = {}): Promise<TestClient> {
+  const socket = connect({ port, host, allowHalfOpen: options.allowHalfOpen ?? false, ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
+  const client = new TestClient(socket);
+  t?.after(() => client.close());
+  await within(
+    new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    }),
+    `a connection to ${host}:${port}`,
+  );
+  return client;
+}
+
+/** Network handles (TCP, UDP, pipes) currently open in this process, by type. */
+export function openNetworkHandles(): string[] {
+  return process.getActiveResourcesInfo().filter((type) => /TCP|UDP|Pipe/.test(type));
+}
+
+/**
+ * Asserts that no network handle is left beyond `baseline`. Closing is asynchronous inside libuv,
+ * so this yields to the event loop a bounded number of times before judging.
+ */
+export async function assertNoLeakedHandles(baseline: readonly string[]): Promise<void> {
+  for (let turn = 0; turn < 20; turn++) {
+    if (openNetworkHandles().length <= baseline.length) return;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const now = openNetworkHandles();
+  if (now.length > baseline.length) throw new Error(`leaked network handles: before ${JSON.stringify(baseline)}, after ${JSON.stringify(now)}`);
+}
+
+/** A promise and its resolver, for events a test waits on. */
+export function deferred<T = void>(): PromiseWithResolvers<T> {
+  return Promise.withResolvers<T>();
+}
