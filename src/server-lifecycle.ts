@@ -112,13 +112,15 @@ export class ServerLifecycle {
   #begin(forced: boolean): void {
     if (this.#closing) return;
     const wasIdle = this.#state === ServerState.IDLE;
+    const wasBinding = this.#state === ServerState.BINDING;
     this.#state = ServerState.CLOSING;
     this.#forced = forced;
-    this.#closing = wasIdle ? Promise.resolve().then(() => this.#finish()) : this.#teardown();
+    this.#closing = wasIdle ? Promise.resolve().then(() => this.#finish()) : this.#teardown(wasBinding);
   }
 
-  async #teardown(): Promise<void> {
-    await this.#binding;
+  /** Listeners stop synchronously (so no connection is accepted after `close()` returns). */
+  async #teardown(wasBinding: boolean): Promise<void> {
+    if (wasBinding) await this.#binding;
     const listenersClosed = this.#steps.stopListening();
     if (this.#forced) this.#steps.destroySessions();
     else this.#steps.endSessions();

@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { ErrorCode, ListenError, TcpServer, listen, type LookupFunction } from '../src/index.ts';
 import { assertNoLeakedHandles, connectClient, deferred, listenLocal, openNetworkHandles, within } from './helpers/net.ts';
+
+const run = promisify(execFile);
 
 const echo = { data: (session: { write(chunk: Buffer): unknown }, chunk: Buffer) => void session.write(chunk) };
 
@@ -105,13 +110,16 @@ describe('TcpServer', () => {
       assert.equal(again.addresses.length, 2);
     });
 
-    it('fails with a clear error on a privileged port without the capability, or binds it as root', async (t) => {
-      if (process.getuid?.() === 0) {
-        // Root may bind anything; the error path is covered by the error mapping unit test below.
-        t.diagnostic('running as root: privileged ports are allowed here');
-        return;
-      }
-      await assert.rejects(listen({ host: '127.0.0.1', port: 1 }, echo), { code: ErrorCode.PERMISSION_DENIED });
+    it('fails with a clear error on a privileged port without the capability', async () => {
+      // As root, drop to `nobody` for the child so the kernel refuses port 1 as it would for a user.
+      const fixture = fileURLToPath(new URL('./fixtures/listen-report.ts', import.meta.url));
+      const asUser = process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all'] : [];
+      const [command, ...args] = [...asUser, process.execPath, fixture, '127.0.0.1', '1'];
+      const { stdout } = await run(command!, args, { timeout: 20_000 });
+      assert.deepEqual(JSON.parse(stdout), {
+        code: ErrorCode.PERMISSION_DENIED,
+        message: 'listen tcp 127.0.0.1:1: permission denied (EACCES)',
+      });
     });
 
     it('fails on an address this host does not have', async () => {
