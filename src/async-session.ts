@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { CloseCause, type CloseReason } from './close-reason.ts';
 import type { ConnectionInfo } from './connection-info.ts';
 import { ErrorCode, SwitchboardError, opErrorFromSystem } from './errors.ts';
-import { SessionState, TcpSession, sessionOf, type SessionHost } from './session.ts';
+import { SessionState, TcpSession, handlerScope, sessionOf, type SessionHost } from './session.ts';
 
 /** Bytes buffered for `read()` before the socket stops reading from the kernel. */
 const READ_HIGH_WATERMARK = 64 * 1024;
@@ -56,10 +56,13 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
   /**
    * Queues bytes and resolves when the kernel has taken them; this is not delivery to the peer.
    * Awaiting each write is how async code honours backpressure.
-   * @throws {SwitchboardError} (rejects) `SWB_ERR_SESSION_CLOSED` once the session no longer writes
+   * @throws {SwitchboardError} (rejects) `SWB_ERR_SESSION_CLOSED` once the session no longer writes;
+   * `SWB_ERR_OUTPUT_OVERFLOW` (closing the session) when unawaited writes left more than `maxBufferedOutput` queued
    */
   write(data: string | Uint8Array): Promise<void> {
     if (this.sessionState !== SessionState.OPEN) return handledRejection(this.#closedError('write'));
+    const overflow = this.outputOverflow();
+    if (overflow !== undefined) return handledRejection(overflow);
     this.lastActivity = performance.now();
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     this.socket.write(data, (error) => {
@@ -83,7 +86,8 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
   run(serve: (session: AsyncSession) => Promise<void> | void): void {
     let result: Promise<void> | void;
     try {
-      result = serve(this);
+      // The whole session function runs in this session's scope, so `broadcast` skips it.
+      result = handlerScope.async.run(this, serve, this);
     } catch (error) {
       return this.handlerFailed(error, 'session');
     }

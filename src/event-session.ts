@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { CloseCause, type CloseReason } from './close-reason.ts';
 import type { ConnectionInfo } from './connection-info.ts';
 import type { EventHandler } from './handlers.ts';
-import { SessionState, TcpSession, sessionOf, type SessionHost } from './session.ts';
+import { SessionState, TcpSession, handlerScope, sessionOf, type SessionHost } from './session.ts';
 
 let onSocketData: (this: Socket, chunk: Buffer) => void;
 let onSocketDrain: (this: Socket) => void;
@@ -33,20 +33,25 @@ export class EventSession extends TcpSession {
   start(): void {
     const open = this.#handler.open;
     if (!open) return;
+    const outer = handlerScope.session;
+    handlerScope.session = this;
     try {
       const result = open.call(this.#handler, this);
       if (isThenable(result)) this.#awaitHandler(result, 'open');
     } catch (error) {
       this.handlerFailed(error, 'open');
+    } finally {
+      handlerScope.session = outer;
     }
   }
 
   /**
    * Queues bytes for the peer. Returns false when the output buffer is above its high
-   * watermark (wait for `drain`) or the session is no longer writable; never throws.
+   * watermark (wait for `drain`) or the session is no longer writable; never throws. Writing
+   * while more than `maxBufferedOutput` bytes are queued closes the session (`SWB_ERR_OUTPUT_OVERFLOW`).
    */
   write(data: string | Uint8Array): boolean {
-    if (this.sessionState !== SessionState.OPEN) return false;
+    if (this.sessionState !== SessionState.OPEN || this.outputOverflow() !== undefined) return false;
     this.lastActivity = performance.now();
     return this.socket.write(data);
   }
@@ -64,20 +69,28 @@ export class EventSession extends TcpSession {
   protected peerEnded(): void {
     const end = this.#handler.end;
     if (!end) return this.end();
+    const outer = handlerScope.session;
+    handlerScope.session = this;
     try {
       end.call(this.#handler, this);
     } catch (error) {
       this.handlerFailed(error, 'end');
+    } finally {
+      handlerScope.session = outer;
     }
   }
 
   protected idled(): void {
     const timeout = this.#handler.timeout;
     if (!timeout) return this.terminate(CloseCause.IDLE_TIMEOUT, this.idleError(), false);
+    const outer = handlerScope.session;
+    handlerScope.session = this;
     try {
       timeout.call(this.#handler, this);
     } catch (error) {
       this.handlerFailed(error, 'timeout');
+    } finally {
+      handlerScope.session = outer;
     }
   }
 
@@ -111,19 +124,27 @@ export class EventSession extends TcpSession {
       const session = sessionOf<EventSession>(this);
       session.lastActivity = performance.now();
       const handler = session.#handler;
+      const outer = handlerScope.session;
+      handlerScope.session = session;
       try {
         const result = handler.data!(session, chunk);
         if (result !== undefined && isThenable(result)) session.#awaitHandler(result, 'data');
       } catch (error) {
         session.handlerFailed(error, 'data');
+      } finally {
+        handlerScope.session = outer;
       }
     };
     onSocketDrain = function (this: Socket) {
       const session = sessionOf<EventSession>(this);
+      const outer = handlerScope.session;
+      handlerScope.session = session;
       try {
         session.#handler.drain!(session);
       } catch (error) {
         session.handlerFailed(error, 'drain');
+      } finally {
+        handlerScope.session = outer;
       }
     };
   }

@@ -2,11 +2,13 @@
  * The two ways to serve sessions: an event handler object (SocketTools' OnAccept / OnRead /
  * OnWrite / OnTimeout / OnDisconnect) or an async function per session.
  */
+import type { Socket } from 'node:net';
 import type { AsyncSession } from './async-session.ts';
 import type { CloseReason } from './close-reason.ts';
 import type { ConnectionInfo } from './connection-info.ts';
 import type { SwitchboardError } from './errors.ts';
 import type { EventSession } from './event-session.ts';
+import type { SessionHost, TcpSession } from './session.ts';
 
 /** A value or a promise of it: handlers may be synchronous or async. */
 export type MaybePromise<T> = T | Promise<T>;
@@ -51,3 +53,17 @@ export type SessionFunction = (session: AsyncSession) => Promise<void> | void;
 
 /** What `listen` serves sessions with; none means `for await (const session of server)`. */
 export type TcpHandler = EventHandler | SessionFunction;
+
+/**
+ * A handler may carry its own session class under this key (framing does): the server calls it
+ * instead of constructing an `EventSession` or `AsyncSession`. @internal
+ */
+export const kCreateSession: unique symbol = Symbol('switchboard.createSession');
+
+/** Builds the session for an accepted socket; must return an `EventSession` or `AsyncSession`. @internal */
+export type SessionFactory = (id: number, socket: Socket, info: ConnectionInfo, host: SessionHost, idleTimeout: number) => TcpSession;
+
+/** A handler that brings its own session class. @internal */
+export interface SessionSource {
+  readonly [kCreateSession]?: SessionFactory;
+}

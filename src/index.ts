@@ -21,3 +21,15 @@ export type { AddressFamily, HostSpec, ListenTarget, LookupAddress, LookupFuncti
 export { ErrorCode, SwitchboardError, InvalidOptionError, OpError, ListenError } from './errors.ts';
 export type { OpContext, Transport } from './errors.ts';
 export { supportsReusePort } from './features.ts';
+export type { BroadcastOptions } from './tcp-server.ts';
+export { RejectReason } from './admission/reject-reason.ts';
+export { DEFAULT_MAX_BUFFERED_OUTPUT, MAX_BUSY_MESSAGE_LENGTH } from './admission/limit-options.ts';
+export type { LimitOptions, ThrottleLimits } from './admission/limit-options.ts';
+export type { AccessRuleSet, AddressList } from './admission/access-rules.ts';
+export { framed } from './framing/framed.ts';
+export type { FramedEventHandler, FramedSessionHandler } from './framing/framed.ts';
+export type { FrameHandler, FramedSessionFunction } from './framing/frame-handler.ts';
+export { FramedEventSession } from './framing/framed-event-session.ts';
+export { FramedAsyncSession } from './framing/framed-async-session.ts';
+export { DEFAULT_PARTIAL_FRAME_TIMEOUT } from './framing/framing-options.ts';
+export type { FramingOptions } from './framing/framing-options.ts';

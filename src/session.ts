@@ -2,6 +2,7 @@
  * The lifecycle every TCP session shares, whichever style serves it: exactly one close with
  * exactly one reason, shutdown before close, and the facts SocketTools reports per client.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { CloseCause, type CloseReason } from './close-reason.ts';
@@ -14,6 +15,8 @@ export interface SessionHost {
   sessionClosed(session: TcpSession, reason: CloseReason): void;
   /** A handler of this session failed; report it (the session is being destroyed). */
   handlerFailed(session: TcpSession, error: SwitchboardError): void;
+  /** Queued output above which a further write closes the session (0 = no cap). */
+  readonly maxBufferedOutput: number;
 }
 
 /** The states of a session: open, then ending (our FIN queued), then closed. */
@@ -29,6 +32,21 @@ let onSocketEnd: (this: Socket) => void;
 let onSocketTimeout: (this: Socket) => void;
 let onSocketClose: (this: Socket) => void;
 type OwnedSocket = Socket & { [kSession]: TcpSession };
+
+/**
+ * The session whose handler is running, so `broadcast` can skip it: `session` is set around
+ * synchronous handler calls (no allocation per chunk), `async` covers a whole session function.
+ * @internal
+ */
+export const handlerScope: { session: TcpSession | undefined; readonly async: AsyncLocalStorage<TcpSession> } = {
+  session: undefined,
+  async: new AsyncLocalStorage<TcpSession>(),
+};
+
+/** The session whose handler is running now, if any. @internal */
+export function currentSession(): TcpSession | undefined {
+  return handlerScope.session ?? handlerScope.async.getStore();
+}
 
 /** The session that owns a socket (for listeners registered once per socket, without closures). */
 export function sessionOf<S extends TcpSession>(socket: Socket): S {
@@ -112,6 +130,33 @@ export abstract class TcpSession {
     this.socket.destroy();
   }
 
+  /**
+   * Queues bytes without waiting (for `broadcast`): false when the session is not open or its
+   * output is over the cap (which closes it). @internal
+   */
+  enqueue(data: string | Uint8Array): boolean {
+    if (this.sessionState !== SessionState.OPEN || this.outputOverflow() !== undefined) return false;
+    this.lastActivity = performance.now();
+    this.socket.write(data);
+    return true;
+  }
+
+  /**
+   * Checked before each write: when the output already queued is above `maxBufferedOutput`, the
+   * peer is not reading; the session closes with `SWB_ERR_OUTPUT_OVERFLOW` and the error is returned.
+   */
+  protected outputOverflow(): SwitchboardError | undefined {
+    const cap = this.#host.maxBufferedOutput;
+    const queued = this.socket.writableLength;
+    if (cap === 0 || queued <= cap) return undefined;
+    const error = new SwitchboardError(
+      ErrorCode.OUTPUT_OVERFLOW,
+      `session ${this.id}: ${queued} bytes of output queued, over maxBufferedOutput (${cap}); the peer is not reading`,
+    );
+    this.terminate(CloseCause.LIMIT, error, false);
+    return this.#error;
+  }
+
   /** Ends the session with a given cause: gracefully (`end`) or at once. @internal */
   terminate(cause: CloseCause, error: SwitchboardError | undefined, graceful: boolean): void {
     if (this.sessionState === SessionState.CLOSED) return;
@@ -134,7 +179,7 @@ export abstract class TcpSession {
 
   /** A user callback failed: report it, and end only this session. */
   protected handlerFailed(error: unknown, callback: string): void {
-    if ((this.sessionState === SessionState.CLOSED || this.socket.destroyed) && isOwnCloseError(this, error)) return;
+    if ((this.sessionState === SessionState.CLOSED || this.socket.destroyed) && (error === this.#error || isOwnCloseError(this, error))) return;
     const wrapped = new SwitchboardError(
       ErrorCode.HANDLER_FAILED,
       `${callback} handler of session ${this.id} failed: ${error instanceof Error ? error.message : String(error)}`,

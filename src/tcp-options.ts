@@ -2,12 +2,13 @@
  * The options of a TCP server, checked once at construction (docs/api.md lists them).
  */
 import { normalizeHostSpec, type HostSpec, type LookupFunction } from './addresses.ts';
+import { normalizeLimitOptions, type LimitOptions, type NormalizedLimitOptions } from './admission/limit-options.ts';
 import { ErrorCode, InvalidOptionError, SwitchboardError } from './errors.ts';
 import { supportsReusePort } from './features.ts';
 import { booleanOption, durationOption, integerOption, optionsObject, portOption, signalOption } from './validate.ts';
 
-/** Options for a TCP server. */
-export interface TcpServerOptions {
+/** Options for a TCP server; the limits it applies to peers are listed in docs/limits.md. */
+export interface TcpServerOptions extends LimitOptions {
   /** Where to listen (docs/addresses.md). @default IPv4 any (`0.0.0.0`) */
   host?: HostSpec;
   /** The port, 0 for a free one shared by every address of the group. @default 0 */
@@ -54,6 +55,7 @@ export interface NormalizedTcpServerOptions {
   readonly idleTimeout: number;
   readonly signal: AbortSignal | undefined;
   readonly lookup: LookupFunction | undefined;
+  readonly limits: NormalizedLimitOptions;
 }
 
 /** The default idle timeout: five minutes. */
@@ -92,5 +94,6 @@ export function normalizeTcpServerOptions(input: TcpServerOptions | undefined): 
     idleTimeout: durationOption('idleTimeout', options.idleTimeout, DEFAULT_IDLE_TIMEOUT),
     signal: signalOption(options.signal),
     lookup: options.lookup,
+    limits: normalizeLimitOptions(options),
   };
 }

@@ -5,16 +5,22 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import { resolveListenTargets, type ListenTarget } from './addresses.ts';
+import { AcceptFailures, isDescriptorExhaustion } from './admission/accept-failures.ts';
+import type { AccessRuleSet, AddressList } from './admission/access-rules.ts';
+import { Admission } from './admission/admission.ts';
+import type { ThrottleLimits } from './admission/limit-options.ts';
+import { RejectReason } from './admission/reject-reason.ts';
+import { SessionDeadlines } from './admission/session-deadlines.ts';
 import { AsyncQueue } from './async-queue.ts';
 import { AsyncSession } from './async-session.ts';
 import { CloseCause, type CloseReason } from './close-reason.ts';
 import { readConnectionInfo, type ConnectionInfo } from './connection-info.ts';
 import { ErrorCode, SwitchboardError, opErrorFromSystem } from './errors.ts';
 import { EventSession } from './event-session.ts';
-import type { EventHandler, SessionFunction, TcpHandler } from './handlers.ts';
+import { kCreateSession, type EventHandler, type SessionFunction, type SessionSource, type TcpHandler } from './handlers.ts';
 import { bindGroup, type BoundAddress, type BoundSocket, type SocketBinder } from './listener-group.ts';
 import { ServerLifecycle, type CloseOptions, type ServerState } from './server-lifecycle.ts';
-import type { SessionHost, TcpSession } from './session.ts';
+import { currentSession, type SessionHost, type TcpSession } from './session.ts';
 import { normalizeTcpServerOptions, type NormalizedTcpServerOptions, type TcpServerOptions } from './tcp-options.ts';
 
 /** The ledger `server.stats()` returns. After close: `listeners` and `sessions` are 0 and `accepted === closed`. */
@@ -38,8 +44,14 @@ export interface TcpServerStats {
 /** Why a connection was refused before its session opened. */
 export interface RejectedConnection {
   readonly info: ConnectionInfo;
-  /** `accept-hook` (the `accept` handler said no) or `closing` (the server was closing). */
-  readonly reason: string;
+  /** Which rule or limit refused it: `accept-hook`, `closing`, `denied`, `max-connections`, … (docs/limits.md). */
+  readonly reason: RejectReason;
+}
+
+/** Options of `server.broadcast()`. */
+export interface BroadcastOptions {
+  /** A session to skip; `null` skips none. @default the session whose handler is calling, if any */
+  except?: TcpSession | null;
 }
 
 /** The events a {@link TcpServer} emits, with their arguments. */
@@ -80,6 +92,9 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
   #drainWaiters: (() => void)[] = [];
   #queue: AsyncQueue<AsyncSession> | undefined;
   #abortListener: (() => void) | undefined;
+  readonly #admission: Admission;
+  readonly #deadlines: SessionDeadlines;
+  readonly #acceptFailures = new AcceptFailures();
 
   /**
    * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for any invalid option
@@ -92,10 +107,14 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
     }
     this.#handler = handler;
     if (handler === undefined) this.#queue = new AsyncQueue();
+    const limits = this.#options.limits;
     this.#host = {
       sessionClosed: (session, reason) => this.#sessionClosed(session, reason),
       handlerFailed: (_session, error) => this.#report(error),
+      maxBufferedOutput: limits.maxBufferedOutput,
     };
+    this.#admission = new Admission(limits);
+    this.#deadlines = new SessionDeadlines(limits.firstByteTimeout, limits.maxLifetime, this.#sessions);
     this.#lifecycle = new ServerLifecycle(
       {
         stopListening: () => this.#stopListening(),
@@ -148,7 +167,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
     this.#listenersOpen = this.#listeners.length;
     for (const listener of this.#listeners) {
       listener.handle.on('connection', (socket: Socket) => this.#accept(socket));
-      listener.handle.on('error', (error: Error) => this.#report(opErrorFromSystem({ op: 'accept', transport: 'tcp', ...hostPort(listener.address) }, error)));
+      listener.handle.on('error', (error: Error) => this.#acceptFailed(listener.address, error));
     }
     const addresses = this.addresses;
     this.emit('listening', addresses);
@@ -193,6 +212,65 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
   }
 
   /**
+   * Changes the admission limits given (0 = no limit) and returns every limit now in force.
+   * Lowering a limit never evicts a session; it refuses the next connections.
+   * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` naming the limit; nothing changes then
+   * @example
+   * server.throttle({ maxConnections: 1000, maxConnectionsPerAddress: 10, acceptRate: 50 });
+   */
+  throttle(limits?: ThrottleLimits): Required<ThrottleLimits> {
+    return this.#admission.throttle(limits);
+  }
+
+  /** Refuses new connections (with `busyMessage`, if set) while keeping every listener bound; open sessions carry on. */
+  suspend(): void {
+    this.#admission.suspended = true;
+  }
+
+  /** Accepts new connections again after {@link suspend}. */
+  resume(): void {
+    this.#admission.suspended = false;
+  }
+
+  /** Whether the server is suspended. */
+  get suspended(): boolean {
+    return this.#admission.suspended;
+  }
+
+  /**
+   * Replaces the allow or deny list (or both) and returns the lists in force; checked before the
+   * `accept` handler, for connections arriving from now on.
+   * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for an entry that is not an address or CIDR prefix
+   * @example
+   * server.setAccessRules({ deny: ['203.0.113.0/24', '2001:db8::/32'] });
+   */
+  setAccessRules(rules: AccessRuleSet): { allow: AddressList | null; deny: AddressList | null } {
+    return this.#admission.setAccessRules(rules);
+  }
+
+  /** The allow and deny lists in force (`null` when there is none). */
+  get accessRules(): { allow: AddressList | null; deny: AddressList | null } {
+    return this.#admission.accessRules;
+  }
+
+  /**
+   * Queues `data` on every open session and returns how many sessions it reached (those still
+   * open and under their output cap). Called from within a handler, it skips that handler's
+   * session unless `except` says otherwise.
+   * @example
+   * data(session, chunk) { server.broadcast(chunk); } // to everyone but the sender
+   */
+  broadcast(data: string | Uint8Array | readonly Uint8Array[], options?: BroadcastOptions): number {
+    const except = options?.except === undefined ? currentSession() : options.except;
+    const bytes = typeof data === 'string' ? Buffer.from(data) : Array.isArray(data) ? Buffer.concat(data) : (data as Uint8Array);
+    let reached = 0;
+    for (const session of this.#sessions) {
+      if (session !== except && session.enqueue(bytes)) reached++;
+    }
+    return reached;
+  }
+
+  /**
    * Sessions as they open, when the server was created without a handler; ends when the server closes.
    * @example
    * for await (const session of server) serve(session);
@@ -219,10 +297,19 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
   #accept(socket: Socket): void {
     this.#accepted++;
     const info = readConnectionInfo(socket);
-    if (this.state !== 'listening') return this.#refuse(socket, info, 'closing');
+    if (this.state !== 'listening') return this.#refuse(socket, info, RejectReason.CLOSING);
+    const screened = this.#admission.screen(info);
+    if (screened !== undefined) return this.#refuse(socket, info, screened);
     const accept = (this.#handler as EventHandler | undefined)?.accept;
     if (accept) void this.#askAcceptHook(accept, socket, info);
-    else this.#open(socket, info);
+    else this.#admit(socket, info);
+  }
+
+  /** The limits are checked last, when the session would open, so the counts are exact. */
+  #admit(socket: Socket, info: ConnectionInfo): void {
+    const limit = this.#admission.admit(info, this.#sessions.size);
+    if (limit !== undefined) return this.#refuse(socket, info, limit);
+    this.#open(socket, info);
   }
 
   async #askAcceptHook(accept: NonNullable<EventHandler['accept']>, socket: Socket, info: ConnectionInfo): Promise<void> {
@@ -236,40 +323,48 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
       verdict = false;
     }
     socket.off('error', ignore);
-    if (verdict === false || socket.destroyed) return this.#refuse(socket, info, 'accept-hook');
-    if (this.state !== 'listening') return this.#refuse(socket, info, 'closing');
-    this.#open(socket, info);
+    if (verdict === false || socket.destroyed) return this.#refuse(socket, info, RejectReason.ACCEPT_HOOK);
+    if (this.state !== 'listening') return this.#refuse(socket, info, RejectReason.CLOSING);
+    this.#admit(socket, info);
   }
 
   #open(socket: Socket, info: ConnectionInfo): void {
     const id = this.#nextSessionId++;
     const handler = this.#handler;
     const idleTimeout = this.#options.idleTimeout;
-    const session =
-      handler === undefined || typeof handler === 'function'
+    const create = (handler as SessionSource | undefined)?.[kCreateSession];
+    const session = create
+      ? create(id, socket, info, this.#host, idleTimeout)
+      : handler === undefined || typeof handler === 'function'
         ? new AsyncSession(id, socket, info, this.#host, idleTimeout)
         : new EventSession(id, socket, info, this.#host, idleTimeout, handler);
     this.#sessions.add(session);
+    this.#deadlines.opened();
     this.emit('session', session);
     if (session instanceof EventSession) session.start();
     else if (typeof handler === 'function') (session as AsyncSession).run(handler as SessionFunction);
     else this.#queue!.push(session as AsyncSession);
   }
 
-  #refuse(socket: Socket, info: ConnectionInfo, reason: string): void {
+  #refuse(socket: Socket, info: ConnectionInfo, reason: RejectReason): void {
     this.#rejected++;
     socket.on('error', ignore);
     socket.once('close', () => this.#closedSockets++);
-    socket.destroy();
+    const busy = this.#admission.busyMessageFor(reason);
+    // The message fits the send buffer of a fresh socket, so 'finish' comes at once.
+    if (busy) socket.end(busy, () => socket.destroy());
+    else socket.destroy();
     this.emit('rejected', { info, reason });
   }
 
   #sessionClosed(session: TcpSession, _reason: CloseReason): void {
     this.#sessions.delete(session);
+    this.#admission.released(session.remoteAddress);
     this.#closedSockets++;
     this.#closedBytesIn += session.bytesRead;
     this.#closedBytesOut += session.bytesWritten;
     if (this.#sessions.size > 0) return;
+    this.#deadlines.idle();
     this.emit('idle');
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
@@ -299,6 +394,16 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
     const signal = this.#options.signal;
     if (signal && this.#abortListener) signal.removeEventListener('abort', this.#abortListener);
     this.emit('close');
+  }
+
+  /** Out of descriptors: a rate-limited `warning` (libuv resets the pending connections); anything else is an error. */
+  #acceptFailed(address: BoundAddress, error: Error): void {
+    const context = { op: 'accept', transport: 'tcp' as const, ...hostPort(address) };
+    if (!isDescriptorExhaustion(error)) return this.#report(opErrorFromSystem(context, error));
+    const warning = this.#acceptFailures.descriptorsExhausted(context, error);
+    if (warning === undefined) return;
+    if (this.listenerCount('warning') > 0) this.emit('warning', warning);
+    else process.emitWarning(warning);
   }
 
   /** Runtime failures are events, never exceptions: `error` if anyone listens, else a process warning. */
@@ -331,6 +436,7 @@ function bindListener(target: ListenTarget, port: number, options: NormalizedTcp
       noDelay: options.noDelay,
       keepAlive: options.keepAlive,
       keepAliveInitialDelay: options.keepAliveInitialDelay,
+      ...(options.limits.highWaterMark === undefined ? {} : { highWaterMark: options.limits.highWaterMark }),
     });
     const onError = (error: Error): void => {
       server.off('listening', onListening);

@@ -1,0 +1,37 @@
+/**
+ * Why a connection was refused before its session opened: the `reason` of a `rejected` event
+ * (docs/limits.md lists what the peer sees for each).
+ */
+
+/** The reasons a connection can be refused with. */
+export const RejectReason = {
+  /** The server was closing. */
+  CLOSING: 'closing',
+  /** The `accept` handler returned false (or failed). */
+  ACCEPT_HOOK: 'accept-hook',
+  /** The peer's address matched the deny list. */
+  DENIED: 'denied',
+  /** An allow list is set and the peer's address is not on it. */
+  NOT_ALLOWED: 'not-allowed',
+  /** The server is suspended (`server.suspend()`). */
+  SUSPENDED: 'suspended',
+  /** `maxConnections` sessions were already open. */
+  MAX_CONNECTIONS: 'max-connections',
+  /** `maxConnectionsPerAddress` sessions from the peer's address (or IPv6 prefix) were already open. */
+  MAX_CONNECTIONS_PER_ADDRESS: 'max-connections-per-address',
+  /** Connections arrived faster than `acceptRate` allows. */
+  ACCEPT_RATE: 'accept-rate',
+} as const;
+
+/** One of the {@link RejectReason} values. */
+export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason];
+
+/** Reasons after which the peer is sent `busyMessage` (it is at capacity, not unwelcome). */
+export function isBusyReason(reason: RejectReason): boolean {
+  return (
+    reason === RejectReason.SUSPENDED ||
+    reason === RejectReason.MAX_CONNECTIONS ||
+    reason === RejectReason.MAX_CONNECTIONS_PER_ADDRESS ||
+    reason === RejectReason.ACCEPT_RATE
+  );
+}

@@ -1,0 +1,52 @@
+/**
+ * The server-wide session deadlines — first byte and maximum lifetime — checked by one sweep
+ * over the open sessions instead of a timer per session.
+ */
+import { CloseCause } from '../close-reason.ts';
+import { ErrorCode, SwitchboardError } from '../errors.ts';
+import type { TcpSession } from '../session.ts';
+import { PeriodicSweep, sweepPeriodFor } from './periodic-sweep.ts';
+
+/** Closes sessions past `firstByteTimeout` without a byte, or past `maxLifetime`. @internal */
+export class SessionDeadlines {
+  readonly #firstByteTimeout: number;
+  readonly #maxLifetime: number;
+  readonly #sessions: ReadonlySet<TcpSession>;
+  readonly #sweep: PeriodicSweep | undefined;
+
+  constructor(firstByteTimeout: number, maxLifetime: number, sessions: ReadonlySet<TcpSession>) {
+    this.#firstByteTimeout = firstByteTimeout;
+    this.#maxLifetime = maxLifetime;
+    this.#sessions = sessions;
+    const enabled = [firstByteTimeout, maxLifetime].filter((ms) => ms > 0);
+    if (enabled.length > 0) this.#sweep = new PeriodicSweep(sweepPeriodFor(Math.min(...enabled)), () => this.#check(Date.now()));
+  }
+
+  /** A session opened: make sure the sweep runs. */
+  opened(): void {
+    this.#sweep?.start();
+  }
+
+  /** No session is left: nothing to sweep. */
+  idle(): void {
+    this.#sweep?.stop();
+  }
+
+  #check(now: number): void {
+    const firstByte = this.#firstByteTimeout;
+    const lifetime = this.#maxLifetime;
+    for (const session of this.#sessions) {
+      const age = now - session.openedAt;
+      if (lifetime > 0 && age >= lifetime) {
+        expire(session, `session ${session.id} reached maxLifetime (${lifetime} ms)`);
+      } else if (firstByte > 0 && age >= firstByte && session.bytesRead === 0) {
+        expire(session, `session ${session.id} sent nothing within firstByteTimeout (${firstByte} ms)`);
+      }
+    }
+  }
+}
+
+function expire(session: TcpSession, message: string): void {
+  if (session.state === 'closed') return;
+  session.terminate(CloseCause.LIMIT, new SwitchboardError(ErrorCode.DEADLINE_EXCEEDED, message), false);
+}
