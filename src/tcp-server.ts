@@ -5,9 +5,9 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import { resolveListenTargets, type ListenTarget } from './addresses.ts';
-import { AcceptFailures, isDescriptorExhaustion } from './admission/accept-failures.ts';
 import type { AccessRuleSet, AddressList } from './admission/access-rules.ts';
 import { Admission } from './admission/admission.ts';
+import { DescriptorWatch, descriptorWarning, isDescriptorExhaustion } from './admission/descriptor-watch.ts';
 import type { ThrottleLimits } from './admission/limit-options.ts';
 import { RejectReason } from './admission/reject-reason.ts';
 import { SessionDeadlines } from './admission/session-deadlines.ts';
@@ -94,7 +94,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
   #abortListener: (() => void) | undefined;
   readonly #admission: Admission;
   readonly #deadlines: SessionDeadlines;
-  readonly #acceptFailures = new AcceptFailures();
+  readonly #descriptors: DescriptorWatch;
 
   /**
    * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for any invalid option
@@ -115,6 +115,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
     };
     this.#admission = new Admission(limits);
     this.#deadlines = new SessionDeadlines(limits.firstByteTimeout, limits.maxLifetime, this.#sessions);
+    this.#descriptors = new DescriptorWatch((cause) => this.#descriptorsExhausted(cause));
     this.#lifecycle = new ServerLifecycle(
       {
         stopListening: () => this.#stopListening(),
@@ -169,6 +170,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
       listener.handle.on('connection', (socket: Socket) => this.#accept(socket));
       listener.handle.on('error', (error: Error) => this.#acceptFailed(listener.address, error));
     }
+    this.#descriptors.start();
     const addresses = this.addresses;
     this.emit('listening', addresses);
     return addresses;
@@ -382,6 +384,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
 
   async #stopListening(): Promise<void> {
     this.#queue?.end();
+    this.#descriptors.stop();
     const listeners = this.#listeners;
     // net.Server#close closes the listening handle at once; its callback waits for the
     // connections it accepted, which the session teardown closes.
@@ -396,12 +399,15 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
     this.emit('close');
   }
 
-  /** Out of descriptors: a rate-limited `warning` (libuv resets the pending connections); anything else is an error. */
   #acceptFailed(address: BoundAddress, error: Error): void {
-    const context = { op: 'accept', transport: 'tcp' as const, ...hostPort(address) };
-    if (!isDescriptorExhaustion(error)) return this.#report(opErrorFromSystem(context, error));
-    const warning = this.#acceptFailures.descriptorsExhausted(context, error);
-    if (warning === undefined) return;
+    if (isDescriptorExhaustion(error)) return this.#descriptors.failed(error);
+    this.#report(opErrorFromSystem({ op: 'accept', transport: 'tcp', ...hostPort(address) }, error));
+  }
+
+  /** Out of descriptors: a `warning` (libuv resets the pending connections meanwhile), never an error. */
+  #descriptorsExhausted(cause: NodeJS.ErrnoException): void {
+    const first = this.#listeners[0]?.address;
+    const warning = descriptorWarning({ op: 'accept', transport: 'tcp', ...(first ? hostPort(first) : {}) }, cause);
     if (this.listenerCount('warning') > 0) this.emit('warning', warning);
     else process.emitWarning(warning);
   }

@@ -34,6 +34,8 @@ export class FramedAsyncSession<In, Out> extends AsyncSession implements Partial
   /** True while a reader waits on the socket: only then does a partial frame's clock run. */
   #awaitingInput = false;
   #partialSince = 0;
+  /** A codec error, raised once the frames decoded before it have been read. */
+  #failure: Error | undefined;
 
   /** @internal Created by the server through {@link framed}. */
   constructor(id: number, socket: Socket, info: ConnectionInfo, host: SessionHost, idleTimeout: number, codec: FrameCodec<In, Out>, watch: PartialFrameWatch) {
@@ -56,6 +58,10 @@ export class FramedAsyncSession<In, Out> extends AsyncSession implements Partial
   async readFrame(): Promise<Out | null> {
     for (;;) {
       if (this.#next < this.#frames.length) return this.#shift();
+      if (this.#failure !== undefined) {
+        this.terminate(CloseCause.LIMIT, this.#failure, false);
+        throw this.#failure;
+      }
       if (this.#inputDone) return null;
       this.#awaitingInput = true;
       let chunk: Buffer | null;
@@ -136,7 +142,7 @@ export class FramedAsyncSession<In, Out> extends AsyncSession implements Partial
     try {
       this.#codec.decode(chunk, collectFrame as (frame: Out) => void);
     } catch (error) {
-      throw this.#codecFailed(error);
+      this.#codecFailed(error);
     } finally {
       collecting = outer;
     }
@@ -152,17 +158,18 @@ export class FramedAsyncSession<In, Out> extends AsyncSession implements Partial
     try {
       this.#codec.finish(collectFrame as (frame: Out) => void);
     } catch (error) {
-      throw this.#codecFailed(error);
+      this.#codecFailed(error);
     } finally {
       collecting = outer;
     }
   }
 
-  /** Closes the session for a codec error; returns the error the reader gets. */
-  #codecFailed(error: unknown): Error {
-    const failure = asCodecFailure(error);
-    this.terminate(CloseCause.LIMIT, failure, false);
-    return failure;
+  /**
+   * A codec error: the frames decoded before it are read first (at most one chunk's worth, and
+   * no more input is decoded), then the reader gets the error and the session closes.
+   */
+  #codecFailed(error: unknown): void {
+    this.#failure = asCodecFailure(error);
   }
 
   static {
