@@ -8,6 +8,7 @@ import { AsyncSession } from '../async-session.ts';
 import type { FrameCodec } from '../codecs/codec.ts';
 import { CloseCause, type CloseReason } from '../close-reason.ts';
 import type { ConnectionInfo } from '../connection-info.ts';
+import type { SwitchboardError } from '../errors.ts';
 import { SessionState, type SessionHost } from '../session.ts';
 import { asCodecFailure, partialFrameExpired } from './framing-errors.ts';
 import type { PartialFrameHolder, PartialFrameWatch } from './partial-frames.ts';
@@ -35,7 +36,7 @@ export class FramedAsyncSession<In, Out> extends AsyncSession implements Partial
   #awaitingInput = false;
   #partialSince = 0;
   /** A codec error, raised once the frames decoded before it have been read. */
-  #failure: Error | undefined;
+  #failure: SwitchboardError | undefined;
 
   /** @internal Created by the server through {@link framed}. */
   constructor(id: number, socket: Socket, info: ConnectionInfo, host: SessionHost, idleTimeout: number, codec: FrameCodec<In, Out>, watch: PartialFrameWatch) {

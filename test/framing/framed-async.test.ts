@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createLengthFieldCodec, createLineCodec } from '../../src/codecs/index.ts';
-import { CloseCause, ErrorCode, framed, type CloseReason, type FramedAsyncSession, type FrameInput } from '../../src/index.ts';
+import { createLengthFieldCodec, createLineCodec, type FrameInput } from '../../src/codecs/index.ts';
+import { CloseCause, ErrorCode, framed, type CloseReason, type FramedAsyncSession } from '../../src/index.ts';
 import { connectClient, deferred, listenLocal, within } from '../helpers/net.ts';
 import { Closes, writeUntilBlocked } from './helpers.ts';
 
