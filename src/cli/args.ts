@@ -1,0 +1,86 @@
+/**
+ * Command-line parsing on `node:util` `parseArgs`: its errors become usage errors that name the
+ * flag, and option values (durations, counts) are checked here, once.
+ */
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
+import { UsageError } from './exit-code.ts';
+
+/** The flags every command shares. */
+export const COMMON_OPTIONS = {
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+  'drain-timeout': { type: 'string' },
+} as const satisfies ParseArgsOptionsConfig;
+
+/** The flags of every command that serves TCP sessions. */
+export const SERVER_OPTIONS = {
+  ...COMMON_OPTIONS,
+  listen: { type: 'string', short: 'l', multiple: true },
+  'idle-timeout': { type: 'string' },
+  'max-clients': { type: 'string' },
+  'max-per-ip': { type: 'string' },
+} as const satisfies ParseArgsOptionsConfig;
+
+/**
+ * Parses `args` for `command`; unknown flags, missing values and stray positionals are
+ * usage errors naming the flag.
+ * @throws {UsageError}
+ */
+export function parseCommandLine<T extends ParseArgsOptionsConfig>(command: string, args: readonly string[], options: T, allowPositionals: boolean) {
+  try {
+    return parseArgs({ args: [...args], options, allowPositionals, strict: true });
+  } catch (error) {
+    throw new UsageError(describeParseError(error), command);
+  }
+}
+
+function describeParseError(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: string }).code;
+  // Messages quote the flag as '--listen', '-l, --listen <value>' or '-x': name the long form.
+  const flag = /(--[\w-]+)/.exec(message)?.[1] ?? /'(-[^' =,]+)/.exec(message)?.[1];
+  switch (code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `unknown flag ${flag ?? message}`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return message.includes('does not take an argument') ? `flag ${flag} takes no value` : `flag ${flag} needs a value`;
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+      return `unexpected argument ${/'([^']*)'/.exec(message)?.[1] ?? message}`;
+    default:
+      return message;
+  }
+}
+
+/**
+ * Reads a duration: `10` and `10s` are seconds, `500ms`, `2m`, `1h`; `0` means none.
+ * @throws {UsageError} naming the flag
+ */
+export function parseDuration(text: string | undefined, flag: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!match) throw new UsageError(`${flag} ${JSON.stringify(text)}: expected a duration such as 10s, 500ms, 2m or 0`);
+  const scale = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  const ms = Math.round(Number(match[1]) * scale);
+  if (ms > 2 ** 31 - 1) throw new UsageError(`${flag} ${JSON.stringify(text)}: at most 24 days`);
+  return ms;
+}
+
+/**
+ * Reads a non-negative integer; `0` means no limit where the flag says so.
+ * @throws {UsageError} naming the flag
+ */
+export function parseCount(text: string | undefined, flag: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  if (!/^\d{1,9}$/.test(text.trim())) throw new UsageError(`${flag} ${JSON.stringify(text)}: expected a whole number (0 for no limit)`);
+  return Number(text);
+}
+
+/** `10s`, `500ms`, `2m` — the inverse of {@link parseDuration}, for messages. */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0';
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}

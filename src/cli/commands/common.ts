@@ -1,0 +1,86 @@
+/** What `serve`, `exec` and `run` share: their flags' values, the logger, and how they end. */
+import { ListenError, SwitchboardError } from '../../index.ts';
+import { parseCount, parseDuration } from '../args.ts';
+import { DEFAULT_DRAIN_TIMEOUT, type ServerDefaults } from '../defaults.ts';
+import { ExitCode, UsageError } from '../exit-code.ts';
+import { parseListenAddress, type ListenAddress } from '../listen-address.ts';
+import { Logger } from '../logger.ts';
+import { startServerSet, type Endpoint, type ServerSet } from '../server-set.ts';
+import { ShutdownSignals, type Stoppable } from '../shutdown.ts';
+
+/** The flag values every serving command has (as `parseArgs` returns them). */
+export interface ServerFlagValues {
+  readonly json?: boolean | undefined;
+  readonly quiet?: boolean | undefined;
+  readonly listen?: string[] | undefined;
+  readonly 'drain-timeout'?: string | undefined;
+  readonly 'idle-timeout'?: string | undefined;
+  readonly 'max-clients'?: string | undefined;
+  readonly 'max-per-ip'?: string | undefined;
+}
+
+/** The checked settings behind those flags. */
+export interface ServerSettings {
+  readonly drainTimeout: number;
+  readonly idleTimeout: number;
+  readonly maxClients: number;
+  readonly maxPerIp: number;
+}
+
+/** @throws {UsageError} naming the flag with a bad value */
+export function readServerSettings(values: ServerFlagValues, defaults: ServerDefaults): ServerSettings {
+  return {
+    drainTimeout: parseDuration(values['drain-timeout'], '--drain-timeout', DEFAULT_DRAIN_TIMEOUT),
+    idleTimeout: parseDuration(values['idle-timeout'], '--idle-timeout', defaults.idleTimeout),
+    maxClients: parseCount(values['max-clients'], '--max-clients', defaults.maxClients),
+    maxPerIp: parseCount(values['max-per-ip'], '--max-per-ip', defaults.maxPerIp),
+  };
+}
+
+/** `--listen` values for `exec` and `run`: at least one, no `SERVICE=` prefix. @throws {UsageError} */
+export function readListenAddresses(values: ServerFlagValues, command: string): ListenAddress[] {
+  const listens = values.listen ?? [];
+  if (listens.length === 0) throw new UsageError(`--listen is required (HOST:PORT, [IPv6]:PORT, *:PORT or :PORT)`, command);
+  return listens.map((text) => parseListenAddress(text));
+}
+
+/** The logger the flags ask for. */
+export function createLogger(values: ServerFlagValues): Logger {
+  return new Logger({ json: values.json === true, quiet: values.quiet === true });
+}
+
+/**
+ * Logs a failure to start serving and returns exit code 1; a usage error is rethrown. The
+ * library's errors already say what failed where (`listen tcp 127.0.0.1:7000: address already in use (EADDRINUSE)`).
+ */
+function startFailure(error: unknown, log: Logger): number {
+  if (error instanceof UsageError) throw error;
+  const message = error instanceof Error ? error.message : String(error);
+  const code = error instanceof SwitchboardError ? error.code : undefined;
+  const failures = error instanceof ListenError ? error.failures.length : undefined;
+  log.error('start-failed', message, { code, failures });
+  return ExitCode.FAILURE;
+}
+
+/** Prints help or the version on stdout; exit code 0. */
+export function printText(text: string): number {
+  process.stdout.write(`${text}\n`);
+  return ExitCode.OK;
+}
+
+/**
+ * Starts `endpoints` and serves them until a signal closes them; resolves with the exit code
+ * (1 when they cannot all be bound). Signals are caught from before the first bind.
+ * @param stoppable how to stop the servers, when not simply the library's close and destroy
+ */
+export async function serveEndpoints(endpoints: readonly Endpoint[], settings: ServerSettings, log: Logger, stoppable?: (servers: ServerSet) => Stoppable): Promise<number> {
+  const signals = new ShutdownSignals(settings.drainTimeout, log);
+  let servers: ServerSet;
+  try {
+    servers = await startServerSet(endpoints, settings, log);
+  } catch (error) {
+    signals.dispose();
+    return startFailure(error, log);
+  }
+  return signals.serve(stoppable ? stoppable(servers) : servers);
+}

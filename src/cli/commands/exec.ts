@@ -1,0 +1,93 @@
+/**
+ * `switchboard exec -- PROGRAM [ARGS…]`: one program per TCP connection, tcpserver style.
+ *
+ * Shutdown differs from the other commands: a graceful library close half-closes every session
+ * at once, which would cut off what a program is still writing. So the servers are suspended
+ * (listeners bound, new connections refused) while every program gets SIGTERM and each session
+ * ends when its program's output does; at the drain deadline the rest get SIGKILL and their
+ * sessions are destroyed.
+ */
+import { basename } from 'node:path';
+import { SERVER_OPTIONS, parseCommandLine } from '../args.ts';
+import { EXEC_DEFAULTS } from '../defaults.ts';
+import { UsageError } from '../exit-code.ts';
+import { ChildProcesses } from '../exec/children.ts';
+import { createExecHandler } from '../exec/exec-handler.ts';
+import { EXEC_HELP } from '../help.ts';
+import { groupByPort } from '../serve-plan.ts';
+import type { Logger } from '../logger.ts';
+import type { ServerSet } from '../server-set.ts';
+import type { Stoppable } from '../shutdown.ts';
+import { packageVersion } from '../version.ts';
+import { createLogger, printText, readListenAddresses, readServerSettings, serveEndpoints } from './common.ts';
+
+/** Runs `exec`; resolves with the exit code. @throws {UsageError} */
+export async function execCommand(args: readonly string[]): Promise<number> {
+  const [own, programArgs] = splitAtProgram(args);
+  const { values } = parseCommandLine('exec', own, SERVER_OPTIONS, false);
+  if (values.help) return printText(EXEC_HELP);
+  if (values.version) return printText(packageVersion());
+  const settings = readServerSettings(values, EXEC_DEFAULTS);
+  const addresses = readListenAddresses(values, 'exec');
+  const [program, ...programRest] = programArgs;
+  if (program === undefined || program === '') throw new UsageError('no PROGRAM given: switchboard exec --listen HOST:PORT -- PROGRAM [ARGS…]', 'exec');
+  const log = createLogger(values);
+
+  const name = basename(program);
+  const children = new ChildProcesses();
+  const tcp = createExecHandler({ program, args: programRest }, children, log, settings.drainTimeout);
+  const endpoints = groupByPort(addresses).map(({ hosts, port }) => ({ name, hosts, port, tcp }));
+  return serveEndpoints(endpoints, settings, log, (servers) => stopExec(servers, children, log));
+}
+
+/** See the module comment: refuse new connections, SIGTERM, wait, then SIGKILL and destroy. */
+function stopExec(servers: ServerSet, children: ChildProcesses, log: Logger): Stoppable {
+  return {
+    async close(timeout) {
+      servers.suspend();
+      children.terminateAll(timeout);
+      const finished = await settleWithin(sessionsGone(servers), timeout);
+      if (!finished) log.warn('drain-timeout', `${servers.sessions} session(s) still open at the drain deadline: closing them`, { sessions: servers.sessions });
+      await (finished ? servers.close(0) : servers.destroy());
+      children.killAll();
+      await children.allExited();
+    },
+    async destroy() {
+      children.killAll();
+      await servers.destroy();
+    },
+  };
+}
+
+/**
+ * Splits at `--`, or else at the first argument that is not a flag or a flag's value: what
+ * follows belongs to PROGRAM, flags included.
+ */
+export function splitAtProgram(args: readonly string[]): [string[], string[]] {
+  const takesValue = new Set(Object.entries(SERVER_OPTIONS).flatMap(([name, option]) => (option.type === 'string' ? [`--${name}`, ...('short' in option ? [`-${option.short}`] : [])] : [])));
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') return [args.slice(0, i), args.slice(i + 1)];
+    if (!arg.startsWith('-') || arg === '-') return [args.slice(0, i), args.slice(i)];
+    if (takesValue.has(arg)) i++;
+  }
+  return [[...args], []];
+}
+
+/** Resolves once every server has no session left. */
+function sessionsGone(servers: ServerSet): Promise<void> {
+  return Promise.all(
+    servers.endpoints.map(({ tcp }) => (tcp.stats().sessions === 0 ? undefined : new Promise<void>((resolve) => tcp.once('idle', resolve)))),
+  ).then(() => undefined);
+}
+
+/** Whether `promise` settled within `ms`. */
+async function settleWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false)));
+  try {
+    return await Promise.race([promise.then(() => true as const), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,107 @@
+/** The `--help` texts, one per command. */
+import { formatDuration } from './args.ts';
+import { DEFAULT_DRAIN_TIMEOUT, EXEC_DEFAULTS, RUN_DEFAULTS, SERVE_DEFAULTS, type ServerDefaults } from './defaults.ts';
+import { DEFAULT_PORT_BASE, SERVICES } from './services/registry.ts';
+
+const COMMON = `Output and shutdown:
+      --json               one JSON object per log line
+  -q, --quiet              print errors only
+      --drain-timeout D    graceful close on SIGINT/SIGTERM waits this long (default ${formatDuration(DEFAULT_DRAIN_TIMEOUT)});
+                           a second signal closes everything at once
+  -h, --help               this help
+      --version            the version`;
+
+function limits(defaults: ServerDefaults, per = ''): string {
+  return `Limits (0 = none):
+      --idle-timeout D     close a session after D without traffic (default ${formatDuration(defaults.idleTimeout)})
+      --max-clients N      open sessions at most${per} (default ${defaults.maxClients})
+      --max-per-ip N       open sessions per remote address at most${per} (default ${defaults.maxPerIp})`;
+}
+
+const ADDRESSES = `Addresses: HOST:PORT, [IPv6]:PORT, *:PORT (IPv4 and IPv6 any), :PORT (IPv4 any).
+A host name binds every address it resolves to; localhost binds 127.0.0.1 and ::1.
+Durations: 10s, 500ms, 2m (a bare number is seconds).`;
+
+/** `switchboard --help`. */
+export const MAIN_HELP = `Usage: switchboard <command> [options]
+
+Socket servers from the command line.
+
+Commands:
+  serve [SERVICE…]           the classic Internet services over TCP and UDP (the default command)
+  exec -- PROGRAM [ARGS…]    run PROGRAM for each TCP connection, inetd/tcpserver style
+  run MODULE                 serve the handler a JavaScript or TypeScript module exports
+  help [COMMAND]             help for a command
+
+With no command, switchboard serves all six classic services on localhost at ${DEFAULT_PORT_BASE} + their standard port.
+
+Options: --help, --version. Run 'switchboard <command> --help' for a command's options.
+Exit status: 0 after a clean close, 1 on a runtime failure, 2 on a usage error,
+128 + N when a second signal N forced the close.`;
+
+const serviceList = SERVICES.map((service) => `  ${service.name.padEnd(9)}RFC ${service.rfc}, port ${service.standardPort} (default ${DEFAULT_PORT_BASE + service.standardPort})`).join('\n');
+
+/** `switchboard serve --help`. */
+export const SERVE_HELP = `Usage: switchboard serve [SERVICE[=ADDRESS]…] [--listen [SERVICE=]ADDRESS]… [options]
+
+Serves classic Internet services, each over TCP and UDP on the same port:
+${serviceList}
+No SERVICE serves all six. Prints 'listening tcp 127.0.0.1:10007 echo' for each bound socket.
+
+Where:
+  -l, --listen ADDRESS       replaces the default (localhost:${DEFAULT_PORT_BASE} + standard port); repeatable.
+                             The port is the first service's; the others are offset by their standard
+                             ports (--listen :20007 puts daytime at 20013). Port 0: a free port each.
+  -l, --listen SERVICE=ADDRESS, or SERVICE=ADDRESS as an argument: one service's own address.
+      --quotes FILE          qotd quotes: separated by lines holding only %, or by blank lines;
+                             each under 512 characters
+
+${limits(SERVE_DEFAULTS, ' per service')}
+
+${COMMON}
+
+${ADDRESSES}
+
+Examples:
+  switchboard serve
+  switchboard serve echo daytime --listen '*:7007'
+  switchboard serve echo=[::1]:7 time=127.0.0.1:37 --json`;
+
+/** `switchboard exec --help`. */
+export const EXEC_HELP = `Usage: switchboard exec --listen ADDRESS [options] -- PROGRAM [ARGS…]
+
+Runs PROGRAM for each TCP connection with the connection as its stdin and stdout (tcpserver,
+inetd 'nowait'). PROGRAM's environment adds PROTO (TCP or TCP6), TCPLOCALIP, TCPLOCALPORT,
+TCPREMOTEIP and TCPREMOTEPORT. Its stderr is logged line by line; its exit status is logged.
+A program that cannot be started fails that connection only.
+
+  -l, --listen ADDRESS       where to accept connections (required; repeatable)
+
+${limits(EXEC_DEFAULTS)}
+
+${COMMON}
+On shutdown each PROGRAM gets SIGTERM, then SIGKILL when the drain timeout ends.
+
+${ADDRESSES}
+
+Example:
+  switchboard exec --listen 127.0.0.1:7000 --max-clients 10 -- cat`;
+
+/** `switchboard run --help`. */
+export const RUN_HELP = `Usage: switchboard run MODULE --listen ADDRESS [options]
+
+Serves the handler MODULE exports (.js, .mjs or .ts; Node strips the types): its default export
+(or an export named 'handler') is an event handler object ({ open, data, drain, end, timeout,
+close, … }) or an async session function ((session) => Promise<void>).
+
+  -l, --listen ADDRESS       where to accept connections (required; repeatable)
+
+${limits(RUN_DEFAULTS)}
+
+${COMMON}
+
+${ADDRESSES}
+
+Examples:
+  switchboard run examples/chat.ts --listen localhost:7000
+  switchboard run examples/length-prefixed.ts --listen 127.0.0.1:7001`;

@@ -1,0 +1,156 @@
+/**
+ * Starts every server a command asks for — TCP, and UDP beside it on the same port — all or
+ * nothing, prints one `listening` line per bound socket, and closes them together.
+ */
+import { TcpServer, type BoundAddress, type TcpHandler } from '../index.ts';
+import { formatListenAddress } from './listen-address.ts';
+import type { Logger } from './logger.ts';
+import { startUdpServer, type RunningUdpServer } from './udp-wiring.ts';
+import type { UdpResponder } from './services/service.ts';
+
+/** One service on one port: the hosts to bind, the TCP handler, and optionally a UDP responder. */
+export interface Endpoint {
+  /** Shown at the end of each `listening` line: the service or module name. */
+  readonly name: string;
+  /** Hosts sharing `port`; undefined is IPv4 any. */
+  readonly hosts: readonly (string | undefined)[];
+  readonly port: number;
+  readonly tcp: TcpHandler;
+  readonly udp?: UdpResponder;
+}
+
+/** Settings shared by every server of the set; the caps apply to each server on its own. */
+export interface ServerSetOptions {
+  readonly idleTimeout: number;
+  /** `--max-clients`: sessions open at once (0 = no limit). */
+  readonly maxClients: number;
+  /** `--max-per-ip`: sessions open at once from one address, or one IPv6 /64 (0 = no limit). */
+  readonly maxPerIp: number;
+}
+
+/** Counts an IPv6 /64 — one host's usual allocation — as one address for `--max-per-ip`. */
+const PER_IP_IPV6_PREFIX = 64;
+
+/** One started endpoint: its TCP server and, beside it, its UDP server. */
+export interface RunningEndpoint {
+  readonly name: string;
+  readonly tcp: TcpServer;
+  readonly udp: RunningUdpServer | undefined;
+}
+
+/** The running servers of one command. */
+export class ServerSet {
+  readonly endpoints: readonly RunningEndpoint[];
+
+  constructor(endpoints: readonly RunningEndpoint[]) {
+    this.endpoints = endpoints;
+  }
+
+  /** Open TCP sessions, over every server. */
+  get sessions(): number {
+    return this.endpoints.reduce((sum, { tcp }) => sum + tcp.stats().sessions, 0);
+  }
+
+  /** Stops accepting, half-closes every session and waits up to `timeout` ms (the library's `close`). */
+  async close(timeout: number): Promise<void> {
+    await Promise.all(this.endpoints.flatMap(({ tcp, udp }) => [tcp.close({ timeout }), udp?.close()]));
+  }
+
+  /** Closes everything at once. */
+  async destroy(): Promise<void> {
+    await destroyAll(this.endpoints);
+  }
+
+  /** Keeps the TCP listeners bound but refuses new connections (the library's `suspend`). */
+  suspend(): void {
+    for (const { tcp } of this.endpoints) tcp.suspend();
+  }
+}
+
+/** How often a port-0 endpoint retries when the TCP port it got is taken for UDP. */
+const PORT_ATTEMPTS = 8;
+
+/**
+ * Binds every endpoint, in order; if any fails, closes what was bound and rethrows (the
+ * library's `ListenError`, whose message says what failed where).
+ */
+export async function startServerSet(endpoints: readonly Endpoint[], options: ServerSetOptions, log: Logger): Promise<ServerSet> {
+  const running: RunningEndpoint[] = [];
+  try {
+    for (const endpoint of endpoints) running.push(await startEndpoint(endpoint, options, log));
+  } catch (error) {
+    await destroyAll(running);
+    throw error;
+  }
+  for (const { name, tcp, udp } of running) {
+    for (const address of [...tcp.addresses, ...(udp?.addresses ?? [])]) logListening(log, name, address);
+  }
+  return new ServerSet(running);
+}
+
+function logListening(log: Logger, name: string, address: BoundAddress): void {
+  log.info('listening', `listening ${address.transport} ${formatListenAddress(address.address, address.port)} ${name}`, {
+    transport: address.transport,
+    address: address.address,
+    port: address.port,
+    family: address.family,
+    service: name,
+  });
+}
+
+async function destroyAll(endpoints: readonly RunningEndpoint[]): Promise<void> {
+  await Promise.all(endpoints.flatMap(({ tcp, udp }) => [tcp.destroy(), udp?.destroy()]));
+}
+
+async function startEndpoint(endpoint: Endpoint, options: ServerSetOptions, log: Logger): Promise<RunningEndpoint> {
+  const host = endpoint.hosts.length === 1 ? endpoint.hosts[0] : endpoint.hosts.map((h) => h ?? '');
+  for (let attempt = 1; ; attempt++) {
+    const server = new TcpServer(
+      {
+        host,
+        port: endpoint.port,
+        idleTimeout: options.idleTimeout,
+        maxConnections: options.maxClients,
+        maxConnectionsPerAddress: options.maxPerIp,
+        perAddressIPv6Prefix: PER_IP_IPV6_PREFIX,
+      },
+      endpoint.tcp,
+    );
+    watchTcpServer(server, endpoint.name, options, log);
+    await server.listen();
+    if (!endpoint.udp) return { name: endpoint.name, tcp: server, udp: undefined };
+    // UDP on the port TCP got, so a port-0 service still answers both on one number.
+    const port = server.addresses[0]?.port ?? endpoint.port;
+    try {
+      const udp = await startUdpServer({ host, port, name: endpoint.name, respond: endpoint.udp }, log);
+      return { name: endpoint.name, tcp: server, udp };
+    } catch (error) {
+      await server.destroy();
+      const inUse = (error as { code?: string }).code === 'SWB_ERR_ADDRESS_IN_USE';
+      if (endpoint.port !== 0 || !inUse || attempt >= PORT_ATTEMPTS) throw error;
+    }
+  }
+}
+
+/** Reports a server's runtime trouble and refusals in the log (instead of as process warnings). */
+function watchTcpServer(server: TcpServer, name: string, options: ServerSetOptions, log: Logger): void {
+  server.on('error', (error) => log.error('session-error', `${name}: ${error.message}`, { service: name, code: error.code }));
+  server.on('warning', (warning) => log.warn('warning', `${name}: ${warning.message}`, { service: name }));
+  server.on('rejected', ({ info, reason }) => {
+    const why = refusalReasons(options)[reason];
+    if (why === undefined) return; // closing or suspended: shutting down, nothing to report
+    const peer = formatListenAddress(info.remoteAddress, info.remotePort);
+    log.warn('refused', `refused ${peer} (${name}): ${why}`, { service: name, remoteAddress: info.remoteAddress, remotePort: info.remotePort, reason });
+  });
+}
+
+function refusalReasons(options: ServerSetOptions): Partial<Record<string, string>> {
+  return {
+    'max-connections': `too many clients (--max-clients ${options.maxClients})`,
+    'max-connections-per-address': `too many clients from one address (--max-per-ip ${options.maxPerIp})`,
+    'accept-hook': 'refused by the handler\'s accept()',
+    denied: 'address denied',
+    'not-allowed': 'address not allowed',
+    'accept-rate': 'connections arriving too fast',
+  };
+}

@@ -1,0 +1,51 @@
+/**
+ * Quote of the Day (RFC 865): a short message, under 512 characters, chosen at random per
+ * connection or datagram. Quotes come from a built-in set or a file (`--quotes FILE`).
+ */
+import { randomInt } from 'node:crypto';
+import { BUILT_IN_QUOTES } from './quotes.ts';
+import type { ServiceDefinition } from './service.ts';
+
+/** RFC 865's bound on a quote, in characters. */
+export const MAX_QUOTE_LENGTH = 512;
+
+/** A quote as sent: lines joined with CRLF and a final CRLF. */
+export function formatQuote(quote: string): string {
+  return `${quote.trim().split(/\r?\n/).join('\r\n')}\r\n`;
+}
+
+/**
+ * Splits a quotes file into quotes: separated by lines holding only `%` (the fortune format) or,
+ * when there are none, by blank lines.
+ * @returns the quotes, and the 1-based numbers of any too long to send (≥ 512 characters)
+ */
+export function parseQuotes(text: string): { quotes: string[]; tooLong: number[] } {
+  const normalized = text.replace(/\r\n?/g, '\n');
+  const separator = /^%$/m.test(normalized) ? /^%$/m : /\n\s*\n/;
+  const quotes = normalized
+    .split(separator)
+    .map((quote) => quote.replace(/^\n+|\s+$/g, ''))
+    .filter((quote) => quote.trim() !== '');
+  const tooLong = quotes.flatMap((quote, index) => (formatQuote(quote).length >= MAX_QUOTE_LENGTH ? [index + 1] : []));
+  return { quotes, tooLong };
+}
+
+/** RFC 865 qotd: TCP sends a quote and closes; UDP answers any datagram with one. */
+export const qotdService: ServiceDefinition = {
+  name: 'qotd',
+  standardPort: 17,
+  rfc: 865,
+  create: (config) => {
+    const quotes = (config.quotes ?? BUILT_IN_QUOTES).map(formatQuote);
+    const pick = (): string => quotes[randomInt(quotes.length)] ?? '';
+    return {
+      tcp: {
+        open(session) {
+          session.write(pick());
+          session.end();
+        },
+      },
+      udp: () => Buffer.from(pick()),
+    };
+  },
+};

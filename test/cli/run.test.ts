@@ -1,0 +1,126 @@
+/**
+ * `switchboard run MODULE` as a child process, with both shipped examples (an event-handler
+ * chat and an async length-prefixed protocol), and the ways a module can be wrong.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { connectClient, within } from '../helpers/net.ts';
+import { runCliToExit, startCli } from './cli-process.ts';
+import { tcpExchange } from './clients.ts';
+
+function frame(payload: Buffer): Buffer {
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(payload.length, 0);
+  return Buffer.concat([header, payload]);
+}
+
+/** Splits length-prefixed frames out of `bytes`. */
+function frames(bytes: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  let at = 0;
+  while (at + 4 <= bytes.length) {
+    const length = bytes.readUInt32BE(at);
+    out.push(bytes.subarray(at + 4, at + 4 + length));
+    at += 4 + length;
+  }
+  assert.equal(at, bytes.length, 'no partial frame');
+  return out;
+}
+
+describe('switchboard run', () => {
+  it('serves examples/chat.ts: lines go to the other clients, with names', async (t) => {
+    const cli = startCli(t, ['run', 'examples/chat.ts', '--listen', '127.0.0.1:0']);
+    const [listening] = await cli.listening(1);
+    assert.equal(listening!.name, 'chat');
+    const alice = await connectClient(t, listening!.port);
+    await alice.waitForText('* welcome, guest-');
+    const bob = await connectClient(t, listening!.port);
+    await bob.waitForText('* welcome, guest-');
+    await alice.waitForText(' joined\r\n');
+    alice.send('/nick alice\r\n');
+    await bob.waitForText('is now alice\r\n');
+    alice.send('hello, ');
+    alice.send('bob\nsecond line\r\n');
+    await bob.waitForText('alice: second line\r\n');
+    assert.match(bob.received.toString(), /\r\nalice: hello, bob\r\nalice: second line\r\n$/);
+    assert.ok(!alice.received.toString().includes('alice: hello'), 'the sender does not get its own line');
+    bob.send('/quit\r\n');
+    await within(bob.closed, 'bob to be let go');
+    await alice.waitForText(' left\r\n');
+    assert.equal((await cli.stop()).code, 0);
+  });
+
+  it('serves examples/length-prefixed.ts: frames split anywhere, answered in order', async (t) => {
+    const cli = startCli(t, ['run', 'examples/length-prefixed.ts', '--listen', '127.0.0.1:0']);
+    const [listening] = await cli.listening(1);
+    assert.equal(listening!.name, 'length-prefixed');
+    const requests = Buffer.concat([
+      frame(Buffer.from('\x01hello')),
+      frame(Buffer.from('\x02abc')),
+      frame(Buffer.from('\x03switchboard')),
+      frame(Buffer.from('\x09?')),
+      frame(Buffer.alloc(0)),
+    ]);
+    const client = await connectClient(t, listening!.port);
+    for (let at = 0; at < requests.length; at += 3) client.send(requests.subarray(at, at + 3)); // split mid-header and mid-payload
+    client.socket.end();
+    await within(client.closed, 'the session to end after the last response');
+    assert.deepEqual(frames(client.received).map((reply) => [reply[0], reply.subarray(1)]), [
+      [0, Buffer.from('hello')],
+      [0, Buffer.from('cba')],
+      [0, createHash('sha256').update('switchboard').digest()],
+      [1, Buffer.from('unknown operation 0x09')],
+      [1, Buffer.from('empty request')],
+    ]);
+    assert.equal((await cli.stop()).code, 0);
+  });
+
+  it('applies --max-clients to an async session function before it runs', async (t) => {
+    const cli = startCli(t, ['run', 'examples/length-prefixed.ts', '--max-clients', '1', '--listen', '127.0.0.1:0']);
+    const [listening] = await cli.listening(1);
+    const first = await connectClient(t, listening!.port);
+    first.send(frame(Buffer.from('\x01one')));
+    await first.waitForBytes(8);
+    const second = await tcpExchange(t, '127.0.0.1', listening!.port, frame(Buffer.from('\x01two')), { allowReset: true });
+    assert.equal(second.length, 0);
+    await cli.stderr.waitFor(/^warning: refused 127\.0\.0\.1:\d+ \(length-prefixed\): too many clients \(--max-clients 1\)$/, 'the refusal');
+    assert.equal((await cli.stop()).code, 0);
+  });
+
+  it('exits 2 for a module that exports no handler, and 1 for one that throws while loading', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-run-'));
+    const empty = join(dir, 'empty.ts');
+    writeFileSync(empty, 'export const answer: number = 42;\n');
+    const broken = join(dir, 'broken.mjs');
+    writeFileSync(broken, 'throw new Error("cannot start today");\n');
+    const notHandlers = join(dir, 'not-handlers.mjs');
+    writeFileSync(notHandlers, 'export default { data: "not a function" };\n');
+
+    const none = await runCliToExit(t, ['run', empty, '--listen', '127.0.0.1:0']);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /^switchboard run: MODULE ".*empty\.ts" exports no handler: export default an event handler object/m);
+
+    const bad = await runCliToExit(t, ['run', notHandlers, '--listen', '127.0.0.1:0']);
+    assert.equal(bad.code, 2);
+
+    const thrown = await runCliToExit(t, ['run', broken, '--listen', '127.0.0.1:0']);
+    assert.equal(thrown.code, 1);
+    assert.match(thrown.stderr, /^error: cannot load .*broken\.mjs: cannot start today$/m);
+    assert.equal(thrown.stdout, '');
+  });
+
+  it('serves a named `handler` export from a .mjs module', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-run-'));
+    const file = join(dir, 'upper.mjs');
+    writeFileSync(file, 'export const handler = async (session) => { for await (const chunk of session) await session.write(String(chunk).toUpperCase()); };\n');
+    const cli = startCli(t, ['run', file, '--listen', '127.0.0.1:0']);
+    const [listening] = await cli.listening(1);
+    assert.equal(listening!.name, 'upper');
+    assert.equal((await tcpExchange(t, '127.0.0.1', listening!.port, 'shout')).toString(), 'SHOUT');
+    assert.equal((await cli.stop()).code, 0);
+  });
+});
