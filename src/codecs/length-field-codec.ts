@@ -112,8 +112,13 @@ class LengthFieldCodec implements FrameCodec<FrameInput, Buffer> {
   readonly #adjustment: number;
   readonly #strip: number;
   readonly #maxFrameLength: number;
+  /** Bounds of a valid stream length, so the common case costs two comparisons. */
+  readonly #minStreamLength: number;
+  readonly #maxStreamLength: number;
   readonly #pending: PendingBytes;
   readonly #failure: FailureLatch;
+  /** Reads the length field at an offset; chosen once, so the per-frame call stays monomorphic. */
+  readonly #readField: (buffer: Buffer, at: number) => number;
   /** Scratch for a length field split across chunks. */
   readonly #field: Buffer;
   /** Stream length of the frame being assembled, or -1 while its length field is incomplete. */
@@ -129,8 +134,11 @@ class LengthFieldCodec implements FrameCodec<FrameInput, Buffer> {
     this.#adjustment = safeIntegerOption(record, 'lengthAdjustment', 0) - (includesHeader ? this.#fieldEnd : 0);
     this.#strip = nonNegativeLengthOption(record, 'initialBytesToStrip', this.#fieldEnd);
     this.#maxFrameLength = positiveLengthOption(record, 'maxFrameLength', DEFAULT_MAX_FRAME_LENGTH);
+    this.#minStreamLength = Math.max(this.#fieldEnd, this.#strip);
+    this.#maxStreamLength = Math.min(this.#maxFrameLength + this.#strip, Number.MAX_SAFE_INTEGER);
     this.#pending = new PendingBytes();
     this.#failure = new FailureLatch();
+    this.#readField = fieldReader(this.#fieldLength, this.#littleEndian);
     this.#field = Buffer.alloc(this.#fieldLength);
     this.#frameLength = -1;
   }
@@ -152,8 +160,8 @@ class LengthFieldCodec implements FrameCodec<FrameInput, Buffer> {
     this.#failure.assertUsable();
     const pending = this.#pending.length;
     if (pending === 0) return;
-    const expected = this.#frameLength === -1 ? `a ${this.#fieldEnd}-byte header` : `a ${this.#frameLength}-byte frame`;
-    throw this.#failure.record(badFrame(`stream ended inside a frame (${pending} bytes of ${expected})`));
+    const expected = this.#frameLength === -1 ? `${this.#fieldEnd} header bytes` : `${this.#frameLength} bytes`;
+    throw this.#failure.record(badFrame(`stream ended inside a frame (${pending} of ${expected})`));
   }
 
   encode(frame: FrameInput): Buffer[] {
@@ -202,14 +210,24 @@ class LengthFieldCodec implements FrameCodec<FrameInput, Buffer> {
       onFrame(pending.take(chunk.subarray(0, needed), this.#strip));
       start = needed;
     }
-    while (chunk.length - start >= fieldEnd) {
-      const frameLength = this.#frameLengthFor(this.#readField(chunk, start + this.#fieldOffset));
+    // The per-frame loop reads only locals.
+    const readField = this.#readField;
+    const fieldOffset = this.#fieldOffset;
+    const strip = this.#strip;
+    const overhead = this.#adjustment + fieldEnd;
+    const minStreamLength = this.#minStreamLength;
+    const maxStreamLength = this.#maxStreamLength;
+    const length = chunk.length;
+    while (length - start >= fieldEnd) {
+      const value = readField(chunk, start + fieldOffset);
+      const frameLength = value + overhead;
+      if (frameLength < minStreamLength || frameLength > maxStreamLength) this.#rejectFrameLength(value, frameLength);
       const end = start + frameLength;
-      if (end > chunk.length) {
+      if (end > length) {
         this.#frameLength = frameLength;
         break;
       }
-      onFrame(chunk.subarray(start + this.#strip, end));
+      onFrame(chunk.subarray(start + strip, end));
       start = end;
     }
     if (start < chunk.length) pending.push(start === 0 ? chunk : chunk.subarray(start));
@@ -218,6 +236,12 @@ class LengthFieldCodec implements FrameCodec<FrameInput, Buffer> {
   /** The stream length of a frame whose field reads `value`, after every bound is checked. */
   #frameLengthFor(value: number): number {
     const frameLength = value + this.#adjustment + this.#fieldEnd;
+    if (frameLength >= this.#minStreamLength && frameLength <= this.#maxStreamLength) return frameLength;
+    return this.#rejectFrameLength(value, frameLength);
+  }
+
+  /** @throws {CodecError} the error for a frame length outside its bounds. */
+  #rejectFrameLength(value: number, frameLength: number): never {
     if (!Number.isSafeInteger(frameLength)) {
       throw badFrame(`length field overflows: the frame length is beyond ${Number.MAX_SAFE_INTEGER} bytes`);
     }
@@ -231,31 +255,9 @@ class LengthFieldCodec implements FrameCodec<FrameInput, Buffer> {
         `length field ${value} gives a ${frameLength}-byte frame, shorter than initialBytesToStrip (${this.#strip})`,
       );
     }
-    if (frameLength - this.#strip > this.#maxFrameLength) {
-      throw frameTooLarge(
-        `frame of ${frameLength - this.#strip} bytes exceeds maxFrameLength (${this.#maxFrameLength} bytes)`,
-      );
-    }
-    return frameLength;
-  }
-
-  /** The field's value as a number; an 8-byte value beyond 2^53 - 1 reads as Infinity, which no frame can be. */
-  #readField(buffer: Buffer, at: number): number {
-    const little = this.#littleEndian;
-    switch (this.#fieldLength) {
-      case 1:
-        return buffer[at]!;
-      case 2:
-        return little ? buffer.readUInt16LE(at) : buffer.readUInt16BE(at);
-      case 3:
-        return little ? buffer.readUIntLE(at, 3) : buffer.readUIntBE(at, 3);
-      case 4:
-        return little ? buffer.readUInt32LE(at) : buffer.readUInt32BE(at);
-      case 8: {
-        const value = little ? buffer.readBigUInt64LE(at) : buffer.readBigUInt64BE(at);
-        return value > MAX_SAFE_BIGINT ? Infinity : Number(value);
-      }
-    }
+    throw frameTooLarge(
+      `frame of ${frameLength - this.#strip} bytes exceeds maxFrameLength (${this.#maxFrameLength} bytes)`,
+    );
   }
 
   #writeField(header: Buffer, value: number): void {
@@ -304,5 +306,24 @@ class LengthFieldCodec implements FrameCodec<FrameInput, Buffer> {
     frame.copy(header, 0, 0, this.#fieldEnd);
     this.#writeField(header, this.#fieldValueFor(frame.length));
     return [header, frame.subarray(this.#fieldEnd)];
+  }
+}
+
+/** A reader of a `length`-byte unsigned field; an 8-byte value beyond 2^53 - 1 reads as Infinity, which no frame can be. */
+function fieldReader(length: LengthFieldLength, littleEndian: boolean): (buffer: Buffer, at: number) => number {
+  switch (length) {
+    case 1:
+      return (buffer, at) => buffer[at]!;
+    case 2:
+      return littleEndian ? (buffer, at) => buffer.readUInt16LE(at) : (buffer, at) => buffer.readUInt16BE(at);
+    case 3:
+      return littleEndian ? (buffer, at) => buffer.readUIntLE(at, 3) : (buffer, at) => buffer.readUIntBE(at, 3);
+    case 4:
+      return littleEndian ? (buffer, at) => buffer.readUInt32LE(at) : (buffer, at) => buffer.readUInt32BE(at);
+    case 8:
+      return (buffer, at) => {
+        const value = littleEndian ? buffer.readBigUInt64LE(at) : buffer.readBigUInt64BE(at);
+        return value > MAX_SAFE_BIGINT ? Infinity : Number(value);
+      };
   }
 }

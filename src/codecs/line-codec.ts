@@ -154,11 +154,18 @@ class LineCodec implements FrameCodec<FrameInput, string | Buffer> {
       onFrame(this.#toFrame(pending.take(chunk.subarray(0, end), 0, trim)));
       start = end + 1;
     }
+    const encoding = this.#encoding;
     let end: number;
     while ((end = chunk.indexOf(LF, start)) !== -1) {
       const contentEnd = end > start && chunk[end - 1] === CR ? end - 1 : end;
       if (contentEnd - start > max) throw this.#tooLong();
-      onFrame(this.#toFrame(chunk.subarray(start, contentEnd)));
+      if (encoding === null) {
+        onFrame(chunk.subarray(start, contentEnd));
+      } else {
+        const line = chunk.toString(encoding, start, contentEnd);
+        if (encoding === 'utf8' && !isValidUtf8Line(line, chunk, start, contentEnd)) throw notUtf8();
+        onFrame(line);
+      }
       start = end + 1;
     }
     if (start < chunk.length) {
@@ -175,10 +182,11 @@ class LineCodec implements FrameCodec<FrameInput, string | Buffer> {
     }
   }
 
-  #toFrame(line: Buffer): string | Buffer {
-    if (this.#encoding === null) return line;
-    if (this.#encoding === 'utf8' && !isUtf8(line)) throw badFrame('line is not valid UTF-8');
-    return line.toString(this.#encoding);
+  #toFrame(bytes: Buffer): string | Buffer {
+    if (this.#encoding === null) return bytes;
+    const line = bytes.toString(this.#encoding);
+    if (this.#encoding === 'utf8' && !isValidUtf8Line(line, bytes, 0, bytes.length)) throw notUtf8();
+    return line;
   }
 
   #assertEncodable(line: Buffer, fromString: boolean): void {
@@ -194,4 +202,17 @@ class LineCodec implements FrameCodec<FrameInput, string | Buffer> {
   #tooLong(): Error {
     return frameTooLarge(`line longer than maxLineLength (${this.#maxLineLength} bytes)`);
   }
+}
+
+/**
+ * Whether `bytes[start, end)`, already decoded to `line`, was valid UTF-8. The decoder turns
+ * every invalid sequence into U+FFFD, so a line without one is valid — and V8 answers that at
+ * once for a one-byte (Latin-1) string; only a line containing U+FFFD is validated again.
+ */
+function isValidUtf8Line(line: string, bytes: Buffer, start: number, end: number): boolean {
+  return !line.includes('\uFFFD') || isUtf8(bytes.subarray(start, end));
+}
+
+function notUtf8(): Error {
+  return badFrame('line is not valid UTF-8');
 }

@@ -86,14 +86,12 @@ export function describeConformance<Out extends string | Buffer>(title: string, 
         }
       });
 
-      it('emits frames that lie inside one chunk as views of that chunk', (t) => {
+      if (expected.some((frame) => typeof frame !== 'string')) it('emits frames that lie inside one chunk as views of that chunk', () => {
         const chunk = Buffer.alloc(stream.length); // its own ArrayBuffer, not the shared pool
         stream.copy(chunk);
         const frames: Out[] = [];
         spec.create().decode(chunk, (frame) => frames.push(frame));
-        const buffers = frames.filter((frame): frame is Out & Buffer => Buffer.isBuffer(frame));
-        if (buffers.length === 0) return t.skip('this configuration emits strings');
-        for (const frame of buffers) assert.equal(frame.buffer, chunk.buffer);
+        for (const frame of frames) assert.ok(Buffer.isBuffer(frame) && frame.buffer === chunk.buffer);
       });
 
       if (spec.oversized !== undefined) {
