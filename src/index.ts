@@ -33,3 +33,31 @@ export { FramedEventSession } from './framing/framed-event-session.ts';
 export { FramedAsyncSession } from './framing/framed-async-session.ts';
 export { DEFAULT_PARTIAL_FRAME_TIMEOUT } from './framing/framing-options.ts';
 export type { FramingOptions } from './framing/framing-options.ts';
+export { listenUdp, UdpServer } from './udp/udp-server.ts';
+export type { UdpServerStats, UdpServerEvents, UdpHandler, UdpEventHandler } from './udp/udp-server.ts';
+export { Datagram } from './udp/datagram.ts';
+export { DropReason } from './udp/udp-ledger.ts';
+export type { DropCounts, UdpDropSummary } from './udp/udp-ledger.ts';
+export { UDP_DEFAULTS } from './udp/udp-options.ts';
+export type { UdpServerOptions, UdpRateLimit } from './udp/udp-options.ts';
+export {
+  CodecError,
+  DEFAULT_MAX_FRAME_LENGTH,
+  DEFAULT_MAX_LINE_LENGTH,
+  createLineCodec,
+  createDelimiterCodec,
+  createLengthFieldCodec,
+  createFixedLengthCodec,
+} from './codecs/index.ts';
+export type {
+  FrameCodec,
+  FrameInput,
+  CodecErrorCode,
+  LineCodecOptions,
+  LineEncoding,
+  DelimiterCodecOptions,
+  ByteOrder,
+  LengthFieldCodecOptions,
+  LengthFieldLength,
+  FixedLengthCodecOptions,
+} from './codecs/index.ts';
