@@ -1,0 +1,39 @@
+/**
+ * The servers the bench knows, as data. A server takes part in every column of its
+ * `kind`, and its ratios are taken against its `baseline`, measured in the same run.
+ * Adding a server is one entry here plus its script in bench/servers/.
+ */
+
+/** What a server speaks, and therefore which columns it can be measured in. */
+export type ServerKind = 'tcp' | 'tcp-lines' | 'udp';
+
+/** Ratios a server aims for against its baseline; printed beside the figures, never enforced. */
+export interface Targets {
+  /** Minimum throughput ratio (server / baseline) on every throughput column. */
+  readonly throughput?: number;
+  /** Maximum memory ratio (server / baseline) on memory columns such as tcp-idle. */
+  readonly memory?: number;
+}
+
+/** One bench server: a standalone script that prints `READY <port>` and exits 0 on SIGTERM. */
+export interface BenchServer {
+  readonly name: string;
+  /** Path relative to bench/servers/. */
+  readonly script: string;
+  readonly kind: ServerKind;
+  /** Name of the server this one is compared with; null for a baseline. */
+  readonly baseline: string | null;
+  /** Exports of src/index.ts the script needs; the server is skipped until they exist. */
+  readonly requires?: readonly string[];
+  readonly targets?: Targets;
+}
+
+export const servers: readonly BenchServer[] = [
+  { name: 'raw-net-echo', script: 'raw-net-echo.ts', kind: 'tcp', baseline: null },
+  { name: 'switchboard-event-echo', script: 'switchboard-event-echo.ts', kind: 'tcp', baseline: 'raw-net-echo', requires: ['listen'], targets: { throughput: 0.97, memory: 1.1 } },
+  { name: 'switchboard-async-echo', script: 'switchboard-async-echo.ts', kind: 'tcp', baseline: 'raw-net-echo', requires: ['listen'], targets: { throughput: 0.85 } },
+  { name: 'raw-net-line-echo', script: 'raw-net-line-echo.ts', kind: 'tcp-lines', baseline: null },
+  { name: 'switchboard-line-echo', script: 'switchboard-line-echo.ts', kind: 'tcp-lines', baseline: 'raw-net-line-echo', requires: ['listen', 'framed'], targets: { throughput: 0.9 } },
+  { name: 'raw-dgram-echo', script: 'raw-dgram-echo.ts', kind: 'udp', baseline: null },
+  { name: 'switchboard-udp-echo', script: 'switchboard-udp-echo.ts', kind: 'udp', baseline: 'raw-dgram-echo', requires: ['listenUdp'], targets: { throughput: 0.97 } },
+];
