@@ -8,9 +8,7 @@
  * A client that stops reading is not allowed to make the server buffer without bound: once its
  * output is backed up, it is disconnected ("send queue exceeded", as IRC servers do).
  */
-import type { EventHandler, EventSession } from '../src/index.ts';
-import { createLineCodec } from '../src/codecs/index.ts';
-import type { FrameCodec, FrameInput } from '../src/codecs/index.ts';
+import { createLineCodec, type EventHandler, type EventSession, type FrameCodec, type FrameInput } from '../src/index.ts';
 
 interface Member {
   name: string;

@@ -2,10 +2,10 @@
  * Starts every server a command asks for — TCP, and UDP beside it on the same port — all or
  * nothing, prints one `listening` line per bound socket, and closes them together.
  */
-import { TcpServer, type BoundAddress, type TcpHandler } from '../index.ts';
+import { ErrorCode, RejectReason, TcpServer, type BoundAddress, type TcpHandler, type UdpServer } from '../index.ts';
 import { formatListenAddress } from './listen-address.ts';
 import type { Logger } from './logger.ts';
-import { startUdpServer, type RunningUdpServer } from './udp-wiring.ts';
+import { startUdpServer } from './udp-wiring.ts';
 import type { UdpResponder } from './services/service.ts';
 
 /** One service on one port: the hosts to bind, the TCP handler, and optionally a UDP responder. */
@@ -35,7 +35,7 @@ const PER_IP_IPV6_PREFIX = 64;
 export interface RunningEndpoint {
   readonly name: string;
   readonly tcp: TcpServer;
-  readonly udp: RunningUdpServer | undefined;
+  readonly udp: UdpServer | undefined;
 }
 
 /** The running servers of one command. */
@@ -126,7 +126,7 @@ async function startEndpoint(endpoint: Endpoint, options: ServerSetOptions, log:
       return { name: endpoint.name, tcp: server, udp };
     } catch (error) {
       await server.destroy();
-      const inUse = (error as { code?: string }).code === 'SWB_ERR_ADDRESS_IN_USE';
+      const inUse = (error as { code?: string }).code === ErrorCode.ADDRESS_IN_USE;
       if (endpoint.port !== 0 || !inUse || attempt >= PORT_ATTEMPTS) throw error;
     }
   }
@@ -137,20 +137,23 @@ function watchTcpServer(server: TcpServer, name: string, options: ServerSetOptio
   server.on('error', (error) => log.error('session-error', `${name}: ${error.message}`, { service: name, code: error.code }));
   server.on('warning', (warning) => log.warn('warning', `${name}: ${warning.message}`, { service: name }));
   server.on('rejected', ({ info, reason }) => {
-    const why = refusalReasons(options)[reason];
-    if (why === undefined) return; // closing or suspended: shutting down, nothing to report
+    // Refusals while closing or suspended (exec's drain) are the shutdown itself: not reported.
+    if (reason === RejectReason.CLOSING || reason === RejectReason.SUSPENDED) return;
+    const why = describeRefusal(reason, options);
     const peer = formatListenAddress(info.remoteAddress, info.remotePort);
     log.warn('refused', `refused ${peer} (${name}): ${why}`, { service: name, remoteAddress: info.remoteAddress, remotePort: info.remotePort, reason });
   });
 }
 
-function refusalReasons(options: ServerSetOptions): Partial<Record<string, string>> {
-  return {
-    'max-connections': `too many clients (--max-clients ${options.maxClients})`,
-    'max-connections-per-address': `too many clients from one address (--max-per-ip ${options.maxPerIp})`,
-    'accept-hook': 'refused by the handler\'s accept()',
-    denied: 'address denied',
-    'not-allowed': 'address not allowed',
-    'accept-rate': 'connections arriving too fast',
-  };
+function describeRefusal(reason: RejectReason, options: ServerSetOptions): string {
+  switch (reason) {
+    case RejectReason.MAX_CONNECTIONS:
+      return `too many clients (--max-clients ${options.maxClients})`;
+    case RejectReason.MAX_CONNECTIONS_PER_ADDRESS:
+      return `too many clients from one address (--max-per-ip ${options.maxPerIp})`;
+    case RejectReason.ACCEPT_HOOK:
+      return "refused by the handler's accept()";
+    default:
+      return reason;
+  }
 }

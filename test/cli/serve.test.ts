@@ -13,7 +13,7 @@ import { chargenLine } from '../../src/cli/services/chargen.ts';
 import { RFC868_EPOCH_OFFSET } from '../../src/cli/services/time.ts';
 import { connectClient, within } from '../helpers/net.ts';
 import { CliProcess, hasProgram, startCli, type Listening } from './cli-process.ts';
-import { tcpExchange } from './clients.ts';
+import { tcpExchange, udpClient } from './clients.ts';
 
 const SERVICES = ['echo', 'discard', 'daytime', 'qotd', 'chargen', 'time'] as const;
 
@@ -67,41 +67,93 @@ async function checkServicesOverTcp(t: TestContext, listening: readonly Listenin
   await client.close();
 }
 
+/** Checks all six services over UDP on `host`: one request, one reply (none for discard). */
+async function checkServicesOverUdp(t: TestContext, listening: readonly Listening[], host: string): Promise<void> {
+  const port = (name: string): number => CliProcess.find(listening, name, 'udp', host).port;
+  const client = await udpClient(t, host.includes(':') ? 6 : 4);
+  const ask = async (name: string, data: string | Buffer): Promise<Buffer> => {
+    const from = client.replies.length;
+    client.send(host, port(name), data);
+    return client.reply(port(name), from);
+  };
+
+  assert.equal((await ask('echo', 'hello over udp')).toString(), 'hello over udp');
+  const large = Buffer.alloc(8192, 'e');
+  assert.ok((await ask('echo', large)).equals(large), 'echo returns a datagram of 8 KiB');
+
+  // discard: a probe to echo, sent after the datagram to discard, answers first — and alone.
+  const before = client.replies.length;
+  client.send(host, port('discard'), 'into the void');
+  await ask('echo', 'probe');
+  assert.deepEqual(client.replies.slice(before).map((reply) => reply.port), [port('echo')], 'discard never replies');
+
+  // Datagrams over the 8 KiB limit are dropped; a probe after one proves it was not answered.
+  const beforeLarge = client.replies.length;
+  client.send(host, port('echo'), Buffer.alloc(9000, 'x'));
+  assert.equal((await ask('echo', 'after the large one')).toString(), 'after the large one');
+  assert.equal(client.replies.slice(beforeLarge).length, 1, 'the oversized datagram got no reply');
+
+  assertDaytime(await ask('daytime', 'x'));
+  assertQuote(await ask('qotd', Buffer.alloc(0)));
+  assertTimeBytes(await ask('time', Buffer.alloc(0)));
+
+  const first = (await ask('chargen', 'x')).toString('latin1');
+  const second = (await ask('chargen', 'x')).toString('latin1');
+  for (const line of [first, second]) assert.match(line, /^[ -~]{72}\r\n$/);
+  const next = String.fromCharCode(((first.charCodeAt(0) - 32 + 1) % 95) + 32);
+  assert.equal(second[0], next, 'each datagram gets the next line of the rotation');
+  assert.equal(second, chargenLine(second.charCodeAt(0) - 32));
+
+  for (const reply of client.replies) assert.equal(reply.address, host, 'replies leave from the address the request went to');
+}
+
 describe('switchboard serve', () => {
-  it('serves every service over TCP on 127.0.0.1 with the exact formats', async (t) => {
+  it('serves every service over TCP and UDP on 127.0.0.1 with the exact formats', async (t) => {
     const cli = startCli(t, ['serve', '--listen', '127.0.0.1:0']);
-    const listening = await cli.listening(SERVICES.length);
-    assert.deepEqual(listening.map((entry) => entry.name), [...SERVICES], 'in standard-port order');
+    const listening = await cli.listening(SERVICES.length * 2);
+    assert.deepEqual(
+      listening.map((entry) => `${entry.transport} ${entry.name}`),
+      SERVICES.flatMap((name) => [`tcp ${name}`, `udp ${name}`]),
+      'in standard-port order, TCP then UDP',
+    );
     for (const entry of listening) assert.equal(entry.host, '127.0.0.1');
+    for (const name of SERVICES) assert.equal(CliProcess.find(listening, name, 'udp').port, CliProcess.find(listening, name, 'tcp').port, `${name}: UDP on the TCP port`);
     await checkServicesOverTcp(t, listening, '127.0.0.1');
+    await checkServicesOverUdp(t, listening, '127.0.0.1');
     assert.deepEqual(await cli.stop(), { code: 0, signal: null });
-    assert.equal(cli.stderr.text, '', 'nothing on stderr');
+    // The one oversized datagram is reported in a drop summary (at the latest when closing).
+    assert.match(cli.stderr.text, /^warning: echo udp: dropped 1 datagram\(s\) in \d+\.\ds \(1 too-large\)$/);
   });
 
-  it('serves every service over TCP on [::1]', async (t) => {
+  it('serves every service over TCP and UDP on [::1]', async (t) => {
     if (!hostHasIPv6()) return t.skip('SKIPPED LOUDLY: this host has no IPv6');
     const cli = startCli(t, ['serve', '--listen', '[::1]:0']);
-    const listening = await cli.listening(SERVICES.length);
+    const listening = await cli.listening(SERVICES.length * 2);
     for (const entry of listening) assert.equal(entry.host, '::1');
     await checkServicesOverTcp(t, listening, '::1');
+    await checkServicesOverUdp(t, listening, '::1');
     assert.equal((await cli.stop()).code, 0);
   });
 
   it('prints one line per bound socket, IPv6 in brackets, sharing a port-0 port across hosts', async (t) => {
     if (!hostHasIPv6()) return t.skip('SKIPPED LOUDLY: this host has no IPv6');
     const cli = startCli(t, ['serve', 'time', '--listen', '127.0.0.1:0', '--listen', '[::1]:0']);
-    await cli.listening(2);
-    const lines = cli.stdout.lines.filter((line) => line.startsWith('listening tcp'));
-    assert.match(lines[0]!, /^listening tcp 127\.0\.0\.1:\d+ time$/);
-    assert.match(lines[1]!, /^listening tcp \[::1\]:\d+ time$/);
-    assert.equal(lines[0]!.split(':')[1], lines[1]!.split(']:')[1], 'one port for both');
+    await cli.listening(4);
+    const lines = cli.stdout.lines.filter((line) => line.startsWith('listening'));
+    const port = /:(\d+) time$/.exec(lines[0]!)![1];
+    assert.deepEqual(lines, [
+      `listening tcp 127.0.0.1:${port} time`,
+      `listening tcp [::1]:${port} time`,
+      `listening udp 127.0.0.1:${port} time`,
+      `listening udp [::1]:${port} time`,
+    ], 'one port for every socket of the service');
     assert.equal((await cli.stop()).code, 0);
   });
 
   it('serves all six on localhost at 10000 + the standard port with no arguments (npm start)', async (t) => {
     const cli = startCli(t, []);
     const exitedEarly = cli.exited.then(() => true);
-    const sockets = SERVICES.length * (hostHasIPv6() ? 2 : 1);
+    const sockets = SERVICES.length * 2 * (hostHasIPv6() ? 2 : 1);
     const ready = cli.listening(sockets).then(() => false);
     if (await within(Promise.race([ready, exitedEarly]), 'startup')) {
       if (/address already in use/.test(cli.stderr.text)) return t.skip(`SKIPPED LOUDLY: the default ports are busy: ${cli.stderr.text}`);
@@ -119,17 +171,17 @@ describe('switchboard serve', () => {
 
   it('offsets the other services from the first one\'s --listen port', async (t) => {
     const probe = startCli(t, ['serve', 'echo', '--listen', '127.0.0.1:0']);
-    const [echo] = await probe.listening(1);
+    const [echo] = await probe.listening(2);
     await probe.stop();
     // The probe's port is free again; use the range just above it for echo (7) and daytime (13).
     const base = echo!.port < 60_000 ? echo!.port : 20_000;
     const cli = startCli(t, ['serve', 'echo', 'daytime', '--listen', `127.0.0.1:${base}`]);
     const exitedEarly = cli.exited.then(() => true);
-    if (await within(Promise.race([cli.listening(2).then(() => false), exitedEarly]), 'startup')) {
+    if (await within(Promise.race([cli.listening(4).then(() => false), exitedEarly]), 'startup')) {
       if (/address already in use/.test(cli.stderr.text)) return t.skip(`SKIPPED LOUDLY: port ${base + 6} is busy`);
       assert.fail(cli.stderr.text);
     }
-    const listening = await cli.listening(2);
+    const listening = await cli.listening(4);
     assert.equal(CliProcess.find(listening, 'echo').port, base);
     assert.equal(CliProcess.find(listening, 'daytime').port, base + 6);
     assertDaytime(await tcpExchange(t, '127.0.0.1', base + 6, undefined, { end: false }));
@@ -141,20 +193,23 @@ describe('switchboard serve', () => {
     const file = join(dir, 'quotes.txt');
     writeFileSync(file, 'The only quote.\n-- Test\n%\n');
     const cli = startCli(t, ['serve', 'qotd', '--quotes', file, '--listen', '127.0.0.1:0']);
-    const [qotd] = await cli.listening(1);
+    const [qotd] = await cli.listening(2);
     assert.equal((await tcpExchange(t, '127.0.0.1', qotd!.port, undefined, { end: false })).toString(), 'The only quote.\r\n-- Test\r\n');
+    const client = await udpClient(t);
+    client.send('127.0.0.1', qotd!.port, '');
+    assert.equal((await client.reply(qotd!.port)).toString(), 'The only quote.\r\n-- Test\r\n');
     assert.equal((await cli.stop()).code, 0);
   });
 
   it('logs one JSON object per line with --json', async (t) => {
     const cli = startCli(t, ['serve', 'echo', 'time', '--json', '--listen', '127.0.0.1:0']);
-    await cli.stdout.waitForCount(/"event":"listening"/, 2, 'JSON listening lines');
+    await cli.stdout.waitForCount(/"event":"listening"/, 4, 'JSON listening lines');
     const stop = await cli.stop();
     assert.equal(stop.code, 0);
     const records = cli.stdout.lines.filter((line) => line !== '').map((line) => JSON.parse(line) as Record<string, unknown>);
     assert.deepEqual(
-      records.map((record) => record.event),
-      ['listening', 'listening', 'closing', 'closed'],
+      records.map((record) => `${record.event}${record.transport ? ` ${record.transport} ${record.service}` : ''}`),
+      ['listening tcp echo', 'listening udp echo', 'listening tcp time', 'listening udp time', 'closing', 'closed'],
     );
     for (const record of records) {
       assert.equal(typeof record.time, 'string');
@@ -175,14 +230,17 @@ describe('switchboard serve', () => {
     });
   });
 
-  it('answers a real client program: socat talks to echo and daytime', async (t) => {
+  it('answers a real client program: socat talks to echo and daytime over TCP and UDP', async (t) => {
     if (!hasProgram('socat')) return t.skip('SKIPPED LOUDLY: socat is not installed (.ci/run installs it)');
     const cli = startCli(t, ['serve', 'echo', 'daytime', '--listen', '127.0.0.1:0']);
-    const listening = await cli.listening(2);
+    const listening = await cli.listening(4);
     const echo = await runSocat(['-', `TCP:127.0.0.1:${CliProcess.find(listening, 'echo').port}`], 'hello from socat\n');
     assert.equal(echo, 'hello from socat\n');
     const daytime = await runSocat(['-u', `TCP:127.0.0.1:${CliProcess.find(listening, 'daytime').port}`, '-'], '');
     assertDaytime(Buffer.from(daytime, 'latin1'));
+    // UDP: socat sends stdin as one datagram, prints the reply, and gives up 2 s after stdin ends.
+    const udpEcho = await runSocat(['-t', '2', '-', `UDP:127.0.0.1:${CliProcess.find(listening, 'echo', 'udp').port}`], 'hello over udp\n');
+    assert.equal(udpEcho, 'hello over udp\n');
     assert.equal((await cli.stop()).code, 0);
   });
 });

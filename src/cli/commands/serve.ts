@@ -28,7 +28,7 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
   const endpoints: Endpoint[] = plan.map(({ service, hosts, port }) => {
     const handlers = instances.get(service.name) ?? service.create(config);
     instances.set(service.name, handlers);
-    return { name: service.name, hosts, port, tcp: handlers.tcp }; // UDP: once src/udp lands
+    return { name: service.name, hosts, port, tcp: handlers.tcp, udp: handlers.udp };
   });
   return serveEndpoints(endpoints, settings, log);
 }
