@@ -1,0 +1,214 @@
+/**
+ * One bound UDP socket of a server: binding it (the dgram side of `bindGroup`), the receive
+ * path (size check, per-source rate limit, delivery) and the reply path (amplification limit,
+ * sendto from this very socket). Both paths are per-datagram hot code: no closures, no clock.
+ */
+import { createSocket, type RemoteInfo, type Socket, type SocketOptions } from 'node:dgram';
+import { unmapAddress, type AddressFamily, type ListenTarget } from '../addresses.ts';
+import { ErrorCode, OpError, opErrorFromSystem, type SwitchboardError } from '../errors.ts';
+import type { BoundAddress, BoundSocket } from '../listener-group.ts';
+import { Datagram, type ReplyChannel } from './datagram.ts';
+import { sourceKey, type SourceRateLimiter } from './rate-limiter.ts';
+import { DropReason, type UdpLedger } from './udp-ledger.ts';
+import type { NormalizedUdpServerOptions } from './udp-options.ts';
+
+/** What an endpoint needs from its server. @internal */
+export interface EndpointContext {
+  readonly ledger: UdpLedger;
+  readonly limiter: SourceRateLimiter | undefined;
+  readonly maxDatagramSize: number;
+  readonly maxAmplification: number;
+  readonly amplificationAllowance: number;
+  deliver(datagram: Datagram): void;
+  report(error: SwitchboardError): void;
+  /** This endpoint has no send in flight any more (graceful close waits for that). */
+  sendSettled(): void;
+}
+
+/** A bound socket serving datagrams. @internal */
+export class UdpEndpoint implements ReplyChannel {
+  readonly socket: Socket;
+  readonly address: BoundAddress;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly localFamily: AddressFamily;
+  /** Resolves when the socket's handle is closed. */
+  readonly closed: Promise<void>;
+  readonly #context: EndpointContext;
+  /** Only a dual-stack `::` socket sees IPv4 peers, as `::ffff:a.b.c.d`. */
+  readonly #mayBeMapped: boolean;
+  #pendingSends = 0;
+  #open = true;
+  #closing: Promise<void> | undefined;
+
+  constructor(bound: BoundSocket<Socket>, context: EndpointContext) {
+    this.socket = bound.handle;
+    this.address = bound.address;
+    this.localAddress = bound.address.address;
+    this.localPort = bound.address.port;
+    this.localFamily = bound.address.family;
+    this.#context = context;
+    this.#mayBeMapped = bound.target.family === 'IPv6' && !bound.target.ipv6Only;
+    this.closed = new Promise((resolve) => this.socket.once('close', () => resolve()));
+  }
+
+  /** Replies handed to the kernel whose completion has not been reported yet. */
+  get pendingSends(): number {
+    return this.#pendingSends;
+  }
+
+  /** Starts delivering datagrams and reporting socket errors. */
+  start(): void {
+    this.socket.on('message', this.#onMessage);
+    this.socket.on('error', this.#onError);
+  }
+
+  /** Delivers nothing more; replies may still be sent until {@link close}. */
+  stopReceiving(): void {
+    this.socket.off('message', this.#onMessage);
+  }
+
+  /** Closes the socket once; replies still queued in libuv are cancelled (counted as `closed`). */
+  close(): Promise<void> {
+    this.#open = false;
+    this.#closing ??= closeUdpSocket(this.socket);
+    return this.#closing;
+  }
+
+  replyLimit(requestSize: number): number {
+    const context = this.#context;
+    if (context.maxAmplification === Infinity) return Infinity;
+    return Math.max(context.amplificationAllowance, Math.floor(requestSize * context.maxAmplification));
+  }
+
+  sendReply(datagram: Datagram, payload: Uint8Array, address: string, port: number, allowed: number): boolean {
+    const context = this.#context;
+    if (!this.#open) {
+      context.ledger.drop(DropReason.CLOSED);
+      return false;
+    }
+    if (payload.byteLength > allowed) {
+      context.ledger.drop(DropReason.AMPLIFICATION);
+      context.report(amplificationError(datagram, payload.byteLength, allowed));
+      return false;
+    }
+    this.socket.send(payload, port, address, this.#onSent);
+    this.#pendingSends++;
+    return true;
+  }
+
+  readonly #onMessage = (data: Buffer, remote: RemoteInfo): void => {
+    const context = this.#context;
+    const ledger = context.ledger;
+    ledger.datagramsIn++;
+    ledger.bytesIn += data.length;
+    if (data.length > context.maxDatagramSize) return ledger.drop(DropReason.TOO_LARGE);
+    let address = remote.address;
+    let family: AddressFamily = this.localFamily;
+    if (this.#mayBeMapped && address.startsWith('::ffff:')) ({ address, family } = unmapAddress(address, 'IPv6'));
+    const limiter = context.limiter;
+    if (limiter !== undefined && !limiter.admit(family === 'IPv4' ? address : sourceKey(address, family), data.length)) {
+      return ledger.drop(DropReason.RATE_LIMIT);
+    }
+    context.deliver(new Datagram(this, data, address, remote.port, family, remote.address));
+  };
+
+  readonly #onSent = (error: Error | null, bytes: number): void => {
+    this.#pendingSends--;
+    const context = this.#context;
+    if (error === null || error === undefined) {
+      context.ledger.datagramsOut++;
+      context.ledger.bytesOut += bytes;
+    } else if (!this.#open) {
+      context.ledger.drop(DropReason.CLOSED);
+    } else {
+      context.ledger.drop(DropReason.SEND_FAILED);
+      context.report(sendError(error));
+    }
+    if (this.#pendingSends === 0) context.sendSettled();
+  };
+
+  readonly #onError = (error: Error): void => {
+    this.#context.report(opErrorFromSystem({ op: 'read', transport: 'udp', address: this.localAddress, port: this.localPort }, error));
+  };
+}
+
+function amplificationError(datagram: Datagram, size: number, allowed: number): OpError {
+  return new OpError(
+    { op: 'send', transport: 'udp', address: datagram.remoteAddress, port: datagram.remotePort },
+    ErrorCode.AMPLIFICATION_REFUSED,
+    `reply of ${size} bytes refused: ${Math.max(0, allowed)} more bytes allowed for a ${datagram.data.length}-byte request (maxAmplification, amplificationAllowance)`,
+  );
+}
+
+function sendError(error: Error): OpError {
+  // Node's send errors carry the destination as the kernel saw it.
+  const { address: raw, port } = error as Error & { address?: string; port?: number };
+  const address = raw === undefined ? undefined : unmapAddress(raw, raw.includes(':') ? 'IPv6' : 'IPv4').address;
+  return opErrorFromSystem({ op: 'send', transport: 'udp', address, port }, error, ErrorCode.SEND_FAILED);
+}
+
+type LiteralLookup = (address: string, family: number, callback: (error: Error | null, address: string, family: number) => void) => void;
+
+/**
+ * Every address a server binds or sends to is a literal (resolved at listen, or a datagram's
+ * source), so the name lookup dgram performs on each `send()` is skipped: it would only defer
+ * each reply by a tick.
+ */
+const literalLookup: LiteralLookup = (address, family, callback) => callback(null, address, family);
+
+/** The socket settings `bindUdpSocket` applies. @internal */
+export type UdpBindOptions = Pick<NormalizedUdpServerOptions, 'reuseAddress' | 'reusePort' | 'recvBufferSize' | 'sendBufferSize'>;
+
+/**
+ * Creates and binds one dgram socket for `target`; on failure the socket is closed before the
+ * promise rejects with the system error (so a failed group leaves no handle behind).
+ */
+export function bindUdpSocket(target: ListenTarget, port: number, options: UdpBindOptions): Promise<{ handle: Socket; port: number }> {
+  return new Promise((resolve, reject) => {
+    const settings: SocketOptions = {
+      type: target.family === 'IPv6' ? 'udp6' : 'udp4',
+      reuseAddr: options.reuseAddress,
+      ipv6Only: target.family === 'IPv6' && target.ipv6Only,
+      lookup: literalLookup as unknown as SocketOptions['lookup'],
+    };
+    if (options.reusePort) settings.reusePort = true;
+    if (options.recvBufferSize !== undefined) settings.recvBufferSize = options.recvBufferSize;
+    if (options.sendBufferSize !== undefined) settings.sendBufferSize = options.sendBufferSize;
+    let socket: Socket;
+    try {
+      socket = createSocket(settings);
+    } catch (error) {
+      reject(error);
+      return;
+    }
+    const onError = (error: Error): void => {
+      socket.off('listening', onListening);
+      void closeUdpSocket(socket).then(() => reject(error));
+    };
+    const onListening = (): void => {
+      socket.off('error', onError);
+      resolve({ handle: socket, port: socket.address().port });
+    };
+    socket.once('error', onError);
+    socket.once('listening', onListening);
+    try {
+      // `exclusive`: never share the handle with cluster workers.
+      socket.bind({ port, address: target.host, exclusive: true });
+    } catch (error) {
+      // With a synchronous lookup, a failure to apply the buffer sizes surfaces here.
+      onError(error as Error);
+    }
+  });
+}
+
+/** Closes a dgram socket once; resolves when its handle is closed. */
+export function closeUdpSocket(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      socket.close(() => resolve());
+    } catch {
+      resolve(); // already closed
+    }
+  });
+}

@@ -1,0 +1,172 @@
+/**
+ * The options of a UDP server, checked once at construction (docs/udp.md lists them with
+ * their defaults and why).
+ */
+import { isIP } from 'node:net';
+import { normalizeHostSpec, type HostSpec, type LookupFunction } from '../addresses.ts';
+import { ErrorCode, InvalidOptionError, SwitchboardError } from '../errors.ts';
+import { supportsReusePort } from '../features.ts';
+import { booleanOption, durationOption, integerOption, numberOption, optionsObject, portOption, signalOption } from '../validate.ts';
+
+/** Per-source rate limits: one token bucket per source address (an IPv6 source counts per /64). */
+export interface UdpRateLimit {
+  /** Datagrams per second one source may send; 0 for no limit. @default 1000 */
+  datagrams?: number;
+  /** Bytes per second one source may send; 0 for no limit. Must be ≥ `maxDatagramSize`. @default 1048576 */
+  bytes?: number;
+  /** Sources tracked at once; beyond it, unknown sources share one bucket. @default 10000 */
+  maxSources?: number;
+}
+
+/** Options for a UDP server. */
+export interface UdpServerOptions {
+  /** Where to listen (docs/addresses.md). @default IPv4 any (`0.0.0.0`) */
+  host?: HostSpec;
+  /** The port, 0 for a free one shared by every socket of the group. @default 0 */
+  port?: number;
+  /**
+   * Replace each wildcard (`'*'`, `'0.0.0.0'`, `'::'`, no host) by one socket per local interface
+   * address, so every reply leaves from the address its request was sent to. Addresses are read
+   * once, at `listen()`; later changes are not followed (docs/udp.md).
+   * @default true when `host` includes `'*'`, else false
+   */
+  perInterface?: boolean;
+  /**
+   * SO_REUSEADDR: another socket that also sets it may bind the same address and port, and the
+   * kernel then hands each unicast datagram to one of them (on Linux, the most recent). Meant for
+   * multicast and broadcast receivers; it lets another process take your traffic.
+   * @default false
+   */
+  reuseAddress?: boolean;
+  /** SO_REUSEPORT: several sockets (processes) share the address and the kernel spreads datagrams by source (Node ≥ 22.12). @default false */
+  reusePort?: boolean;
+  /** For IPv6 wildcard sockets: refuse IPv4 peers. @default false for `::` (dual-stack); `'*'` always binds IPv6-only */
+  ipv6Only?: boolean;
+  /** SO_RCVBUF in bytes (the kernel may double or clamp it). @default the system's */
+  recvBufferSize?: number;
+  /** SO_SNDBUF in bytes. @default the system's */
+  sendBufferSize?: number;
+  /** Larger datagrams are dropped unread (`too-large`). At most 65535. @default 8192 */
+  maxDatagramSize?: number;
+  /**
+   * A reply may be at most this many times its request's size (all replies to one request
+   * together); `Infinity` turns the guard off. @default 1
+   */
+  maxAmplification?: number;
+  /** Replies up to this many bytes per request are allowed whatever the request's size (512 suits the RFC 862–868 services). @default 0 */
+  amplificationAllowance?: number;
+  /** Per-source rate limits, or `false` for none. @default `{ datagrams: 1000, bytes: 1048576, maxSources: 10000 }` */
+  rateLimit?: UdpRateLimit | false;
+  /** Async style only: datagrams waiting for the `for await` loop; beyond it they are dropped (`queue-full`). @default 1024 */
+  maxQueuedDatagrams?: number;
+  /** The `drop` summary event comes at most once per this many ms. @default 1000 */
+  dropReportInterval?: number;
+  /** Aborting it closes the server, like `close()`. */
+  signal?: AbortSignal;
+  /** Resolves host names to every address. @default dns.lookup with `all: true`, `order: 'verbatim'` */
+  lookup?: LookupFunction;
+}
+
+/** The defaults of the UDP limits (docs/udp.md says why each is what it is). */
+export const UDP_DEFAULTS = Object.freeze({
+  maxDatagramSize: 8192,
+  maxAmplification: 1,
+  amplificationAllowance: 0,
+  rateDatagrams: 1000,
+  rateBytes: 1_048_576,
+  maxSources: 10_000,
+  maxQueuedDatagrams: 1024,
+  dropReportInterval: 1000,
+});
+
+/** Options after checking, with defaults applied. @internal */
+export interface NormalizedUdpServerOptions {
+  readonly host: HostSpec;
+  readonly port: number;
+  readonly perInterface: boolean;
+  readonly reuseAddress: boolean;
+  readonly reusePort: boolean;
+  readonly ipv6Only: boolean | undefined;
+  readonly recvBufferSize: number | undefined;
+  readonly sendBufferSize: number | undefined;
+  readonly maxDatagramSize: number;
+  readonly maxAmplification: number;
+  readonly amplificationAllowance: number;
+  /** Undefined when no rate limit applies. 0 in one dimension means unlimited there. */
+  readonly rateLimit: { readonly datagrams: number; readonly bytes: number; readonly maxSources: number } | undefined;
+  readonly maxQueuedDatagrams: number;
+  readonly dropReportInterval: number;
+  readonly signal: AbortSignal | undefined;
+  readonly lookup: LookupFunction | undefined;
+}
+
+const MAX_UDP_PAYLOAD = 65535;
+
+/**
+ * Checks UDP server options and applies defaults.
+ * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` naming the option and its constraint
+ * @throws {SwitchboardError} `SWB_ERR_REUSE_PORT_UNSUPPORTED` when `reusePort` is asked for where it is missing
+ */
+export function normalizeUdpServerOptions(input: UdpServerOptions | undefined): NormalizedUdpServerOptions {
+  const options = optionsObject('options', input);
+  const hosts = normalizeHostSpec(options.host);
+  const hasWildcard = hosts.some(isWildcardHost);
+  const perInterface = booleanOption('perInterface', options.perInterface, hosts.includes('*'));
+  if (perInterface && !hasWildcard) {
+    throw new InvalidOptionError('perInterface', "applies only to a wildcard host ('*', '0.0.0.0', '::' or none)", options.host);
+  }
+  const reusePort = booleanOption('reusePort', options.reusePort, false);
+  if (reusePort && !supportsReusePort()) {
+    throw new SwitchboardError(ErrorCode.REUSE_PORT_UNSUPPORTED, `\`reusePort\` needs Node >= 22.12 on Linux; this is Node ${process.versions.node} on ${process.platform}`);
+  }
+  if (options.lookup !== undefined && typeof options.lookup !== 'function') {
+    throw new InvalidOptionError('lookup', 'must be a function', options.lookup);
+  }
+  const maxDatagramSize = integerOption('maxDatagramSize', options.maxDatagramSize, UDP_DEFAULTS.maxDatagramSize, 1, MAX_UDP_PAYLOAD);
+  return {
+    host: options.host,
+    port: portOption(options.port),
+    perInterface,
+    reuseAddress: booleanOption('reuseAddress', options.reuseAddress, false),
+    reusePort,
+    ipv6Only: booleanOption('ipv6Only', options.ipv6Only, undefined),
+    recvBufferSize: bufferSizeOption('recvBufferSize', options.recvBufferSize),
+    sendBufferSize: bufferSizeOption('sendBufferSize', options.sendBufferSize),
+    maxDatagramSize,
+    maxAmplification: options.maxAmplification === Infinity ? Infinity : numberOption('maxAmplification', options.maxAmplification, UDP_DEFAULTS.maxAmplification),
+    amplificationAllowance: integerOption('amplificationAllowance', options.amplificationAllowance, UDP_DEFAULTS.amplificationAllowance, 0, MAX_UDP_PAYLOAD),
+    rateLimit: rateLimitOption(options.rateLimit, maxDatagramSize),
+    maxQueuedDatagrams: integerOption('maxQueuedDatagrams', options.maxQueuedDatagrams, UDP_DEFAULTS.maxQueuedDatagrams, 1),
+    dropReportInterval: durationOption('dropReportInterval', options.dropReportInterval, UDP_DEFAULTS.dropReportInterval),
+    signal: signalOption(options.signal),
+    lookup: options.lookup,
+  };
+}
+
+/** `''` (no host), `'*'`, `'0.0.0.0'`, or an all-zero IPv6 literal such as `'::'` or `'[::0]'`. */
+export function isWildcardHost(host: string): boolean {
+  if (host === '' || host === '*' || host === '0.0.0.0') return true;
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  return isIP(bare) === 6 && /^[0:]+$/.test(bare);
+}
+
+function bufferSizeOption(name: string, value: unknown): number | undefined {
+  return value === undefined ? undefined : integerOption(name, value, 0, 1, 2 ** 31 - 1);
+}
+
+function rateLimitOption(value: unknown, maxDatagramSize: number): NormalizedUdpServerOptions['rateLimit'] {
+  if (value === false) return undefined;
+  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+    throw new InvalidOptionError('rateLimit', 'must be an object or false', value);
+  }
+  const limit = (value ?? {}) as UdpRateLimit;
+  const datagrams = numberOption('rateLimit.datagrams', limit.datagrams, UDP_DEFAULTS.rateDatagrams);
+  const bytes = numberOption('rateLimit.bytes', limit.bytes, UDP_DEFAULTS.rateBytes);
+  if (bytes > 0 && bytes < maxDatagramSize) {
+    // A bucket smaller than one datagram would refuse that datagram forever.
+    throw new InvalidOptionError('rateLimit.bytes', `must be 0 or at least \`maxDatagramSize\` (${maxDatagramSize})`, bytes);
+  }
+  const maxSources = integerOption('rateLimit.maxSources', limit.maxSources, UDP_DEFAULTS.maxSources, 1);
+  if (datagrams === 0 && bytes === 0) return undefined;
+  return { datagrams, bytes, maxSources };
+}
