@@ -70,13 +70,22 @@ export class FramedEventSession<In, Out> extends EventSession implements Partial
    * `frame` (a bug in the caller: inside a handler it ends this session as a handler failure)
    */
   send(frame: In): boolean {
+    if (this.sessionState !== SessionState.OPEN || this.outputOverflow() !== undefined) return false;
     const bytes = this.#codec.encode(frame);
-    if (!Array.isArray(bytes)) return this.#flushIfFull(this.write(bytes));
+    // While a chunk is decoded its arrival has just stamped the activity time.
+    if (decoding !== this) this.lastActivity = performance.now();
     const socket = this.socket;
-    socket.cork();
-    let queued = true;
-    for (const piece of bytes) queued = this.write(piece);
-    socket.uncork();
+    let queued: boolean;
+    if (!Array.isArray(bytes)) queued = socket.write(bytes);
+    else if (socket.writableCorked > 0) {
+      queued = true;
+      for (const piece of bytes) queued = socket.write(piece);
+    } else {
+      socket.cork();
+      queued = true;
+      for (const piece of bytes) queued = socket.write(piece);
+      socket.uncork();
+    }
     return this.#flushIfFull(queued);
   }
 

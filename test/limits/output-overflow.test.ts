@@ -13,6 +13,19 @@ describe('TcpSession', () => {
       assert.equal(DEFAULT_MAX_BUFFERED_OUTPUT, 1024 * 1024);
     });
 
+    it('applies the highWaterMark option to every session', async (t) => {
+      const session = deferred<EventSession>();
+      const server = await listenLocal(t, { highWaterMark: 1000 }, { open: (opened) => session.resolve(opened) });
+      const client = await connectClient(t, server.addresses[0]!.port);
+      client.socket.pause();
+      const opened = await within(session.promise, 'the session');
+      // Fill the kernel buffers first: only then does the socket's own buffer hold bytes.
+      let accepted = 0;
+      while (opened.write(Buffer.alloc(500)) && accepted < 1_000_000) accepted++;
+      assert.ok(accepted < 1_000_000, 'write() returned false eventually');
+      assert.ok((opened as unknown as { socket: { writableLength: number } }).socket.writableLength < 1500, 'it did so at the 1000-byte watermark');
+    });
+
     it('closes an event session whose peer never reads, with SWB_ERR_OUTPUT_OVERFLOW, and no other', async (t) => {
       const closed = deferred<CloseReason>();
       let written = 0;
