@@ -3,8 +3,7 @@
 // '\n', not createLineCodec: the line codec also drops a CR before the LF (CRLF lines), and
 // loadgen's binary payload contains CR LF pairs, so its echo would not be byte-exact. Lines
 // are zero-copy views where they lie in one chunk; `send` writes the line and the '\n'.
-import { createDelimiterCodec } from '../../src/codecs/index.ts';
-import { framed, listen } from '../../src/index.ts';
+import { createDelimiterCodec, framed, listen } from '../../src/index.ts';
 import { announceReady, exitOnSigterm, requestedPort } from '../lib/server-contract.ts';
 
 const server = await listen(
