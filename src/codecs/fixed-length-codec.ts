@@ -95,7 +95,7 @@ class FixedLengthCodec implements FrameCodec<FrameInput, Buffer> {
         pending.push(chunk);
         return;
       }
-      onFrame(pending.take(chunk.subarray(0, needed)));
+      onFrame(pending.take(chunk, 0, chunk.length - needed));
       start = needed;
     }
     while (chunk.length - start >= frameLength) {

@@ -207,7 +207,7 @@ class LengthFieldCodec implements FrameCodec<FrameInput, Buffer> {
         return;
       }
       this.#frameLength = -1;
-      onFrame(pending.take(chunk.subarray(0, needed), this.#strip));
+      onFrame(pending.take(chunk, this.#strip, chunk.length - needed));
       start = needed;
     }
     // The per-frame loop reads only locals.

@@ -79,7 +79,9 @@ export function createLineCodec(options?: LineCodecOptions): FrameCodec<FrameInp
 class LineCodec implements FrameCodec<FrameInput, string | Buffer> {
   readonly #maxLineLength: number;
   readonly #encoding: LineEncoding | null;
+  /** What `encode` appends to bytes: made once, returned from every `encode`, never modified. */
   readonly #newline: Buffer;
+  readonly #newlineText: '\n' | '\r\n';
   readonly #allowUnterminatedLine: boolean;
   readonly #pending: PendingBytes;
   readonly #failure: FailureLatch;
@@ -88,7 +90,8 @@ class LineCodec implements FrameCodec<FrameInput, string | Buffer> {
     const record = optionsRecord(options);
     this.#maxLineLength = positiveLengthOption(record, 'maxLineLength', DEFAULT_MAX_LINE_LENGTH);
     this.#encoding = oneOfOption(record, 'encoding', LINE_ENCODINGS, 'utf8');
-    this.#newline = Buffer.from(oneOfOption(record, 'newline', ['\n', '\r\n'], '\n'), 'latin1');
+    this.#newlineText = oneOfOption(record, 'newline', ['\n', '\r\n'] as const, '\n');
+    this.#newline = Buffer.from(this.#newlineText, 'latin1');
     this.#allowUnterminatedLine = booleanOption(record, 'allowUnterminatedLine', false);
     this.#pending = new PendingBytes();
     this.#failure = new FailureLatch();
@@ -124,12 +127,13 @@ class LineCodec implements FrameCodec<FrameInput, string | Buffer> {
 
   encode(frame: FrameInput): Buffer | Buffer[] {
     if (typeof frame === 'string') {
-      const bytes = frameInputToBuffer(frame + (this.#newline.length === 1 ? '\n' : '\r\n'), this.#encoding ?? 'utf8');
-      this.#assertEncodable(bytes.subarray(0, bytes.length - this.#newline.length), true);
+      // A string is encoded anyway: encoding it with its newline makes one Buffer, one write.
+      const bytes = Buffer.from(frame + this.#newlineText, this.#encoding ?? 'utf8');
+      this.#assertEncodable(bytes, bytes.length - this.#newline.length, true);
       return bytes;
     }
     const line = frameInputToBuffer(frame);
-    this.#assertEncodable(line, false);
+    this.#assertEncodable(line, line.length, false);
     return [line, this.#newline];
   }
 
@@ -151,7 +155,8 @@ class LineCodec implements FrameCodec<FrameInput, string | Buffer> {
       }
       const trim = (end > 0 ? chunk[end - 1] : pending.lastByte()) === CR ? 1 : 0;
       if (pending.length + end - trim > max) throw this.#tooLong();
-      onFrame(this.#toFrame(pending.take(chunk.subarray(0, end), 0, trim)));
+      // The line ends `end` into the chunk: trim the rest of the chunk rather than cut a view of it.
+      onFrame(this.#toFrame(pending.take(chunk, 0, chunk.length - end + trim)));
       start = end + 1;
     }
     const encoding = this.#encoding;
@@ -189,14 +194,20 @@ class LineCodec implements FrameCodec<FrameInput, string | Buffer> {
     return line;
   }
 
-  #assertEncodable(line: Buffer, fromString: boolean): void {
-    if (line.length > this.#maxLineLength) throw this.#tooLong();
-    if (line.indexOf(LF) !== -1) throw badFrame('cannot encode a line that contains a line feed');
-    if (line[line.length - 1] === CR) {
+  /**
+   * Checks the line `bytes[0, end)`: `bytes` is the line alone, or (from a string) the line and
+   * then its newline, whose LF is at `bytes.length - 1` — so a line without LF is one whose
+   * first LF is there. One `indexOf` either way, and no view cut to check it.
+   */
+  #assertEncodable(bytes: Buffer, end: number, fromString: boolean): void {
+    if (end > this.#maxLineLength) throw this.#tooLong();
+    const lf = bytes.indexOf(LF);
+    if (lf !== -1 && lf < end) throw badFrame('cannot encode a line that contains a line feed');
+    if (end > 0 && bytes[end - 1] === CR) {
       throw badFrame('cannot encode a line that ends in a carriage return (it would be read as CRLF)');
     }
     // A string encoded as UTF-8 is always valid; bytes given as they are may not be.
-    if (!fromString && this.#encoding === 'utf8' && !isUtf8(line)) throw badFrame('cannot encode a line that is not valid UTF-8');
+    if (!fromString && this.#encoding === 'utf8' && !isUtf8(bytes)) throw badFrame('cannot encode a line that is not valid UTF-8');
   }
 
   #tooLong(): Error {

@@ -24,11 +24,28 @@ describeConformance('LineCodec (bytes, CRLF)', {
   oversizedFrame: bytes('123456789'),
 });
 
+describeConformance('LineCodec (latin1, CRLF)', {
+  create: () => createLineCodec({ maxLineLength: 6, encoding: 'latin1', newline: '\r\n' }),
+  frames: ['caf\u00e9', '', '\r\r.', 'a\rb', '\u00ff\u00ff\u00ff\u00ff\u00ff\u00ff'],
+  oversized: bytes('ok\r\n1234567\r\n'),
+  oversizedFrame: 'seven!!',
+});
+
+// One-byte delimiters take the byte-search path (`indexOf(number)`), longer ones the sequence
+// path with a tail probe for delimiters split across chunks: both are covered, kept and dropped.
 describeConformance('DelimiterCodec (one byte)', {
   create: () => createDelimiterCodec({ delimiter: '\0', maxFrameLength: 12 }),
   frames: [bytes('alpha'), bytes(''), bytes('123456789012'), bytes('\n\r\xff')],
   oversized: bytes(`a\0${'b'.repeat(20)}`),
   oversizedFrame: bytes('x'.repeat(13)),
+});
+
+describeConformance('DelimiterCodec (one byte LF, kept)', {
+  create: () => createDelimiterCodec({ delimiter: '\n', maxFrameLength: 6, includeDelimiter: true }),
+  frames: [bytes('line'), bytes(''), bytes('\r'), bytes('123456'), bytes('\0\r\0')],
+  decoded: [bytes('line\n'), bytes('\n'), bytes('\r\n'), bytes('123456\n'), bytes('\0\r\0\n')],
+  oversized: bytes(`ab\n${'c'.repeat(7)}\n`),
+  oversizedFrame: bytes('1234567'),
 });
 
 describeConformance('DelimiterCodec (CRLFCRLF, kept)', {
@@ -44,6 +61,15 @@ describeConformance('DelimiterCodec (self-overlapping "abab")', {
   frames: [bytes('aba'), bytes('bba'), bytes(''), bytes('ba'), bytes('xxabaxba'), bytes('b'), bytes('abb')],
   oversized: bytes(`${'x'.repeat(10)}aba${'x'.repeat(4)}`),
   oversizedFrame: bytes('0123456789!'),
+});
+
+// Only 'E', 'N' and 'D' can end the start of a delimiter: frames ending in each, and in '!', probe
+// the shortcut that skips the split-delimiter search when the pending bytes cannot begin one.
+describeConformance('DelimiterCodec ("END!", not self-overlapping)', {
+  create: () => createDelimiterCodec({ delimiter: 'END!', maxFrameLength: 8 }),
+  frames: [bytes('xE'), bytes('!'), bytes('EN'), bytes('END'), bytes(''), bytes('D!E!N!'), bytes('ENEND'), bytes('x!')],
+  oversized: bytes(`${'x'.repeat(8)}END${'x'.repeat(4)}`),
+  oversizedFrame: bytes('123456789'),
 });
 
 for (const lengthFieldLength of [1, 2, 3, 4, 8] as const satisfies readonly LengthFieldLength[]) {

@@ -120,11 +120,25 @@ describe('createDelimiterCodec', () => {
       assert.deepEqual(encoded[1], bytes('\0'));
     });
 
+    it('returns the same delimiter Buffer every time, and changing it does not change decoding', () => {
+      for (const delimiter of [';', '||']) {
+        const codec = createDelimiterCodec({ delimiter });
+        const first = (codec.encode('a') as Buffer[])[1]!;
+        assert.equal((codec.encode(bytes('b')) as Buffer[])[1], first);
+        first.fill(0x21);
+        assert.deepEqual(texts(decodeAll(codec, [bytes(`x${delimiter}y!z${delimiter}`)])), ['x', 'y!z']);
+      }
+    });
+
     it('fails with SWB_ERR_BAD_FRAME for a frame containing the delimiter', () => {
       assert.throws(() => createDelimiterCodec({ delimiter: '||' }).encode('a||b'), {
         code: 'SWB_ERR_BAD_FRAME',
         message: 'cannot encode a frame that contains the delimiter',
       });
+      for (const frame of ['\n', 'a\n', '\nb', 'a\nb']) {
+        assert.throws(() => createDelimiterCodec({ delimiter: '\n' }).encode(bytes(frame)), isCodecError('SWB_ERR_BAD_FRAME'), JSON.stringify(frame));
+      }
+      assert.deepEqual(concatEncoded(createDelimiterCodec({ delimiter: '\n' }).encode('a\rb')), bytes('a\rb\n'));
     });
 
     it('fails with SWB_ERR_BAD_FRAME for a frame whose end runs into the delimiter', () => {
@@ -132,6 +146,13 @@ describe('createDelimiterCodec', () => {
       assert.throws(() => createDelimiterCodec({ delimiter: 'aa' }).encode('xa'), isCodecError('SWB_ERR_BAD_FRAME'));
       assert.throws(() => createDelimiterCodec({ delimiter: 'abab' }).encode('xab'), isCodecError('SWB_ERR_BAD_FRAME'));
       assert.deepEqual(concatEncoded(createDelimiterCodec({ delimiter: 'abab' }).encode('xaba')), bytes('xabaabab'));
+      // 'abcab' overlaps itself by 'ab': only a frame ending in 'abc' runs into it
+      const codec = createDelimiterCodec({ delimiter: 'abcab' });
+      assert.throws(() => codec.encode('xabc'), isCodecError('SWB_ERR_BAD_FRAME'));
+      assert.throws(() => codec.encode('abc'), isCodecError('SWB_ERR_BAD_FRAME'));
+      for (const frame of ['xbbc', 'xabb', 'xab', 'bc', 'c', '']) {
+        assert.deepEqual(decodeAll(createDelimiterCodec({ delimiter: 'abcab' }), [concatEncoded(codec.encode(frame))]), [bytes(frame)], frame);
+      }
     });
 
     it('fails with SWB_ERR_FRAME_TOO_LARGE for a frame over maxFrameLength', () => {

@@ -146,10 +146,12 @@ describe('createLineCodec', () => {
 
     it('returns the bytes given and the newline, without copying', () => {
       const line = bytes('raw');
-      const encoded = createLineCodec({ encoding: null }).encode(line);
+      const codec = createLineCodec({ encoding: null });
+      const encoded = codec.encode(line);
       assert.ok(Array.isArray(encoded));
       assert.equal(encoded[0], line);
       assert.deepEqual(encoded[1], bytes('\n'));
+      assert.equal((codec.encode(bytes('again')) as Buffer[])[1], encoded[1], 'one newline Buffer, made once');
     });
 
     it('encodes strings in the codec encoding, and as UTF-8 when encoding is null', () => {
@@ -166,6 +168,26 @@ describe('createLineCodec', () => {
       });
       assert.throws(() => codec.encode(bytes('\xff')), { code: 'SWB_ERR_BAD_FRAME', message: 'cannot encode a line that is not valid UTF-8' });
       assert.deepEqual(concatEncoded(codec.encode('a\rb')), bytes('a\rb\n'));
+    });
+
+    it('checks the line and not its newline when encoding a string with CRLF', () => {
+      const codec = createLineCodec({ newline: '\r\n' });
+      assert.deepEqual(codec.encode(''), bytes('\r\n'));
+      assert.deepEqual(codec.encode('\r.'), bytes('\r.\r\n'));
+      for (const line of ['\n', 'a\nb', 'a\n', 'a\r', '\r']) {
+        assert.throws(() => codec.encode(line), isCodecError('SWB_ERR_BAD_FRAME'), JSON.stringify(line));
+      }
+    });
+
+    it('fails with SWB_ERR_BAD_FRAME for a string whose latin1 or ascii bytes hold a line feed', () => {
+      // Both encodings keep the low byte of each UTF-16 unit: U+010A is written as 0x0A.
+      for (const encoding of ['latin1', 'ascii'] as const) {
+        assert.throws(() => createLineCodec({ encoding }).encode('a\u010ab'), {
+          code: 'SWB_ERR_BAD_FRAME',
+          message: 'cannot encode a line that contains a line feed',
+        });
+        assert.throws(() => createLineCodec({ encoding }).encode('a\u010d'), isCodecError('SWB_ERR_BAD_FRAME'));
+      }
     });
 
     it('fails with SWB_ERR_FRAME_TOO_LARGE for a line longer than maxLineLength in bytes', () => {
