@@ -19,6 +19,8 @@ interface PendingRead {
 
 let onSocketData: (this: Socket, chunk: Buffer) => void;
 const noop = (): void => {};
+const RESOLVED = Promise.resolve();
+const EMPTY = Buffer.alloc(0);
 
 /**
  * A TCP session in async style.
@@ -60,12 +62,22 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
    * `SWB_ERR_OUTPUT_OVERFLOW` (closing the session) when unawaited writes left more than `maxBufferedOutput` queued
    */
   write(data: string | Uint8Array): Promise<void> {
-    if (this.sessionState !== SessionState.OPEN) return handledRejection(this.#closedError('write'));
+    const socket = this.socket;
+    if (this.sessionState !== SessionState.OPEN || socket.destroyed) return handledRejection(this.#closedError('write'));
     const overflow = this.outputOverflow();
     if (overflow !== undefined) return handledRejection(overflow);
     this.lastActivity = performance.now();
+    socket.write(data); // a failure surfaces on the socket and closes the session
+    // The common case: the bytes went straight to the kernel, so there is nothing to wait for.
+    if (socket.writableLength === 0) return RESOLVED;
+    return this.#flushed();
+  }
+
+  /** Resolves once every byte queued so far has reached the kernel. */
+  #flushed(): Promise<void> {
     const { promise, resolve, reject } = Promise.withResolvers<void>();
-    this.socket.write(data, (error) => {
+    // Write callbacks run in order, so an empty write's callback runs once all before it is written.
+    this.socket.write(EMPTY, (error) => {
       if (error == null) return resolve();
       promise.catch(noop); // an unawaited failed write must not become an unhandled rejection
       if (this.sessionState === SessionState.CLOSED || this.socket.destroyed) return reject(this.#closedError('write'));

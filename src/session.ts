@@ -29,7 +29,6 @@ const kSession = Symbol('switchboard.session');
 // touch private state) so a session costs no closures: idle memory stays near raw node:net.
 let onSocketError: (this: Socket, error: Error) => void;
 let onSocketEnd: (this: Socket) => void;
-let onSocketTimeout: (this: Socket) => void;
 let onSocketClose: (this: Socket) => void;
 type OwnedSocket = Socket & { [kSession]: TcpSession };
 
@@ -67,6 +66,7 @@ export abstract class TcpSession {
   protected readonly socket: Socket;
   protected sessionState: SessionState = SessionState.OPEN;
   protected lastActivity: number;
+  readonly #idleTimeout: number;
   #cause: CloseCause | undefined;
   #error: SwitchboardError | undefined;
   #reason: CloseReason | undefined;
@@ -76,6 +76,7 @@ export abstract class TcpSession {
     this.id = id;
     this.openedAt = Date.now();
     this.lastActivity = performance.now();
+    this.#idleTimeout = idleTimeout;
     this.#info = info;
     this.#host = host;
     this.socket = socket;
@@ -83,10 +84,9 @@ export abstract class TcpSession {
     socket.on('error', onSocketError);
     socket.on('end', onSocketEnd);
     socket.on('close', onSocketClose);
-    if (idleTimeout > 0) {
-      socket.setTimeout(idleTimeout);
-      socket.on('timeout', onSocketTimeout);
-    }
+    // The idle timeout is checked by the server's deadline sweep (see checkIdle), not by
+    // socket.setTimeout: a socket timer is re-armed on every read and write, which costs
+    // measurable throughput on small messages.
   }
 
   get remoteAddress(): string { return this.#info.remoteAddress; }
@@ -198,8 +198,19 @@ export abstract class TcpSession {
   /** The socket closed; `reason` is final. Subclasses settle readers and call user handlers. */
   protected abstract closedWith(reason: CloseReason): void;
 
+  /**
+   * Called by the server's sweep: when no byte was read or written for the idle timeout, runs
+   * the `timeout` behaviour; the next one comes after another full idle period. @internal
+   */
+  checkIdle(now: number): void {
+    const limit = this.#idleTimeout;
+    if (limit <= 0 || now - this.lastActivity < limit || this.sessionState === SessionState.CLOSED) return;
+    this.idled(); // sees the real idleTime
+    if (this.lastActivity < now) this.lastActivity = now;
+  }
+
   protected idleError(): SwitchboardError {
-    return new SwitchboardError(ErrorCode.IDLE_TIMEOUT, `session ${this.id} idle for ${this.socket.timeout ?? 0} ms`);
+    return new SwitchboardError(ErrorCode.IDLE_TIMEOUT, `session ${this.id} idle for ${this.#idleTimeout} ms`);
   }
 
   static {
@@ -213,9 +224,6 @@ export abstract class TcpSession {
       const session = sessionOf(this);
       session.recordCause(CloseCause.PEER_END);
       session.peerEnded();
-    };
-    onSocketTimeout = function (this: Socket) {
-      sessionOf(this).idled();
     };
     onSocketClose = function (this: Socket) {
       const session = sessionOf(this);

@@ -114,7 +114,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
       maxBufferedOutput: limits.maxBufferedOutput,
     };
     this.#admission = new Admission(limits);
-    this.#deadlines = new SessionDeadlines(limits.firstByteTimeout, limits.maxLifetime, this.#sessions);
+    this.#deadlines = new SessionDeadlines(this.#options.idleTimeout, limits.firstByteTimeout, limits.maxLifetime, this.#sessions);
     this.#descriptors = new DescriptorWatch((cause) => this.#descriptorsExhausted(cause));
     this.#lifecycle = new ServerLifecycle(
       {
