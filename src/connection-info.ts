@@ -15,16 +15,34 @@ export interface ConnectionInfo {
   readonly localFamily: AddressFamily;
 }
 
-/** Reads both ends of a freshly accepted socket (one getpeername, one getsockname). */
-export function readConnectionInfo(socket: Socket): ConnectionInfo {
+/** The listening address a connection arrived on. */
+export interface ListeningAddress {
+  readonly address: string;
+  readonly port: number;
+  readonly family: AddressFamily;
+}
+
+/**
+ * Reads both ends of a freshly accepted socket. The peer's address is read at once (one
+ * getpeername), while the socket still has it, so a close handler can always name the peer even
+ * after a reset. The local end is the listener's own address unless the listener is a wildcard,
+ * which saves a getsockname per connection.
+ */
+export function readConnectionInfo(socket: Socket, listening: ListeningAddress): ConnectionInfo {
   const remote = unmapAddress(socket.remoteAddress ?? '', socket.remoteFamily ?? '');
-  const local = unmapAddress(socket.localAddress ?? '', socket.localFamily ?? '');
+  const local = isWildcard(listening.address)
+    ? unmapAddress(socket.localAddress ?? '', socket.localFamily ?? '')
+    : { address: listening.address, family: listening.family };
   return {
     remoteAddress: remote.address,
     remotePort: socket.remotePort ?? 0,
     remoteFamily: remote.family,
     localAddress: local.address,
-    localPort: socket.localPort ?? 0,
+    localPort: listening.port,
     localFamily: local.family,
   };
+}
+
+function isWildcard(address: string): boolean {
+  return address === '0.0.0.0' || address === '::';
 }

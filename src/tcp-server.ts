@@ -167,7 +167,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
     );
     this.#listenersOpen = this.#listeners.length;
     for (const listener of this.#listeners) {
-      listener.handle.on('connection', (socket: Socket) => this.#accept(socket));
+      listener.handle.on('connection', (socket: Socket) => this.#accept(socket, listener.address));
       listener.handle.on('error', (error: Error) => this.#acceptFailed(listener.address, error));
     }
     this.#descriptors.start();
@@ -296,9 +296,9 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
     };
   }
 
-  #accept(socket: Socket): void {
+  #accept(socket: Socket, listening: BoundAddress): void {
     this.#accepted++;
-    const info = readConnectionInfo(socket);
+    const info = readConnectionInfo(socket, listening);
     if (this.state !== 'listening') return this.#refuse(socket, info, RejectReason.CLOSING);
     const screened = this.#admission.screen(info);
     if (screened !== undefined) return this.#refuse(socket, info, screened);
