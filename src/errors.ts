@@ -42,14 +42,10 @@ export const ErrorCode = {
   OUTPUT_OVERFLOW: 'SWB_ERR_OUTPUT_OVERFLOW',
   /** A deadline other than idle time passed (first byte, partial frame, lifetime). */
   DEADLINE_EXCEEDED: 'SWB_ERR_DEADLINE_EXCEEDED',
-  /** A datagram was larger than the server's maximum datagram size. */
-  DATAGRAM_TOO_LARGE: 'SWB_ERR_DATAGRAM_TOO_LARGE',
   /** A UDP reply was refused because it exceeds the amplification limit. */
   AMPLIFICATION_REFUSED: 'SWB_ERR_AMPLIFICATION_REFUSED',
   /** A datagram could not be sent; the system error is the `cause`. */
   SEND_FAILED: 'SWB_ERR_SEND_FAILED',
-  /** The operation was aborted through an AbortSignal. */
-  ABORTED: 'SWB_ERR_ABORTED',
 } as const;
 
 /** One of the stable `SWB_ERR_*` codes. */

@@ -3,8 +3,8 @@
  * steps 2–4 with Switchboard's group rules (one shared port for port 0, rollback on failure,
  * an unsupported family skipped only for wildcards and names).
  */
-import { hostHasIPv6, type AddressFamily, type ListenTarget } from './addresses.ts';
-import { ErrorCode, ListenError, OpError, opErrorFromSystem, type Transport } from './errors.ts';
+import { hostHasIPv6, resolveListenTargets, type AddressFamily, type HostSpec, type ListenTarget, type LookupFunction } from './addresses.ts';
+import { ErrorCode, ListenError, OpError, SwitchboardError, opErrorFromSystem, type Transport } from './errors.ts';
 
 /** A bound address as the server reports it in `server.addresses`. */
 export interface BoundAddress {
@@ -32,12 +32,28 @@ export interface BoundSocket<Handle> {
 
 /** Group-binding knobs. */
 export interface BindGroupOptions {
-  /** Called for each address family skipped on a host that lacks it. */
-  readonly onSkip?: (target: ListenTarget, reason: string) => void;
+  /** Called for each address skipped on a host that lacks its family (`SWB_ERR_IPV6_UNAVAILABLE`). */
+  readonly onSkip?: (target: ListenTarget, warning: SwitchboardError) => void;
   /** How often a port-0 group retries when the shared port collides. @default 8 */
   readonly maxPortAttempts?: number;
   /** Override for tests; the default looks at the host's interfaces. */
   readonly hasIPv6?: boolean;
+}
+
+/**
+ * Resolves what to listen on for a server's `listen()`: like {@link resolveListenTargets}, but a
+ * name that does not resolve is a {@link ListenError} too, so `listen()` rejects with one class.
+ */
+export async function resolveGroupTargets(
+  spec: HostSpec,
+  transport: Transport,
+  options: { readonly ipv6Only?: boolean | undefined; readonly lookup?: LookupFunction | undefined; readonly port?: number },
+): Promise<ListenTarget[]> {
+  try {
+    return await resolveListenTargets(spec, transport, options);
+  } catch (error) {
+    throw error instanceof OpError ? new ListenError([error]) : error;
+  }
 }
 
 /**
@@ -86,7 +102,8 @@ function selectSupportedTargets(
         new OpError({ op: 'listen', transport, address: target.host, port }, ErrorCode.IPV6_UNAVAILABLE, 'IPv6 is not available on this host'),
       );
     } else {
-      options.onSkip?.(target, `IPv6 is not available on this host; not listening on [${target.host}] for ${JSON.stringify(target.requested)}`);
+      const reason = `IPv6 is not available on this host; not listening on [${target.host}] for ${JSON.stringify(target.requested)}`;
+      options.onSkip?.(target, new SwitchboardError(ErrorCode.IPV6_UNAVAILABLE, reason));
     }
     return false;
   });

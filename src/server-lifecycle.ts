@@ -3,7 +3,7 @@
  * closed`, with idempotent `close`/`destroy` whose later callers share one completion
  * (docs/lifecycle.md).
  */
-import { ErrorCode, SwitchboardError } from './errors.ts';
+import { ErrorCode, InvalidOptionError, SwitchboardError } from './errors.ts';
 
 /** The states of a server. */
 export const ServerState = {
@@ -95,7 +95,7 @@ export class ServerLifecycle {
   close(options: CloseOptions = {}): Promise<void> {
     const timeout = options.timeout ?? DEFAULT_CLOSE_TIMEOUT;
     if (typeof timeout !== 'number' || !(timeout >= 0)) {
-      throw new SwitchboardError(ErrorCode.INVALID_OPTION, `\`timeout\` must be a non-negative number of milliseconds, got ${String(timeout)}`);
+      throw new InvalidOptionError('timeout', 'must be a non-negative number of milliseconds', timeout);
     }
     this.#begin(false);
     this.#armDeadline(timeout);

@@ -97,7 +97,7 @@ export abstract class TcpSession {
   get localFamily(): ConnectionInfo['localFamily'] { return this.#info.localFamily; }
   /** Bytes received from the peer so far. */
   get bytesRead(): number { return this.socket.bytesRead; }
-  /** Bytes handed to the kernel so far. */
+  /** Bytes written to the session so far, including any still queued in the process. */
   get bytesWritten(): number { return this.socket.bytesWritten; }
   /** Milliseconds since the last byte read or written. */
   get idleTime(): number { return performance.now() - this.lastActivity; }

@@ -4,7 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
-import { resolveListenTargets, type ListenTarget } from './addresses.ts';
+import type { ListenTarget } from './addresses.ts';
 import type { AccessRuleSet, AddressList } from './admission/access-rules.ts';
 import { Admission } from './admission/admission.ts';
 import { DescriptorWatch, descriptorWarning, isDescriptorExhaustion } from './admission/descriptor-watch.ts';
@@ -15,10 +15,10 @@ import { AsyncQueue } from './async-queue.ts';
 import { AsyncSession } from './async-session.ts';
 import { CloseCause, type CloseReason } from './close-reason.ts';
 import { readConnectionInfo, type ConnectionInfo } from './connection-info.ts';
-import { ErrorCode, SwitchboardError, opErrorFromSystem } from './errors.ts';
+import { ErrorCode, InvalidOptionError, SwitchboardError, opErrorFromSystem } from './errors.ts';
 import { EventSession } from './event-session.ts';
 import { kCreateSession, type EventHandler, type SessionFunction, type SessionSource, type TcpHandler } from './handlers.ts';
-import { bindGroup, type BoundAddress, type BoundSocket, type SocketBinder } from './listener-group.ts';
+import { bindGroup, resolveGroupTargets, type BoundAddress, type BoundSocket, type SocketBinder } from './listener-group.ts';
 import { ServerLifecycle, type CloseOptions, type ServerState } from './server-lifecycle.ts';
 import { currentSession, type SessionHost, type TcpSession } from './session.ts';
 import { normalizeTcpServerOptions, type NormalizedTcpServerOptions, type TcpServerOptions } from './tcp-options.ts';
@@ -37,7 +37,7 @@ export interface TcpServerStats {
   readonly rejected: number;
   /** Bytes received over every session. */
   readonly bytesIn: number;
-  /** Bytes handed to the kernel over every session. */
+  /** Bytes written over every session, including any still queued in the process. */
   readonly bytesOut: number;
 }
 
@@ -61,7 +61,7 @@ export interface TcpServerEvents {
   rejected: [rejection: RejectedConnection];
   idle: [];
   close: [];
-  warning: [warning: SwitchboardError | Error];
+  warning: [warning: SwitchboardError];
   error: [error: SwitchboardError];
 }
 
@@ -97,13 +97,14 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
   readonly #descriptors: DescriptorWatch;
 
   /**
-   * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for any invalid option
+   * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for any invalid option or handler
+   * @throws {SwitchboardError} `SWB_ERR_REUSE_PORT_UNSUPPORTED` for `reusePort` where SO_REUSEPORT is missing
    */
   constructor(options?: TcpServerOptions, handler?: TcpHandler) {
     super();
     this.#options = normalizeTcpServerOptions(options);
     if (handler !== undefined && typeof handler !== 'function' && (typeof handler !== 'object' || handler === null)) {
-      throw new SwitchboardError(ErrorCode.INVALID_OPTION, `\`handler\` must be an object of event handlers or a session function, got ${typeof handler}`);
+      throw new InvalidOptionError('handler', 'must be an object of event handlers or a session function', handler);
     }
     this.#handler = handler;
     if (handler === undefined) this.#queue = new AsyncQueue();
@@ -157,9 +158,9 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
     const options = this.#options;
     this.#listeners = await this.#lifecycle.listen(
       async () => {
-        const targets = await resolveListenTargets(options.host, 'tcp', { ipv6Only: options.ipv6Only, lookup: options.lookup, port: options.port });
+        const targets = await resolveGroupTargets(options.host, 'tcp', { ipv6Only: options.ipv6Only, lookup: options.lookup, port: options.port });
         return bindGroup(targets, options.port, this.#binder(), {
-          onSkip: (_target, reason) => this.emit('warning', new Error(reason)),
+          onSkip: (_target, warning) => this.#warn(warning),
         });
       },
       (bound) => Promise.all(bound.map((listener) => closeListener(listener.handle))).then(() => undefined),
@@ -407,7 +408,11 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
   /** Out of descriptors: a `warning` (libuv resets the pending connections meanwhile), never an error. */
   #descriptorsExhausted(cause: NodeJS.ErrnoException): void {
     const first = this.#listeners[0]?.address;
-    const warning = descriptorWarning({ op: 'accept', transport: 'tcp', ...(first ? hostPort(first) : {}) }, cause);
+    this.#warn(descriptorWarning({ op: 'accept', transport: 'tcp', ...(first ? hostPort(first) : {}) }, cause));
+  }
+
+  /** Warnings are `warning` events, or process warnings when nobody listens, so none is lost. */
+  #warn(warning: SwitchboardError): void {
     if (this.listenerCount('warning') > 0) this.emit('warning', warning);
     else process.emitWarning(warning);
   }

@@ -6,11 +6,11 @@
 import type { Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { networkInterfaces } from 'node:os';
-import { resolveListenTargets, type ListenTarget } from '../addresses.ts';
+import type { ListenTarget } from '../addresses.ts';
 import { AsyncQueue } from '../async-queue.ts';
 import { ErrorCode, SwitchboardError, formatHostPort } from '../errors.ts';
 import type { MaybePromise } from '../handlers.ts';
-import { bindGroup, type BoundAddress, type BoundSocket, type SocketBinder } from '../listener-group.ts';
+import { bindGroup, resolveGroupTargets, type BoundAddress, type BoundSocket, type SocketBinder } from '../listener-group.ts';
 import { ServerLifecycle, type CloseOptions, type ServerState } from '../server-lifecycle.ts';
 import type { Datagram } from './datagram.ts';
 import { expandWildcardTargets, readUnbindableIPv6Addresses } from './interface-addresses.ts';
@@ -61,7 +61,7 @@ export interface UdpServerEvents {
   /** At most once per `dropReportInterval`: what was dropped, by reason. */
   drop: [summary: UdpDropSummary];
   close: [];
-  warning: [warning: Error];
+  warning: [warning: SwitchboardError];
   /** A handler failure, a refused reply or a failed send; each concerns one datagram. */
   error: [error: SwitchboardError];
 }
@@ -164,10 +164,10 @@ export class UdpServer extends EventEmitter<UdpServerEvents> implements AsyncIte
     const options = this.#options;
     await this.#lifecycle.listen(
       async () => {
-        const resolved = await resolveListenTargets(options.host, 'udp', { ipv6Only: options.ipv6Only, lookup: options.lookup, port: options.port });
+        const resolved = await resolveGroupTargets(options.host, 'udp', { ipv6Only: options.ipv6Only, lookup: options.lookup, port: options.port });
         const targets = options.perInterface ? this.#expandPerInterface(resolved) : resolved;
         const bound = await bindGroup(targets, options.port, this.#binder(), {
-          onSkip: (_target, reason) => this.emit('warning', new Error(reason)),
+          onSkip: (_target, warning) => this.#warn(warning),
         });
         // Known to the teardown from here on, whatever happens next.
         this.#endpoints = bound.map((socket) => this.#adopt(socket));
@@ -251,7 +251,7 @@ export class UdpServer extends EventEmitter<UdpServerEvents> implements AsyncIte
   #expandPerInterface(resolved: readonly ListenTarget[]): ListenTarget[] {
     const { targets, skipped } = expandWildcardTargets(resolved, networkInterfaces(), readUnbindableIPv6Addresses());
     for (const { host, requested, reason } of skipped) {
-      this.emit('warning', new Error(`not listening on ${formatHostPort(host, undefined)} for ${JSON.stringify(requested)}: ${reason}`));
+      this.#warn(new SwitchboardError(ErrorCode.ADDRESS_NOT_AVAILABLE, `not listening on ${formatHostPort(host, undefined)} for ${JSON.stringify(requested)}: ${reason}`));
     }
     return targets;
   }
@@ -318,6 +318,12 @@ export class UdpServer extends EventEmitter<UdpServerEvents> implements AsyncIte
     const signal = this.#options.signal;
     if (signal && this.#abortListener) signal.removeEventListener('abort', this.#abortListener);
     this.emit('close');
+  }
+
+  /** Warnings are `warning` events, or process warnings when nobody listens, so none is lost. */
+  #warn(warning: SwitchboardError): void {
+    if (this.listenerCount('warning') > 0) this.emit('warning', warning);
+    else process.emitWarning(warning);
   }
 
   /** Runtime failures are events: `error` if anyone listens, else a process warning at most once per interval. */
