@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AsyncSession, CloseCause, ErrorCode, TcpServer, type CloseReason } from '../src/index.ts';
 import { assertNoLeakedHandles, connectClient, deferred, listenLocal, openNetworkHandles, within } from './helpers/net.ts';
+import './helpers/leak-check.ts';
 
 describe('AsyncSession', () => {
   it('echoes with for await and awaited writes', async (t) => {

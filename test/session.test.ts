@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { CloseCause, ErrorCode, type CloseReason, type EventHandler, type EventSession, type TcpServer } from '../src/index.ts';
 import { assertNoLeakedHandles, connectClient, deferred, listenLocal, openNetworkHandles, within } from './helpers/net.ts';
+import './helpers/leak-check.ts';
 
 /** An event handler that records every close, for exactly-once assertions. */
 function recordingHandler(extra: EventHandler = {}): { handler: EventHandler; closes: CloseReason[]; closedOnce: Promise<CloseReason> } {

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { ErrorCode, TcpServer, listen } from '../src/index.ts';
 import { assertNoLeakedHandles, connectClient, listenLocal, openNetworkHandles, within } from './helpers/net.ts';
+import './helpers/leak-check.ts';
 
 const echo = { data: (session: { write(chunk: Buffer): unknown }, chunk: Buffer) => void session.write(chunk) };
 

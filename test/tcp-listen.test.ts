@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import { ErrorCode, ListenError, TcpServer, listen, type LookupFunction } from '../src/index.ts';
 import { assertNoLeakedHandles, connectClient, deferred, listenLocal, openNetworkHandles, within } from './helpers/net.ts';
+import './helpers/leak-check.ts';
 
 const run = promisify(execFile);
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { TcpServer, TcpSession } from '../../src/index.ts';
 import { connectClient, deferred, listenLocal, within, type TestClient } from '../helpers/net.ts';
+import '../helpers/leak-check.ts';
 import { servedClient } from './helpers.ts';
 
 /** Clients each proven served, with the server sessions in the same order. */

@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
 import { RejectReason, TcpServer } from '../../src/index.ts';
 import { listenLocal, within } from '../helpers/net.ts';
+import '../helpers/leak-check.ts';
 import { echo, refusedClient, servedClient } from './helpers.ts';
 
 describe('TcpServer', () => {

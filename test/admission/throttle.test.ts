@@ -4,6 +4,7 @@ import { Admission } from '../../src/admission/admission.ts';
 import { normalizeLimitOptions } from '../../src/admission/limit-options.ts';
 import { ErrorCode, InvalidOptionError, RejectReason, TcpServer, type ConnectionInfo } from '../../src/index.ts';
 import { listenLocal, within } from '../helpers/net.ts';
+import '../helpers/leak-check.ts';
 import { echo, refusedClient, servedClient } from './helpers.ts';
 
 function peer(remoteAddress: string): ConnectionInfo {

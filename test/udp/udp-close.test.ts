@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ErrorCode, UdpServer, listenUdp, type Datagram } from '../../src/index.ts';
 import { assertNoLeakedHandles, deferred, openNetworkHandles, within } from '../helpers/net.ts';
+import '../helpers/leak-check.ts';
 import { echo, listenUdpLocal, roundTrip, udpClient, until } from './helpers/udp.ts';
 
 function timers(): number {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ErrorCode, OpError, SwitchboardError, type Datagram, type UdpDropSummary } from '../../src/index.ts';
 import { deferred, within } from '../helpers/net.ts';
+import '../helpers/leak-check.ts';
 import { echo, listenUdpLocal, roundTrip, udpClient, until, UdpTestClient } from './helpers/udp.ts';
 
 /** Collects a server's `error` events. */
