@@ -47,6 +47,8 @@ export class ServerLifecycle {
   #deadline: NodeJS.Timeout | undefined;
   #deadlineAt = Infinity;
   #forced = false;
+  #signal: AbortSignal | undefined;
+  readonly #onAbort = (): void => void this.close();
   readonly #closed: PromiseWithResolvers<void> = Promise.withResolvers<void>();
 
   constructor(steps: TeardownSteps, onClosed: () => void) {
@@ -56,6 +58,14 @@ export class ServerLifecycle {
 
   get state(): ServerState {
     return this.#state;
+  }
+
+  /** Aborting `signal` closes the server gracefully (at once if it is already aborted). */
+  closeOnAbort(signal: AbortSignal | undefined): void {
+    if (!signal) return;
+    if (signal.aborted) return void this.close();
+    this.#signal = signal;
+    signal.addEventListener('abort', this.#onAbort, { once: true });
   }
 
   /** Resolves once the server is closed; never rejects. */
@@ -132,6 +142,8 @@ export class ServerLifecycle {
     if (this.#deadline) clearTimeout(this.#deadline);
     this.#deadline = undefined;
     this.#state = ServerState.CLOSED;
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#signal = undefined;
     this.#onClosed();
     this.#closed.resolve();
   }

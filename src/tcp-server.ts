@@ -91,7 +91,6 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
   #closedBytesOut = 0;
   #drainWaiters: (() => void)[] = [];
   #queue: AsyncQueue<AsyncSession> | undefined;
-  #abortListener: (() => void) | undefined;
   readonly #admission: Admission;
   readonly #deadlines: SessionDeadlines;
   readonly #descriptors: DescriptorWatch;
@@ -126,12 +125,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
       },
       () => this.#finishClose(),
     );
-    const signal = this.#options.signal;
-    if (signal) {
-      this.#abortListener = () => void this.close();
-      if (signal.aborted) void this.close();
-      else signal.addEventListener('abort', this.#abortListener, { once: true });
-    }
+    this.#lifecycle.closeOnAbort(this.#options.signal);
   }
 
   /** `idle`, `binding`, `listening`, `closing` or `closed`. */
@@ -395,8 +389,6 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
   }
 
   #finishClose(): void {
-    const signal = this.#options.signal;
-    if (signal && this.#abortListener) signal.removeEventListener('abort', this.#abortListener);
     this.emit('close');
   }
 

@@ -94,7 +94,6 @@ export class UdpServer extends EventEmitter<UdpServerEvents> implements AsyncIte
   #draining = false;
   #ticker: NodeJS.Timeout | undefined;
   #lastWarningAt = -Infinity;
-  #abortListener: (() => void) | undefined;
 
   /**
    * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for any invalid option or handler
@@ -132,12 +131,7 @@ export class UdpServer extends EventEmitter<UdpServerEvents> implements AsyncIte
       },
       () => this.#finishClose(),
     );
-    const signal = settings.signal;
-    if (signal) {
-      this.#abortListener = () => void this.close();
-      if (signal.aborted) void this.close();
-      else signal.addEventListener('abort', this.#abortListener, { once: true });
-    }
+    this.#lifecycle.closeOnAbort(settings.signal);
   }
 
   /** `idle`, `binding`, `listening`, `closing` or `closed`. */
@@ -315,8 +309,6 @@ export class UdpServer extends EventEmitter<UdpServerEvents> implements AsyncIte
   #finishClose(): void {
     this.#limiter?.clear();
     this.#ledger.close();
-    const signal = this.#options.signal;
-    if (signal && this.#abortListener) signal.removeEventListener('abort', this.#abortListener);
     this.emit('close');
   }
 
