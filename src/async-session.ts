@@ -12,10 +12,14 @@ import { SessionState, TcpSession, handlerScope, sessionOf, type SessionHost } f
 /** Bytes buffered for `read()` before the socket stops reading from the kernel. */
 const READ_HIGH_WATERMARK = 64 * 1024;
 
+/** A waiting `read()` (settles with a chunk or null) or iterator `next()` (settles with a result). */
 interface PendingRead {
-  resolve(chunk: Buffer | null): void;
+  resolve(value: Buffer | null | IteratorResult<Buffer>): void;
   reject(error: SwitchboardError): void;
+  readonly iterating: boolean;
 }
+
+const DONE: IteratorResult<Buffer> = Object.freeze({ done: true, value: undefined });
 
 let onSocketData: (this: Socket, chunk: Buffer) => void;
 const noop = (): void => {};
@@ -45,14 +49,19 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
    * @throws {OpError} (rejects) `SWB_ERR_CONNECTION_RESET` and kin when the stream ended in error
    */
   read(): Promise<Buffer | null> {
+    return this.#take(false) as Promise<Buffer | null>;
+  }
+
+  /** One read for `read()` or for the iterator, which gets its result object without a second promise. */
+  #take(iterating: boolean): Promise<Buffer | null | IteratorResult<Buffer>> {
     const chunk = this.#chunks.shift();
     if (chunk !== undefined) {
       this.#queuedBytes -= chunk.length;
       if (this.socket.isPaused() && this.#queuedBytes < READ_HIGH_WATERMARK && this.sessionState !== SessionState.CLOSED) this.socket.resume();
-      return Promise.resolve(chunk);
+      return Promise.resolve(iterating ? { done: false, value: chunk } : chunk);
     }
-    if (this.#eof || this.sessionState === SessionState.CLOSED) return this.#settledEnd();
-    return new Promise((resolve, reject) => this.#readers.push({ resolve, reject }));
+    if (this.#eof || this.sessionState === SessionState.CLOSED) return this.#settledEnd(iterating);
+    return new Promise((resolve, reject) => this.#readers.push({ resolve, reject, iterating }));
   }
 
   /**
@@ -89,7 +98,7 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
   /** Iterates incoming chunks until end of stream. Leaving the loop early does not close the session. */
   [Symbol.asyncIterator](): AsyncIterator<Buffer> {
     return {
-      next: () => this.read().then((chunk) => (chunk === null ? { done: true, value: undefined } : { done: false, value: chunk })),
+      next: () => this.#take(true) as Promise<IteratorResult<Buffer>>,
       return: () => Promise.resolve({ done: true, value: undefined }),
     };
   }
@@ -113,7 +122,7 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
     this.#eof = true;
     const readers = this.#readers;
     this.#readers = [];
-    for (const reader of readers) reader.resolve(null);
+    for (const reader of readers) reader.resolve(reader.iterating ? DONE : null);
   }
 
   protected idled(): void {
@@ -125,14 +134,14 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
     this.#readers = [];
     for (const reader of readers) {
       if (reason.error && !this.#eof) reader.reject(reason.error);
-      else reader.resolve(null);
+      else reader.resolve(reader.iterating ? DONE : null);
     }
   }
 
-  #settledEnd(): Promise<Buffer | null> {
+  #settledEnd(iterating: boolean): Promise<Buffer | null | IteratorResult<Buffer>> {
     const error = this.closeReason?.error;
     if (error && !this.#eof) return handledRejection(error);
-    return Promise.resolve(null);
+    return Promise.resolve(iterating ? DONE : null);
   }
 
   #closedError(op: string): SwitchboardError {
@@ -145,7 +154,7 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
       const session = sessionOf<AsyncSession>(this);
       session.lastActivity = performance.now();
       const reader = session.#readers.shift();
-      if (reader) return reader.resolve(chunk);
+      if (reader) return reader.resolve(reader.iterating ? { done: false, value: chunk } : chunk);
       session.#chunks.push(chunk);
       session.#queuedBytes += chunk.length;
       if (session.#queuedBytes >= READ_HIGH_WATERMARK) this.pause();
