@@ -4,14 +4,14 @@ import { addressKey, parseIPv6 } from '../../src/admission/address-key.ts';
 
 describe('addressKey', () => {
   it('keeps IPv4 addresses as they are', () => {
-    assert.equal(addressKey('10.1.2.3', 128), '10.1.2.3');
-    assert.equal(addressKey('10.1.2.3', 64), '10.1.2.3');
+    assert.equal(addressKey('198.18.2.3', 128), '198.18.2.3');
+    assert.equal(addressKey('198.18.2.3', 64), '198.18.2.3');
   });
 
   it('counts an IPv4-mapped IPv6 peer as its IPv4 address, in dotted and hex form', () => {
-    assert.equal(addressKey('::ffff:10.1.2.3', 128), '10.1.2.3');
-    assert.equal(addressKey('::FFFF:10.1.2.3', 64), '10.1.2.3');
-    assert.equal(addressKey('::ffff:a01:203', 64), '10.1.2.3');
+    assert.equal(addressKey('::ffff:198.18.2.3', 128), '198.18.2.3');
+    assert.equal(addressKey('::FFFF:198.18.2.3', 64), '198.18.2.3');
+    assert.equal(addressKey('::ffff:c612:203', 64), '198.18.2.3');
   });
 
   it('keeps a whole IPv6 address by default', () => {

@@ -107,7 +107,7 @@ describe('TcpServer', () => {
         ['busyMessage', 42],
         ['busyMessage', 'x'.repeat(4097)],
         ['allow', ['localhost']],
-        ['deny', '10.0.0.1'],
+        ['deny', '198.18.0.1'],
         ['maxBufferedOutput', -1],
         ['highWaterMark', 0],
         ['firstByteTimeout', -5],
