@@ -41,8 +41,15 @@ export type LookupFunction = (hostname: string) => Promise<readonly LookupAddres
 /** The default resolver: every address `getaddrinfo` yields, in the resolver's order. */
 export const lookupAll: LookupFunction = (hostname) => dnsLookup(hostname, { all: true, order: 'verbatim' });
 
-const IPV4_ANY = '0.0.0.0';
-const IPV6_ANY = '::';
+/** The IPv4 wildcard address, as resolved targets spell it. */
+export const IPV4_ANY = '0.0.0.0';
+/** The IPv6 wildcard address, as resolved targets spell it (canonical: `::0` becomes `::`). */
+export const IPV6_ANY = '::';
+
+/** Whether a resolved (canonical) address is a wildcard: `0.0.0.0` or `::`. */
+export function isWildcardAddress(address: string): boolean {
+  return address === IPV4_ANY || address === IPV6_ANY;
+}
 
 /**
  * Resolves a host specification to the sockets to bind, deduplicated, in order.

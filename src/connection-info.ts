@@ -3,7 +3,7 @@
  * (an IPv4 peer on a dual-stack socket is `127.0.0.1`, family IPv4).
  */
 import type { Socket } from 'node:net';
-import { unmapAddress, type AddressFamily } from './addresses.ts';
+import { isWildcardAddress, unmapAddress, type AddressFamily } from './addresses.ts';
 
 /** Both ends of an accepted connection. */
 export interface ConnectionInfo {
@@ -30,7 +30,7 @@ export interface ListeningAddress {
  */
 export function readConnectionInfo(socket: Socket, listening: ListeningAddress): ConnectionInfo {
   const remote = unmapAddress(socket.remoteAddress ?? '', socket.remoteFamily ?? '');
-  const local = isWildcard(listening.address)
+  const local = isWildcardAddress(listening.address)
     ? unmapAddress(socket.localAddress ?? '', socket.localFamily ?? '')
     : { address: listening.address, family: listening.family };
   return {
@@ -41,8 +41,4 @@ export function readConnectionInfo(socket: Socket, listening: ListeningAddress):
     localPort: listening.port,
     localFamily: local.family,
   };
-}
-
-function isWildcard(address: string): boolean {
-  return address === '0.0.0.0' || address === '::';
 }

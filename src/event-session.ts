@@ -6,8 +6,8 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { CloseCause, type CloseReason } from './close-reason.ts';
 import type { ConnectionInfo } from './connection-info.ts';
-import type { EventHandler } from './handlers.ts';
-import { SessionState, TcpSession, handlerScope, sessionOf, type SessionHost } from './session.ts';
+import { isThenable, type EventHandler } from './handlers.ts';
+import { SessionState, TcpSession, sessionOf, type SessionHost } from './session.ts';
 
 let onSocketData: (this: Socket, chunk: Buffer) => void;
 let onSocketDrain: (this: Socket) => void;
@@ -33,16 +33,8 @@ export class EventSession extends TcpSession {
   start(): void {
     const open = this.#handler.open;
     if (!open) return;
-    const outer = handlerScope.session;
-    handlerScope.session = this;
-    try {
-      const result = open.call(this.#handler, this);
-      if (isThenable(result)) this.#awaitHandler(result, 'open');
-    } catch (error) {
-      this.handlerFailed(error, 'open');
-    } finally {
-      handlerScope.session = outer;
-    }
+    const result = this.callHandler('open', open, this.#handler);
+    if (isThenable(result)) this.#awaitHandler(result, 'open');
   }
 
   /**
@@ -69,43 +61,19 @@ export class EventSession extends TcpSession {
   protected peerEnded(): void {
     const end = this.#handler.end;
     if (!end) return this.end();
-    const outer = handlerScope.session;
-    handlerScope.session = this;
-    try {
-      end.call(this.#handler, this);
-    } catch (error) {
-      this.handlerFailed(error, 'end');
-    } finally {
-      handlerScope.session = outer;
-    }
+    this.callHandler('end', end, this.#handler);
   }
 
   protected idled(): void {
     const timeout = this.#handler.timeout;
     if (!timeout) return this.terminate(CloseCause.IDLE_TIMEOUT, this.idleError(), false);
-    const outer = handlerScope.session;
-    handlerScope.session = this;
-    try {
-      timeout.call(this.#handler, this);
-    } catch (error) {
-      this.handlerFailed(error, 'timeout');
-    } finally {
-      handlerScope.session = outer;
-    }
+    this.callHandler('timeout', timeout, this.#handler);
   }
 
   protected closedWith(reason: CloseReason): void {
     const handler = this.#handler;
-    try {
-      if (reason.error && handler.error) handler.error(this, reason.error);
-    } catch (error) {
-      this.handlerFailed(error, 'error');
-    }
-    try {
-      handler.close?.(this, reason);
-    } catch (error) {
-      this.handlerFailed(error, 'close');
-    }
+    if (reason.error && handler.error) this.callHandler('error', handler.error, handler, reason.error);
+    if (handler.close) this.callHandler('close', handler.close, handler, reason);
   }
 
   #awaitHandler(pending: PromiseLike<unknown>, callback: string): void {
@@ -124,32 +92,12 @@ export class EventSession extends TcpSession {
       const session = sessionOf<EventSession>(this);
       session.lastActivity = performance.now();
       const handler = session.#handler;
-      const outer = handlerScope.session;
-      handlerScope.session = session;
-      try {
-        const result = handler.data!(session, chunk);
-        if (result !== undefined && isThenable(result)) session.#awaitHandler(result, 'data');
-      } catch (error) {
-        session.handlerFailed(error, 'data');
-      } finally {
-        handlerScope.session = outer;
-      }
+      const result = session.callHandler('data', handler.data!, handler, chunk);
+      if (result !== undefined && isThenable(result)) session.#awaitHandler(result, 'data');
     };
     onSocketDrain = function (this: Socket) {
       const session = sessionOf<EventSession>(this);
-      const outer = handlerScope.session;
-      handlerScope.session = session;
-      try {
-        session.#handler.drain!(session);
-      } catch (error) {
-        session.handlerFailed(error, 'drain');
-      } finally {
-        handlerScope.session = outer;
-      }
+      session.callHandler('drain', session.#handler.drain!, session.#handler);
     };
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
 }

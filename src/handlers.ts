@@ -67,3 +67,8 @@ export type SessionFactory = (id: number, socket: Socket, info: ConnectionInfo, 
 export interface SessionSource {
   readonly [kCreateSession]?: SessionFactory;
 }
+
+/** Whether a handler returned a promise (or any thenable) that reading must wait for. */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
+}

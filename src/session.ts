@@ -47,6 +47,9 @@ export function currentSession(): TcpSession | undefined {
   return handlerScope.session ?? handlerScope.async.getStore();
 }
 
+/** What {@link TcpSession.callHandler} returns when the handler threw (already reported). @internal */
+export const HANDLER_THREW: unique symbol = Symbol('switchboard.handlerThrew');
+
 /** The session that owns a socket (for listeners registered once per socket, without closures). */
 export function sessionOf<S extends TcpSession>(socket: Socket): S {
   return (socket as OwnedSocket)[kSession] as S;
@@ -175,6 +178,23 @@ export abstract class TcpSession {
   protected recordCause(cause: CloseCause, error?: SwitchboardError): void {
     this.#cause ??= cause;
     this.#error ??= error;
+  }
+
+  /**
+   * Calls a user handler as this session's own: `broadcast` skips the session while it runs, and a
+   * throw ends only this session. Returns what the handler returned, or {@link HANDLER_THREW}.
+   */
+  protected callHandler(callback: string, handler: (session: never, arg: never) => unknown, receiver: unknown, arg?: unknown): unknown {
+    const outer = handlerScope.session;
+    handlerScope.session = this;
+    try {
+      return (handler as (this: unknown, session: TcpSession, arg: unknown) => unknown).call(receiver, this, arg);
+    } catch (error) {
+      this.handlerFailed(error, callback);
+      return HANDLER_THREW;
+    } finally {
+      handlerScope.session = outer;
+    }
   }
 
   /** A user callback failed: report it, and end only this session. */

@@ -79,14 +79,8 @@ export async function runCommand(
   const child = track(spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
   const stdout = tail(child.stdout, 64_000);
   const stderr = tail(child.stderr);
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill('SIGKILL');
-  }, timeoutMs);
-  const exit = await exitOf(child);
-  clearTimeout(timer);
-  return { ...exit, stdout: stdout(), stderr: stderr(), timedOut };
+  const exit = await exitWithin(child, timeoutMs);
+  return { ...exit, stdout: stdout(), stderr: stderr() };
 }
 
 /** Run a command with the runner's own stdout/stderr, SIGKILLing it past `timeoutMs`. */
@@ -96,6 +90,11 @@ export async function runInherited(
   timeoutMs: number,
 ): Promise<Exit & { readonly timedOut: boolean }> {
   const child = track(spawn(command, args, { stdio: ['ignore', 'inherit', 'inherit'] }));
+  return exitWithin(child, timeoutMs);
+}
+
+/** Waits for `child` to exit, SIGKILLing it past `timeoutMs`. */
+async function exitWithin(child: ChildProcess, timeoutMs: number): Promise<Exit & { readonly timedOut: boolean }> {
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;

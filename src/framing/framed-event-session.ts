@@ -9,8 +9,8 @@ import type { FrameCodec } from '../codecs/codec.ts';
 import { CloseCause, type CloseReason } from '../close-reason.ts';
 import type { ConnectionInfo } from '../connection-info.ts';
 import { EventSession } from '../event-session.ts';
-import type { EventHandler } from '../handlers.ts';
-import { SessionState, handlerScope, type SessionHost } from '../session.ts';
+import { isThenable, type EventHandler } from '../handlers.ts';
+import { HANDLER_THREW, SessionState, type SessionHost } from '../session.ts';
 import type { FrameHandler } from './frame-handler.ts';
 import { asCodecFailure, partialFrameExpired } from './framing-errors.ts';
 import type { PartialFrameHolder, PartialFrameWatch } from './partial-frames.ts';
@@ -131,15 +131,7 @@ export class FramedEventSession<In, Out> extends EventSession implements Partial
     const finish = (): void => {
       if (this.sessionState === SessionState.CLOSED || this.socket.destroyed) return;
       if (!end) return this.end();
-      const scope = handlerScope.session;
-      handlerScope.session = this;
-      try {
-        end();
-      } catch (error) {
-        this.handlerFailed(error, 'end');
-      } finally {
-        handlerScope.session = scope;
-      }
+      this.callHandler('end', end, undefined);
     };
     // A last frame handled asynchronously holds the end until it settles.
     const held = this.#backlogDone as PromiseWithResolvers<void> | undefined;
@@ -192,18 +184,8 @@ export class FramedEventSession<In, Out> extends EventSession implements Partial
     const backlog = this.#backlog!;
     const onFrame = this.#frames.frame!;
     while (backlog.length > 0 && this.sessionState !== SessionState.CLOSED) {
-      const frame = backlog.shift()!;
-      const scope = handlerScope.session;
-      handlerScope.session = this;
-      let result: unknown;
-      try {
-        result = onFrame.call(this.#frames, this, frame);
-      } catch (error) {
-        this.handlerFailed(error, 'frame');
-        break;
-      } finally {
-        handlerScope.session = scope;
-      }
+      const result = this.callHandler('frame', onFrame, this.#frames, backlog.shift());
+      if (result === HANDLER_THREW) break;
       if (result !== undefined && isThenable(result)) {
         result.then(
           () => this.#continue(),
@@ -252,9 +234,5 @@ export class FramedEventSession<In, Out> extends EventSession implements Partial
       else session.#handle(frame);
     };
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
 }
 

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { SocketAddress } from 'node:net';
 import type { NetworkInterfaceInfo } from 'node:os';
-import type { ListenTarget } from '../addresses.ts';
+import { IPV4_ANY, IPV6_ANY, type ListenTarget } from '../addresses.ts';
 
 /** The shape `os.networkInterfaces()` returns. */
 export type InterfaceTable = Readonly<Record<string, readonly NetworkInterfaceInfo[] | undefined>>;
@@ -47,10 +47,10 @@ export function expandWildcardTargets(
   const expanded: ListenTarget[] = [];
   const skipped: SkippedAddress[] = [];
   for (const target of targets) {
-    if (target.host === '0.0.0.0') {
+    if (target.host === IPV4_ANY) {
       expanded.push(...familyTargets(target, 'IPv4', interfaces, unusable, skipped));
-    } else if (target.host === '::') {
-      if (!target.ipv6Only) expanded.push(...familyTargets({ ...target, host: '0.0.0.0', family: 'IPv4' }, 'IPv4', interfaces, unusable, skipped));
+    } else if (target.host === IPV6_ANY) {
+      if (!target.ipv6Only) expanded.push(...familyTargets({ ...target, host: IPV4_ANY, family: 'IPv4' }, 'IPv4', interfaces, unusable, skipped));
       expanded.push(...familyTargets({ ...target, ipv6Only: true }, 'IPv6', interfaces, unusable, skipped));
     } else {
       expanded.push(target);
