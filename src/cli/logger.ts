@@ -83,3 +83,21 @@ function formatPlain(level: LogLevel, event: string, message: string, colour: bo
   const prefix = level === 'warn' ? 'warning:' : 'error:';
   return colour ? `${COLOURS[level]}${prefix}${RESET} ${message}` : `${prefix} ${message}`;
 }
+
+// Escape sequences as terminals parse them (ECMA-48): CSI (ESC [ or C1 0x9B) with its parameters
+// up to the final byte; OSC, DCS, SOS, PM and APC strings up to BEL or ST (or the end of the
+// text); any other ESC with its intermediate and final byte. Then every C0 and C1 control left
+// but TAB, and DEL.
+const ESCAPE_SEQUENCE = /(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?|\x1b[ -/]*[0-~]?/g;
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g;
+
+/**
+ * `text` without terminal controls, for a line that came from elsewhere (a program's stderr): no
+ * escape sequence (colours, cursor moves, window titles), no carriage return, no other C0 or C1
+ * control. Tabs stay.
+ * @example
+ * stripControls('\x1b[31mfailed\x1b[0m\r'); // 'failed'
+ */
+export function stripControls(text: string): string {
+  return text.replace(ESCAPE_SEQUENCE, '').replace(CONTROL, '');
+}

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Logger } from '../../src/cli/logger.ts';
+import { Logger, stripControls } from '../../src/cli/logger.ts';
 
 function streams(isTTY: boolean) {
   const out: string[] = [];
@@ -63,5 +63,37 @@ describe('Logger', () => {
     const pipe = streams(false);
     new Logger({ stdout: pipe.stdout, stderr: pipe.stderr, env: {} }).error('x', 'boom');
     assert.deepEqual(pipe.err, ['error: boom\n']);
+  });
+});
+
+describe('stripControls', () => {
+  const cases: [string, string, string][] = [
+    ['SGR colours', '\x1b[1;31mred\x1b[0m', 'red'],
+    ['cursor moves and erase', '\x1b[2J\x1b[10;20Hhere\x1b[K', 'here'],
+    ['a private-mode CSI', '\x1b[?1049hscreen', 'screen'],
+    ['OSC window title ended by BEL', '\x1b]0;pwned\x07after', 'after'],
+    ['OSC 8 hyperlink ended by ST', '\x1b]8;;http://example.com\x1b\\link\x1b]8;;\x1b\\', 'link'],
+    ['DCS string', '\x1bP1$r0m\x1b\\ok', 'ok'],
+    ['an unterminated OSC swallows the rest, as a terminal would', 'a\x1b]0;title', 'a'],
+    ['two-byte escapes (RIS, keypad)', '\x1bcreset\x1b=x', 'resetx'],
+    ['8-bit CSI and OSC', '\x9b2Jc1\x9d0;t\x9cz', 'c1z'],
+    ['carriage returns and backspaces', 'progress\r100%\b\b!', 'progress100%!'],
+    ['other C0 controls, DEL and lone C1', 'a\x00b\x07c\x7fd\x85e', 'abcde'],
+    ['an incomplete CSI at the end', 'cut\x1b[3', 'cut'],
+    ['a lone ESC', 'x\x1b', 'x'],
+  ];
+  for (const [what, input, expected] of cases) {
+    it(`removes ${what}`, () => assert.equal(stripControls(input), expected));
+  }
+
+  it('keeps tabs and printable text, including non-ASCII', () => {
+    assert.equal(stripControls('a\tb ünïcødé — [brackets] ~'), 'a\tb ünïcødé — [brackets] ~');
+  });
+
+  it('leaves no control character whatever the input', () => {
+    for (let code = 0; code < 0xa0; code++) {
+      const text = stripControls(`<${String.fromCharCode(code)}[0m${String.fromCharCode(code)}]x\x1b${String.fromCharCode(code)}>`);
+      assert.doesNotMatch(text, /[\x00-\x08\x0a-\x1f\x7f-\x9f]/, `code ${code}: ${JSON.stringify(text)}`);
+    }
   });
 });

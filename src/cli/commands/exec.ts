@@ -3,9 +3,9 @@
  *
  * Shutdown differs from the other commands: a graceful library close half-closes every session
  * at once, which would cut off what a program is still writing. So the servers are suspended
- * (listeners bound, new connections refused) while every program gets SIGTERM and each session
- * ends when its program's output does; at the drain deadline the rest get SIGKILL and their
- * sessions are destroyed.
+ * (listeners bound, new connections refused) while every program's process group gets SIGTERM
+ * and each session ends when its program's output does; at the drain deadline the groups left
+ * get SIGKILL, their sessions are destroyed and their pipes closed.
  */
 import { basename } from 'node:path';
 import { SERVER_OPTIONS, parseCommandLine } from '../args.ts';
@@ -40,17 +40,28 @@ export async function execCommand(args: readonly string[]): Promise<number> {
   return serveEndpoints(endpoints, settings, log, (servers) => stopExec(servers, children, log));
 }
 
+/** After SIGKILL at the drain deadline, how long to wait for the process groups to empty. */
+const KILL_WAIT_MS = 2000;
+
 /** See the module comment: refuse new connections, SIGTERM, wait, then SIGKILL and destroy. */
 function stopExec(servers: ServerSet, children: ChildProcesses, log: Logger): Stoppable {
   return {
     async close(timeout) {
       servers.suspend();
-      children.terminateAll(timeout);
-      const finished = await settleWithin(sessionsGone(servers), timeout);
-      if (!finished) log.warn('drain-timeout', `${servers.sessions} session(s) still open at the drain deadline: closing them`, { sessions: servers.sessions });
-      await (finished ? servers.close(0) : servers.destroy());
+      children.terminateAll();
+      const finished = await settleWithin(Promise.all([sessionsGone(servers), children.allExited()]), timeout);
+      const sessions = servers.sessions;
+      if (sessions > 0) log.warn('drain-timeout', `${sessions} session(s) still open at the drain deadline: closing them`, { sessions });
+      const groups = children.runningGroups;
+      if (groups.length > 0) log.warn('drain-timeout', `${groups.length} program(s) still running at the drain deadline: SIGKILL to process group(s) ${groups.join(', ')}`, { processGroups: groups.join(' ') });
+      else if (children.size > 0) log.warn('drain-timeout', `${children.size} program(s) exited but their output is still held open (by a process that left its group): closing it`, { programs: children.size });
+      await (sessions === 0 ? servers.close(0) : servers.destroy());
       children.killAll();
-      await children.allExited();
+      if (!(await settleWithin(children.allExited(), KILL_WAIT_MS))) {
+        const groups = children.runningGroups;
+        log.warn('kill-timeout', `process group(s) ${groups.join(', ')} still running ${KILL_WAIT_MS / 1000}s after SIGKILL: not waiting for them`, { processGroups: groups.join(' ') });
+        children.abandon();
+      }
     },
     async destroy() {
       children.killAll();

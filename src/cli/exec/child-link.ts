@@ -1,12 +1,13 @@
 /**
  * One connection joined to one program: the socket's bytes to the program's stdin and the
  * program's stdout to the socket, with backpressure both ways (each side pauses the other while
- * its buffer is full). The program's stderr goes to the log, line by line.
+ * its buffer is full). The program's stderr goes to the log, line by line, without terminal
+ * controls (a program's output must not drive the operator's terminal).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { EventSession } from '../../index.ts';
 import { formatListenAddress } from '../listen-address.ts';
-import type { Logger } from '../logger.ts';
+import { stripControls, type Logger } from '../logger.ts';
 import type { ChildProcesses } from './children.ts';
 import { ucspiEnvironment } from './ucspi-env.ts';
 
@@ -117,7 +118,7 @@ export class ChildLink {
   }
 }
 
-/** Calls `onLine` for each line of `stream` (without its newline), cutting very long lines. */
+/** Calls `onLine` for each line of `stream` (without its newline or controls), cutting very long lines. */
 function logLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): void {
   let pending = '';
   stream.setEncoding('utf8');
@@ -125,15 +126,15 @@ function logLines(stream: NodeJS.ReadableStream, onLine: (line: string) => void)
     pending += text;
     let newline: number;
     while ((newline = pending.indexOf('\n')) !== -1) {
-      onLine(pending.slice(0, newline).replace(/\r$/, ''));
+      onLine(stripControls(pending.slice(0, newline)));
       pending = pending.slice(newline + 1);
     }
     while (pending.length > MAX_STDERR_LINE) {
-      onLine(pending.slice(0, MAX_STDERR_LINE));
+      onLine(stripControls(pending.slice(0, MAX_STDERR_LINE)));
       pending = pending.slice(MAX_STDERR_LINE);
     }
   });
   stream.on('end', () => {
-    if (pending !== '') onLine(pending);
+    if (pending !== '') onLine(stripControls(pending));
   });
 }
