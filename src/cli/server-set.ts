@@ -51,9 +51,12 @@ export class ServerSet {
     return this.endpoints.reduce((sum, { tcp }) => sum + tcp.stats().sessions, 0);
   }
 
-  /** Stops accepting, half-closes every session and waits up to `timeout` ms (the library's `close`). */
+  /**
+   * Stops accepting, half-closes every session and waits up to `timeout` ms (the library's
+   * `close`); UDP servers wait as long for their handlers and replies.
+   */
   async close(timeout: number): Promise<void> {
-    await Promise.all(this.endpoints.flatMap(({ tcp, udp }) => [tcp.close({ timeout }), udp?.close()]));
+    await Promise.all(this.endpoints.flatMap(({ tcp, udp }) => [tcp.close({ timeout }), udp?.close({ timeout })]));
   }
 
   /** Closes everything at once. */
