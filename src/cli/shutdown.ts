@@ -2,7 +2,12 @@
  * Serving until told to stop: the first SIGINT or SIGTERM closes gracefully within the drain
  * timeout, a second destroys at once (exit 128 + the signal's number), a third exits outright.
  * The handlers go in before anything binds, so a signal during startup is never the default
- * (instant) death.
+ * (instant) death, and stay until the process exits, so a late one is not either.
+ *
+ * A repeat of the same signal within {@link SIGNAL_REPEAT_MS} counts once: one request often
+ * arrives twice. Under `npm start` a terminal's Ctrl-C reaches npm and the server (the whole
+ * foreground process group), and npm forwards what it got; systemd's SIGTERM goes to every
+ * process of the unit, npm included, which forwards it again.
  */
 import { constants } from 'node:os';
 import { formatDuration } from './args.ts';
@@ -19,15 +24,20 @@ export interface Stoppable {
 
 const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 
+/** A repeat of the same signal sooner than this after the last one is the same request, in ms. */
+export const SIGNAL_REPEAT_MS = 500;
+
 /** Catches SIGINT and SIGTERM from construction on, and stops a {@link Stoppable} on them. */
 export class ShutdownSignals {
   readonly #drainTimeout: number;
   readonly #log: Logger;
   readonly #received: NodeJS.Signals[] = [];
-  readonly #onSignal = (signal: NodeJS.Signals): void => this.#handle(signal);
+  readonly #onSignal = (signal: NodeJS.Signals): void => this.#arrived(signal);
   readonly #done = Promise.withResolvers<number>();
   #target: Stoppable | undefined;
   #exitCode: number = ExitCode.OK;
+  #last: { readonly signal: NodeJS.Signals; readonly at: number } | undefined;
+  #closed = false;
 
   /** @param drainTimeout how long the graceful close may take, in ms */
   constructor(drainTimeout: number, log: Logger) {
@@ -54,6 +64,15 @@ export class ShutdownSignals {
     for (const name of SIGNALS) process.off(name, this.#onSignal);
   }
 
+  #arrived(signal: NodeJS.Signals): void {
+    const now = performance.now();
+    const last = this.#last;
+    if (last?.signal === signal && now - last.at < SIGNAL_REPEAT_MS) return;
+    this.#last = { signal, at: now };
+    if (this.#closed) process.exit(this.#exitCode); // closed, yet something keeps us alive
+    this.#handle(signal);
+  }
+
   #handle(signal: NodeJS.Signals): void {
     const target = this.#target;
     if (!target) {
@@ -66,7 +85,9 @@ export class ShutdownSignals {
       const drain = this.#drainTimeout;
       this.#log.info('closing', `closing on ${signal}: sessions have ${formatDuration(drain)} to finish (send it again to stop at once)`, { signal, drainTimeout: drain });
       void target.close(drain).then(() => {
-        this.dispose();
+        // The handlers stay (they keep no process alive): a duplicate arriving now is ignored
+        // rather than killing the process by the signal's default action.
+        this.#closed = true;
         this.#log.info('closed', 'closed', { exitCode: this.#exitCode });
         this.#done.resolve(this.#exitCode);
       });

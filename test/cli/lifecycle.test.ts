@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { SIGNAL_REPEAT_MS } from '../../src/cli/shutdown.ts';
 import { listenLocal, connectClient, within } from '../helpers/net.ts';
 import { runCliToExit, startCli } from './cli-process.ts';
 
@@ -128,8 +130,24 @@ describe('switchboard signals', () => {
     client.socket.pause(); // a peer that stops reading: the graceful close cannot finish
     cli.signal('SIGTERM');
     await cli.stdout.waitFor(/^closing on SIGTERM/, 'the closing line');
+    await delay(SIGNAL_REPEAT_MS + 50); // a repeat sooner than this would be the same request
     cli.signal('SIGTERM');
     assert.deepEqual(await cli.exit(), { code: 128 + constants.signals.SIGTERM, signal: null });
     assert.match(cli.stderr.text, /^warning: SIGTERM again: closing every session now$/m);
+  });
+
+  it('takes a repeat of the same signal right after it as the same request (npm forwards a Ctrl-C the server got too)', async (t) => {
+    const cli = startCli(t, ['serve', 'echo', '--drain-timeout', '300ms', '--listen', '127.0.0.1:0']);
+    const [echo] = await cli.listening(1);
+    const client = await connectClient(t, echo!.port, '127.0.0.1', { allowHalfOpen: true });
+    client.send('x');
+    await client.waitForBytes(1);
+    cli.signal('SIGINT');
+    await cli.stdout.waitFor(/^closing on SIGINT/, 'the closing line');
+    cli.signal('SIGINT');
+    // Graceful to the end: the half-open session is cut at the drain deadline, exit 0.
+    assert.deepEqual(await cli.exit(), { code: 0, signal: null });
+    assert.doesNotMatch(cli.stderr.text, /again/);
+    assert.match(cli.stdout.text, /^closed$/m);
   });
 });

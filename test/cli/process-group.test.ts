@@ -9,11 +9,11 @@ import { within } from '../helpers/net.ts';
 
 describe('parseProcStat', () => {
   it('reads the state and process group after the command name', () => {
-    assert.deepEqual(parseProcStat('4242 (sleep) S 1 4240 4240 0 -1 4194560 104'), { state: 'S', pgrp: 4240 });
+    assert.deepEqual(parseProcStat('4242 (sleep) S 1 4240 4240 0 -1 4194560 104'), { state: 'S', ppid: 1, pgrp: 4240 });
   });
 
   it('copes with spaces and parentheses in the command name', () => {
-    assert.deepEqual(parseProcStat('77 (a) b (c) Z 1 70 70 0'), { state: 'Z', pgrp: 70 });
+    assert.deepEqual(parseProcStat('77 (a) b (c) Z 1 70 70 0'), { state: 'Z', ppid: 1, pgrp: 70 });
   });
 
   it('rejects what is not a stat line', () => {

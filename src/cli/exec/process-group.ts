@@ -62,15 +62,25 @@ async function runningGroupsFromProc(candidates: ReadonlySet<number>): Promise<S
 /** Zombie, and the dead states a process passes through on its way out (proc(5)). */
 const DEAD_STATES = new Set(['Z', 'X', 'x']);
 
+/** What `/proc/PID/stat` says of a process that matters here. */
+export interface ProcStat {
+  /** `R`, `S`, `D`, `Z` (zombie), … (proc(5)). */
+  readonly state: string;
+  /** Parent process id. */
+  readonly ppid: number;
+  /** Process group id. */
+  readonly pgrp: number;
+}
+
 /**
- * The state and process group of a `/proc/PID/stat` line, or undefined if it is not one. The
- * command name is in parentheses and may itself contain spaces and parentheses, so the fields
- * are read after the last `)`.
+ * The state, parent and process group of a `/proc/PID/stat` line, or undefined if it is not one.
+ * The command name is in parentheses and may itself contain spaces and parentheses, so the
+ * fields are read after the last `)`.
  */
-export function parseProcStat(stat: string): { readonly state: string; readonly pgrp: number } | undefined {
+export function parseProcStat(stat: string): ProcStat | undefined {
   const end = stat.lastIndexOf(')');
   if (end === -1) return undefined;
-  const [state, , pgrp] = stat.slice(end + 1).trim().split(' ');
-  if (state === undefined || pgrp === undefined || !/^\d+$/.test(pgrp)) return undefined;
-  return { state, pgrp: Number(pgrp) };
+  const [state, ppid, pgrp] = stat.slice(end + 1).trim().split(' ');
+  if (state === undefined || !/^\d+$/.test(ppid ?? '') || !/^\d+$/.test(pgrp ?? '')) return undefined;
+  return { state, ppid: Number(ppid), pgrp: Number(pgrp) };
 }
