@@ -50,8 +50,9 @@ export interface UdpServerOptions {
   maxDatagramSize?: number;
   /**
    * All replies to one request together may be at most this many times the request's size, both
-   * measured on the wire: payload plus IP and UDP headers (28 bytes for IPv4, 48 for IPv6). An empty IPv4 request may so draw 56 payload bytes. `Infinity` turns the
-   * guard off. 3 is the limit QUIC sets for a peer whose address is not validated (RFC 9000 §8.1).
+   * measured on the wire: payload plus IP and UDP headers (28 bytes for IPv4, 48 for IPv6), so an
+   * empty IPv4 request may draw 56 payload bytes. `Infinity` turns the guard off. 3 is the limit
+   * QUIC sets for a peer whose address is not validated (RFC 9000 §8.1).
    * @default 3
    */
   maxAmplification?: number;
