@@ -23,6 +23,12 @@ export const SERVER_OPTIONS = {
   'max-per-ip': { type: 'string' },
 } as const satisfies ParseArgsOptionsConfig;
 
+/** The UDP limit flags of `serve`, the one command with UDP servers. */
+export const UDP_OPTIONS = {
+  'udp-rate': { type: 'string' },
+  'udp-reply-rate': { type: 'string' },
+} as const satisfies ParseArgsOptionsConfig;
+
 /**
  * Parses `args` for `command`; unknown flags, missing values and stray positionals are
  * usage errors naming the flag.
@@ -75,6 +81,43 @@ export function parseCount(text: string | undefined, flag: string, fallback: num
   if (text === undefined) return fallback;
   if (!/^\d{1,9}$/.test(text.trim())) throw new UsageError(`${flag} ${JSON.stringify(text)}: expected a whole number (0 for no limit)`);
   return Number(text);
+}
+
+/**
+ * Reads a rate of datagrams: `50/s`, or `50` (per second); `0` means no limit.
+ * @throws {UsageError} naming the flag
+ */
+export function parseDatagramRate(text: string | undefined, flag: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  const match = /^(\d{1,9})(?:\/s)?$/.exec(text.trim());
+  if (!match) throw new UsageError(`${flag} ${JSON.stringify(text)}: expected datagrams per second such as 50/s (0 for no limit)`);
+  return Number(match[1]);
+}
+
+const BYTE_UNITS: Readonly<Record<string, number>> = { '': 1, B: 1, kB: 1000, KB: 1000, MB: 1e6, GB: 1e9, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
+
+/**
+ * Reads a rate of bytes: `65536`, `64KiB/s`, `1MB/s` (kB, MB, GB are powers of 1000; KiB, MiB,
+ * GiB of 1024; `/s` may be left out); `0` means no limit. Bits (`Mb`, `kbit`) are refused: the
+ * limit counts bytes.
+ * @throws {UsageError} naming the flag
+ */
+export function parseByteRate(text: string | undefined, flag: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  const match = /^(\d+(?:\.\d+)?)\s*([A-Za-z]*)(?:\/s)?$/.exec(text.trim());
+  const scale = match ? BYTE_UNITS[match[2]!] : undefined;
+  const bytes = match && scale !== undefined ? Math.round(Number(match[1]) * scale) : NaN;
+  if (!Number.isSafeInteger(bytes)) throw new UsageError(`${flag} ${JSON.stringify(text)}: expected bytes per second such as 65536, 64KiB/s or 1MB/s (0 for no limit)`);
+  return bytes;
+}
+
+/** `64KiB/s`, `1MiB/s`, `100B/s` — the inverse of {@link parseByteRate} for binary multiples, for messages. */
+export function formatByteRate(bytes: number): string {
+  if (bytes === 0) return '0';
+  for (const [unit, scale] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
+    if (bytes >= scale && bytes % scale === 0) return `${bytes / scale}${unit}/s`;
+  }
+  return `${bytes}B/s`;
 }
 
 /** `10s`, `500ms`, `2m` — the inverse of {@link parseDuration}, for messages. */

@@ -21,3 +21,18 @@ export const EXEC_DEFAULTS: ServerDefaults = { idleTimeout: 300_000, maxClients:
 
 /** `run`: the library's idle timeout, and caps a small server can afford. */
 export const RUN_DEFAULTS: ServerDefaults = { idleTimeout: 300_000, maxClients: 1000, maxPerIp: 64 };
+
+/** `serve`'s UDP limits that flags may change (0 = no limit); each UDP server (one per service) has its own. */
+export interface UdpLimits {
+  /** `--udp-rate`: datagrams per second one source (an IPv6 /64) may send. */
+  readonly datagramsPerSecond: number;
+  /** `--udp-reply-rate`: reply bytes per second on the wire, all sources together. */
+  readonly replyBytesPerSecond: number;
+}
+
+/**
+ * `serve` over UDP: 50 datagrams a second is far more than anyone asks a classic service, and
+ * 64 KiB/s of replies per service (≈ 640 chargen lines a second, 384 KiB/s for all six) answers
+ * every real client while a flood from forged sources draws no more than that.
+ */
+export const SERVE_UDP_DEFAULTS: UdpLimits = { datagramsPerSecond: 50, replyBytesPerSecond: 64 * 1024 };

@@ -1,6 +1,6 @@
 /** The `--help` texts, one per command. */
-import { formatDuration } from './args.ts';
-import { DEFAULT_DRAIN_TIMEOUT, EXEC_DEFAULTS, RUN_DEFAULTS, SERVE_DEFAULTS, type ServerDefaults } from './defaults.ts';
+import { formatByteRate, formatDuration } from './args.ts';
+import { DEFAULT_DRAIN_TIMEOUT, EXEC_DEFAULTS, RUN_DEFAULTS, SERVE_DEFAULTS, SERVE_UDP_DEFAULTS, type ServerDefaults } from './defaults.ts';
 import { DEFAULT_PORT_BASE, SERVICES } from './services/registry.ts';
 
 const COMMON = `Output and shutdown:
@@ -58,6 +58,11 @@ Where:
 
 ${limits(SERVE_DEFAULTS, ' per service')}
 
+UDP limits, per service (0 = none); a reply is at most 3 times its request on the wire:
+      --udp-rate N/s       datagrams per second from one source, an IPv6 /64 (default ${SERVE_UDP_DEFAULTS.datagramsPerSecond}/s)
+      --udp-reply-rate R   reply bytes per second, all sources together, headers included
+                           (default ${formatByteRate(SERVE_UDP_DEFAULTS.replyBytesPerSecond)}; units B, kB, MB, KiB, MiB)
+
 ${COMMON}
 
 ${ADDRESSES}
@@ -65,7 +70,8 @@ ${ADDRESSES}
 Examples:
   switchboard serve
   switchboard serve echo daytime --listen '*:7007'
-  switchboard serve echo=[::1]:7 time=127.0.0.1:37 --json`;
+  switchboard serve echo=[::1]:7 time=127.0.0.1:37 --json
+  switchboard serve chargen qotd --listen '*:19' --udp-rate 5/s --udp-reply-rate 16KiB/s`;
 
 /** `switchboard exec --help`. */
 export const EXEC_HELP = `Usage: switchboard exec --listen ADDRESS [options] -- PROGRAM [ARGS…]

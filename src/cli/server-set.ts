@@ -3,6 +3,7 @@
  * nothing, prints one `listening` line per bound socket, and closes them together.
  */
 import { ErrorCode, RejectReason, TcpServer, type BoundAddress, type TcpHandler, type UdpServer } from '../index.ts';
+import type { UdpLimits } from './defaults.ts';
 import { formatListenAddress } from './listen-address.ts';
 import type { Logger } from './logger.ts';
 import { startUdpServer } from './udp-wiring.ts';
@@ -26,6 +27,8 @@ export interface ServerSetOptions {
   readonly maxClients: number;
   /** `--max-per-ip`: sessions open at once from one address, or one IPv6 /64 (0 = no limit). */
   readonly maxPerIp: number;
+  /** `--udp-rate`, `--udp-reply-rate` (serve): each UDP server's limits; the defaults when absent. */
+  readonly udp?: UdpLimits;
 }
 
 /** Counts an IPv6 /64 — one host's usual allocation — as one address for `--max-per-ip`. */
@@ -125,7 +128,7 @@ async function startEndpoint(endpoint: Endpoint, options: ServerSetOptions, log:
     // UDP on the port TCP got, so a port-0 service still answers both on one number.
     const port = server.addresses[0]?.port ?? endpoint.port;
     try {
-      const udp = await startUdpServer({ host, port, name: endpoint.name, respond: endpoint.udp }, log);
+      const udp = await startUdpServer({ host, port, name: endpoint.name, respond: endpoint.udp }, log, options.udp);
       return { name: endpoint.name, tcp: server, udp };
     } catch (error) {
       await server.destroy();

@@ -4,15 +4,25 @@
  */
 import type { AddressFamily } from '../addresses.ts';
 
+/**
+ * The IP and UDP header bytes of one datagram on the wire, by family (20 + 8 for IPv4, 40 + 8 for
+ * IPv6, without options or extension headers): what amplification and the reply rate count besides
+ * the payload. @internal
+ */
+export const UDP_HEADER_BYTES = Object.freeze({ IPv4: 28, IPv6: 48 });
+
 /** The receiving socket, as a datagram sees it. @internal */
 export interface ReplyChannel {
   readonly localAddress: string;
   readonly localPort: number;
   readonly localFamily: AddressFamily;
-  /** Reply bytes allowed in total for a request of `requestSize` bytes. */
-  replyLimit(requestSize: number): number;
-  /** Sends `payload` to `address`:`port` (the kernel's form of the peer), or refuses; true when handed to the kernel. */
-  sendReply(datagram: Datagram, payload: Uint8Array, address: string, port: number, allowed: number): boolean;
+  /** Reply bytes on the wire allowed in total for a request of `requestWireSize` bytes on the wire. */
+  replyLimit(requestWireSize: number): number;
+  /**
+   * Sends `payload` to `address`:`port` (the kernel's form of the peer), or refuses it: over
+   * `room`, the payload bytes this request's limit still allows. True when handed to the kernel.
+   */
+  sendReply(datagram: Datagram, payload: Uint8Array, address: string, port: number, room: number): boolean;
 }
 
 /**
@@ -36,7 +46,10 @@ export class Datagram {
   readonly #channel: ReplyChannel;
   /** The peer as the kernel wrote it (`::ffff:127.0.0.1` on a dual-stack socket): where replies go. */
   readonly #replyAddress: string;
-  #replied = 0;
+  /** IP + UDP header bytes of each datagram to and from this peer. */
+  readonly #headerBytes: number;
+  /** Reply bytes sent so far, on the wire. */
+  #repliedWire = 0;
 
   /** @internal Datagrams are made by the server. */
   constructor(channel: ReplyChannel, data: Buffer, remoteAddress: string, remotePort: number, remoteFamily: AddressFamily, replyAddress: string) {
@@ -46,6 +59,7 @@ export class Datagram {
     this.remoteFamily = remoteFamily;
     this.#channel = channel;
     this.#replyAddress = replyAddress;
+    this.#headerBytes = UDP_HEADER_BYTES[remoteFamily];
   }
 
   /**
@@ -65,23 +79,32 @@ export class Datagram {
     return this.#channel.localFamily;
   }
 
-  /** Reply bytes still allowed for this request by the amplification limit. */
+  /**
+   * The largest payload one more reply to this request may carry under the amplification limit
+   * (its header counted): 56 bytes for a first reply to an empty IPv4 request with the default
+   * `maxAmplification` of 3. `Infinity` when the guard is off.
+   */
   get replyBudget(): number {
-    return Math.max(0, this.#channel.replyLimit(this.data.length) - this.#replied);
+    return Math.max(0, this.#room());
   }
 
   /**
    * Sends `data` to the datagram's source from the socket it arrived on. Never blocks: the
    * datagram is handed to the kernel (or queued by libuv when the send buffer is full).
-   * All replies to one request together may not exceed its size × `maxAmplification`, or
-   * `amplificationAllowance`, whichever is larger.
-   * @returns true when handed to the kernel — not delivered: UDP does not say; false when refused (counted under `amplification` or `closed`)
+   * All replies to one request together, measured on the wire (each with its IP and UDP header),
+   * may not exceed `maxAmplification` × the request's size on the wire; and every reply spends
+   * the server's `replyRateLimit`.
+   * @returns true when handed to the kernel — not delivered: UDP does not say; false when refused (counted under `amplification`, `reply-rate-limit` or `closed`)
    */
   reply(data: Uint8Array | string): boolean {
     const payload = typeof data === 'string' ? Buffer.from(data) : data;
-    const allowed = this.#channel.replyLimit(this.data.length) - this.#replied;
-    if (!this.#channel.sendReply(this, payload, this.#replyAddress, this.remotePort, allowed)) return false;
-    this.#replied += payload.byteLength;
+    if (!this.#channel.sendReply(this, payload, this.#replyAddress, this.remotePort, this.#room())) return false;
+    this.#repliedWire += payload.byteLength + this.#headerBytes;
     return true;
+  }
+
+  #room(): number {
+    const header = this.#headerBytes;
+    return this.#channel.replyLimit(this.data.length + header) - this.#repliedWire - header;
   }
 }

@@ -1,5 +1,6 @@
 /**
- * Per-source token buckets for datagrams/s and bytes/s on a coarse clock: the clock is a tick
+ * Token buckets on a coarse clock — per source for datagrams/s and bytes/s received, and one
+ * server-wide for reply bytes/s sent. The clock is a tick
  * counter the server advances every {@link RATE_TICK_MS}, so admitting a datagram reads no time
  * and allocates nothing for a known source. Memory is bounded: at most `maxSources` buckets,
  * idle ones forgotten after a second (a bucket idle that long is full, so forgetting it loses
@@ -98,6 +99,40 @@ export class SourceRateLimiter {
 
   #fullBucket(): Bucket {
     return { datagrams: this.#datagramCap, bytes: this.#byteCap, stamp: this.#now };
+  }
+}
+
+/**
+ * One server-wide token bucket of reply bytes per second. It holds one second's worth (the burst)
+ * and refills at the rate once per tick. A reply may be sent while the bucket is not empty, and
+ * may take it below zero: any reply size passes at every rate, and the debt is repaid before the
+ * next, so over any time `t` at most `rate × (t + 1 s)` plus one reply is sent.
+ * @example
+ * const budget = new ReplyRateLimiter(1 << 20);
+ * if (!budget.take(payload.byteLength + 28)) drop();
+ */
+export class ReplyRateLimiter {
+  readonly #capacity: number;
+  readonly #perTick: number;
+  #tokens: number;
+
+  /** @param bytesPerSecond greater than 0 */
+  constructor(bytesPerSecond: number) {
+    this.#capacity = bytesPerSecond;
+    this.#perTick = bytesPerSecond / TICKS_PER_SECOND;
+    this.#tokens = bytesPerSecond;
+  }
+
+  /** Spends `bytes` if the bucket is not empty; false (nothing spent) when it is. */
+  take(bytes: number): boolean {
+    if (this.#tokens <= 0) return false;
+    this.#tokens -= bytes;
+    return true;
+  }
+
+  /** Refills one tick's worth ({@link RATE_TICK_MS}), up to one second's. */
+  tick(): void {
+    this.#tokens = Math.min(this.#capacity, this.#tokens + this.#perTick);
   }
 }
 

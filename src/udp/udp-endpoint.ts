@@ -1,14 +1,14 @@
 /**
  * One bound UDP socket of a server: binding it (the dgram side of `bindGroup`), the receive
  * path (size check, per-source rate limit, delivery) and the reply path (amplification limit,
- * sendto from this very socket). Both paths are per-datagram hot code: no closures, no clock.
+ * server-wide reply rate, sendto from this very socket). Both paths are per-datagram hot code: no closures, no clock.
  */
 import { createSocket, type RemoteInfo, type Socket, type SocketOptions } from 'node:dgram';
 import { unmapAddress, type AddressFamily, type ListenTarget } from '../addresses.ts';
 import { ErrorCode, OpError, opErrorFromSystem, type SwitchboardError } from '../errors.ts';
 import type { BoundAddress, BoundSocket } from '../listener-group.ts';
-import { Datagram, type ReplyChannel } from './datagram.ts';
-import { sourceKey, type SourceRateLimiter } from './rate-limiter.ts';
+import { Datagram, UDP_HEADER_BYTES, type ReplyChannel } from './datagram.ts';
+import { sourceKey, type ReplyRateLimiter, type SourceRateLimiter } from './rate-limiter.ts';
 import { DropReason, type UdpLedger } from './udp-ledger.ts';
 import type { NormalizedUdpServerOptions } from './udp-options.ts';
 
@@ -16,9 +16,10 @@ import type { NormalizedUdpServerOptions } from './udp-options.ts';
 export interface EndpointContext {
   readonly ledger: UdpLedger;
   readonly limiter: SourceRateLimiter | undefined;
+  /** The server-wide reply bucket, shared by every socket; undefined for no limit. */
+  readonly replyLimiter: ReplyRateLimiter | undefined;
   readonly maxDatagramSize: number;
   readonly maxAmplification: number;
-  readonly amplificationAllowance: number;
   deliver(datagram: Datagram): void;
   report(error: SwitchboardError): void;
   /** This endpoint has no send in flight any more (graceful close waits for that). */
@@ -75,21 +76,25 @@ export class UdpEndpoint implements ReplyChannel {
     return this.#closing;
   }
 
-  replyLimit(requestSize: number): number {
-    const context = this.#context;
-    if (context.maxAmplification === Infinity) return Infinity;
-    return Math.max(context.amplificationAllowance, Math.floor(requestSize * context.maxAmplification));
+  replyLimit(requestWireSize: number): number {
+    const factor = this.#context.maxAmplification;
+    return factor === Infinity ? Infinity : Math.floor(requestWireSize * factor);
   }
 
-  sendReply(datagram: Datagram, payload: Uint8Array, address: string, port: number, allowed: number): boolean {
+  sendReply(datagram: Datagram, payload: Uint8Array, address: string, port: number, room: number): boolean {
     const context = this.#context;
     if (!this.#open) {
       context.ledger.drop(DropReason.CLOSED);
       return false;
     }
-    if (payload.byteLength > allowed) {
+    if (payload.byteLength > room) {
       context.ledger.drop(DropReason.AMPLIFICATION);
-      context.report(amplificationError(datagram, payload.byteLength, allowed));
+      context.report(amplificationError(datagram, payload.byteLength, room, context.maxAmplification));
+      return false;
+    }
+    // Counted, not reported one by one: the budget runs dry under a flood, when each report would cost most.
+    if (context.replyLimiter !== undefined && !context.replyLimiter.take(payload.byteLength + UDP_HEADER_BYTES[datagram.remoteFamily])) {
+      context.ledger.drop(DropReason.REPLY_RATE_LIMIT);
       return false;
     }
     this.socket.send(payload, port, address, this.#onSent);
@@ -133,11 +138,12 @@ export class UdpEndpoint implements ReplyChannel {
   };
 }
 
-function amplificationError(datagram: Datagram, size: number, allowed: number): OpError {
+function amplificationError(datagram: Datagram, size: number, room: number, factor: number): OpError {
+  const requestWire = datagram.data.length + UDP_HEADER_BYTES[datagram.remoteFamily];
   return new OpError(
     { op: 'send', transport: 'udp', address: datagram.remoteAddress, port: datagram.remotePort },
     ErrorCode.AMPLIFICATION_REFUSED,
-    `reply of ${size} bytes refused: ${Math.max(0, allowed)} more bytes allowed for a ${datagram.data.length}-byte request (maxAmplification, amplificationAllowance)`,
+    `reply of ${size} bytes refused: ${Math.max(0, room)} more bytes allowed for a ${datagram.data.length}-byte request (maxAmplification ${factor} × its ${requestWire} bytes on the wire, headers included)`,
   );
 }
 

@@ -12,12 +12,16 @@ export const DropReason = {
   RATE_LIMIT: 'rate-limit',
   /** Async style: received while `maxQueuedDatagrams` were waiting; never delivered. */
   QUEUE_FULL: 'queue-full',
+  /** Event style: received while `maxInFlight` handler promises were pending; never delivered. */
+  MAX_IN_FLIGHT: 'max-in-flight',
   /** Async style: still queued when the server closed. */
   UNREAD: 'unread',
   /** Delivered, and the handler threw or rejected. */
   HANDLER_FAILED: 'handler-failed',
   /** A reply refused by the amplification limit. */
   AMPLIFICATION: 'amplification',
+  /** A reply refused because the server-wide `replyRateLimit` was spent. */
+  REPLY_RATE_LIMIT: 'reply-rate-limit',
   /** A reply the kernel refused (EMSGSIZE, no route, …). */
   SEND_FAILED: 'send-failed',
   /** A reply asked for after its socket closed, or cancelled by the close. */
@@ -41,7 +45,18 @@ export interface UdpDropSummary {
 
 /** Zeroed counts for every reason. */
 export function zeroDropCounts(): DropCounts {
-  return { 'too-large': 0, 'rate-limit': 0, 'queue-full': 0, unread: 0, 'handler-failed': 0, amplification: 0, 'send-failed': 0, closed: 0 };
+  return {
+    'too-large': 0,
+    'rate-limit': 0,
+    'queue-full': 0,
+    'max-in-flight': 0,
+    unread: 0,
+    'handler-failed': 0,
+    amplification: 0,
+    'reply-rate-limit': 0,
+    'send-failed': 0,
+    closed: 0,
+  };
 }
 
 /** The mutable counters shared by a server's sockets. @internal */

@@ -49,12 +49,26 @@ export interface UdpServerOptions {
   /** Larger datagrams are dropped unread (`too-large`). At most 65535. @default 8192 */
   maxDatagramSize?: number;
   /**
-   * A reply may be at most this many times its request's size (all replies to one request
-   * together); `Infinity` turns the guard off. @default 1
+   * All replies to one request together may be at most this many times the request's size, both
+   * measured on the wire: payload plus IP and UDP headers (28 bytes for IPv4, 48 for IPv6), so an
+   * empty IPv4 request may draw 56 payload bytes. `Infinity` turns the guard off. 3 is the limit
+   * QUIC sets for a peer whose address is not validated (RFC 9000 §8.1).
+   * @default 3
    */
   maxAmplification?: number;
-  /** Replies up to this many bytes per request are allowed whatever the request's size (512 suits the RFC 862–868 services). @default 0 */
-  amplificationAllowance?: number;
+  /**
+   * Server-wide: reply bytes per second on the wire (headers included), all sources and sockets
+   * together, so sources forged across many addresses cannot make the server a reflector; replies
+   * over it are refused (`reply-rate-limit`). 0 for no limit.
+   * @default 4194304 (4 MiB/s: above what one source can draw under the default per-source limits)
+   */
+  replyRateLimit?: number;
+  /**
+   * Event style: datagrams whose handler promise is still pending; beyond it new datagrams are
+   * dropped unread (`max-in-flight`). 0 for no limit.
+   * @default 1024
+   */
+  maxInFlight?: number;
   /** Per-source rate limits, or `false` for none. @default `{ datagrams: 1000, bytes: 1048576, maxSources: 10000 }` */
   rateLimit?: UdpRateLimit | false;
   /** Async style only: datagrams waiting for the `for await` loop; beyond it they are dropped (`queue-full`). @default 1024 */
@@ -70,8 +84,9 @@ export interface UdpServerOptions {
 /** The defaults of the UDP limits (docs/udp.md says why each is what it is). */
 export const UDP_DEFAULTS = Object.freeze({
   maxDatagramSize: 8192,
-  maxAmplification: 1,
-  amplificationAllowance: 0,
+  maxAmplification: 3,
+  replyRateLimit: 4 * 1024 * 1024,
+  maxInFlight: 1024,
   rateDatagrams: 1000,
   rateBytes: 1_048_576,
   maxSources: 10_000,
@@ -91,7 +106,10 @@ export interface NormalizedUdpServerOptions {
   readonly sendBufferSize: number | undefined;
   readonly maxDatagramSize: number;
   readonly maxAmplification: number;
-  readonly amplificationAllowance: number;
+  /** Bytes per second on the wire; 0 for no limit. */
+  readonly replyRateLimit: number;
+  /** 0 for no limit. */
+  readonly maxInFlight: number;
   /** Undefined when no rate limit applies. 0 in one dimension means unlimited there. */
   readonly rateLimit: { readonly datagrams: number; readonly bytes: number; readonly maxSources: number } | undefined;
   readonly maxQueuedDatagrams: number;
@@ -122,6 +140,11 @@ export function normalizeUdpServerOptions(input: UdpServerOptions | undefined): 
   if (options.lookup !== undefined && typeof options.lookup !== 'function') {
     throw new InvalidOptionError('lookup', 'must be a function', options.lookup);
   }
+  const removed = (options as { amplificationAllowance?: unknown }).amplificationAllowance;
+  if (removed !== undefined) {
+    // A removed option must not be ignored silently: the reply limit it set would change unseen.
+    throw new InvalidOptionError('amplificationAllowance', "was removed: a reply's limit is `maxAmplification` times its request's size on the wire, headers included (docs/udp.md)", removed);
+  }
   const maxDatagramSize = integerOption('maxDatagramSize', options.maxDatagramSize, UDP_DEFAULTS.maxDatagramSize, 1, MAX_UDP_PAYLOAD);
   return {
     host: options.host,
@@ -134,7 +157,8 @@ export function normalizeUdpServerOptions(input: UdpServerOptions | undefined): 
     sendBufferSize: bufferSizeOption('sendBufferSize', options.sendBufferSize),
     maxDatagramSize,
     maxAmplification: options.maxAmplification === Infinity ? Infinity : numberOption('maxAmplification', options.maxAmplification, UDP_DEFAULTS.maxAmplification),
-    amplificationAllowance: integerOption('amplificationAllowance', options.amplificationAllowance, UDP_DEFAULTS.amplificationAllowance, 0, MAX_UDP_PAYLOAD),
+    replyRateLimit: numberOption('replyRateLimit', options.replyRateLimit, UDP_DEFAULTS.replyRateLimit),
+    maxInFlight: integerOption('maxInFlight', options.maxInFlight, UDP_DEFAULTS.maxInFlight, 0),
     rateLimit: rateLimitOption(options.rateLimit, maxDatagramSize),
     maxQueuedDatagrams: integerOption('maxQueuedDatagrams', options.maxQueuedDatagrams, UDP_DEFAULTS.maxQueuedDatagrams, 1),
     dropReportInterval: durationOption('dropReportInterval', options.dropReportInterval, UDP_DEFAULTS.dropReportInterval),

@@ -14,12 +14,15 @@ import { bindGroup, resolveGroupTargets, type BoundAddress, type BoundSocket, ty
 import { ServerLifecycle, type CloseOptions, type ServerState } from '../server-lifecycle.ts';
 import type { Datagram } from './datagram.ts';
 import { expandWildcardTargets, readUnbindableIPv6Addresses } from './interface-addresses.ts';
-import { RATE_TICK_MS, SourceRateLimiter } from './rate-limiter.ts';
+import { RATE_TICK_MS, ReplyRateLimiter, SourceRateLimiter } from './rate-limiter.ts';
 import { bindUdpSocket, closeUdpSocket, UdpEndpoint, type EndpointContext } from './udp-endpoint.ts';
 import { DropReason, UdpLedger, type DropCounts, type UdpDropSummary } from './udp-ledger.ts';
 import { normalizeUdpServerOptions, type NormalizedUdpServerOptions, type UdpServerOptions } from './udp-options.ts';
 
-/** Event style: `message` is called once per datagram; it may return a promise, which never holds up receiving. */
+/**
+ * Event style: `message` is called once per datagram; it may return a promise, which never holds
+ * up receiving; while `maxInFlight` of them are pending, new datagrams are dropped (`max-in-flight`).
+ */
 export interface UdpEventHandler {
   message(datagram: Datagram): MaybePromise<unknown>;
 }
@@ -29,8 +32,8 @@ export type UdpHandler = UdpEventHandler | ((datagram: Datagram) => MaybePromise
 
 /**
  * The ledger `server.stats()` returns. Always
- * `datagramsIn = accepted + dropped['too-large'] + dropped['rate-limit'] + dropped['queue-full']`;
- * replies asked for = `datagramsOut + pendingReplies + dropped.amplification + dropped['send-failed'] + dropped.closed`.
+ * `datagramsIn = accepted + dropped['too-large'] + dropped['rate-limit'] + dropped['queue-full'] + dropped['max-in-flight']`;
+ * replies asked for = `datagramsOut + pendingReplies + dropped.amplification + dropped['reply-rate-limit'] + dropped['send-failed'] + dropped.closed`.
  */
 export interface UdpServerStats {
   /** Sockets open. */
@@ -74,7 +77,9 @@ export interface UdpServerEvents {
  * `ListenError`; a handler that throws (`SWB_ERR_HANDLER_FAILED`), a refused reply
  * (`SWB_ERR_AMPLIFICATION_REFUSED`) and a failed send (`SWB_ERR_SEND_FAILED`) concern one
  * datagram only and are `error` events — or, when nobody listens for `error`, a process warning
- * at most once per `dropReportInterval`. Drops are counted in `stats()` and summarised by `drop`.
+ * at most once per `dropReportInterval`. Drops are counted in `stats()` and summarised by `drop`;
+ * datagrams over a limit and replies over `replyRateLimit` are only that (a flood costs no event
+ * per datagram).
  *
  * Cancellation: `close({ timeout })` stops receiving at once, waits for handler promises and
  * queued replies up to `timeout`, then closes every socket; `destroy()`, the `signal` option and
@@ -86,6 +91,7 @@ export class UdpServer extends EventEmitter<UdpServerEvents> implements AsyncIte
   readonly #lifecycle: ServerLifecycle;
   readonly #ledger: UdpLedger;
   readonly #limiter: SourceRateLimiter | undefined;
+  readonly #replyLimiter: ReplyRateLimiter | undefined;
   readonly #context: EndpointContext;
   readonly #queue: AsyncQueue<Datagram> | undefined;
   #endpoints: UdpEndpoint[] = [];
@@ -107,12 +113,13 @@ export class UdpServer extends EventEmitter<UdpServerEvents> implements AsyncIte
     const settings = this.#options;
     this.#ledger = new UdpLedger(settings.dropReportInterval, (summary) => this.emit('drop', summary));
     this.#limiter = settings.rateLimit ? new SourceRateLimiter(settings.rateLimit) : undefined;
+    this.#replyLimiter = settings.replyRateLimit > 0 ? new ReplyRateLimiter(settings.replyRateLimit) : undefined;
     this.#context = {
       ledger: this.#ledger,
       limiter: this.#limiter,
+      replyLimiter: this.#replyLimiter,
       maxDatagramSize: settings.maxDatagramSize,
       maxAmplification: settings.maxAmplification,
-      amplificationAllowance: settings.amplificationAllowance,
       deliver: this.#handler === undefined ? this.#enqueue : this.#dispatch,
       report: (error) => this.#report(error),
       sendSettled: () => this.#closeSettledEndpoints(),
@@ -172,9 +179,13 @@ export class UdpServer extends EventEmitter<UdpServerEvents> implements AsyncIte
     );
     if (this.state !== 'listening') throw new SwitchboardError(ErrorCode.SERVER_CLOSED, 'listen udp: server was closed while binding');
     for (const endpoint of this.#endpoints) endpoint.start();
-    if (this.#limiter) {
+    if (this.#limiter || this.#replyLimiter) {
       const limiter = this.#limiter;
-      this.#ticker = setInterval(() => limiter.tick(), RATE_TICK_MS);
+      const replyLimiter = this.#replyLimiter;
+      this.#ticker = setInterval(() => {
+        limiter?.tick();
+        replyLimiter?.tick();
+      }, RATE_TICK_MS);
     }
     const addresses = this.addresses;
     this.emit('listening', addresses);
@@ -251,6 +262,8 @@ export class UdpServer extends EventEmitter<UdpServerEvents> implements AsyncIte
   }
 
   readonly #dispatch = (datagram: Datagram): void => {
+    const cap = this.#options.maxInFlight;
+    if (cap !== 0 && this.#inFlight >= cap) return this.#ledger.drop(DropReason.MAX_IN_FLIGHT);
     this.#ledger.accepted++;
     let result: unknown;
     try {

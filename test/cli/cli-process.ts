@@ -101,8 +101,10 @@ export class CliProcess {
   readonly stderr = new LineCollector();
   readonly exited: Promise<Exit>;
 
-  constructor(args: readonly string[], env: NodeJS.ProcessEnv) {
-    this.child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** @param prefix a command that runs the CLI, such as `['ip', 'netns', 'exec', NS]`; it must exec it (keep its pid) */
+  constructor(args: readonly string[], env: NodeJS.ProcessEnv, prefix: readonly string[] = []) {
+    const [command, ...rest] = [...prefix, process.execPath, MAIN, ...args];
+    this.child = spawn(command!, rest, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.setEncoding('utf8').on('data', (text: string) => this.stdout.push(text));
     this.child.stderr!.setEncoding('utf8').on('data', (text: string) => this.stderr.push(text));
     this.child.stdout!.on('end', () => this.stdout.end());
@@ -150,9 +152,12 @@ export function parseListening(line: string): Listening {
   return { transport: transport as 'tcp' | 'udp', host: host.replace(/^\[|\]$/g, ''), port: Number(port), name };
 }
 
-/** Starts `switchboard ARGS…`; killed after the test if still running. NO_COLOR is set unless `env` says otherwise. */
-export function startCli(t: TestContext, args: readonly string[], env: NodeJS.ProcessEnv = {}): CliProcess {
-  const cli = new CliProcess(args, { ...process.env, NO_COLOR: '1', ...env });
+/**
+ * Starts `switchboard ARGS…` (through `prefix`, see {@link CliProcess}); killed after the test if
+ * still running. NO_COLOR is set unless `env` says otherwise.
+ */
+export function startCli(t: TestContext, args: readonly string[], env: NodeJS.ProcessEnv = {}, prefix: readonly string[] = []): CliProcess {
+  const cli = new CliProcess(args, { ...process.env, NO_COLOR: '1', ...env }, prefix);
   t.after(async () => {
     if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
     await within(cli.exited, 'switchboard to exit after the test');

@@ -67,6 +67,14 @@ describe('chargen', () => {
       const replies = [udp(Buffer.alloc(0)), udp(Buffer.from('x')), udp(Buffer.alloc(0))].map((reply) => reply!.toString('latin1'));
       assert.deepEqual(replies, [chargenLine(0), chargenLine(1), chargenLine(2)]);
     });
+
+    it('cuts the line to the room the request allows, CRLF kept, and sends nothing when not even CRLF fits', () => {
+      const { udp } = chargenService.create({});
+      assert.equal(udp(Buffer.alloc(0), 56)!.toString('latin1'), `${chargenLine(0).slice(0, 54)}\r\n`, 'an empty IPv4 request: 56 bytes');
+      assert.equal(udp(Buffer.alloc(0), 74)!.toString('latin1'), chargenLine(1), 'a whole line when it fits');
+      assert.equal(udp(Buffer.alloc(0), 1), undefined);
+      assert.equal(udp(Buffer.alloc(0), 500)!.toString('latin1'), chargenLine(3), 'never more than one line');
+    });
   });
 });
 
@@ -113,6 +121,21 @@ describe('qotd (RFC 865)', () => {
   it('answers TCP and UDP with one of its quotes', () => {
     const { udp } = qotdService.create({ quotes: ['only one'] });
     assert.equal(udp(Buffer.alloc(0))!.toString(), 'only one\r\n');
+  });
+
+  it('answers over UDP with a quote that fits the room, and offers one anyway when none does', () => {
+    const long = 'x'.repeat(100);
+    const { udp } = qotdService.create({ quotes: [long, 'short', 'tiny'] });
+    const fitting = new Set(Array.from({ length: 50 }, () => udp(Buffer.alloc(0), 56)!.toString()));
+    assert.deepEqual([...fitting].sort(), ['short\r\n', 'tiny\r\n'], 'chosen at random among those that fit');
+    assert.equal(udp(Buffer.alloc(0), 6)!.toString(), 'tiny\r\n');
+    // None fits: the server refuses what is offered, and counts it (amplification) for the log.
+    assert.ok(udp(Buffer.alloc(0), 5)!.length > 5);
+  });
+
+  it('ships quotes short enough for an empty UDP request over IPv4 (56 bytes)', () => {
+    const short = BUILT_IN_QUOTES.filter((quote) => Buffer.byteLength(formatQuote(quote)) <= 56);
+    assert.ok(short.length >= 3, `${short.length} quotes of 56 bytes or less`);
   });
 
   describe('parseQuotes', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RATE_TICK_MS, SourceRateLimiter, sourceKey } from '../../src/udp/rate-limiter.ts';
+import { RATE_TICK_MS, ReplyRateLimiter, SourceRateLimiter, sourceKey } from '../../src/udp/rate-limiter.ts';
 
 const TICKS_PER_SECOND = 1000 / RATE_TICK_MS;
 
@@ -10,7 +10,7 @@ function admitted(limiter: SourceRateLimiter, source: string, count: number, siz
   return passed;
 }
 
-function advance(limiter: SourceRateLimiter, ticks: number): void {
+function advance(limiter: { tick(): void }, ticks: number): void {
   for (let i = 0; i < ticks; i++) limiter.tick();
 }
 
@@ -112,5 +112,33 @@ describe('sourceKey', () => {
   it('gives two hosts of one /64 the same key', () => {
     assert.equal(sourceKey('2001:db8:1:2::1', 'IPv6'), sourceKey('2001:db8:1:2:ffff::9', 'IPv6'));
     assert.notEqual(sourceKey('2001:db8:1:2::1', 'IPv6'), sourceKey('2001:db8:1:3::1', 'IPv6'));
+  });
+});
+
+describe('ReplyRateLimiter', () => {
+  it('pays while it is not empty, lets the last reply overdraw it, and refills a tenth of the rate per tick', () => {
+    const budget = new ReplyRateLimiter(1000);
+    assert.deepEqual([300, 300, 300, 300, 300].map((bytes) => budget.take(bytes)), [true, true, true, true, false], '1000 pays three and lets a fourth overdraw');
+    advance(budget, 1);
+    assert.equal(budget.take(1), false, '-200 + 100 is still in debt');
+    advance(budget, 2);
+    assert.equal(budget.take(100), true, 'out of debt after the refill');
+  });
+
+  it('passes a reply larger than the whole rate, then waits for the debt to be repaid', () => {
+    const budget = new ReplyRateLimiter(100);
+    assert.equal(budget.take(65_535), true);
+    advance(budget, TICKS_PER_SECOND * 600);
+    assert.equal(budget.take(1), false, '600 s repay 60 000 of the 65 435 owed');
+    advance(budget, TICKS_PER_SECOND * 60);
+    assert.equal(budget.take(1), true);
+  });
+
+  it('holds at most one second of its rate however long it idles', () => {
+    const budget = new ReplyRateLimiter(1000);
+    advance(budget, TICKS_PER_SECOND * 100);
+    let paid = 0;
+    while (budget.take(100)) paid++;
+    assert.equal(paid, 10);
   });
 });

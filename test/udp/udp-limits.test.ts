@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ErrorCode, OpError, SwitchboardError, type Datagram, type UdpDropSummary } from '../../src/index.ts';
+import { ErrorCode, hostHasIPv6, OpError, SwitchboardError, UDP_DEFAULTS, type Datagram, type UdpDropSummary } from '../../src/index.ts';
 import { deferred, within } from '../helpers/net.ts';
 import '../helpers/leak-check.ts';
 import { echo, listenUdpLocal, roundTrip, udpClient, until, UdpTestClient } from './helpers/udp.ts';
@@ -83,17 +83,18 @@ describe('UdpServer limits', () => {
   });
 
   describe('amplification', () => {
-    it('refuses by default a reply larger than its request, and allows an equal one', async (t) => {
+    it('refuses by default replies over three times the request on the wire, headers included', async (t) => {
       const results: boolean[] = [];
       const server = await listenUdpLocal(t, {}, (datagram) => {
-        results.push(datagram.reply(Buffer.concat([datagram.data, Buffer.from('!')])));
-        results.push(datagram.reply(datagram.data));
+        // 'abc' is 3 + 28 = 31 bytes on the wire: replies may take 93, so 93 - 28 = 65 payload bytes.
+        results.push(datagram.reply(Buffer.alloc(66, 0x61)));
+        results.push(datagram.reply(Buffer.alloc(65, 0x62)));
       });
       const errors = collectErrors(server);
       const client = await udpClient(t);
       const port = server.addresses[0]!.port;
       const reply = await roundTrip(client, 'abc', port, '127.0.0.1');
-      assert.equal(reply.data.toString(), 'abc');
+      assert.equal(reply.data.length, 65);
       assert.deepEqual(results, [false, true]);
       assert.equal(errors.length, 1);
       assert.ok(errors[0] instanceof OpError);
@@ -101,60 +102,152 @@ describe('UdpServer limits', () => {
       const clientPort = client.socket.address().port;
       assert.equal(
         errors[0]!.message,
-        `send udp 127.0.0.1:${clientPort}: reply of 4 bytes refused: 3 more bytes allowed for a 3-byte request (maxAmplification, amplificationAllowance)`,
+        `send udp 127.0.0.1:${clientPort}: reply of 66 bytes refused: 65 more bytes allowed for a 3-byte request (maxAmplification 3 × its 31 bytes on the wire, headers included)`,
       );
-      const stats = server.stats();
-      assert.equal(stats.dropped.amplification, 1);
+      assert.equal(server.stats().dropped.amplification, 1);
       await until(() => server.stats().datagramsOut === 1, 'the reply to complete');
-      assert.equal(server.stats().bytesOut, 3);
+      assert.equal(server.stats().bytesOut, 65);
     });
 
-    it('counts every reply to one request against its limit', async (t) => {
+    it('lets an empty request draw 56 payload bytes over IPv4 and 96 over IPv6, never 512', async (t) => {
+      const attempts = [512, 57, 56, 97, 96];
+      const results: [number, boolean][] = [];
+      const budgets: number[] = [];
+      const handler = (datagram: Datagram): void => {
+        budgets.push(datagram.replyBudget);
+        const sizes = datagram.remoteFamily === 'IPv4' ? attempts.slice(0, 3) : attempts.slice(3);
+        for (const size of sizes) {
+          const sent = datagram.reply(Buffer.alloc(size));
+          results.push([size, sent]);
+          if (sent) break;
+        }
+      };
+      const v4 = await listenUdpLocal(t, {}, handler);
+      collectErrors(v4);
+      assert.equal((await roundTrip(await udpClient(t), '', v4.addresses[0]!.port, '127.0.0.1')).data.length, 56);
+      assert.deepEqual(results.splice(0), [[512, false], [57, false], [56, true]]);
+      if (!hostHasIPv6()) return t.skip('SKIPPED LOUDLY: this host has no IPv6 for the 48-byte header case');
+      const v6 = await listenUdpLocal(t, { host: '::1' }, handler);
+      collectErrors(v6);
+      // 0 + 48 bytes on the wire: 144 for the replies, 96 of them payload.
+      assert.equal((await roundTrip(await udpClient(t, 'udp6'), '', v6.addresses[0]!.port, '::1')).data.length, 96);
+      assert.deepEqual(results, [[97, false], [96, true]]);
+      assert.deepEqual(budgets, [56, 96]);
+    });
+
+    it('counts every reply to one request against its limit, each with its own header', async (t) => {
       const results: boolean[] = [];
       const budgets: number[] = [];
       const server = await listenUdpLocal(t, {}, (datagram) => {
+        // 20 + 28 = 48 bytes on the wire: 144 for every reply together.
         budgets.push(datagram.replyBudget);
-        results.push(datagram.reply(datagram.data.subarray(0, 2)));
+        results.push(datagram.reply(Buffer.alloc(60, 1))); // 88 on the wire, 56 left: 28 of payload
         budgets.push(datagram.replyBudget);
-        results.push(datagram.reply(datagram.data.subarray(0, 2)));
-        results.push(datagram.reply(datagram.data.subarray(0, 1)));
+        results.push(datagram.reply(Buffer.alloc(29, 2)));
+        results.push(datagram.reply(Buffer.alloc(28, 3)));
+        budgets.push(datagram.replyBudget);
       });
       collectErrors(server);
       const client = await udpClient(t);
-      await client.send('abc', server.addresses[0]!.port, '127.0.0.1');
-      assert.equal((await client.next()).data.toString(), 'ab');
-      assert.equal((await client.next()).data.toString(), 'a');
+      await client.send(Buffer.alloc(20), server.addresses[0]!.port, '127.0.0.1');
+      assert.equal((await client.next()).data.length, 60);
+      assert.equal((await client.next()).data.length, 28);
       assert.deepEqual(results, [true, false, true]);
-      assert.deepEqual(budgets, [3, 1]);
-    });
-
-    it('allows replies up to amplificationAllowance bytes, even to an empty request', async (t) => {
-      const results: [number, boolean][] = [];
-      const server = await listenUdpLocal(t, { amplificationAllowance: 512 }, (datagram) => {
-        const size = Number(datagram.data.toString() || '512');
-        results.push([size, datagram.reply(Buffer.alloc(size, 0x41))]);
-      });
-      collectErrors(server);
-      const client = await udpClient(t);
-      const port = server.addresses[0]!.port;
-      assert.equal((await roundTrip(client, '', port, '127.0.0.1')).data.length, 512);
-      await client.send('513', port, '127.0.0.1');
-      assert.equal((await roundTrip(client, '100', port, '127.0.0.1')).data.length, 100);
-      assert.deepEqual(results, [[512, true], [513, false], [100, true]]);
+      assert.deepEqual(budgets, [116, 28, 0]);
     });
 
     it('scales the limit with maxAmplification, and Infinity turns the guard off', async (t) => {
-      const triple = await listenUdpLocal(t, { maxAmplification: 3 }, (datagram) => {
-        datagram.reply(Buffer.alloc(31));
-        datagram.reply(Buffer.alloc(30));
+      // Factor 1 on the wire: a reply exactly as large as its request, and no larger.
+      const single = await listenUdpLocal(t, { maxAmplification: 1 }, (datagram) => {
+        datagram.reply(Buffer.alloc(11));
+        datagram.reply(Buffer.alloc(10));
       });
-      collectErrors(triple);
+      collectErrors(single);
       const client = await udpClient(t);
-      assert.equal((await roundTrip(client, Buffer.alloc(10), triple.addresses[0]!.port, '127.0.0.1')).data.length, 30);
-      assert.equal(triple.stats().dropped.amplification, 1);
+      assert.equal((await roundTrip(client, Buffer.alloc(10), single.addresses[0]!.port, '127.0.0.1')).data.length, 10);
+      assert.equal(single.stats().dropped.amplification, 1);
 
       const open = await listenUdpLocal(t, { maxAmplification: Infinity }, (datagram) => void datagram.reply(Buffer.alloc(1000)));
       assert.equal((await roundTrip(client, '', open.addresses[0]!.port, '127.0.0.1')).data.length, 1000);
+    });
+  });
+
+  describe('maxInFlight', () => {
+    it('drops datagrams while maxInFlight handler promises are pending, and takes them again once one settles', async (t) => {
+      const pending: (() => void)[] = [];
+      const server = await listenUdpLocal(t, { maxInFlight: 2 }, (datagram) => new Promise<void>((resolve) => {
+        pending.push(() => {
+          datagram.reply(datagram.data);
+          resolve();
+        });
+      }));
+      const summaries: UdpDropSummary[] = [];
+      server.on('drop', (summary) => summaries.push(summary));
+      const client = await udpClient(t);
+      const port = server.addresses[0]!.port;
+      for (let i = 0; i < 5; i++) await client.send(`${i}`, port, '127.0.0.1');
+      await until(() => server.stats().datagramsIn === 5, 'five datagrams to arrive');
+      let stats = server.stats();
+      assert.deepEqual([stats.accepted, stats.inFlight, stats.dropped['max-in-flight']], [2, 2, 3]);
+
+      pending.shift()!();
+      assert.equal((await client.next()).data.toString(), '0');
+      await until(() => server.stats().inFlight === 1, 'the first handler to settle');
+      await client.send('5', port, '127.0.0.1');
+      await until(() => server.stats().inFlight === 2, 'a new datagram to be taken');
+      for (const release of pending.splice(0)) release();
+      assert.deepEqual([(await client.next()).data.toString(), (await client.next()).data.toString()], ['1', '5']);
+      await server.close();
+      stats = server.stats();
+      assert.deepEqual([stats.datagramsIn, stats.accepted, stats.inFlight, stats.dropped['max-in-flight']], [6, 3, 0, 3]);
+      assert.equal(stats.datagramsIn, stats.accepted + stats.dropped['too-large'] + stats.dropped['rate-limit'] + stats.dropped['queue-full'] + stats.dropped['max-in-flight']);
+      assert.deepEqual(summaries.map((summary) => summary.reasons), [{ 'max-in-flight': 3 }], 'the drops have a reason of their own in the summary');
+    });
+
+    it('never counts a handler that returns no promise', async (t) => {
+      const server = await listenUdpLocal(t, { maxInFlight: 1 }, echo);
+      const client = await udpClient(t);
+      for (let i = 0; i < 5; i++) assert.equal((await roundTrip(client, `${i}`, server.addresses[0]!.port, '127.0.0.1')).data.toString(), `${i}`);
+      assert.equal(server.stats().dropped['max-in-flight'], 0);
+    });
+
+    it('defaults to 1024, the same bound as the async style queue', () => {
+      assert.equal(UDP_DEFAULTS.maxInFlight, 1024);
+      assert.equal(UDP_DEFAULTS.maxInFlight, UDP_DEFAULTS.maxQueuedDatagrams);
+    });
+  });
+
+  describe('replyRateLimit', () => {
+    it('spends one budget for every source: replies over it are refused and counted as reply-rate-limit', async (t) => {
+      const started = performance.now();
+      const results: boolean[] = [];
+      const server = await listenUdpLocal(t, { host: ['127.0.0.1'], replyRateLimit: 1000 }, (datagram) => void results.push(datagram.reply(datagram.data)));
+      const errors = collectErrors(server);
+      const port = server.addresses[0]!.port;
+      const first = await udpClient(t);
+      const second = new UdpTestClient('udp4');
+      t.after(() => second.close());
+      await within(new Promise<void>((resolve) => second.socket.bind(0, '127.0.0.2', resolve)), 'binding 127.0.0.2');
+      // 100-byte replies are 128 bytes on the wire: a full bucket of 1000 pays for 8 (the 8th goes into debt).
+      for (let i = 0; i < 10; i++) await first.send(Buffer.alloc(100), port, '127.0.0.1');
+      for (let i = 0; i < 10; i++) await second.send(Buffer.alloc(100), port, '127.0.0.1');
+      await until(() => server.stats().datagramsIn === 20, 'twenty datagrams to arrive');
+      await until(() => server.stats().pendingReplies === 0, 'the replies to complete');
+      const elapsed = performance.now() - started;
+      const stats = server.stats();
+      const sent = stats.datagramsOut;
+      // The bucket refills 100 bytes per 100 ms tick; one reply may overdraw it.
+      const ticks = Math.ceil(elapsed / 100) + 1;
+      assert.ok(sent * 128 <= 1000 + ticks * 100 + 128, `${sent} replies (${sent * 128} bytes on the wire) in ${elapsed.toFixed(0)} ms`);
+      assert.ok(sent >= 8, `the full bucket paid for ${sent} replies`);
+      assert.equal(stats.dropped['reply-rate-limit'], 20 - sent);
+      assert.equal(results.filter((ok) => !ok).length, 20 - sent, 'reply() returned false for each');
+      assert.ok(results.slice(10).includes(false), 'the second source found the budget spent too');
+      assert.equal(errors.length, 0, 'counted and summarised, not an error event per reply');
+    });
+
+    it('defaults to 4 MiB/s on the wire', () => {
+      assert.equal(UDP_DEFAULTS.replyRateLimit, 4 * 1024 * 1024);
     });
   });
 
@@ -318,7 +411,7 @@ describe('UdpServer limits', () => {
       assert.equal(stats.sockets, 0);
       assert.equal(stats.dropped['too-large'], 1);
       assert.equal(stats.dropped['handler-failed'], 1);
-      assert.equal(stats.datagramsIn, stats.accepted + stats.dropped['too-large'] + stats.dropped['rate-limit'] + stats.dropped['queue-full']);
+      assert.equal(stats.datagramsIn, stats.accepted + stats.dropped['too-large'] + stats.dropped['rate-limit'] + stats.dropped['queue-full'] + stats.dropped['max-in-flight']);
       assert.equal(stats.datagramsOut, stats.accepted - stats.dropped['handler-failed']);
       assert.equal(stats.bytesIn, 21 + 5 + 3 + 3 + 6 * 5);
       assert.ok(stats.dropped['rate-limit'] >= 1);

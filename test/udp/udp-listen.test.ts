@@ -262,7 +262,10 @@ describe('UdpServer', () => {
       ['maxDatagramSize', { maxDatagramSize: 0 }, '`maxDatagramSize` must be an integer from 1 to 65535, got 0'],
       ['maxDatagramSize', { maxDatagramSize: 70000 }, '`maxDatagramSize` must be an integer from 1 to 65535, got 70000'],
       ['maxAmplification', { maxAmplification: -1 }, '`maxAmplification` must be a finite number >= 0, got -1'],
-      ['amplificationAllowance', { amplificationAllowance: 1.5 }, '`amplificationAllowance` must be an integer from 0 to 65535, got 1.5'],
+      ['amplificationAllowance', { amplificationAllowance: 512 }, "`amplificationAllowance` was removed: a reply's limit is `maxAmplification` times its request's size on the wire, headers included (docs/udp.md), got 512"],
+      ['replyRateLimit', { replyRateLimit: -1 }, '`replyRateLimit` must be a finite number >= 0, got -1'],
+      ['replyRateLimit', { replyRateLimit: '1MB' }, '`replyRateLimit` must be a finite number >= 0, got "1MB"'],
+      ['maxInFlight', { maxInFlight: 1.5 }, '`maxInFlight` must be a non-negative integer, got 1.5'],
       ['rateLimit', { rateLimit: 5 }, '`rateLimit` must be an object or false, got 5'],
       ['rateLimit.datagrams', { rateLimit: { datagrams: -1 } }, '`rateLimit.datagrams` must be a finite number >= 0, got -1'],
       ['rateLimit.bytes', { rateLimit: { bytes: 100 } }, '`rateLimit.bytes` must be 0 or at least `maxDatagramSize` (8192), got 100'],
@@ -284,8 +287,8 @@ describe('UdpServer', () => {
       });
     }
 
-    it('accepts Infinity as maxAmplification and false as rateLimit', () => {
-      assert.doesNotThrow(() => new UdpServer({ maxAmplification: Infinity, rateLimit: false }));
+    it('accepts Infinity as maxAmplification, false as rateLimit, and 0 (no limit) as replyRateLimit and maxInFlight', () => {
+      assert.doesNotThrow(() => new UdpServer({ maxAmplification: Infinity, rateLimit: false, replyRateLimit: 0, maxInFlight: 0 }));
     });
   });
 });

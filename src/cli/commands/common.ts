@@ -1,7 +1,7 @@
 /** What `serve`, `exec` and `run` share: their flags' values, the logger, and how they end. */
 import { ListenError, SwitchboardError } from '../../index.ts';
 import { parseCount, parseDuration } from '../args.ts';
-import { DEFAULT_DRAIN_TIMEOUT, type ServerDefaults } from '../defaults.ts';
+import { DEFAULT_DRAIN_TIMEOUT, type ServerDefaults, type UdpLimits } from '../defaults.ts';
 import { ExitCode, UsageError } from '../exit-code.ts';
 import { parseListenAddress, type ListenAddress } from '../listen-address.ts';
 import { Logger } from '../logger.ts';
@@ -25,6 +25,8 @@ export interface ServerSettings {
   readonly idleTimeout: number;
   readonly maxClients: number;
   readonly maxPerIp: number;
+  /** `serve` only: the UDP servers' limits (`--udp-rate`, `--udp-reply-rate`). */
+  readonly udp?: UdpLimits;
 }
 
 /** @throws {UsageError} naming the flag with a bad value */

@@ -1,6 +1,6 @@
 /** `switchboard serve`: the classic Internet services over TCP and UDP. */
 import { readFileSync } from 'node:fs';
-import { SERVER_OPTIONS, parseCommandLine } from '../args.ts';
+import { SERVER_OPTIONS, UDP_OPTIONS, parseCommandLine } from '../args.ts';
 import { SERVE_DEFAULTS } from '../defaults.ts';
 import { UsageError } from '../exit-code.ts';
 import { SERVE_HELP } from '../help.ts';
@@ -8,17 +8,18 @@ import { planServe } from '../serve-plan.ts';
 import type { Endpoint } from '../server-set.ts';
 import { parseQuotes } from '../services/qotd.ts';
 import type { ServiceConfig, ServiceHandlers } from '../services/service.ts';
+import { readUdpLimits } from '../udp-wiring.ts';
 import { packageVersion } from '../version.ts';
 import { createLogger, printText, readServerSettings, serveEndpoints } from './common.ts';
 
-const OPTIONS = { ...SERVER_OPTIONS, quotes: { type: 'string' } } as const;
+const OPTIONS = { ...SERVER_OPTIONS, ...UDP_OPTIONS, quotes: { type: 'string' } } as const;
 
 /** Runs `serve`; resolves with the exit code. @throws {UsageError} */
 export async function serveCommand(args: readonly string[]): Promise<number> {
   const { values, positionals } = parseCommandLine('serve', args, OPTIONS, true);
   if (values.help) return printText(SERVE_HELP);
   if (values.version) return printText(packageVersion());
-  const settings = readServerSettings(values, SERVE_DEFAULTS);
+  const settings = { ...readServerSettings(values, SERVE_DEFAULTS), udp: readUdpLimits(values) };
   const plan = planServe(positionals, values.listen ?? []);
   const config: ServiceConfig = values.quotes === undefined ? {} : { quotes: readQuotesFile(values.quotes) };
   const log = createLogger(values);

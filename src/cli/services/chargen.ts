@@ -2,7 +2,7 @@
  * Character generator (RFC 864): lines of 72 characters from the 95 printable ASCII characters
  * (space to `~`), each line starting one character further on, each ending in CRLF. TCP sends as
  * fast as the peer reads — and no faster: writing waits for `drain`. UDP answers each datagram
- * with the next line.
+ * with the next line, cut short when the request's amplification limit allows less.
  */
 import type { EventSession } from '../../index.ts';
 import type { ServiceDefinition } from './service.ts';
@@ -43,6 +43,17 @@ function pump(session: EventSession): void {
   }
 }
 
+/**
+ * A UDP line cut to `room` bytes, CRLF kept: RFC 864 lets a UDP reply hold any number of
+ * characters up to 512, so a line shortened to fit the request's amplification limit is still
+ * chargen. Nothing when not even CRLF fits.
+ */
+export function fitChargenLine(line: Buffer, room: number): Buffer | undefined {
+  if (line.length <= room) return line;
+  if (room < 2) return undefined;
+  return Buffer.concat([line.subarray(0, room - 2), line.subarray(-2)]);
+}
+
 /** RFC 864 chargen. */
 export const chargenService: ServiceDefinition = {
   name: 'chargen',
@@ -53,7 +64,7 @@ export const chargenService: ServiceDefinition = {
     return {
       // Input is discarded (no `data` handler); a peer's FIN ends the stream.
       tcp: { open: pump, drain: pump },
-      udp: () => chargenLines(next++ % COUNT, 1),
+      udp: (_request, room = Infinity) => fitChargenLine(chargenLines(next++ % COUNT, 1), room),
     };
   },
 };

@@ -30,14 +30,19 @@ export function parseQuotes(text: string): { quotes: string[]; tooLong: number[]
   return { quotes, tooLong };
 }
 
-/** RFC 865 qotd: TCP sends a quote and closes; UDP answers any datagram with one. */
+/**
+ * RFC 865 qotd: TCP sends a quote and closes; UDP answers any datagram with one that fits the
+ * request's amplification limit, chosen at random among those that do. When none fits, it offers
+ * one anyway: the server refuses it, and the refusal is counted and logged (`amplification`).
+ */
 export const qotdService: ServiceDefinition = {
   name: 'qotd',
   standardPort: 17,
   rfc: 865,
   create: (config) => {
-    const quotes = (config.quotes ?? BUILT_IN_QUOTES).map(formatQuote);
-    const pick = (): string => quotes[randomInt(quotes.length)] ?? '';
+    const quotes = (config.quotes ?? BUILT_IN_QUOTES).map((quote) => Buffer.from(formatQuote(quote)));
+    const shortestFirst = [...quotes].sort((a, b) => a.length - b.length);
+    const pick = (): Buffer => quotes[randomInt(quotes.length)] ?? Buffer.alloc(0);
     return {
       tcp: {
         open(session) {
@@ -45,7 +50,11 @@ export const qotdService: ServiceDefinition = {
           session.end();
         },
       },
-      udp: () => Buffer.from(pick()),
+      udp: (_request, room = Infinity) => {
+        let fitting = 0;
+        while (fitting < shortestFirst.length && shortestFirst[fitting]!.length <= room) fitting++;
+        return fitting === 0 ? pick() : shortestFirst[randomInt(fitting)];
+      },
     };
   },
 };

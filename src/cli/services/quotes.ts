@@ -1,4 +1,8 @@
-/** The built-in quotes of the qotd service: short, ASCII, attributed, all well under 512 characters. */
+/**
+ * The built-in quotes of the qotd service: short, ASCII, attributed, all well under 512 characters.
+ * Some are 56 bytes or less as sent, so that an empty UDP request, which may draw 56 bytes over
+ * IPv4 (three times its 28 bytes on the wire, less the reply's own header), still gets a quote.
+ */
 export const BUILT_IN_QUOTES: readonly string[] = [
   '"Be conservative in what you do, be liberal in what you accept from others."\n    -- Jon Postel, RFC 761',
   '"We reject kings, presidents and voting. We believe in rough consensus and running code."\n    -- David Clark',
@@ -16,4 +20,8 @@ export const BUILT_IN_QUOTES: readonly string[] = [
   '"Make it work, make it right, make it fast."\n    -- Kent Beck',
   '"Any sufficiently advanced technology is indistinguishable from magic."\n    -- Arthur C. Clarke',
   '"The best way to predict the future is to invent it."\n    -- Alan Kay',
+  '"Worse is better."\n    -- Richard P. Gabriel',
+  '"Plan to throw one away."\n    -- Fred Brooks',
+  '"Data dominates."\n    -- Rob Pike',
+  '"When in doubt, use brute force."\n    -- Ken Thompson',
 ];

@@ -5,8 +5,12 @@
  */
 import type { EventHandler } from '../../index.ts';
 
-/** Answers one datagram: the reply's bytes, or undefined to send nothing. */
-export type UdpResponder = (request: Buffer) => Buffer | undefined;
+/**
+ * Answers one datagram: the reply's bytes, or undefined to send nothing. `room` is the largest
+ * reply the amplification limit allows for this request (`datagram.replyBudget`; no limit when
+ * omitted): a service whose answer may be shortened (chargen) or chosen (qotd) fits it.
+ */
+export type UdpResponder = (request: Buffer, room?: number) => Buffer | undefined;
 
 /** One running instance of a service. */
 export interface ServiceHandlers {

@@ -1,7 +1,7 @@
 /**
  * A multi-homed server and a client, each in a network namespace the test creates, joined by a
- * veth pair; and a long-running Node process inside a namespace (the server side), which
- * `runNodeInNetns` cannot give since it waits for its script to finish.
+ * veth pair; and a long-running Node process inside a namespace (the server side, or a flood
+ * client), which `runNodeInNetns` cannot give since it waits for its script to finish.
  *
  *   server namespace                          client namespace
  *   v0: 192.0.2.1/24 (primary)                v1: 192.0.2.10/24
@@ -73,9 +73,20 @@ export interface NetnsProcess<Ready, Final> {
   stop(): Promise<Final>;
 }
 
+/** How to start a script in a namespace. */
+export interface NetnsScriptOptions {
+  /** The script's arguments. */
+  readonly args?: readonly string[];
+  /** Raise the open-file limit (soft and hard, with `prlimit`) for a script that opens many sockets. */
+  readonly maxOpenFiles?: number;
+}
+
 /** Starts `script` inside `ns` with this Node and waits (bounded) for its first JSON line. */
-export async function startNodeInNetns<Ready, Final>(t: TestContext, ns: string, script: string): Promise<NetnsProcess<Ready, Final>> {
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, script], { stdio: ['pipe', 'pipe', 'inherit'] });
+export async function startNodeInNetns<Ready, Final>(t: TestContext, ns: string, script: string, options: NetnsScriptOptions = {}): Promise<NetnsProcess<Ready, Final>> {
+  const node = [process.execPath, script, ...(options.args ?? [])];
+  const limit = options.maxOpenFiles;
+  const command = limit === undefined ? node : ['prlimit', `--nofile=${limit}:${limit}`, ...node];
+  const child = spawn('ip', ['netns', 'exec', ns, ...command], { stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
