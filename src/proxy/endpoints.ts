@@ -6,6 +6,7 @@ import { InvalidOptionError } from '../errors.ts';
 import { parseStrictIPv4, parseStrictIPv6 } from './inet-text.ts';
 import type { ProxyAddressInit } from './proxy-header.ts';
 import { UNIX_PATH_LENGTH } from './proxy-header.ts';
+import { readUtf8, utf8Bytes } from './wire-text.ts';
 
 /** An IPv4 or IPv6 pair: 4 or 16 address bytes and a port each. */
 export interface InetEndpoints {
@@ -67,9 +68,8 @@ function endpointBytes(name: string, endpoint: ProxyAddressInit): EndpointBytes 
  * leading `'\0'` the abstract namespace, whose name cannot end in `'\0'` (that is the padding).
  */
 function encodeUnixPath(name: string, path: unknown): Buffer {
-  if (typeof path !== 'string' || !path.isWellFormed()) throw new InvalidOptionError(name, 'must be a string', path);
-  const abstract = path.startsWith('\0');
-  const text = Buffer.from(path, 'utf8');
+  const text = utf8Bytes(name, path);
+  const abstract = text[0] === 0;
   if (abstract ? text.length === 1 || text[text.length - 1] === 0 : text.includes(0)) {
     throw new InvalidOptionError(name, abstract ? "must name an abstract socket that does not end in '\\0'" : "must not contain '\\0' except as the first character", path);
   }
@@ -79,14 +79,18 @@ function encodeUnixPath(name: string, path: unknown): Buffer {
   return bytes;
 }
 
-/** The path text of the 108 `sun_path` bytes at `offset`, as {@link encodeUnixPath} writes it. */
-export function decodeUnixPath(bytes: Buffer, offset: number): string {
+/**
+ * The path text of the 108 `sun_path` bytes at `offset`, as {@link encodeUnixPath} writes it: a
+ * path ends at its first NUL; an abstract name (leading NUL) at its last non-NUL byte.
+ * @throws {ProxyProtocolError} when the path is not UTF-8
+ */
+export function decodeUnixPath(bytes: Buffer, offset: number, what: string): string {
   const limit = offset + UNIX_PATH_LENGTH;
   if (bytes[offset] !== 0) {
     const nul = bytes.subarray(offset, limit).indexOf(0);
-    return bytes.toString('utf8', offset, nul === -1 ? limit : offset + nul);
+    return readUtf8(bytes, offset, nul === -1 ? limit : offset + nul, what);
   }
   let end = limit;
   while (end > offset + 1 && bytes[end - 1] === 0) end--;
-  return end === offset + 1 ? '' : `\0${bytes.toString('utf8', offset + 1, end)}`;
+  return end === offset + 1 ? '' : `\0${readUtf8(bytes, offset + 1, end, what)}`;
 }

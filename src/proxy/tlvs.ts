@@ -8,6 +8,7 @@ import { CRC32C_INITIAL, crc32cFinal, crc32cUpdate } from './crc32c.ts';
 import type { ProxyRawTlv, ProxyRawTlvInit, ProxySslInfo, ProxySslInit, ProxyTlvs, ProxyTlvsInit } from './proxy-header.ts';
 import { MAX_UNIQUE_ID_LENGTH, NO_TLVS, SslClient, TlvType } from './proxy-header.ts';
 import { ProxyProtocolError } from './proxy-error.ts';
+import { asciiBytes, latin1Bytes, readAscii, readUtf8, utf8Bytes } from './wire-text.ts';
 
 const TLV_HEADER_LENGTH = 3;
 const SSL_FIXED_LENGTH = 5;
@@ -72,7 +73,7 @@ export function parseTlvs(bytes: Buffer, start: number, end: number): ProxyTlvs 
         alpn = bytes.toString('latin1', valueStart, valueEnd);
         break;
       case TlvType.AUTHORITY:
-        authority = bytes.toString('utf8', valueStart, valueEnd);
+        authority = readUtf8(bytes, valueStart, valueEnd, 'the AUTHORITY TLV');
         break;
       case TlvType.CRC32C:
         if (length !== CRC32C_LENGTH) throw bad(`the CRC32C TLV holds ${length} bytes, not 4`);
@@ -86,7 +87,7 @@ export function parseTlvs(bytes: Buffer, start: number, end: number): ProxyTlvs 
         ssl = parseSsl(bytes, valueStart, valueEnd);
         break;
       default: // NETNS
-        netns = bytes.toString('latin1', valueStart, valueEnd);
+        netns = readAscii(bytes, valueStart, valueEnd, 'the NETNS TLV');
     }
   });
   if (crcAt !== -1) verifyCrc32c(bytes, crcAt, end);
@@ -106,7 +107,7 @@ function parseSsl(bytes: Buffer, start: number, end: number): ProxySslInfo {
       return;
     }
     if (strings[type] !== undefined) throw bad(`a second ${name} sub-TLV`);
-    strings[type] = bytes.toString(type === TlvType.SSL_CN ? 'utf8' : 'latin1', valueStart, valueEnd);
+    strings[type] = (type === TlvType.SSL_CN ? readUtf8 : readAscii)(bytes, valueStart, valueEnd, `the ${name} sub-TLV`);
   });
   const certificate = (client & (SslClient.CERT_CONN | SslClient.CERT_SESS)) !== 0;
   return {
@@ -152,8 +153,8 @@ export function encodeTlvs(tlvs: ProxyTlvsInit): EncodedTlvs {
   const crc32c = tlvs.crc32c ?? false;
   if (typeof crc32c !== 'boolean') throw new InvalidOptionError('tlvs.crc32c', 'must be a boolean', crc32c);
   if (crc32c) parts.push(tlv(TlvType.CRC32C, ZEROS));
-  if (tlvs.alpn !== undefined) parts.push(tlv(TlvType.ALPN, byteString('tlvs.alpn', tlvs.alpn)));
-  if (tlvs.authority !== undefined) parts.push(tlv(TlvType.AUTHORITY, utf8String('tlvs.authority', tlvs.authority)));
+  if (tlvs.alpn !== undefined) parts.push(tlv(TlvType.ALPN, latin1Bytes('tlvs.alpn', tlvs.alpn)));
+  if (tlvs.authority !== undefined) parts.push(tlv(TlvType.AUTHORITY, utf8Bytes('tlvs.authority', tlvs.authority)));
   if (tlvs.uniqueId !== undefined) {
     if (!(tlvs.uniqueId instanceof Uint8Array) || tlvs.uniqueId.length > MAX_UNIQUE_ID_LENGTH) {
       throw new InvalidOptionError('tlvs.uniqueId', `must be a Uint8Array of at most ${MAX_UNIQUE_ID_LENGTH} bytes`, tlvs.uniqueId);
@@ -161,7 +162,7 @@ export function encodeTlvs(tlvs: ProxyTlvsInit): EncodedTlvs {
     parts.push(tlv(TlvType.UNIQUE_ID, tlvs.uniqueId));
   }
   if (tlvs.ssl !== undefined) parts.push(tlv(TlvType.SSL, encodeSsl(tlvs.ssl)));
-  if (tlvs.netns !== undefined) parts.push(tlv(TlvType.NETNS, byteString('tlvs.netns', tlvs.netns)));
+  if (tlvs.netns !== undefined) parts.push(tlv(TlvType.NETNS, asciiBytes('tlvs.netns', tlvs.netns)));
   if (tlvs.noop !== undefined) {
     if (!Number.isInteger(tlvs.noop) || tlvs.noop < 0 || tlvs.noop > 0xffff) throw new InvalidOptionError('tlvs.noop', 'must be an integer from 0 to 65535', tlvs.noop);
     parts.push(tlv(TlvType.NOOP, new Uint8Array(tlvs.noop)));
@@ -189,7 +190,7 @@ function encodeSsl(ssl: ProxySslInit): Buffer {
   ] as const;
   for (const [type, name, value] of subs) {
     if (value === undefined) continue;
-    parts.push(tlv(type, type === TlvType.SSL_CN ? utf8String(`tlvs.ssl.${name}`, value) : byteString(`tlvs.ssl.${name}`, value)));
+    parts.push(tlv(type, (type === TlvType.SSL_CN ? utf8Bytes : asciiBytes)(`tlvs.ssl.${name}`, value)));
   }
   parts.push(...rawTlvs('tlvs.ssl.unknown', ssl.unknown, (type) => SSL_SUB_NAMES[type] === undefined));
   return Buffer.concat(parts);
@@ -215,17 +216,6 @@ function tlv(type: number, value: Uint8Array): Buffer {
   bytes.writeUInt16BE(value.length, 1);
   bytes.set(value, TLV_HEADER_LENGTH);
   return bytes;
-}
-
-/** A string written one byte per character (latin1), as the parser reads ALPN and the US-ASCII fields. */
-function byteString(name: string, value: unknown): Buffer {
-  if (typeof value !== 'string' || /[^\x00-\xff]/.test(value)) throw new InvalidOptionError(name, 'must be a string of characters U+0000 to U+00FF', value);
-  return Buffer.from(value, 'latin1');
-}
-
-function utf8String(name: string, value: unknown): Buffer {
-  if (typeof value !== 'string' || !value.isWellFormed()) throw new InvalidOptionError(name, 'must be a well-formed string', value);
-  return Buffer.from(value, 'utf8');
 }
 
 /** Writes the CRC32C of the finished `header` into its CRC32C TLV's value at `valueAt`. */

@@ -85,8 +85,8 @@ function readAddresses(bytes: Buffer, family: ProxyFamily): [ProxyAddress | unde
       ];
     case 'unix':
       return [
-        { family, path: decodeUnixPath(bytes, at) },
-        { family, path: decodeUnixPath(bytes, at + UNIX_PATH_LENGTH) },
+        { family, path: decodeUnixPath(bytes, at, 'the source path') },
+        { family, path: decodeUnixPath(bytes, at + UNIX_PATH_LENGTH, 'the destination path') },
       ];
     default:
       return [undefined, undefined];
