@@ -141,7 +141,9 @@ export class ProxyHeaderParser {
       if (found !== undefined) return this.#complete(found.header, offset - (this.#held - found.length), bytes);
       if (this.#held < this.#buffer.length) return PARTIAL;
       // The fixed part of a v2 header filled the buffer: grow it to the length just read.
-      const grown = Buffer.allocUnsafe(this.#capacity(this.#buffer, this.#held));
+      const capacity = this.#capacity(this.#buffer, this.#held);
+      if (capacity <= this.#buffer.length) throw new Error(`ProxyHeaderParser: undecided after ${this.#held} bytes (a bug)`);
+      const grown = Buffer.allocUnsafe(capacity);
       this.#buffer.copy(grown);
       this.#buffer = grown;
     }
