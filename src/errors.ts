@@ -46,6 +46,18 @@ export const ErrorCode = {
   AMPLIFICATION_REFUSED: 'SWB_ERR_AMPLIFICATION_REFUSED',
   /** A datagram could not be sent; the system error is the `cause`. */
   SEND_FAILED: 'SWB_ERR_SEND_FAILED',
+  /** The first bytes are not a PROXY protocol signature, or the stream ended before any byte. */
+  PROXY_HEADER_MISSING: 'SWB_ERR_PROXY_HEADER_MISSING',
+  /** A PROXY header of a version the parser was told not to accept. */
+  PROXY_VERSION_REFUSED: 'SWB_ERR_PROXY_VERSION_REFUSED',
+  /** A PROXY header that breaks the specification (syntax, field, address, length or TLV). */
+  PROXY_BAD_HEADER: 'SWB_ERR_PROXY_BAD_HEADER',
+  /** A PROXY header longer than the maximum (v1: no CRLF in 107 bytes). */
+  PROXY_HEADER_TOO_LARGE: 'SWB_ERR_PROXY_HEADER_TOO_LARGE',
+  /** A PROXY v2 header whose CRC32C TLV does not match its bytes. */
+  PROXY_CHECKSUM_MISMATCH: 'SWB_ERR_PROXY_CHECKSUM_MISMATCH',
+  /** The stream or datagram ended inside a PROXY header. */
+  PROXY_TRUNCATED: 'SWB_ERR_PROXY_TRUNCATED',
 } as const;
 
 /** One of the stable `SWB_ERR_*` codes. */
