@@ -178,19 +178,21 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
   }
 
   /**
-   * Stops accepting, half-closes every session, waits for peers up to `timeout`, then destroys
-   * what is left. Resolves when every socket is closed. Idempotent.
+   * Stops accepting, refuses every pending connection (`closing`), half-closes every session,
+   * waits for peers up to `timeout`, then destroys what is left. Resolves when every socket is
+   * closed. Idempotent.
+   * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for a `timeout` outside 0–2147483647 ms (or `Infinity`)
    */
   close(options?: CloseOptions): Promise<void> {
     return this.#lifecycle.close(options);
   }
 
-  /** Closes every listener and session at once. Idempotent; resolves when all are closed. */
+  /** Closes every listener, pending connection and session at once. Idempotent; resolves when all are closed. */
   destroy(): Promise<void> {
     return this.#lifecycle.destroy();
   }
 
-  /** The ledger: sockets open, accepted, closed, rejected, bytes in and out. */
+  /** The ledger: sockets open, pending, accepted, closed, rejected, bytes in and out. */
   stats(): TcpServerStats {
     let bytesIn = this.#closedBytesIn;
     let bytesOut = this.#closedBytesOut;
@@ -226,7 +228,10 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
     return this.#admission.throttle(limits);
   }
 
-  /** Refuses new connections (with `busyMessage`, if set) while keeping every listener bound; open sessions carry on. */
+  /**
+   * Refuses new connections (with `busyMessage`, if set) while keeping every listener bound; open
+   * sessions carry on, and a connection pending on the `accept` handler is refused once it answers.
+   */
   suspend(): void {
     this.#admission.suspended = true;
   }
@@ -243,7 +248,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
 
   /**
    * Replaces the allow or deny list (or both) and returns the lists in force; checked before the
-   * `accept` handler, for connections arriving from now on.
+   * `accept` handler for connections arriving from now on, and again as pending ones open.
    * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for an entry that is not an address or CIDR prefix
    * @example
    * server.setAccessRules({ deny: ['203.0.113.0/24', '2001:db8::/32'] });
