@@ -11,6 +11,7 @@ import { PeriodicSweep, sweepPeriodFor } from './admission/periodic-sweep.ts';
 import { RejectReason } from './admission/reject-reason.ts';
 import type { ConnectionInfo } from './connection-info.ts';
 import { isThenable } from './handlers.ts';
+import { reportListenerFailure } from './server-lifecycle.ts';
 
 /** What a stage decides: `undefined` passes the connection on, a reason refuses it. */
 export type StageVerdict = RejectReason | undefined;
@@ -126,11 +127,26 @@ export class PendingConnections {
     this.#host.refused(info, reason, false);
   }
 
-  /** Refuses every connection still waiting on a stage and destroys every socket owned here. */
+  /**
+   * Refuses every connection still waiting on a stage and destroys every socket owned here. Every
+   * socket is destroyed before any `rejected` event is emitted, and a listener that throws is
+   * reported, so the server's close always completes.
+   */
   destroyAll(reason: RejectReason): void {
+    const refused: PendingConnection[] = [];
     for (const connection of this.#owned) {
-      if (connection.waiting) this.#refuseWaiting(connection, reason);
+      if (connection.waiting) {
+        this.#stopWaiting(connection, reason);
+        refused.push(connection);
+      }
       connection.socket.destroy();
+    }
+    for (const connection of refused) {
+      try {
+        this.#host.refused(connection.info, reason, true);
+      } catch (error) {
+        reportListenerFailure('rejected', error);
+      }
     }
   }
 
@@ -226,13 +242,18 @@ export class PendingConnections {
   }
 
   #refuseWaiting(connection: PendingConnection, reason: RejectReason): void {
+    this.#stopWaiting(connection, reason);
+    this.#host.refused(connection.info, reason, true);
+  }
+
+  /** The connection waits no longer: its stage is told to stop and its socket is closed. */
+  #stopWaiting(connection: PendingConnection, reason: RejectReason): void {
     connection.waiting = false;
     this.#waiting--;
     const controller = connection.controller;
     connection.controller = undefined;
     controller?.abort(reason);
     if (!connection.socket.destroyed) this.#close(connection.socket, reason);
-    this.#host.refused(connection.info, reason, true);
   }
 
   #close(socket: Socket, reason: RejectReason): void {

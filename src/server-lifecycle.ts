@@ -48,6 +48,17 @@ export const DEFAULT_CLOSE_TIMEOUT = 10_000;
 /** The longest delay a Node timer honours; a longer one fires after 1 ms. */
 const MAX_TIMER_DELAY = 2 ** 31 - 1;
 
+/**
+ * Reports an exception thrown by a listener of a server event emitted while the server closes
+ * (`close`, or a `rejected` for a connection the close refused): a process warning
+ * `SWB_ERR_HANDLER_FAILED` with the thrown value as `cause`, so it is never lost and never
+ * breaks the close.
+ */
+export function reportListenerFailure(event: string, error: unknown): void {
+  const message = error instanceof Error ? error.message : String(error);
+  process.emitWarning(new SwitchboardError(ErrorCode.HANDLER_FAILED, `a \`${event}\` listener threw: ${message}`, { cause: error }));
+}
+
 /** Drives a server through its states; the server supplies the transport's teardown steps. */
 export class ServerLifecycle {
   #state: ServerState = ServerState.IDLE;
@@ -167,8 +178,7 @@ export class ServerLifecycle {
     try {
       this.#onClosed();
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      process.emitWarning(new SwitchboardError(ErrorCode.HANDLER_FAILED, `a \`close\` listener threw: ${message}`, { cause: error }));
+      reportListenerFailure('close', error);
     }
   }
 

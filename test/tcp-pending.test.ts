@@ -110,6 +110,27 @@ describe('TcpServer pending stage', () => {
       assertBalanced(server);
     });
 
+    it('closes every pending socket even when a rejected listener throws during close()', async (t) => {
+      const warnings: Error[] = [];
+      const onWarning = (warning: Error): void => void warnings.push(warning);
+      process.on('warning', onWarning);
+      t.after(() => process.off('warning', onWarning));
+      const hook = heldHook();
+      const server = await listenLocal(t, {}, { ...echo, accept: hook.accept });
+      server.on('rejected', () => {
+        throw new Error('boom in a rejected listener');
+      });
+      const clients = [await connectClient(t, server.addresses[0]!.port), await connectClient(t, server.addresses[0]!.port)];
+      await hook.next();
+      await hook.next();
+      await within(server.close(), 'close() with a throwing rejected listener');
+      await within(Promise.all(clients.map((client) => client.closed)), 'both pending clients to be closed');
+      await within(new Promise((resolve) => setImmediate(resolve)), 'a turn for warnings');
+      assert.equal(warnings.filter((warning) => /`rejected` listener threw/.test(warning.message)).length, 2);
+      assert.equal(server.stats().rejected, 2);
+      assertBalanced(server);
+    });
+
     it('is refused after acceptTimeout with reason accept-timeout, and the hook is told to stop', async (t) => {
       const hook = heldHook();
       const server = await listenLocal(t, { acceptTimeout: 50 }, { ...echo, accept: hook.accept });
