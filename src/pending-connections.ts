@@ -156,11 +156,13 @@ export class PendingConnections {
     return new Promise((resolve) => this.#emptyWaiters.push(resolve));
   }
 
-  /** The 'close' of a socket owned here. @internal */
+  /** The 'close' of a socket owned here: the ledger first, then (for a reset while waiting) the `rejected` event. @internal */
   socketClosed(connection: PendingConnection): void {
-    if (connection.waiting) this.#refuseWaiting(connection, RejectReason.PEER_GONE);
+    const waiting = connection.waiting;
+    if (waiting) this.#stopWaiting(connection, RejectReason.PEER_GONE);
     this.#disown(connection);
     this.#host.closed();
+    if (waiting) this.#host.refused(connection.info, RejectReason.PEER_GONE, true);
   }
 
   #own(socket: Socket, info: ConnectionInfo, waiting: boolean): PendingConnection {
