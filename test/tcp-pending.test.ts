@@ -8,7 +8,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import { connect, type Server, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { ErrorCode, RejectReason, TcpServer, type ConnectionInfo, type RejectedConnection } from '../src/index.ts';
+import { ErrorCode, RejectReason, TcpServer, createLineCodec, framed, type ConnectionInfo, type RejectedConnection } from '../src/index.ts';
 import { echo } from './admission/helpers.ts';
 import { connectClient, deferred, listenLocal, within, WAIT_MS } from './helpers/net.ts';
 import './helpers/leak-check.ts';
@@ -146,6 +146,18 @@ describe('TcpServer pending stage', () => {
       await within(server.close(), 'close');
       assert.equal(server.stats().rejected, 1);
       assertBalanced(server);
+    });
+  });
+
+  describe('framed handlers', () => {
+    it('pass the signal to their accept handler too', async (t) => {
+      const hook = heldHook();
+      const server = await listenLocal(t, { acceptTimeout: 20 }, framed(() => createLineCodec(), { accept: hook.accept }));
+      const refused = rejections(server);
+      await connectClient(t, server.addresses[0]!.port);
+      await hook.next();
+      assert.equal((await refused.until(1))[0]!.reason, RejectReason.ACCEPT_TIMEOUT);
+      assert.equal(hook.signals[0]!.aborted, true);
     });
   });
 
