@@ -23,13 +23,16 @@ export interface ListeningAddress {
 }
 
 /**
- * Reads both ends of a freshly accepted socket. The peer's address is read at once (one
- * getpeername), while the socket still has it, so a close handler can always name the peer even
- * after a reset. The local end is the listener's own address unless the listener is a wildcard,
- * which saves a getsockname per connection.
+ * Reads both ends of a freshly accepted socket, or returns undefined when the peer's address
+ * cannot be read: the connection was reset before the server handled it, and has already gone.
+ * The peer's address is read at once (one getpeername), while the socket still has it, so a close
+ * handler can always name the peer even after a reset. The local end is the listener's own
+ * address unless the listener is a wildcard, which saves a getsockname per connection.
  */
-export function readConnectionInfo(socket: Socket, listening: ListeningAddress): ConnectionInfo {
-  const remote = unmapAddress(socket.remoteAddress ?? '', socket.remoteFamily ?? '');
+export function readConnectionInfo(socket: Socket, listening: ListeningAddress): ConnectionInfo | undefined {
+  const remoteAddress = socket.remoteAddress;
+  if (remoteAddress === undefined) return undefined;
+  const remote = unmapAddress(remoteAddress, socket.remoteFamily ?? '');
   const local = isWildcardAddress(listening.address)
     ? unmapAddress(socket.localAddress ?? '', socket.localFamily ?? '')
     : { address: listening.address, family: listening.family };
@@ -40,5 +43,20 @@ export function readConnectionInfo(socket: Socket, listening: ListeningAddress):
     localAddress: local.address,
     localPort: listening.port,
     localFamily: local.family,
+  };
+}
+
+/**
+ * What a `rejected` event reports for a connection that was gone before its addresses could be
+ * read: no peer (`remoteAddress` is empty, `remotePort` 0), and the listener's own address.
+ */
+export function goneConnectionInfo(listening: ListeningAddress): ConnectionInfo {
+  return {
+    remoteAddress: '',
+    remotePort: 0,
+    remoteFamily: listening.family,
+    localAddress: listening.address,
+    localPort: listening.port,
+    localFamily: listening.family,
   };
 }

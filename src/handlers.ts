@@ -23,8 +23,12 @@ export type MaybePromise<T> = T | Promise<T>;
  * });
  */
 export interface EventHandler {
-  /** Before a session opens: return `false` to refuse the connection (it is closed at once). */
-  accept?(info: ConnectionInfo): MaybePromise<boolean | void>;
+  /**
+   * Before a session opens: return `false` to refuse the connection (it is closed at once). It may
+   * be async; `signal` aborts when the connection stops waiting for the answer (`acceptTimeout`,
+   * a reset, the server closing), and a later answer is ignored.
+   */
+  accept?(info: ConnectionInfo, signal: AbortSignal): MaybePromise<boolean | void>;
   /** The session is open. */
   open?(session: EventSession): MaybePromise<void>;
   /** Bytes arrived (≥ 1). Without a `data` handler incoming bytes are read and discarded. */

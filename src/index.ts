@@ -23,7 +23,7 @@ export type { OpContext, Transport } from './errors.ts';
 export { supportsReusePort } from './features.ts';
 export type { BroadcastOptions } from './tcp-server.ts';
 export { RejectReason } from './admission/reject-reason.ts';
-export { DEFAULT_MAX_BUFFERED_OUTPUT, MAX_BUSY_MESSAGE_LENGTH } from './admission/limit-options.ts';
+export { DEFAULT_ACCEPT_TIMEOUT, DEFAULT_MAX_BUFFERED_OUTPUT, MAX_BUSY_MESSAGE_LENGTH } from './admission/limit-options.ts';
 export type { LimitOptions, ThrottleLimits } from './admission/limit-options.ts';
 export type { AccessRuleSet, AddressList } from './admission/access-rules.ts';
 export { framed } from './framing/framed.ts';

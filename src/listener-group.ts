@@ -14,10 +14,19 @@ export interface BoundAddress {
   readonly transport: Transport;
 }
 
+/** The address a socket bound for `target` on `port` reports. */
+export function boundAddressOf(target: ListenTarget, port: number, transport: Transport): BoundAddress {
+  return { address: target.host, port, family: target.family, transport };
+}
+
 /** How one transport binds and closes its sockets. */
 export interface SocketBinder<Handle> {
   readonly transport: Transport;
-  /** Binds one socket; resolves with the handle and the port actually bound. Rejects with the system error. */
+  /**
+   * Binds one socket; resolves with the handle and the port actually bound. Rejects with the
+   * system error. A server adopts the socket inside this step (before it resolves), so that no
+   * connection or close can fall between the bind and the server knowing its socket.
+   */
   bind(target: ListenTarget, port: number): Promise<{ handle: Handle; port: number }>;
   /** Closes a socket bound by `bind` (used to roll back a failed group). */
   close(handle: Handle): Promise<void>;
@@ -124,8 +133,7 @@ async function bindAll<Handle>(targets: readonly ListenTarget[], port: number, b
   settled.forEach((outcome, index) => {
     const target = targets[index]!;
     if (outcome.status === 'fulfilled') {
-      const address: BoundAddress = { address: target.host, port: outcome.value.port, family: target.family, transport: binder.transport };
-      bound.push({ handle: outcome.value.handle, target, address });
+      bound.push({ handle: outcome.value.handle, target, address: boundAddressOf(target, outcome.value.port, binder.transport) });
     } else {
       failures.push(bindFailure(outcome.reason, target, port, binder.transport));
     }

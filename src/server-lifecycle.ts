@@ -3,6 +3,7 @@
  * closed`, with idempotent `close`/`destroy` whose later callers share one completion
  * (docs/lifecycle.md).
  */
+import { performance } from 'node:perf_hooks';
 import { ErrorCode, InvalidOptionError, SwitchboardError } from './errors.ts';
 
 /** The states of a server. */
@@ -18,7 +19,10 @@ export type ServerState = (typeof ServerState)[keyof typeof ServerState];
 
 /** What a transport does at each step of closing. */
 export interface TeardownSteps {
-  /** Stop accepting / receiving on every socket; resolves when those sockets are closed. */
+  /**
+   * Stop accepting / receiving on every socket, and end what is not a session yet (TCP's pending
+   * stage); resolves when those sockets are closed.
+   */
   stopListening(): Promise<void>;
   /** Half-close every session (graceful). */
   endSessions(): void;
@@ -30,12 +34,30 @@ export interface TeardownSteps {
 
 /** Options of `close()`. */
 export interface CloseOptions {
-  /** How long to wait for peers to finish before destroying what is left, in ms. @default 10000 */
+  /**
+   * How long to wait for peers to finish before destroying what is left, in ms: from 0 to
+   * 2147483647 (the longest timer Node keeps, about 24.8 days), or `Infinity` for no deadline.
+   * @default 10000
+   */
   timeout?: number;
 }
 
 /** The default graceful-close deadline. */
 export const DEFAULT_CLOSE_TIMEOUT = 10_000;
+
+/** The longest delay a Node timer honours; a longer one fires after 1 ms. */
+const MAX_TIMER_DELAY = 2 ** 31 - 1;
+
+/**
+ * Reports an exception thrown by a listener of a server event emitted while the server closes
+ * (`close`, or a `rejected` for a connection the close refused): a process warning
+ * `SWB_ERR_HANDLER_FAILED` with the thrown value as `cause`, so it is never lost and never
+ * breaks the close.
+ */
+export function reportListenerFailure(event: string, error: unknown): void {
+  const message = error instanceof Error ? error.message : String(error);
+  process.emitWarning(new SwitchboardError(ErrorCode.HANDLER_FAILED, `a \`${event}\` listener threw: ${message}`, { cause: error }));
+}
 
 /** Drives a server through its states; the server supplies the transport's teardown steps. */
 export class ServerLifecycle {
@@ -101,11 +123,14 @@ export class ServerLifecycle {
     return bound;
   }
 
-  /** Graceful close with a deadline; later calls share the completion and may only shorten the deadline. */
+  /**
+   * Graceful close with a deadline; later calls share the completion and may only shorten the deadline.
+   * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for a `timeout` outside 0–2147483647 ms (or `Infinity`)
+   */
   close(options: CloseOptions = {}): Promise<void> {
     const timeout = options.timeout ?? DEFAULT_CLOSE_TIMEOUT;
-    if (typeof timeout !== 'number' || !(timeout >= 0)) {
-      throw new InvalidOptionError('timeout', 'must be a non-negative number of milliseconds', timeout);
+    if (typeof timeout !== 'number' || !((timeout >= 0 && timeout <= MAX_TIMER_DELAY) || timeout === Infinity)) {
+      throw new InvalidOptionError('timeout', `must be a number of milliseconds from 0 to ${MAX_TIMER_DELAY}, or Infinity for no deadline`, timeout);
     }
     this.#begin(false);
     this.#armDeadline(timeout);
@@ -138,19 +163,28 @@ export class ServerLifecycle {
     this.#finish();
   }
 
+  /**
+   * The server is closed: `closed` resolves first, then the transport emits `close`. A `close`
+   * listener that throws is reported as a process warning; it never leaves `closed` pending nor
+   * rejects `close()` (or, through the `signal`, becomes an unhandled rejection).
+   */
   #finish(): void {
     if (this.#deadline) clearTimeout(this.#deadline);
     this.#deadline = undefined;
     this.#state = ServerState.CLOSED;
     this.#signal?.removeEventListener('abort', this.#onAbort);
     this.#signal = undefined;
-    this.#onClosed();
     this.#closed.resolve();
+    try {
+      this.#onClosed();
+    } catch (error) {
+      reportListenerFailure('close', error);
+    }
   }
 
   #armDeadline(timeout: number): void {
-    if (this.#state === ServerState.CLOSED || this.#forced) return;
-    const at = Date.now() + timeout;
+    if (this.#state === ServerState.CLOSED || this.#forced || timeout === Infinity) return;
+    const at = performance.now() + timeout;
     if (at >= this.#deadlineAt) return;
     this.#deadlineAt = at;
     if (this.#deadline) clearTimeout(this.#deadline);

@@ -14,21 +14,27 @@ import { SessionDeadlines } from './admission/session-deadlines.ts';
 import { AsyncQueue } from './async-queue.ts';
 import { AsyncSession } from './async-session.ts';
 import { CloseCause, type CloseReason } from './close-reason.ts';
-import { readConnectionInfo, type ConnectionInfo } from './connection-info.ts';
+import { goneConnectionInfo, readConnectionInfo, type ConnectionInfo } from './connection-info.ts';
 import { ErrorCode, InvalidOptionError, SwitchboardError, opErrorFromSystem } from './errors.ts';
 import { EventSession } from './event-session.ts';
 import { kCreateSession, type EventHandler, type SessionFunction, type SessionSource, type TcpHandler } from './handlers.ts';
-import { bindGroup, resolveGroupTargets, type BoundAddress, type BoundSocket, type SocketBinder } from './listener-group.ts';
+import { bindGroup, boundAddressOf, resolveGroupTargets, type BoundAddress, type BoundSocket, type SocketBinder } from './listener-group.ts';
+import { PendingConnections, acceptHandlerStage, type PendingStage } from './pending-connections.ts';
 import { ServerLifecycle, type CloseOptions, type ServerState } from './server-lifecycle.ts';
 import { currentSession, type SessionHost, type TcpSession } from './session.ts';
 import { normalizeTcpServerOptions, type NormalizedTcpServerOptions, type TcpServerOptions } from './tcp-options.ts';
 
-/** The ledger `server.stats()` returns. After close: `listeners` and `sessions` are 0 and `accepted === closed`. */
+/**
+ * The ledger `server.stats()` returns. At any time `accepted === closed + sessions + pending`;
+ * after close `listeners`, `sessions` and `pending` are 0, so `accepted === closed`.
+ */
 export interface TcpServerStats {
   /** Listening sockets open. */
   readonly listeners: number;
   /** Sessions open. */
   readonly sessions: number;
+  /** Accepted sockets that are not sessions and not closed yet: waiting on the `accept` handler, or refused and closing. */
+  readonly pending: number;
   /** Connections accepted from the kernel, refused ones included. */
   readonly accepted: number;
   /** Accepted connections whose socket has closed. */
@@ -44,7 +50,7 @@ export interface TcpServerStats {
 /** Why a connection was refused before its session opened. */
 export interface RejectedConnection {
   readonly info: ConnectionInfo;
-  /** Which rule or limit refused it: `accept-hook`, `closing`, `denied`, `max-connections`, … (docs/limits.md). */
+  /** Which rule or limit refused it: `accept-hook`, `accept-timeout`, `closing`, `denied`, `max-connections`, `peer-gone`, … (docs/limits.md). */
   readonly reason: RejectReason;
 }
 
@@ -79,9 +85,11 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
   readonly #options: NormalizedTcpServerOptions;
   readonly #handler: TcpHandler | undefined;
   readonly #lifecycle: ServerLifecycle;
+  /** Every listener adopted by this listen attempt (its addresses stay readable after close). */
   #listeners: BoundSocket<Server>[] = [];
-  #listenersOpen = 0;
+  readonly #openListeners = new Set<Server>();
   readonly #sessions = new Set<TcpSession>();
+  readonly #pending: PendingConnections;
   readonly #host: SessionHost;
   #nextSessionId = 1;
   #accepted = 0;
@@ -114,6 +122,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
       maxBufferedOutput: limits.maxBufferedOutput,
     };
     this.#admission = new Admission(limits);
+    this.#pending = this.#pendingStage(handler, limits.acceptTimeout);
     this.#deadlines = new SessionDeadlines(this.#options.idleTimeout, limits.firstByteTimeout, limits.maxLifetime, this.#sessions);
     this.#descriptors = new DescriptorWatch((cause) => this.#descriptorsExhausted(cause));
     this.#lifecycle = new ServerLifecycle(
@@ -150,21 +159,18 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
    */
   async listen(): Promise<BoundAddress[]> {
     const options = this.#options;
-    this.#listeners = await this.#lifecycle.listen(
+    await this.#lifecycle.listen(
       async () => {
         const targets = await resolveGroupTargets(options.host, 'tcp', { ipv6Only: options.ipv6Only, lookup: options.lookup, port: options.port });
         return bindGroup(targets, options.port, this.#binder(), {
           onSkip: (_target, warning) => this.#warn(warning),
         });
       },
-      (bound) => Promise.all(bound.map((listener) => closeListener(listener.handle))).then(() => undefined),
+      (bound) => Promise.all(bound.map((listener) => this.#releaseListener(listener.handle))).then(() => undefined),
       'listen tcp',
     );
-    this.#listenersOpen = this.#listeners.length;
-    for (const listener of this.#listeners) {
-      listener.handle.on('connection', (socket: Socket) => this.#accept(socket, listener.address));
-      listener.handle.on('error', (error: Error) => this.#acceptFailed(listener.address, error));
-    }
+    // close() may have come in the microtasks since binding; the listeners are already its to close.
+    if (this.state !== 'listening') throw new SwitchboardError(ErrorCode.SERVER_CLOSED, 'listen tcp: server was closed while binding');
     this.#descriptors.start();
     const addresses = this.addresses;
     this.emit('listening', addresses);
@@ -172,19 +178,21 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
   }
 
   /**
-   * Stops accepting, half-closes every session, waits for peers up to `timeout`, then destroys
-   * what is left. Resolves when every socket is closed. Idempotent.
+   * Stops accepting, refuses every pending connection (`closing`), half-closes every session,
+   * waits for peers up to `timeout`, then destroys what is left. Resolves when every socket is
+   * closed. Idempotent.
+   * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for a `timeout` outside 0–2147483647 ms (or `Infinity`)
    */
   close(options?: CloseOptions): Promise<void> {
     return this.#lifecycle.close(options);
   }
 
-  /** Closes every listener and session at once. Idempotent; resolves when all are closed. */
+  /** Closes every listener, pending connection and session at once. Idempotent; resolves when all are closed. */
   destroy(): Promise<void> {
     return this.#lifecycle.destroy();
   }
 
-  /** The ledger: sockets open, accepted, closed, rejected, bytes in and out. */
+  /** The ledger: sockets open, pending, accepted, closed, rejected, bytes in and out. */
   stats(): TcpServerStats {
     let bytesIn = this.#closedBytesIn;
     let bytesOut = this.#closedBytesOut;
@@ -193,8 +201,9 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
       bytesOut += session.bytesWritten;
     }
     return {
-      listeners: this.#listenersOpen,
+      listeners: this.#openListeners.size,
       sessions: this.#sessions.size,
+      pending: this.#pending.size,
       accepted: this.#accepted,
       closed: this.#closedSockets,
       rejected: this.#rejected,
@@ -219,7 +228,10 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
     return this.#admission.throttle(limits);
   }
 
-  /** Refuses new connections (with `busyMessage`, if set) while keeping every listener bound; open sessions carry on. */
+  /**
+   * Refuses new connections (with `busyMessage`, if set) while keeping every listener bound; open
+   * sessions carry on, and a connection pending on the `accept` handler is refused once it answers.
+   */
   suspend(): void {
     this.#admission.suspended = true;
   }
@@ -236,7 +248,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
 
   /**
    * Replaces the allow or deny list (or both) and returns the lists in force; checked before the
-   * `accept` handler, for connections arriving from now on.
+   * `accept` handler for connections arriving from now on, and again as pending ones open.
    * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for an entry that is not an address or CIDR prefix
    * @example
    * server.setAccessRules({ deny: ['203.0.113.0/24', '2001:db8::/32'] });
@@ -286,43 +298,60 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
     const options = this.#options;
     return {
       transport: 'tcp',
-      bind: (target, port) => bindListener(target, port, options),
-      close: closeListener,
+      bind: (target, port) => bindListener(target, port, options, (handle, bound) => this.#adopt({ handle, target, address: boundAddressOf(target, bound, 'tcp') })),
+      close: (handle) => this.#releaseListener(handle),
     };
   }
 
+  /** A listener is the server's from its `listening` event on: nothing it accepts goes unowned. */
+  #adopt(listener: BoundSocket<Server>): void {
+    this.#listeners.push(listener);
+    this.#openListeners.add(listener.handle);
+    listener.handle.on('connection', (socket: Socket) => this.#accept(socket, listener.address));
+    listener.handle.on('error', (error: Error) => this.#acceptFailed(listener.address, error));
+  }
+
+  /** Gives back a listener of a group that failed to bind (or was closed while binding). */
+  #releaseListener(handle: Server): Promise<void> {
+    this.#openListeners.delete(handle);
+    this.#listeners = this.#listeners.filter((listener) => listener.handle !== handle);
+    return closeListener(handle);
+  }
+
+  /** The stages between accept and open: the `accept` handler, when there is one. */
+  #pendingStage(handler: TcpHandler | undefined, acceptTimeout: number): PendingConnections {
+    const stages: PendingStage[] = [];
+    const accept = (handler as EventHandler | undefined)?.accept;
+    if (typeof accept === 'function') stages.push(acceptHandlerStage(accept, handler, acceptTimeout));
+    return new PendingConnections(stages, {
+      recheck: (info) => (this.state !== 'listening' ? RejectReason.CLOSING : this.#admission.screen(info)),
+      open: (socket, info) => this.#open(socket, info),
+      refused: (info, reason, reserved) => {
+        this.#rejected++;
+        if (reserved) this.#admission.released(info.remoteAddress);
+        this.emit('rejected', { info, reason });
+      },
+      closed: () => void this.#closedSockets++,
+      failed: (stage, info, error) => {
+        const message = error instanceof Error ? error.message : String(error);
+        this.#report(new SwitchboardError(ErrorCode.HANDLER_FAILED, `${stage.name} failed for ${info.remoteAddress}:${info.remotePort}: ${message}`, { cause: error }));
+      },
+      busyMessageFor: (reason) => this.#admission.busyMessageFor(reason),
+    });
+  }
+
+  /**
+   * Every socket is owned from here: refused at once (peer already gone, closing, a list, a
+   * limit) or, holding its slot in the limits, handed to the pending stage, which opens it.
+   */
   #accept(socket: Socket, listening: BoundAddress): void {
     this.#accepted++;
     const info = readConnectionInfo(socket, listening);
-    if (this.state !== 'listening') return this.#refuse(socket, info, RejectReason.CLOSING);
-    const screened = this.#admission.screen(info);
-    if (screened !== undefined) return this.#refuse(socket, info, screened);
-    const accept = (this.#handler as EventHandler | undefined)?.accept;
-    if (accept) void this.#askAcceptHook(accept, socket, info);
-    else this.#admit(socket, info);
-  }
-
-  /** The limits are checked last, when the session would open, so the counts are exact. */
-  #admit(socket: Socket, info: ConnectionInfo): void {
-    const limit = this.#admission.admit(info, this.#sessions.size);
-    if (limit !== undefined) return this.#refuse(socket, info, limit);
-    this.#open(socket, info);
-  }
-
-  async #askAcceptHook(accept: NonNullable<EventHandler['accept']>, socket: Socket, info: ConnectionInfo): Promise<void> {
-    socket.on('error', ignore); // a reset while the hook decides must not go unheard
-    let verdict: boolean | void;
-    try {
-      verdict = await accept.call(this.#handler, info);
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      this.#report(new SwitchboardError(ErrorCode.HANDLER_FAILED, `accept handler failed for ${info.remoteAddress}:${info.remotePort}: ${message}`, { cause: error }));
-      verdict = false;
-    }
-    socket.off('error', ignore);
-    if (verdict === false || socket.destroyed) return this.#refuse(socket, info, RejectReason.ACCEPT_HOOK);
-    if (this.state !== 'listening') return this.#refuse(socket, info, RejectReason.CLOSING);
-    this.#admit(socket, info);
+    if (info === undefined) return this.#pending.refuse(socket, goneConnectionInfo(listening), RejectReason.PEER_GONE);
+    if (this.state !== 'listening') return this.#pending.refuse(socket, info, RejectReason.CLOSING);
+    const refused = this.#admission.screen(info) ?? this.#admission.admit(info, this.#sessions.size + this.#pending.waiting);
+    if (refused !== undefined) return this.#pending.refuse(socket, info, refused);
+    this.#pending.admit(socket, info);
   }
 
   #open(socket: Socket, info: ConnectionInfo): void {
@@ -341,17 +370,6 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
     if (session instanceof EventSession) session.start();
     else if (typeof handler === 'function') (session as AsyncSession).run(handler as SessionFunction);
     else this.#queue!.push(session as AsyncSession);
-  }
-
-  #refuse(socket: Socket, info: ConnectionInfo, reason: RejectReason): void {
-    this.#rejected++;
-    socket.on('error', ignore);
-    socket.once('close', () => this.#closedSockets++);
-    const busy = this.#admission.busyMessageFor(reason);
-    // The message fits the send buffer of a fresh socket, so 'finish' comes at once.
-    if (busy) socket.end(busy, () => socket.destroy());
-    else socket.destroy();
-    this.emit('rejected', { info, reason });
   }
 
   #sessionClosed(session: TcpSession, _reason: CloseReason): void {
@@ -380,12 +398,13 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
   async #stopListening(): Promise<void> {
     this.#queue?.end();
     this.#descriptors.stop();
-    const listeners = this.#listeners;
     // net.Server#close closes the listening handle at once; its callback waits for the
-    // connections it accepted, which the session teardown closes.
-    const closing = listeners.map((listener) => closeListener(listener.handle));
-    this.#listenersOpen = 0;
-    await Promise.all(closing);
+    // connections it accepted, which the session teardown and the pending stage close.
+    const closing = [...this.#openListeners].map((listener) => closeListener(listener));
+    this.#openListeners.clear();
+    // Sockets not yet sessions will never be: refused (`closing`) and destroyed at once.
+    this.#pending.destroyAll(RejectReason.CLOSING);
+    await Promise.all([...closing, this.#pending.empty()]);
   }
 
   #finishClose(): void {
@@ -432,7 +451,13 @@ export function listen(options?: TcpServerOptions, handler?: TcpHandler): Promis
   return server.listen().then(() => server);
 }
 
-function bindListener(target: ListenTarget, port: number, options: NormalizedTcpServerOptions): Promise<{ handle: Server; port: number }> {
+/** Binds one listener; `adopt` takes it inside its `listening` event, before any connection can arrive. */
+function bindListener(
+  target: ListenTarget,
+  port: number,
+  options: NormalizedTcpServerOptions,
+  adopt: (server: Server, port: number) => void,
+): Promise<{ handle: Server; port: number }> {
   return new Promise((resolve, reject) => {
     const server = createServer({
       allowHalfOpen: true,
@@ -448,7 +473,9 @@ function bindListener(target: ListenTarget, port: number, options: NormalizedTcp
     const onListening = (): void => {
       server.off('error', onError);
       const address = server.address();
-      resolve({ handle: server, port: typeof address === 'object' && address ? address.port : port });
+      const bound = typeof address === 'object' && address ? address.port : port;
+      adopt(server, bound);
+      resolve({ handle: server, port: bound });
     };
     server.once('error', onError);
     server.once('listening', onListening);
@@ -475,4 +502,3 @@ function hostPort(address: BoundAddress): { address: string; port: number } {
   return { address: address.address, port: address.port };
 }
 
-function ignore(): void {}

@@ -52,7 +52,7 @@ describe('TcpServer', () => {
 
     it('rejects a bad timeout naming the option', async (t) => {
       const server = await listenLocal(t, {}, echo);
-      assert.throws(() => server.close({ timeout: -1 }), { code: ErrorCode.INVALID_OPTION, message: '`timeout` must be a non-negative number of milliseconds, got -1' });
+      assert.throws(() => server.close({ timeout: -1 }), { code: ErrorCode.INVALID_OPTION, message: '`timeout` must be a number of milliseconds from 0 to 2147483647, or Infinity for no deadline, got -1' });
     });
   });
 

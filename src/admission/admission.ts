@@ -54,7 +54,10 @@ export class Admission {
     return this.#rules.get();
   }
 
-  /** The first check, before the `accept` handler: the address lists, then suspension. */
+  /**
+   * The address lists, then suspension: checked as a connection arrives, and again as it leaves
+   * the pending stage (so `suspend()` or a new rule refuses connections still pending).
+   */
   screen(info: ConnectionInfo): RejectReason | undefined {
     const refused = this.#rules.check(info.remoteAddress, info.remoteFamily);
     if (refused !== undefined) return refused;
@@ -63,12 +66,14 @@ export class Admission {
   }
 
   /**
-   * The last check, just before the session opens: the counts, then the rate (so a refused
-   * connection spends no token). On success the peer is counted until {@link released}.
+   * The counts, then the rate (so a connection refused for a count spends no token), as a
+   * connection enters the pending stage. `occupied` is the open sessions plus the connections
+   * still pending: each holds its slot from here on. On success the peer is counted until
+   * {@link released}.
    */
-  admit(info: ConnectionInfo, openSessions: number): RejectReason | undefined {
+  admit(info: ConnectionInfo, occupied: number): RejectReason | undefined {
     const limits = this.#limits;
-    if (limits.maxConnections > 0 && openSessions >= limits.maxConnections) return RejectReason.MAX_CONNECTIONS;
+    if (limits.maxConnections > 0 && occupied >= limits.maxConnections) return RejectReason.MAX_CONNECTIONS;
     const key = addressKey(info.remoteAddress, this.#ipv6Prefix);
     const count = this.#perAddress.get(key) ?? 0;
     if (limits.maxConnectionsPerAddress > 0 && count >= limits.maxConnectionsPerAddress) return RejectReason.MAX_CONNECTIONS_PER_ADDRESS;
@@ -77,7 +82,7 @@ export class Admission {
     return undefined;
   }
 
-  /** A session admitted from `remoteAddress` closed. */
+  /** A connection admitted from `remoteAddress` closed, or was refused while pending. */
   released(remoteAddress: string): void {
     const key = addressKey(remoteAddress, this.#ipv6Prefix);
     const count = this.#perAddress.get(key) ?? 0;

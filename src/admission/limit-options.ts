@@ -10,6 +10,9 @@ import { compileAddressList, type AddressList } from './access-rules.ts';
 /** The default cap on a session's queued output: 1 MiB, sixteen times Node's 64 KiB write watermark. */
 export const DEFAULT_MAX_BUFFERED_OUTPUT = 1024 * 1024;
 
+/** How long the `accept` handler may take to answer before its connection is refused: 10 s. */
+export const DEFAULT_ACCEPT_TIMEOUT = 10_000;
+
 /** The longest `busyMessage` accepted: small enough to fit any socket send buffer at once. */
 export const MAX_BUSY_MESSAGE_LENGTH = 4096;
 
@@ -48,6 +51,13 @@ export interface LimitOptions extends ThrottleLimits {
   maxBufferedOutput?: number;
   /** Per-session buffer size at which `write()` returns false (and reading pauses). @default Node's (64 KiB) */
   highWaterMark?: number;
+  /**
+   * How long an async `accept` handler may take to answer, in ms; past it the connection is
+   * refused (`accept-timeout`) and the handler's signal aborts. 0 disables (a pending connection
+   * still holds its slot in the limits, and `close()` and `destroy()` still end it).
+   * @default 10000
+   */
+  acceptTimeout?: number;
   /** Close a session that sends nothing within this many ms of opening; 0 disables. @default 0 */
   firstByteTimeout?: number;
   /** Close a session this many ms after it opened, whatever it is doing; 0 disables. @default 0 */
@@ -71,6 +81,7 @@ export interface NormalizedLimitOptions {
   readonly deny: AddressList | undefined;
   readonly maxBufferedOutput: number;
   readonly highWaterMark: number | undefined;
+  readonly acceptTimeout: number;
   readonly firstByteTimeout: number;
   readonly maxLifetime: number;
 }
@@ -103,6 +114,7 @@ export function normalizeLimitOptions(options: LimitOptions): NormalizedLimitOpt
     deny: options.deny,
     maxBufferedOutput: integerOption('maxBufferedOutput', options.maxBufferedOutput, DEFAULT_MAX_BUFFERED_OUTPUT, 0),
     highWaterMark: options.highWaterMark === undefined ? undefined : integerOption('highWaterMark', options.highWaterMark, 0, 1, constants.MAX_LENGTH),
+    acceptTimeout: durationOption('acceptTimeout', options.acceptTimeout, DEFAULT_ACCEPT_TIMEOUT),
     firstByteTimeout: durationOption('firstByteTimeout', options.firstByteTimeout, 0),
     maxLifetime: durationOption('maxLifetime', options.maxLifetime, 0),
   };

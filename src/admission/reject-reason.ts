@@ -5,10 +5,14 @@
 
 /** The reasons a connection can be refused with. */
 export const RejectReason = {
-  /** The server was closing. */
+  /** The server was not listening: it was closing (or still binding its other addresses). */
   CLOSING: 'closing',
+  /** The peer reset or closed the connection before its session opened, or before its address could even be read. */
+  PEER_GONE: 'peer-gone',
   /** The `accept` handler returned false (or failed). */
   ACCEPT_HOOK: 'accept-hook',
+  /** The `accept` handler had not answered within `acceptTimeout`. */
+  ACCEPT_TIMEOUT: 'accept-timeout',
   /** The peer's address matched the deny list. */
   DENIED: 'denied',
   /** An allow list is set and the peer's address is not on it. */

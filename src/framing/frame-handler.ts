@@ -20,8 +20,8 @@ import type { FramedEventSession } from './framed-event-session.ts';
  * }));
  */
 export interface FrameHandler<In, Out> {
-  /** Before a session opens: return `false` to refuse the connection. */
-  accept?(info: ConnectionInfo): MaybePromise<boolean | void>;
+  /** Before a session opens: return `false` to refuse the connection; `signal` as for `EventHandler.accept`. */
+  accept?(info: ConnectionInfo, signal: AbortSignal): MaybePromise<boolean | void>;
   /** The session is open. */
   open?(session: FramedEventSession<In, Out>): MaybePromise<void>;
   /** One whole frame arrived. Without it frames are decoded (and limits enforced) then dropped. */

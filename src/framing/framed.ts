@@ -71,7 +71,7 @@ function framedEventHandler<In, Out>(createCodec: () => FrameCodec<In, Out>, fra
       new FramedEventSession(id, socket, info, host, idleTimeout, wrapper, createCodec(), frames, watch),
   };
   // Only the callbacks the user wrote: the session's defaults depend on which are present.
-  if (frames.accept) wrapper.accept = (info) => frames.accept!(info);
+  if (frames.accept) wrapper.accept = (info, signal) => frames.accept!(info, signal);
   if (frames.open) wrapper.open = (session) => frames.open!(as(session));
   if (frames.drain) wrapper.drain = (session) => frames.drain!(as(session));
   if (frames.timeout) wrapper.timeout = (session) => frames.timeout!(as(session));
