@@ -6,6 +6,7 @@ import { DEFAULT_PORT_BASE, SERVICES } from './services/registry.ts';
 const COMMON = `Output and shutdown:
       --json               one JSON object per log line
   -q, --quiet              print errors only
+  -v, --verbose            a failing handler's stack under its error line (--json always has it)
       --drain-timeout D    graceful close on SIGINT/SIGTERM waits this long (default ${formatDuration(DEFAULT_DRAIN_TIMEOUT)});
                            a second signal closes everything at once
   -h, --help               this help
@@ -73,7 +74,8 @@ export const EXEC_HELP = `Usage: switchboard exec --listen ADDRESS [options] -- 
 Runs PROGRAM for each TCP connection with the connection as its stdin and stdout (tcpserver,
 inetd 'nowait'). PROGRAM's environment adds PROTO (TCP or TCP6), TCPLOCALIP, TCPLOCALPORT,
 TCPREMOTEIP and TCPREMOTEPORT. Its stderr is logged line by line; its exit status is logged.
-A program that cannot be started fails that connection only.
+PROGRAM is checked at start (found
+in PATH, executable); one that cannot be started later fails that connection only.
 
   -l, --listen ADDRESS       where to accept connections (required; repeatable)
 

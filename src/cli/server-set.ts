@@ -137,7 +137,12 @@ async function startEndpoint(endpoint: Endpoint, options: ServerSetOptions, log:
 
 /** Reports a server's runtime trouble and refusals in the log (instead of as process warnings). */
 function watchTcpServer(server: TcpServer, name: string, options: ServerSetOptions, log: Logger): void {
-  server.on('error', (error) => log.error('session-error', `${name}: ${error.message}`, { service: name, code: error.code }));
+  server.on('error', (error, session) => {
+    const peer = session === undefined ? '' : ` ${formatListenAddress(session.remoteAddress, session.remotePort)}`;
+    // The stack that helps is the handler's own, not the library's wrapper's.
+    const stack = error.cause instanceof Error ? error.cause.stack : error.stack;
+    log.error('session-error', `${name}${peer}: ${error.message}`, { service: name, code: error.code, remoteAddress: session?.remoteAddress, remotePort: session?.remotePort, stack });
+  });
   server.on('warning', (warning) => log.warn('warning', `${name}: ${warning.message}`, { service: name }));
   server.on('rejected', ({ info, reason }) => {
     // Refusals while closing or suspended (exec's drain) are the shutdown itself: not reported.

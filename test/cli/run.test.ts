@@ -8,6 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { hostHasIPv6 } from '../../src/index.ts';
 import { connectClient, within } from '../helpers/net.ts';
 import { runCliToExit, startCli } from './cli-process.ts';
 import { tcpExchange } from './clients.ts';
@@ -122,5 +123,40 @@ describe('switchboard run', () => {
     assert.equal(listening!.name, 'upper');
     assert.equal((await tcpExchange(t, '127.0.0.1', listening!.port, 'shout')).toString(), 'SHOUT');
     assert.equal((await cli.stop()).code, 0);
+  });
+
+  it('logs a failing handler with its peer, and its stack with --verbose and in --json', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-run-'));
+    const file = join(dir, 'fails.mjs');
+    writeFileSync(file, 'export default {\n  data() {\n    throw new Error("kaboom");\n  },\n};\n');
+    const hosts = hostHasIPv6() ? ['127.0.0.1', '::1'] : ['127.0.0.1'];
+    const plain = startCli(t, ['run', file, '--verbose', ...hosts.flatMap((host) => ['--listen', host === '::1' ? '[::1]:0' : `${host}:0`])]);
+    const listening = await plain.listening(hosts.length);
+    for (const host of hosts) {
+      const client = await connectClient(t, listening[0]!.port, host);
+      const port = client.socket.localPort;
+      client.send('x');
+      await within(client.closed, 'the failed session to close');
+      const peer = host === '::1' ? `\\[::1\\]:${port}` : `127\\.0\\.0\\.1:${port}`;
+      await plain.stderr.waitFor(new RegExp(`^error: fails ${peer}: data handler of session \\d+ failed: kaboom$`), `the failure from ${host}`);
+    }
+    const at = plain.stderr.lines.findIndex((line) => line.startsWith('error: fails '));
+    assert.equal(plain.stderr.lines[at + 1], '    Error: kaboom');
+    assert.match(plain.stderr.lines[at + 2]!, /^ {8}at Object\.data \(file:\/\/.*\/fails\.mjs:3:11\)$/);
+    assert.equal((await plain.stop()).code, 0);
+
+    const json = startCli(t, ['run', file, '--json', '--listen', '127.0.0.1:0']);
+    const line = await json.stdout.waitFor(/"event":"listening"/, 'the listening line');
+    const client = await connectClient(t, (JSON.parse(line) as { port: number }).port);
+    const port = client.socket.localPort;
+    client.send('x');
+    const record = JSON.parse(await json.stderr.waitFor(/"event":"session-error"/, 'the JSON failure')) as Record<string, unknown>;
+    assert.deepEqual({ ...record, time: undefined, stack: undefined, msg: undefined }, {
+      time: undefined, level: 'error', event: 'session-error', msg: undefined, service: 'fails', code: 'SWB_ERR_HANDLER_FAILED',
+      remoteAddress: '127.0.0.1', remotePort: port, stack: undefined,
+    });
+    assert.match(record.msg as string, new RegExp(`^fails 127\\.0\\.0\\.1:${port}: data handler of session \\d+ failed: kaboom$`));
+    assert.match(record.stack as string, /^Error: kaboom\n {4}at Object\.data \(file:\/\/.*\/fails\.mjs:3:11\)/);
+    assert.equal((await json.stop()).code, 0);
   });
 });

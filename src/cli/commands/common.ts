@@ -12,6 +12,7 @@ import { ShutdownSignals, type Stoppable } from '../shutdown.ts';
 export interface ServerFlagValues {
   readonly json?: boolean | undefined;
   readonly quiet?: boolean | undefined;
+  readonly verbose?: boolean | undefined;
   readonly listen?: string[] | undefined;
   readonly 'drain-timeout'?: string | undefined;
   readonly 'idle-timeout'?: string | undefined;
@@ -46,7 +47,7 @@ export function readListenAddresses(values: ServerFlagValues, command: string): 
 
 /** The logger the flags ask for. */
 export function createLogger(values: ServerFlagValues): Logger {
-  return new Logger({ json: values.json === true, quiet: values.quiet === true });
+  return new Logger({ json: values.json === true, quiet: values.quiet === true, verbose: values.verbose === true });
 }
 
 /**
