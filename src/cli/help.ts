@@ -74,8 +74,8 @@ export const EXEC_HELP = `Usage: switchboard exec --listen ADDRESS [options] -- 
 Runs PROGRAM for each TCP connection with the connection as its stdin and stdout (tcpserver,
 inetd 'nowait'). PROGRAM's environment adds PROTO (TCP or TCP6), TCPLOCALIP, TCPLOCALPORT,
 TCPREMOTEIP and TCPREMOTEPORT. Its stderr is logged line by line; its exit status is logged.
-PROGRAM is checked at start (found
-in PATH, executable); one that cannot be started later fails that connection only.
+PROGRAM is checked at start (found in PATH, executable); one that cannot be started at a
+connection fails that connection only.
 
   -l, --listen ADDRESS       where to accept connections (required; repeatable)
 
