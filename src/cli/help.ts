@@ -95,6 +95,9 @@ export const RUN_HELP = `Usage: switchboard run MODULE --listen ADDRESS [options
 Serves the handler MODULE exports (.js, .mjs or .ts; Node strips the types): its default export
 (or an export named 'handler') is an event handler object ({ open, data, drain, end, timeout,
 close, … }) or an async session function ((session) => Promise<void>).
+MODULE may also export 'options' (server options such as firstByteTimeout, busyMessage, allow;
+a flag given here wins over them, they win over the defaults) and 'setup', called with each
+server once it listens (to broadcast, throttle, …).
 
   -l, --listen ADDRESS       where to accept connections (required; repeatable)
 

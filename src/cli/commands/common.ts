@@ -5,7 +5,7 @@ import { DEFAULT_DRAIN_TIMEOUT, type ServerDefaults } from '../defaults.ts';
 import { ExitCode, UsageError } from '../exit-code.ts';
 import { parseListenAddress, type ListenAddress } from '../listen-address.ts';
 import { Logger } from '../logger.ts';
-import { startServerSet, type Endpoint, type ServerSet } from '../server-set.ts';
+import { startServerSet, type Endpoint, type RunningEndpoint, type ServerSet, type ServerSetOptions } from '../server-set.ts';
 import { ShutdownSignals, type Stoppable } from '../shutdown.ts';
 
 /** The flag values every serving command has (as `parseArgs` returns them). */
@@ -69,16 +69,24 @@ export function printText(text: string): number {
   return ExitCode.OK;
 }
 
+/** What a command adds to serving its endpoints. */
+export interface ServeHooks {
+  /** How to stop the servers, when not simply the library's close and destroy. */
+  readonly stoppable?: (servers: ServerSet) => Stoppable;
+  /** Runs once every endpoint is bound, before the `listening` lines; a throw is a failure to start. */
+  readonly ready?: (running: readonly RunningEndpoint[]) => Promise<void>;
+}
+
 /**
  * Starts `endpoints` and serves them until a signal closes them; resolves with the exit code
- * (1 when they cannot all be bound). Signals are caught from before the first bind.
- * @param stoppable how to stop the servers, when not simply the library's close and destroy
+ * (1 when they cannot all be bound, or `ready` fails). Signals are caught from before the first bind.
  */
-export async function serveEndpoints(endpoints: readonly Endpoint[], settings: ServerSettings, log: Logger, stoppable?: (servers: ServerSet) => Stoppable): Promise<number> {
+export async function serveEndpoints(endpoints: readonly Endpoint[], settings: ServerSettings & ServerSetOptions, log: Logger, hooks: ServeHooks = {}): Promise<number> {
+  const { stoppable, ready } = hooks;
   const signals = new ShutdownSignals(settings.drainTimeout, log);
   let servers: ServerSet;
   try {
-    servers = await startServerSet(endpoints, settings, log);
+    servers = await startServerSet(endpoints, settings, log, ready);
   } catch (error) {
     signals.dispose();
     return startFailure(error, log);

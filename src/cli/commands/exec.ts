@@ -40,7 +40,7 @@ export async function execCommand(args: readonly string[]): Promise<number> {
   const children = new ChildProcesses();
   const tcp = createExecHandler({ program, args: programRest }, children, log, settings.drainTimeout);
   const endpoints = groupByPort(addresses).map(({ hosts, port }) => ({ name, hosts, port, tcp }));
-  return serveEndpoints(endpoints, settings, log, (servers) => stopExec(servers, children, log));
+  return serveEndpoints(endpoints, settings, log, { stoppable: (servers) => stopExec(servers, children, log) });
 }
 
 /** After SIGKILL at the drain deadline, how long to wait for the process groups to empty. */
