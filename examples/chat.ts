@@ -5,76 +5,70 @@
  *   switchboard run examples/chat.ts --listen localhost:7000
  *   nc localhost 7000
  *
- * A client that stops reading is not allowed to make the server buffer without bound: once its
- * output is backed up, it is disconnected ("send queue exceeded", as IRC servers do).
+ * What `switchboard run` takes from this module: the handler (the default export), server
+ * options (`options`, under the command's flags), and `setup(server)`, called once each server
+ * listens — here to keep the servers, whose `broadcast` sends a line to everyone.
  */
-import { createLineCodec, type EventHandler, type EventSession, type FrameCodec, type FrameInput } from '../src/index.ts';
+import { createLineCodec, framed, type FramedEventSession, type TcpServer, type TcpServerOptions } from 'switchboard';
 
-interface Member {
-  name: string;
-  readonly codec: FrameCodec<FrameInput, string>;
-  /** The last write returned false and no `drain` came yet. */
-  congested: boolean;
+type Member = FramedEventSession<string, string>;
+
+/**
+ * A client that stops reading may not make the server buffer for it without bound: once 64 KiB
+ * of output wait for it, it is disconnected (`SWB_ERR_OUTPUT_OVERFLOW`), as IRC servers end a
+ * client whose send queue is exceeded. Lines go out at once, not held back by Nagle.
+ */
+export const options: TcpServerOptions = { maxBufferedOutput: 64 * 1024, noDelay: true };
+
+/** The servers serving the room: one per port given to `--listen`. */
+const servers = new Set<TcpServer>();
+
+export function setup(server: TcpServer): void {
+  servers.add(server);
 }
 
-const members = new Map<EventSession, Member>();
+const names = new Map<Member, string>();
 let guests = 0;
+const lines = createLineCodec({ maxLineLength: 1024, newline: '\r\n' });
 
-function send(session: EventSession, member: Member, line: string): void {
-  if (member.congested) {
-    session.destroy(new Error('send queue exceeded'));
-    return;
-  }
-  const bytes = member.codec.encode(line);
-  for (const piece of [bytes].flat()) member.congested = !session.write(piece);
+/** To every member but the one whose handler is running. */
+function broadcast(line: string): void {
+  const bytes = lines.encode(line);
+  for (const server of servers) server.broadcast(bytes);
 }
 
-function broadcast(from: EventSession | undefined, line: string): void {
-  for (const [session, member] of members) if (session !== from) send(session, member, line);
-}
-
-function command(session: EventSession, member: Member, line: string): void {
+function command(session: Member, name: string, line: string): void {
   const [verb, ...rest] = line.split(' ');
   const argument = rest.join(' ').trim();
   if (verb === '/nick' && /^[\w-]{1,20}$/.test(argument)) {
-    broadcast(session, `* ${member.name} is now ${argument}`);
-    member.name = argument;
-    send(session, member, `* you are ${argument}`);
+    broadcast(`* ${name} is now ${argument}`);
+    names.set(session, argument);
+    session.send(`* you are ${argument}`);
   } else if (verb === '/who') {
-    send(session, member, `* here: ${[...members.values()].map((m) => m.name).join(', ')}`);
+    session.send(`* here: ${[...names.values()].join(', ')}`);
   } else if (verb === '/quit') {
     session.end();
   } else {
-    send(session, member, '* commands: /nick NAME (letters, digits, _ and -; up to 20), /who, /quit');
+    session.send('* commands: /nick NAME (letters, digits, _ and -; up to 20), /who, /quit');
   }
 }
 
-/** The chat room, as an event handler. */
-const chat: EventHandler = {
+/** The chat room: one line codec per session; a line over 1 KiB ends that session only (`SWB_ERR_FRAME_TOO_LARGE`). */
+export default framed(() => createLineCodec({ maxLineLength: 1024, newline: '\r\n' }), {
   open(session) {
-    const member: Member = { name: `guest-${++guests}`, codec: createLineCodec({ maxLineLength: 1024, newline: '\r\n' }), congested: false };
-    members.set(session, member);
-    send(session, member, `* welcome, ${member.name}; ${members.size - 1} other(s) here. /nick NAME to rename.`);
-    broadcast(session, `* ${member.name} joined`);
+    const name = `guest-${++guests}`;
+    names.set(session, name);
+    session.send(`* welcome, ${name}; ${names.size - 1} other(s) here. /nick NAME to rename.`);
+    broadcast(`* ${name} joined`);
   },
-  data(session, chunk) {
-    const member = members.get(session);
-    if (!member) return;
-    // A line over 1 KiB throws SWB_ERR_FRAME_TOO_LARGE, which ends this session only.
-    member.codec.decode(chunk, (line) => {
-      if (line.startsWith('/')) command(session, member, line);
-      else if (line.trim() !== '') broadcast(session, `${member.name}: ${line}`);
-    });
-  },
-  drain(session) {
-    const member = members.get(session);
-    if (member) member.congested = false;
+  frame(session, line) {
+    const name = names.get(session)!;
+    if (line.startsWith('/')) command(session, name, line);
+    else if (line.trim() !== '') broadcast(`${name}: ${line}`);
   },
   close(session) {
-    const member = members.get(session);
-    members.delete(session);
-    if (member) broadcast(undefined, `* ${member.name} left`);
+    const name = names.get(session);
+    names.delete(session);
+    if (name !== undefined) broadcast(`* ${name} left`);
   },
-};
-
-export default chat;
+});

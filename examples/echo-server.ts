@@ -1,8 +1,9 @@
 /**
  * An echo server on localhost port 7007 — both loopbacks — that closes gracefully on Ctrl-C.
- * Run it with `npm start` (until the `switchboard` command takes over) or `node examples/echo-server.ts`.
+ * In a checkout: `node --conditions=switchboard-source examples/echo-server.ts` (the condition
+ * makes `switchboard` this checkout's src/index.ts; installed, `import 'switchboard'` needs none).
  */
-import { listen } from '../src/index.ts';
+import { listen } from 'switchboard';
 
 const server = await listen({ host: 'localhost', port: Number(process.env.PORT ?? 7007) }, {
   data(session, chunk) {

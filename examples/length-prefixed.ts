@@ -12,7 +12,7 @@
  *   switchboard run examples/length-prefixed.ts --listen localhost:7001
  */
 import { createHash } from 'node:crypto';
-import { createLengthFieldCodec, type AsyncSession } from '../src/index.ts';
+import { createLengthFieldCodec, type AsyncSession } from 'switchboard';
 
 /** Operation codes. */
 export const Op = { ECHO: 0x01, REVERSE: 0x02, SHA256: 0x03 } as const;

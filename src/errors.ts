@@ -20,6 +20,8 @@ export const ErrorCode = {
   NAME_NOT_RESOLVED: 'SWB_ERR_NAME_NOT_RESOLVED',
   /** `reusePort` was asked for where the runtime or kernel lacks SO_REUSEPORT. */
   REUSE_PORT_UNSUPPORTED: 'SWB_ERR_REUSE_PORT_UNSUPPORTED',
+  /** The Node.js running is older than the oldest Switchboard supports (thrown when it loads). */
+  UNSUPPORTED_NODE: 'SWB_ERR_UNSUPPORTED_NODE',
   /** The server was closed (or is closing) and cannot do what was asked. */
   SERVER_CLOSED: 'SWB_ERR_SERVER_CLOSED',
   /** `listen()` was called on a server that is already listening. */

@@ -2,6 +2,7 @@
  * Switchboard: socket servers for TypeScript. The public API, and nothing else.
  * @module
  */
+import './features.ts'; // first: on a Node.js too old, fail at load saying which version is needed
 export { listen, TcpServer } from './tcp-server.ts';
 export type { TcpServerStats, TcpServerEvents, RejectedConnection } from './tcp-server.ts';
 export type { TcpServerOptions } from './tcp-options.ts';

@@ -68,7 +68,8 @@ export interface TcpServerEvents {
   idle: [];
   close: [];
   warning: [warning: SwitchboardError];
-  error: [error: SwitchboardError];
+  /** `session` is the one whose handler failed, when a session's handler did. */
+  error: [error: SwitchboardError, session?: TcpSession];
 }
 
 /**
@@ -118,7 +119,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
     const limits = this.#options.limits;
     this.#host = {
       sessionClosed: (session, reason) => this.#sessionClosed(session, reason),
-      handlerFailed: (_session, error) => this.#report(error),
+      handlerFailed: (session, error) => this.#report(error, session),
       maxBufferedOutput: limits.maxBufferedOutput,
     };
     this.#admission = new Admission(limits);
@@ -429,8 +430,8 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
   }
 
   /** Runtime failures are events, never exceptions: `error` if anyone listens, else a process warning. */
-  #report(error: SwitchboardError): void {
-    if (this.listenerCount('error') > 0) this.emit('error', error);
+  #report(error: SwitchboardError, session?: TcpSession): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error, session);
     else process.emitWarning(error);
   }
 }

@@ -9,6 +9,7 @@ import { UsageError } from './exit-code.ts';
 export const COMMON_OPTIONS = {
   json: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
+  verbose: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
   'drain-timeout': { type: 'string' },
@@ -36,10 +37,47 @@ export const UDP_OPTIONS = {
  */
 export function parseCommandLine<T extends ParseArgsOptionsConfig>(command: string, args: readonly string[], options: T, allowPositionals: boolean) {
   try {
-    return parseArgs({ args: [...args], options, allowPositionals, strict: true });
+    return parseArgs({ args: attachNegativeValues(args, options), options, allowPositionals, strict: true });
   } catch (error) {
     throw new UsageError(describeParseError(error), command);
   }
+}
+
+/** The flags of `options` that take a value, as written (`--listen`, `-l`), each to its long name. */
+export function valueFlags(options: ParseArgsOptionsConfig): Map<string, string> {
+  const flags = new Map<string, string>();
+  for (const [name, option] of Object.entries(options)) {
+    if (option.type !== 'string') continue;
+    flags.set(`--${name}`, name);
+    if (option.short !== undefined) flags.set(`-${option.short}`, name);
+  }
+  return flags;
+}
+
+/**
+ * `parseArgs` reads the `-1` of `--max-clients -1` as a flag and reports the value missing: a
+ * flag that takes a value, followed by what looks like a negative number, gets it as its value
+ * (`--max-clients=-1`), so the value's own check names the constraint.
+ */
+function attachNegativeValues(args: readonly string[], options: ParseArgsOptionsConfig): string[] {
+  const longName = valueFlags(options);
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') {
+      out.push(...args.slice(i));
+      break;
+    }
+    const name = longName.get(arg);
+    const next = args[i + 1];
+    if (name !== undefined && next !== undefined && /^-\d/.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
 }
 
 function describeParseError(error: unknown): string {
@@ -79,7 +117,7 @@ export function parseDuration(text: string | undefined, flag: string, fallback: 
  */
 export function parseCount(text: string | undefined, flag: string, fallback: number): number {
   if (text === undefined) return fallback;
-  if (!/^\d{1,9}$/.test(text.trim())) throw new UsageError(`${flag} ${JSON.stringify(text)}: expected a whole number (0 for no limit)`);
+  if (!/^\d{1,9}$/.test(text.trim())) throw new UsageError(`${flag} ${JSON.stringify(text)}: must be a non-negative integer (0 for no limit)`);
   return Number(text);
 }
 

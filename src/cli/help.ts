@@ -6,6 +6,7 @@ import { DEFAULT_PORT_BASE, SERVICES } from './services/registry.ts';
 const COMMON = `Output and shutdown:
       --json               one JSON object per log line
   -q, --quiet              print errors only
+  -v, --verbose            a failing handler's stack under its error line (--json always has it)
       --drain-timeout D    graceful close on SIGINT/SIGTERM waits this long (default ${formatDuration(DEFAULT_DRAIN_TIMEOUT)});
                            a second signal closes everything at once
   -h, --help               this help
@@ -79,7 +80,8 @@ export const EXEC_HELP = `Usage: switchboard exec --listen ADDRESS [options] -- 
 Runs PROGRAM for each TCP connection with the connection as its stdin and stdout (tcpserver,
 inetd 'nowait'). PROGRAM's environment adds PROTO (TCP or TCP6), TCPLOCALIP, TCPLOCALPORT,
 TCPREMOTEIP and TCPREMOTEPORT. Its stderr is logged line by line; its exit status is logged.
-A program that cannot be started fails that connection only.
+PROGRAM is checked at start (found in PATH, executable); one that cannot be started at a
+connection fails that connection only.
 
   -l, --listen ADDRESS       where to accept connections (required; repeatable)
 
@@ -99,6 +101,9 @@ export const RUN_HELP = `Usage: switchboard run MODULE --listen ADDRESS [options
 Serves the handler MODULE exports (.js, .mjs or .ts; Node strips the types): its default export
 (or an export named 'handler') is an event handler object ({ open, data, drain, end, timeout,
 close, … }) or an async session function ((session) => Promise<void>).
+MODULE may also export 'options' (server options such as firstByteTimeout, busyMessage, allow;
+a flag given here wins over them, they win over the defaults) and 'setup', called with each
+server once it listens (to broadcast, throttle, …).
 
   -l, --listen ADDRESS       where to accept connections (required; repeatable)
 

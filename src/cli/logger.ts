@@ -1,7 +1,8 @@
 /**
  * The command's log: one line per event, plain or JSON (`--json`), errors only with `--quiet`.
  * Info goes to stdout, warnings and errors to stderr, whatever the format. Colours only when
- * the stream is a TTY and `NO_COLOR` is unset or empty (no-color.org).
+ * the stream is a TTY and `NO_COLOR` is unset or empty (no-color.org). A `stack` field is a JSON
+ * key like any other; in plain text it follows its line, indented, with `--verbose` only.
  */
 
 /** How loud an event is. */
@@ -14,6 +15,8 @@ export type LogFields = Readonly<Record<string, string | number | boolean | null
 export interface LoggerOptions {
   readonly json?: boolean;
   readonly quiet?: boolean;
+  /** Plain text: print a `stack` field under its line. */
+  readonly verbose?: boolean;
   readonly stdout?: LogStream;
   readonly stderr?: LogStream;
   readonly env?: NodeJS.ProcessEnv;
@@ -32,6 +35,7 @@ const RESET = '\x1b[0m';
 export class Logger {
   readonly #json: boolean;
   readonly #quiet: boolean;
+  readonly #verbose: boolean;
   readonly #stdout: LogStream;
   readonly #stderr: LogStream;
   readonly #colourOut: boolean;
@@ -40,6 +44,7 @@ export class Logger {
   constructor(options: LoggerOptions = {}) {
     this.#json = options.json ?? false;
     this.#quiet = options.quiet ?? false;
+    this.#verbose = options.verbose ?? false;
     this.#stdout = options.stdout ?? process.stdout;
     this.#stderr = options.stderr ?? process.stderr;
     const env = options.env ?? process.env;
@@ -69,7 +74,8 @@ export class Logger {
       return;
     }
     const colour = toErr ? this.#colourErr : this.#colourOut;
-    stream.write(`${formatPlain(level, event, message, colour)}\n`);
+    const stack = this.#verbose && typeof fields?.stack === 'string' ? fields.stack.replace(/^/gm, '    ') : undefined;
+    stream.write(`${formatPlain(level, event, message, colour)}\n${stack === undefined ? '' : `${stack}\n`}`);
   }
 }
 

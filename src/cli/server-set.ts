@@ -2,10 +2,11 @@
  * Starts every server a command asks for — TCP, and UDP beside it on the same port — all or
  * nothing, prints one `listening` line per bound socket, and closes them together.
  */
-import { ErrorCode, RejectReason, TcpServer, type BoundAddress, type TcpHandler, type UdpServer } from '../index.ts';
+import { ErrorCode, RejectReason, TcpServer, type BoundAddress, type TcpHandler, type TcpServerOptions, type UdpServer } from '../index.ts';
 import type { UdpLimits } from './defaults.ts';
 import { formatListenAddress } from './listen-address.ts';
 import type { Logger } from './logger.ts';
+import { RefusalLog } from './refusal-log.ts';
 import { startUdpServer } from './udp-wiring.ts';
 import type { UdpResponder } from './services/service.ts';
 
@@ -29,6 +30,10 @@ export interface ServerSetOptions {
   readonly maxPerIp: number;
   /** `--udp-rate`, `--udp-reply-rate` (serve): each UDP server's limits; the defaults when absent. */
   readonly udp?: UdpLimits;
+  /** More options for every TCP server (`run`'s module's), under the command's own. */
+  readonly serverOptions?: TcpServerOptions;
+  /** The caps the module's options set rather than a flag or the default: refusals name the option. */
+  readonly capsFromModule?: ReadonlySet<'maxClients' | 'maxPerIp'>;
 }
 
 /** Counts an IPv6 /64 — one host's usual allocation — as one address for `--max-per-ip`. */
@@ -77,13 +82,15 @@ export class ServerSet {
 const PORT_ATTEMPTS = 8;
 
 /**
- * Binds every endpoint, in order; if any fails, closes what was bound and rethrows (the
+ * Binds every endpoint, in order, then awaits `ready` (before the `listening` lines, which thus
+ * mean ready); if any of it fails, closes what was bound and rethrows (for a bind, the
  * library's `ListenError`, whose message says what failed where).
  */
-export async function startServerSet(endpoints: readonly Endpoint[], options: ServerSetOptions, log: Logger): Promise<ServerSet> {
+export async function startServerSet(endpoints: readonly Endpoint[], options: ServerSetOptions, log: Logger, ready?: (running: readonly RunningEndpoint[]) => Promise<void>): Promise<ServerSet> {
   const running: RunningEndpoint[] = [];
   try {
     for (const endpoint of endpoints) running.push(await startEndpoint(endpoint, options, log));
+    await ready?.(running);
   } catch (error) {
     await destroyAll(running);
     throw error;
@@ -113,12 +120,13 @@ async function startEndpoint(endpoint: Endpoint, options: ServerSetOptions, log:
   for (let attempt = 1; ; attempt++) {
     const server = new TcpServer(
       {
+        perAddressIPv6Prefix: PER_IP_IPV6_PREFIX,
+        ...options.serverOptions,
         host,
         port: endpoint.port,
         idleTimeout: options.idleTimeout,
         maxConnections: options.maxClients,
         maxConnectionsPerAddress: options.maxPerIp,
-        perAddressIPv6Prefix: PER_IP_IPV6_PREFIX,
       },
       endpoint.tcp,
     );
@@ -138,27 +146,42 @@ async function startEndpoint(endpoint: Endpoint, options: ServerSetOptions, log:
   }
 }
 
-/** Reports a server's runtime trouble and refusals in the log (instead of as process warnings). */
+/** Reports a server's runtime trouble, and its refusals once a second at most, in the log (instead of as process warnings). */
 function watchTcpServer(server: TcpServer, name: string, options: ServerSetOptions, log: Logger): void {
-  server.on('error', (error) => log.error('session-error', `${name}: ${error.message}`, { service: name, code: error.code }));
-  server.on('warning', (warning) => log.warn('warning', `${name}: ${warning.message}`, { service: name }));
-  server.on('rejected', ({ info, reason }) => {
-    // Refusals while closing or suspended (exec's drain) are the shutdown itself: not reported.
-    if (reason === RejectReason.CLOSING || reason === RejectReason.SUSPENDED) return;
-    const why = describeRefusal(reason, options);
-    const peer = formatListenAddress(info.remoteAddress, info.remotePort);
-    log.warn('refused', `refused ${peer} (${name}): ${why}`, { service: name, remoteAddress: info.remoteAddress, remotePort: info.remotePort, reason });
+  server.on('error', (error, session) => {
+    const peer = session === undefined ? '' : ` ${formatListenAddress(session.remoteAddress, session.remotePort)}`;
+    // The stack that helps is the handler's own, not the library's wrapper's.
+    const stack = error.cause instanceof Error ? error.cause.stack : error.stack;
+    log.error('session-error', `${name}${peer}: ${error.message}`, { service: name, code: error.code, remoteAddress: session?.remoteAddress, remotePort: session?.remotePort, stack });
   });
+  server.on('warning', (warning) => log.warn('warning', `${name}: ${warning.message}`, { service: name }));
+  const refusals = new RefusalLog(name, log, (reason) => describeRefusal(reason, options, server));
+  server.on('rejected', (rejection) => {
+    // Refusals while closing or suspended (exec's drain) are the shutdown itself: not reported.
+    if (rejection.reason === RejectReason.CLOSING || rejection.reason === RejectReason.SUSPENDED) return;
+    refusals.record(rejection);
+  });
+  server.on('close', () => refusals.flush());
 }
 
-function describeRefusal(reason: RejectReason, options: ServerSetOptions): string {
+function describeRefusal(reason: RejectReason, options: ServerSetOptions, server: TcpServer): string {
+  const limits = server.throttle();
+  // The flag when it set the cap in force; the option when the module's options or its throttle() did.
+  const cap = (flag: string, option: string, configured: number, current: number, key: 'maxClients' | 'maxPerIp'): string =>
+    current === configured && !options.capsFromModule?.has(key) ? `${flag} ${current}` : `${option} ${current}`;
   switch (reason) {
     case RejectReason.MAX_CONNECTIONS:
-      return `too many clients (--max-clients ${options.maxClients})`;
+      return `too many clients (${cap('--max-clients', 'maxConnections', options.maxClients, limits.maxConnections, 'maxClients')})`;
     case RejectReason.MAX_CONNECTIONS_PER_ADDRESS:
-      return `too many clients from one address (--max-per-ip ${options.maxPerIp})`;
+      return `too many clients from one address (${cap('--max-per-ip', 'maxConnectionsPerAddress', options.maxPerIp, limits.maxConnectionsPerAddress, 'maxPerIp')})`;
+    case RejectReason.ACCEPT_RATE:
+      return `over the accept rate (acceptRate ${limits.acceptRate}/s)`;
     case RejectReason.ACCEPT_HOOK:
       return "refused by the handler's accept()";
+    case RejectReason.DENIED:
+      return 'on the deny list';
+    case RejectReason.NOT_ALLOWED:
+      return 'not on the allow list';
     default:
       return reason;
   }

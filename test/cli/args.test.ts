@@ -17,6 +17,12 @@ describe('parseCommandLine', () => {
     assert.throws(() => parseCommandLine('serve', ['--json=yes'], SERVER_OPTIONS, true), /flag --json takes no value/);
   });
 
+  it('hands a negative number to the flag before it, so its check names the constraint', () => {
+    assert.deepEqual({ ...parseCommandLine('serve', ['--max-clients', '-1', '-l', '-2'], SERVER_OPTIONS, true).values }, { 'max-clients': '-1', listen: ['-2'] });
+    assert.throws(() => parseCommandLine('serve', ['--max-clients', '-q'], SERVER_OPTIONS, true), /^UsageError: flag --max-clients needs a value$/);
+    assert.deepEqual(parseCommandLine('serve', ['--', '--max-clients', '-1'], SERVER_OPTIONS, true).positionals, ['--max-clients', '-1']);
+  });
+
   it('refuses positionals where there are none', () => {
     assert.throws(() => parseCommandLine('exec', ['stray'], SERVER_OPTIONS, false), /unexpected argument stray/);
   });
@@ -49,7 +55,7 @@ describe('parseCount', () => {
   it('reads whole numbers and refuses the rest, naming the flag', () => {
     assert.equal(parseCount('40', '--max-clients', 1), 40);
     assert.equal(parseCount(undefined, '--max-clients', 7), 7);
-    assert.throws(() => parseCount('-1', '--max-clients', 1), /--max-clients "-1": expected a whole number/);
+    assert.throws(() => parseCount('-1', '--max-clients', 1), /^UsageError: --max-clients "-1": must be a non-negative integer \(0 for no limit\)$/);
     assert.throws(() => parseCount('2.5', '--max-per-ip', 1), /--max-per-ip "2.5"/);
   });
 });

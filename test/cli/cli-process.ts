@@ -10,6 +10,8 @@ import { within } from '../helpers/net.ts';
 
 /** The CLI's entry point, run as TypeScript. */
 export const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+/** Node's flags for it: `switchboard` (as the examples import it) is this checkout's src/index.ts, as under the npm scripts. */
+export const NODE_FLAGS = ['--conditions=switchboard-source'] as const;
 /** The repository root (working directory of the child). */
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -83,6 +85,22 @@ export class LineCollector {
     );
   }
 
+  /** Resolves once `condition` holds for the lines so far (checked as lines arrive). */
+  async waitUntil(condition: (lines: readonly string[]) => boolean, what: string, ms?: number): Promise<void> {
+    await within(
+      new Promise<void>((resolve, reject) => {
+        const check = (): void => {
+          if (condition(this.lines)) resolve();
+          else if (this.#ended) reject(new Error(`output ended without ${what}; got:\n${this.text}`));
+          else this.#waiters.push(check);
+        };
+        check();
+      }),
+      what,
+      ms,
+    );
+  }
+
   #wake(): void {
     for (const waiter of this.#waiters.splice(0)) waiter();
   }
@@ -103,7 +121,7 @@ export class CliProcess {
 
   /** @param prefix a command that runs the CLI, such as `['ip', 'netns', 'exec', NS]`; it must exec it (keep its pid) */
   constructor(args: readonly string[], env: NodeJS.ProcessEnv, prefix: readonly string[] = []) {
-    const [command, ...rest] = [...prefix, process.execPath, MAIN, ...args];
+    const [command, ...rest] = [...prefix, process.execPath, ...NODE_FLAGS, MAIN, ...args];
     this.child = spawn(command!, rest, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.setEncoding('utf8').on('data', (text: string) => this.stdout.push(text));
     this.child.stderr!.setEncoding('utf8').on('data', (text: string) => this.stderr.push(text));

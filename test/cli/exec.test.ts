@@ -3,11 +3,14 @@
  * logging, a program that cannot start, the client caps, and SIGTERM/SIGKILL on shutdown.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { hostHasIPv6 } from '../../src/index.ts';
 import { ucspiEnvironment } from '../../src/cli/exec/ucspi-env.ts';
 import { connectClient, within } from '../helpers/net.ts';
-import { startCli } from './cli-process.ts';
+import { runCliToExit, startCli } from './cli-process.ts';
 import { tcpExchange } from './clients.ts';
 
 const NODE = process.execPath;
@@ -69,14 +72,36 @@ describe('switchboard exec', () => {
   });
 
   it('fails only that connection when the program cannot be started', async (t) => {
-    const cli = startCli(t, ['exec', '--listen', '127.0.0.1:0', '--', '/nonexistent/program', 'arg']);
+    // There at start (which checks it), gone by the first connection.
+    const program = join(mkdtempSync(join(tmpdir(), 'switchboard-exec-')), 'program');
+    writeFileSync(program, '#!/bin/sh\ncat\n', { mode: 0o755 });
+    const cli = startCli(t, ['exec', '--listen', '127.0.0.1:0', '--', program, 'arg']);
     const [listening] = await cli.listening(1);
+    rmSync(program);
+    const logged = new RegExp(`^error: cannot start ${program.replaceAll('/', '\\/')} for 127\\.0\\.0\\.1:\\d+: no such program \\(ENOENT\\)$`);
     for (let i = 0; i < 2; i++) {
       assert.equal((await tcpExchange(t, '127.0.0.1', listening!.port, 'hello')).length, 0);
-      await cli.stderr.waitForCount(/^error: cannot start \/nonexistent\/program for 127\.0\.0\.1:\d+: no such program \(ENOENT\)$/, i + 1, 'the start failure');
+      await cli.stderr.waitForCount(logged, i + 1, 'the start failure');
     }
     assert.equal(cli.child.exitCode, null, 'still serving');
     assert.equal((await cli.stop()).code, 0);
+  });
+
+  it('exits 2 before binding when PROGRAM cannot be run, looking it up as the spawn would', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-exec-'));
+    writeFileSync(join(dir, 'plain'), 'not a program\n', { mode: 0o644 });
+    const cases: [string, string][] = [
+      ['./no-such-program', 'no such file'],
+      ['no-such-program-anywhere', 'not found in PATH'],
+      [join(dir, 'plain'), 'not executable'],
+      [dir, 'not a file'],
+    ];
+    for (const [program, problem] of cases) {
+      const result = await runCliToExit(t, ['exec', '--listen', '127.0.0.1:0', '--', program]);
+      assert.equal(result.code, 2, program);
+      assert.equal(result.stderr, `switchboard exec: PROGRAM ${JSON.stringify(program)}: ${problem}\nRun 'switchboard exec --help' for usage.`);
+      assert.equal(result.stdout, '', 'nothing was bound');
+    }
   });
 
   it('refuses connections over --max-clients and --max-per-ip, logging why', async (t) => {

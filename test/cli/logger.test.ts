@@ -36,6 +36,19 @@ describe('Logger', () => {
     assert.ok(!line.includes('\x1b'), 'never coloured');
   });
 
+  it('prints a stack field under its line with --verbose only, and as a key in JSON', () => {
+    const stack = 'Error: boom\n    at data (file:///m.ts:3:9)';
+    const plain = streams(false);
+    new Logger({ stdout: plain.stdout, stderr: plain.stderr, env: {} }).error('session-error', 'chat: failed', { stack });
+    const verbose = streams(false);
+    new Logger({ verbose: true, stdout: verbose.stdout, stderr: verbose.stderr, env: {} }).error('session-error', 'chat: failed', { stack });
+    const json = streams(false);
+    new Logger({ json: true, verbose: true, stdout: json.stdout, stderr: json.stderr, env: {} }).error('session-error', 'chat: failed', { stack });
+    assert.deepEqual(plain.err, ['error: chat: failed\n']);
+    assert.deepEqual(verbose.err, ['error: chat: failed\n    Error: boom\n        at data (file:///m.ts:3:9)\n']);
+    assert.equal((JSON.parse(json.err[0]!) as { stack: string }).stack, stack);
+  });
+
   it('prints errors only with --quiet', () => {
     const s = streams(false);
     const log = new Logger({ quiet: true, stdout: s.stdout, stderr: s.stderr, env: {} });

@@ -1,20 +1,25 @@
 /**
  * The package as users get it: emitted `.js` + `.d.ts` (Node will not strip types inside
- * node_modules). Builds into a temporary folder, type-checks a strict consumer against the
- * declarations, runs it on the emitted JavaScript, and runs the emitted `switchboard` command.
+ * node_modules). Builds into a temporary folder, type-checks a strict consumer and the
+ * repository's examples against the declarations, runs them on the emitted JavaScript, runs the
+ * emitted `switchboard` command, runs both on a Node.js too old for them when the machine has
+ * one, and lists what `npm pack` would publish.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { cp, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { delimiter, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { unsupportedNodeMessage } from '../../src/features.ts';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+const packageJson = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
 
 const consumer = `
 import { listen, listenUdp, framed, createLineCodec, ErrorCode, type CloseReason } from 'switchboard';
@@ -30,16 +35,36 @@ await Promise.all([tcp.close(), udp.close(), lines.close()]);
 console.log(JSON.stringify({ ok: true, code: ErrorCode.ADDRESS_IN_USE }));
 `;
 
+/** A `node` on PATH (or the system's) older than the package supports, if the machine has one. */
+function findOldNode(): { path: string; version: string } | undefined {
+  const candidates = [...(process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'node')), '/usr/bin/node', '/usr/local/bin/node'];
+  for (const path of new Set(candidates)) {
+    if (!existsSync(path)) continue;
+    const result = spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 10_000 });
+    const version = result.stdout?.trim().replace(/^v/, '');
+    if (result.status === 0 && version && unsupportedNodeMessage(version) !== undefined) return { path, version };
+  }
+  return undefined;
+}
+
 describe('the published build', () => {
-  it('type-checks and runs for a strict consumer, and ships a working command', async (t) => {
-    const work = await mkdtemp(join(tmpdir(), 'switchboard-package-'));
-    t.after(() => rm(work, { recursive: true, force: true }));
-    const pkg = join(work, 'node_modules', 'switchboard');
+  let work: string;
+  let pkg: string;
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'switchboard-package-'));
+    pkg = join(work, 'node_modules', 'switchboard');
     await mkdir(pkg, { recursive: true });
     await cp(join(root, 'package.json'), join(pkg, 'package.json'));
     await run(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', join(pkg, 'dist')], { cwd: root, timeout: 120_000 });
     await symlink(join(root, 'node_modules', '@types'), join(work, 'node_modules', '@types'));
     await writeFile(join(work, 'package.json'), JSON.stringify({ type: 'module' }));
+    for (const file of ['README.md', 'LICENSE', 'docs']) await cp(join(root, file), join(pkg, file), { recursive: true });
+    await cp(join(root, 'examples'), join(work, 'examples'), { recursive: true });
+  });
+  after(() => rm(work, { recursive: true, force: true }));
+
+  it('type-checks and runs for a strict consumer, and ships a working command', async () => {
     await writeFile(join(work, 'consumer.ts'), consumer);
     await writeFile(
       join(work, 'tsconfig.json'),
@@ -48,13 +73,47 @@ describe('the published build', () => {
           target: 'es2024', lib: ['es2024', 'esnext.disposable'], module: 'nodenext', moduleResolution: 'nodenext',
           strict: true, types: ['node'], skipLibCheck: false, outDir: 'out',
         },
-        files: ['consumer.ts'],
+        files: ['consumer.ts', 'examples/chat.ts', 'examples/echo-server.ts', 'examples/length-prefixed.ts'],
       }),
     );
     await run(process.execPath, [tsc, '-p', work], { cwd: work, timeout: 120_000 });
     const { stdout } = await run(process.execPath, [join(work, 'out', 'consumer.js')], { cwd: work, timeout: 20_000 });
     assert.deepEqual(JSON.parse(stdout), { ok: true, code: 'SWB_ERR_ADDRESS_IN_USE' });
+    // The examples import the package by its name, as a user's copy of them would.
+    const example = "import('./out/examples/length-prefixed.js').then(({ respond }) => console.log(respond(Buffer.from('\\x02abc')).toString('hex')))";
+    const reversed = await run(process.execPath, ['--input-type=module', '-e', example], { cwd: work, timeout: 20_000 });
+    assert.equal(reversed.stdout.trim(), '00636261');
     const version = await run(process.execPath, [join(pkg, 'dist', 'cli', 'main.js'), '--version'], { timeout: 20_000 });
-    assert.equal(version.stdout.trim(), JSON.parse(await (await import('node:fs/promises')).readFile(join(root, 'package.json'), 'utf8')).version);
+    assert.equal(version.stdout.trim(), packageJson.version);
+  });
+
+  it('says which Node.js it needs, at load, when run on an older one', async (t) => {
+    const old = findOldNode();
+    if (!old) return t.skip('SKIPPED LOUDLY: no Node.js older than 22.12 on this machine (Debian\'s nodejs package is one)');
+    const message = `Switchboard needs Node.js 22.12 or newer; this is Node.js ${old.version}`;
+    const cli = spawnSync(old.path, [join(pkg, 'dist', 'cli', 'main.js'), 'serve', '--listen', '127.0.0.1:0'], { encoding: 'utf8', timeout: 20_000 });
+    assert.deepEqual({ status: cli.status, stdout: cli.stdout, stderr: cli.stderr }, { status: 1, stdout: '', stderr: `switchboard: ${message}\n` });
+    const program = "import('switchboard').then(() => console.log('loaded'), (error) => console.log(JSON.stringify({ code: error.code, message: error.message })))";
+    const library = spawnSync(old.path, ['--input-type=module', '-e', program], { cwd: work, encoding: 'utf8', timeout: 20_000 });
+    assert.deepEqual(JSON.parse(library.stdout), { code: 'SWB_ERR_UNSUPPORTED_NODE', message });
+  });
+
+  it('publishes the build, its licence and docs: no source, no examples, no source maps pointing at either', async (t) => {
+    if (spawnSync('npm', ['--version'], { stdio: 'ignore' }).status !== 0) return t.skip('SKIPPED LOUDLY: npm is not installed');
+    const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: pkg, timeout: 60_000, env: { ...process.env, npm_config_update_notifier: 'false' } });
+    const [packed] = JSON.parse(stdout) as [{ files: { path: string }[] }];
+    const files = packed.files.map((file) => file.path);
+    for (const needed of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'docs/cli.md']) assert.ok(files.includes(needed), `${needed} is published`);
+    assert.deepEqual(files.filter((file) => !/^(dist|docs)\//.test(file) && !['LICENSE', 'README.md', 'package.json'].includes(file)), [], 'nothing else at the top');
+    assert.deepEqual(files.filter((file) => file.endsWith('.map')), [], 'no source maps');
+    for (const file of files.filter((path) => path.endsWith('.js'))) {
+      assert.doesNotMatch(await readFile(join(pkg, file), 'utf8'), /sourceMappingURL/, `${file} points at no map`);
+    }
+    assert.match(await readFile(join(pkg, 'LICENSE'), 'utf8'), /^MIT License\n\nCopyright \(c\) \d{4} Switchboard contributors\n/);
+    const manifest = JSON.parse(await readFile(join(pkg, 'package.json'), 'utf8')) as { license: string; bin: Record<string, string>; exports: Record<string, Record<string, string> | string> };
+    assert.equal(manifest.license, 'MIT');
+    // Every export and the command are in the package, but the repository's own condition (src/, for its scripts).
+    const targets = [...Object.values(manifest.bin), ...Object.values(manifest.exports).flatMap((entry) => (typeof entry === 'string' ? [entry] : Object.entries(entry).filter(([condition]) => condition !== 'switchboard-source').map(([, target]) => target)))];
+    for (const target of targets) assert.ok(files.includes(target.replace(/^\.\//, '')), `${target} is published`);
   });
 });

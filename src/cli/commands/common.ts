@@ -5,13 +5,14 @@ import { DEFAULT_DRAIN_TIMEOUT, type ServerDefaults, type UdpLimits } from '../d
 import { ExitCode, UsageError } from '../exit-code.ts';
 import { parseListenAddress, type ListenAddress } from '../listen-address.ts';
 import { Logger } from '../logger.ts';
-import { startServerSet, type Endpoint, type ServerSet } from '../server-set.ts';
+import { startServerSet, type Endpoint, type RunningEndpoint, type ServerSet, type ServerSetOptions } from '../server-set.ts';
 import { ShutdownSignals, type Stoppable } from '../shutdown.ts';
 
 /** The flag values every serving command has (as `parseArgs` returns them). */
 export interface ServerFlagValues {
   readonly json?: boolean | undefined;
   readonly quiet?: boolean | undefined;
+  readonly verbose?: boolean | undefined;
   readonly listen?: string[] | undefined;
   readonly 'drain-timeout'?: string | undefined;
   readonly 'idle-timeout'?: string | undefined;
@@ -48,7 +49,7 @@ export function readListenAddresses(values: ServerFlagValues, command: string): 
 
 /** The logger the flags ask for. */
 export function createLogger(values: ServerFlagValues): Logger {
-  return new Logger({ json: values.json === true, quiet: values.quiet === true });
+  return new Logger({ json: values.json === true, quiet: values.quiet === true, verbose: values.verbose === true });
 }
 
 /**
@@ -70,16 +71,24 @@ export function printText(text: string): number {
   return ExitCode.OK;
 }
 
+/** What a command adds to serving its endpoints. */
+export interface ServeHooks {
+  /** How to stop the servers, when not simply the library's close and destroy. */
+  readonly stoppable?: (servers: ServerSet) => Stoppable;
+  /** Runs once every endpoint is bound, before the `listening` lines; a throw is a failure to start. */
+  readonly ready?: (running: readonly RunningEndpoint[]) => Promise<void>;
+}
+
 /**
  * Starts `endpoints` and serves them until a signal closes them; resolves with the exit code
- * (1 when they cannot all be bound). Signals are caught from before the first bind.
- * @param stoppable how to stop the servers, when not simply the library's close and destroy
+ * (1 when they cannot all be bound, or `ready` fails). Signals are caught from before the first bind.
  */
-export async function serveEndpoints(endpoints: readonly Endpoint[], settings: ServerSettings, log: Logger, stoppable?: (servers: ServerSet) => Stoppable): Promise<number> {
+export async function serveEndpoints(endpoints: readonly Endpoint[], settings: ServerSettings & ServerSetOptions, log: Logger, hooks: ServeHooks = {}): Promise<number> {
+  const { stoppable, ready } = hooks;
   const signals = new ShutdownSignals(settings.drainTimeout, log);
   let servers: ServerSet;
   try {
-    servers = await startServerSet(endpoints, settings, log);
+    servers = await startServerSet(endpoints, settings, log, ready);
   } catch (error) {
     signals.dispose();
     return startFailure(error, log);

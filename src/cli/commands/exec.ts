@@ -8,11 +8,12 @@
  * get SIGKILL, their sessions are destroyed and their pipes closed.
  */
 import { basename } from 'node:path';
-import { SERVER_OPTIONS, parseCommandLine } from '../args.ts';
+import { SERVER_OPTIONS, parseCommandLine, valueFlags } from '../args.ts';
 import { EXEC_DEFAULTS } from '../defaults.ts';
 import { UsageError } from '../exit-code.ts';
 import { ChildProcesses } from '../exec/children.ts';
 import { createExecHandler } from '../exec/exec-handler.ts';
+import { findProgram } from '../exec/find-program.ts';
 import { EXEC_HELP } from '../help.ts';
 import { groupByPort } from '../serve-plan.ts';
 import type { Logger } from '../logger.ts';
@@ -31,13 +32,15 @@ export async function execCommand(args: readonly string[]): Promise<number> {
   const addresses = readListenAddresses(values, 'exec');
   const [program, ...programRest] = programArgs;
   if (program === undefined || program === '') throw new UsageError('no PROGRAM given: switchboard exec --listen HOST:PORT -- PROGRAM [ARGS…]', 'exec');
+  const found = findProgram(program, process.env.PATH);
+  if ('problem' in found) throw new UsageError(`PROGRAM ${JSON.stringify(program)}: ${found.problem}`, 'exec');
   const log = createLogger(values);
 
   const name = basename(program);
   const children = new ChildProcesses();
   const tcp = createExecHandler({ program, args: programRest }, children, log, settings.drainTimeout);
   const endpoints = groupByPort(addresses).map(({ hosts, port }) => ({ name, hosts, port, tcp }));
-  return serveEndpoints(endpoints, settings, log, (servers) => stopExec(servers, children, log));
+  return serveEndpoints(endpoints, settings, log, { stoppable: (servers) => stopExec(servers, children, log) });
 }
 
 /** After SIGKILL at the drain deadline, how long to wait for the process groups to empty. */
@@ -75,7 +78,7 @@ function stopExec(servers: ServerSet, children: ChildProcesses, log: Logger): St
  * follows belongs to PROGRAM, flags included.
  */
 export function splitAtProgram(args: readonly string[]): [string[], string[]] {
-  const takesValue = new Set(Object.entries(SERVER_OPTIONS).flatMap(([name, option]) => (option.type === 'string' ? [`--${name}`, ...('short' in option ? [`-${option.short}`] : [])] : [])));
+  const takesValue = valueFlags(SERVER_OPTIONS);
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (arg === '--') return [args.slice(0, i), args.slice(i + 1)];

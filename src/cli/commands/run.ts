@@ -1,12 +1,18 @@
-/** `switchboard run MODULE`: serves the handler a user module exports. */
+/**
+ * `switchboard run MODULE`: serves the handler a user module exports, with the server options it
+ * exports under the command's flags, and its `setup(server)` called once each server listens.
+ */
+import { InvalidOptionError, TcpServer } from '../../index.ts';
 import { SERVER_OPTIONS, parseCommandLine } from '../args.ts';
 import { RUN_DEFAULTS } from '../defaults.ts';
 import { ExitCode, UsageError } from '../exit-code.ts';
 import { RUN_HELP } from '../help.ts';
 import { ModuleLoadError, loadHandlerModule, type LoadedHandler } from '../load-module.ts';
+import type { ModuleServerOptions } from '../module-options.ts';
 import { groupByPort } from '../serve-plan.ts';
+import type { RunningEndpoint } from '../server-set.ts';
 import { packageVersion } from '../version.ts';
-import { createLogger, printText, readListenAddresses, readServerSettings, serveEndpoints } from './common.ts';
+import { createLogger, printText, readListenAddresses, readServerSettings, serveEndpoints, type ServerFlagValues } from './common.ts';
 
 /** Runs `run`; resolves with the exit code. @throws {UsageError} */
 export async function runCommand(args: readonly string[]): Promise<number> {
@@ -16,7 +22,7 @@ export async function runCommand(args: readonly string[]): Promise<number> {
   const [modulePath, ...extra] = positionals;
   if (modulePath === undefined) throw new UsageError('no MODULE given: switchboard run MODULE --listen HOST:PORT', 'run');
   if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`, 'run');
-  const settings = readServerSettings(values, RUN_DEFAULTS);
+  readServerSettings(values, RUN_DEFAULTS); // the flags' own mistakes first, before the module runs
   const addresses = readListenAddresses(values, 'run');
   const log = createLogger(values);
 
@@ -28,6 +34,48 @@ export async function runCommand(args: readonly string[]): Promise<number> {
     log.error('load-failed', error.message, { module: modulePath });
     return ExitCode.FAILURE;
   }
+  if (loaded.warning !== undefined) log.warn('warning', `${modulePath}: ${loaded.warning}`, { module: modulePath });
+  checkOptionValues(modulePath, loaded.options);
   const endpoints = groupByPort(addresses).map(({ hosts, port }) => ({ name: loaded.name, hosts, port, tcp: loaded.handler }));
-  return serveEndpoints(endpoints, settings, log);
+  const { setup } = loaded;
+  const ready = setup && (async (running: readonly RunningEndpoint[]) => {
+    for (const { tcp } of running) {
+      try {
+        await setup(tcp);
+      } catch (error) {
+        throw new ModuleLoadError(`${modulePath}: setup(server) failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      }
+    }
+  });
+  return serveEndpoints(endpoints, mergeModuleOptions(values, loaded.options), log, { ready });
+}
+
+/**
+ * The settings with the module's options under the flags: a flag given wins; else the module's
+ * value; else the command's default.
+ */
+function mergeModuleOptions(values: ServerFlagValues, options: ModuleServerOptions) {
+  const settings = readServerSettings(values, {
+    idleTimeout: options.idleTimeout ?? RUN_DEFAULTS.idleTimeout,
+    maxClients: options.maxConnections ?? RUN_DEFAULTS.maxClients,
+    maxPerIp: options.maxConnectionsPerAddress ?? RUN_DEFAULTS.maxPerIp,
+  });
+  const capsFromModule = new Set<'maxClients' | 'maxPerIp'>();
+  if (values['max-clients'] === undefined && options.maxConnections !== undefined) capsFromModule.add('maxClients');
+  if (values['max-per-ip'] === undefined && options.maxConnectionsPerAddress !== undefined) capsFromModule.add('maxPerIp');
+  return { ...settings, serverOptions: options, capsFromModule };
+}
+
+/**
+ * The module's option values, checked by the library before anything binds (constructing a
+ * server binds nothing): a bad one is a usage error naming the module.
+ * @throws {UsageError}
+ */
+function checkOptionValues(path: string, options: ModuleServerOptions): void {
+  try {
+    new TcpServer(options);
+  } catch (error) {
+    if (error instanceof InvalidOptionError) throw new UsageError(`MODULE ${JSON.stringify(path)}: options: ${error.message}`, 'run');
+    // Anything else (reusePort where the platform lacks it) is a failure to start: reported then.
+  }
 }
