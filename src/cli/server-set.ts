@@ -182,6 +182,10 @@ function describeRefusal(reason: RejectReason, options: ServerSetOptions, server
       return 'on the deny list';
     case RejectReason.NOT_ALLOWED:
       return 'not on the allow list';
+    case RejectReason.ACCEPT_TIMEOUT:
+      return "the handler's accept() did not answer in time (acceptTimeout)";
+    case RejectReason.PEER_GONE:
+      return 'gone before it could be served (reset at once)';
     default:
       return reason;
   }
