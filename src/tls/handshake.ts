@@ -73,6 +73,10 @@ export function handshakeSettings(contexts: TlsContexts | TlsContextSet, options
 /** {@link handshake} with settings already checked. @internal */
 export function startHandshake(socket: Socket, { set, timeout, signal }: HandshakeSettings): Promise<TLSSocket> {
   const { promise, resolve, reject } = Promise.withResolvers<TLSSocket>();
+  // 'close' comes when the handle is released, after `closed` turns true: wait for the event.
+  // A socket already destroyed before the call may have emitted it already; it is not waited for.
+  const socketClosed = socket.destroyed ? Promise.resolve() : closeEvent(socket);
+  let secureClosed = Promise.resolve();
   let secure: TLSSocket | undefined;
   let settled = false;
 
@@ -83,9 +87,12 @@ export function startHandshake(socket: Socket, { set, timeout, signal }: Handsha
     // Late errors from sockets being torn down have nowhere to go; they must not crash the process.
     socket.on('error', ignore);
     secure?.on('error', ignore);
-    const closing = [destroyAndWait(socket)];
-    if (secure !== undefined) closing.push(destroyAndWait(secure));
-    void Promise.all(closing).then(() => reject(error));
+    // The TLS socket first: it closes the plaintext one after itself. Destroying the plaintext
+    // socket first frees the handle under TLSWrap while OpenSSL may be on the stack: Node 24
+    // then crashes (SIGSEGV) when this runs inside 'secure'.
+    secure?.destroy();
+    socket.destroy();
+    void Promise.all([socketClosed, secureClosed]).then(() => reject(error));
   };
   const onError = (error: Error): void => fail(handshakeFailureOf(error));
   const onPeerEnd = (): void => fail(new TlsHandshakeError(HandshakeFailure.PEER_CLOSED, 'the peer closed the connection'));
@@ -128,6 +135,7 @@ export function startHandshake(socket: Socket, { set, timeout, signal }: Handsha
     fail(handshakeFailureOf(error));
     return promise;
   }
+  secureClosed = closeEvent(secure);
   secure.disableRenegotiation();
   secure.on('secure', onSecure).on('error', onError).on('end', onPeerEnd).on('close', onClose);
   return promise;
@@ -157,14 +165,17 @@ export function authorizePeer(socket: TLSSocket, requestCert: boolean): string |
 }
 
 /**
- * Destroys a socket (idempotent) and resolves once it has closed, its handle released.
+ * Destroys a socket not yet destroyed and resolves once it has closed, its handle released.
  * @internal
  */
 export function destroyAndWait(socket: Socket): Promise<void> {
-  if (socket.closed) return Promise.resolve();
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  const closed = closeEvent(socket);
   socket.destroy();
   return closed;
+}
+
+function closeEvent(socket: Socket): Promise<void> {
+  return new Promise((resolve) => socket.once('close', () => resolve()));
 }
 
 function ignore(): void {}

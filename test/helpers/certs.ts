@@ -109,3 +109,8 @@ export async function createTestCertificates(t?: { after(fn: () => Promise<void>
     throw error;
   }
 }
+
+/** Just the PEM key and certificate, as the `tls` option takes them (it refuses unknown keys). */
+export function pemPair(certificate: TestCertificate): { key: string; cert: string } {
+  return { key: certificate.key, cert: certificate.cert };
+}
