@@ -49,6 +49,7 @@ export function upgradeToTls(socket: Socket, contexts: TlsContexts | TlsContextS
   if (goAhead !== undefined && typeof goAhead !== 'string' && !(goAhead instanceof Uint8Array)) {
     throw new InvalidOptionError('goAhead', 'must be a string or a Uint8Array', goAhead);
   }
+  const settings = handshakeSettings(contexts, handshakeOptions);
   if (socket instanceof TLSSocket) return Promise.reject(invalidState('the connection is already TLS'));
   if (socket.destroyed) return Promise.reject(invalidState('the connection is closed'));
   if (socket.listenerCount('data') > 0 || socket.listenerCount('readable') > 0) {
@@ -60,7 +61,6 @@ export function upgradeToTls(socket: Socket, contexts: TlsContexts | TlsContextS
     const error = new TlsHandshakeError(HandshakeFailure.PLAINTEXT_AFTER_STARTTLS, `${pending} bytes of plaintext followed the STARTTLS command; the connection is closed and they are discarded`);
     return destroyAndWait(socket).then(() => Promise.reject(error));
   }
-  const settings = handshakeSettings(contexts, handshakeOptions);
   // After the check and before the wrap, in this same turn: Node sends TLS records only after
   // writes the plaintext socket still has queued, so the reply leaves first.
   if (goAhead !== undefined) socket.write(goAhead);
