@@ -339,6 +339,18 @@ describe('handshake', () => {
       assert.equal((await alpn.outcome(2)).info?.alpn, 'h2');
     });
 
+    it('closes at the deadline while the SNI callback is still looking, and survives its late answer', async (t) => {
+      if (skipWithout(t, 'openssl')) return;
+      const late = Promise.withResolvers<TlsOptions | undefined>();
+      const answered = Promise.withResolvers<void>();
+      const server = await serve(t, base({ sniCallback: () => late.promise.finally(() => setImmediate(answered.resolve)) }), { timeout: 200 });
+      const run = sClient(server.port, ['-brief', '-servername', 'slow.test']);
+      assertFailed(await server.outcome(0), 'SWB_ERR_TLS_HANDSHAKE_TIMEOUT', 'handshake-timeout');
+      await run;
+      late.resolve(pemPair(certs.a));
+      await within(answered.promise, 'the late SNI answer to be handled');
+    });
+
     it('rejects a socket that is already closed, and leaves the socket alone on a bad timeout', async (t) => {
       const contexts = new TlsContexts(base());
       const server = await listenHandshakes(t, (socket) => {
