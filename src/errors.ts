@@ -60,6 +60,30 @@ export const ErrorCode = {
   PROXY_CHECKSUM_MISMATCH: 'SWB_ERR_PROXY_CHECKSUM_MISMATCH',
   /** The stream or datagram ended inside a PROXY header. */
   PROXY_TRUNCATED: 'SWB_ERR_PROXY_TRUNCATED',
+  /** A TLS key, certificate or CA could not be loaded, or a key does not match its certificate. */
+  TLS_CREDENTIALS: 'SWB_ERR_TLS_CREDENTIALS',
+  /** Replacing the TLS material failed; the material in use is kept. The failure is the `cause`. */
+  TLS_RELOAD_FAILED: 'SWB_ERR_TLS_RELOAD_FAILED',
+  /** The TLS handshake did not complete within its deadline. */
+  TLS_HANDSHAKE_TIMEOUT: 'SWB_ERR_TLS_HANDSHAKE_TIMEOUT',
+  /** The peer's first bytes were not TLS (plaintext to a TLS port, garbage). */
+  TLS_NOT_TLS: 'SWB_ERR_TLS_NOT_TLS',
+  /** The peer offered no TLS version the server accepts. */
+  TLS_PROTOCOL_VERSION: 'SWB_ERR_TLS_PROTOCOL_VERSION',
+  /** A required client certificate was missing or failed verification. */
+  TLS_CLIENT_CERTIFICATE: 'SWB_ERR_TLS_CLIENT_CERTIFICATE',
+  /** The client offered ALPN protocols and none is served. */
+  TLS_NO_APPLICATION_PROTOCOL: 'SWB_ERR_TLS_NO_APPLICATION_PROTOCOL',
+  /** The peer closed or reset the connection before the handshake completed. */
+  TLS_PEER_CLOSED: 'SWB_ERR_TLS_PEER_CLOSED',
+  /** The handshake was cancelled by its `AbortSignal`. */
+  TLS_HANDSHAKE_ABORTED: 'SWB_ERR_TLS_HANDSHAKE_ABORTED',
+  /** The handshake failed for a reason not named above; the OpenSSL error is the `cause`. */
+  TLS_HANDSHAKE_FAILED: 'SWB_ERR_TLS_HANDSHAKE_FAILED',
+  /** Plaintext bytes followed a STARTTLS command before the handshake (CVE-2011-0411 class). */
+  TLS_PLAINTEXT_AFTER_STARTTLS: 'SWB_ERR_TLS_PLAINTEXT_AFTER_STARTTLS',
+  /** STARTTLS was asked for where it cannot run (already TLS, closed, or the plaintext reader still attached). */
+  TLS_INVALID_STATE: 'SWB_ERR_TLS_INVALID_STATE',
 } as const;
 
 /** One of the stable `SWB_ERR_*` codes. */
