@@ -2,31 +2,31 @@
  * Switchboard: socket servers for TypeScript. The public API, and nothing else.
  * @module
  */
-import './features.ts'; // first: on a Node.js too old, fail at load saying which version is needed
-export { listen, TcpServer } from './tcp-server.ts';
-export type { TcpServerStats, TcpServerEvents, RejectedConnection } from './tcp-server.ts';
-export type { TcpServerOptions } from './tcp-options.ts';
-export { DEFAULT_IDLE_TIMEOUT } from './tcp-options.ts';
-export type { EventHandler, SessionFunction, TcpHandler, MaybePromise } from './handlers.ts';
-export { TcpSession, SessionState } from './session.ts';
-export { EventSession } from './event-session.ts';
-export { AsyncSession } from './async-session.ts';
-export { CloseCause } from './close-reason.ts';
-export type { CloseReason } from './close-reason.ts';
-export type { ConnectionInfo } from './connection-info.ts';
-export { ServerState, DEFAULT_CLOSE_TIMEOUT } from './server-lifecycle.ts';
-export type { CloseOptions } from './server-lifecycle.ts';
-export type { BoundAddress } from './listener-group.ts';
-export { resolveListenTargets, unmapAddress, hostHasIPv6, lookupAll } from './addresses.ts';
-export type { AddressFamily, HostSpec, ListenTarget, LookupAddress, LookupFunction } from './addresses.ts';
-export { ErrorCode, SwitchboardError, InvalidOptionError, OpError, ListenError } from './errors.ts';
-export type { OpContext, Transport } from './errors.ts';
-export { supportsReusePort } from './features.ts';
-export type { BroadcastOptions } from './tcp-server.ts';
-export { RejectReason } from './admission/reject-reason.ts';
-export { DEFAULT_ACCEPT_TIMEOUT, DEFAULT_MAX_BUFFERED_OUTPUT, MAX_BUSY_MESSAGE_LENGTH } from './admission/limit-options.ts';
-export type { LimitOptions, ThrottleLimits } from './admission/limit-options.ts';
-export type { AccessRuleSet, AddressList } from './admission/access-rules.ts';
+import './core/platform.ts'; // first: on a Node.js too old, fail at load saying which version is needed
+export { listen, TcpServer } from './tcp/tcp-server.ts';
+export type { TcpServerStats, TcpServerEvents, RejectedConnection } from './tcp/tcp-server.ts';
+export type { TcpServerOptions } from './tcp/tcp-options.ts';
+export { DEFAULT_IDLE_TIMEOUT } from './tcp/tcp-options.ts';
+export type { EventHandler, SessionFunction, TcpHandler, MaybePromise } from './tcp/tcp-handlers.ts';
+export { TcpSession, SessionState } from './tcp/tcp-session.ts';
+export { EventSession } from './tcp/event-session.ts';
+export { AsyncSession } from './tcp/async-session.ts';
+export { CloseCause } from './tcp/close-reason.ts';
+export type { CloseReason } from './tcp/close-reason.ts';
+export type { ConnectionInfo } from './tcp/connection-info.ts';
+export { ServerState, DEFAULT_CLOSE_TIMEOUT } from './server/server-lifecycle.ts';
+export type { CloseOptions } from './server/server-lifecycle.ts';
+export type { BoundAddress } from './net/listener-group.ts';
+export { resolveListenTargets, unmapAddress, hostHasIPv6, lookupAll } from './net/addresses.ts';
+export type { AddressFamily, HostSpec, ListenTarget, LookupAddress, LookupFunction } from './net/addresses.ts';
+export { ErrorCode, SwitchboardError, InvalidOptionError, OpError, ListenError } from './core/errors.ts';
+export type { OpContext, Transport } from './core/errors.ts';
+export { supportsReusePort } from './core/platform.ts';
+export type { BroadcastOptions } from './tcp/tcp-server.ts';
+export { RejectReason } from './tcp/reject-reason.ts';
+export { DEFAULT_ACCEPT_TIMEOUT, DEFAULT_MAX_BUFFERED_OUTPUT, MAX_BUSY_MESSAGE_LENGTH } from './tcp/limit-options.ts';
+export type { LimitOptions, ThrottleLimits } from './tcp/limit-options.ts';
+export type { AccessRuleSet, AddressList } from './limits/access-rules.ts';
 export { framed } from './framing/framed.ts';
 export type { FramedEventHandler, FramedSessionHandler } from './framing/framed.ts';
 export type { FrameHandler, FramedSessionFunction } from './framing/frame-handler.ts';

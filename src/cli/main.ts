@@ -4,9 +4,9 @@
  * Runs as TypeScript directly too: `node src/cli/main.ts serve`.
  *
  * The command is imported, not named in a static import, so that a Node.js too old for it
- * (the library refuses to load, src/features.ts) is one plain line and exit 1, not a stack.
+ * (the library refuses to load, src/core/platform.ts) is one plain line and exit 1, not a stack.
  */
-import { ErrorCode } from '../errors.ts';
+import { ErrorCode } from '../core/errors.ts';
 
 const cli = await import('./cli.ts').catch((error: unknown) => {
   if ((error as { code?: unknown } | undefined)?.code !== ErrorCode.UNSUPPORTED_NODE) throw error;

@@ -1,4 +1,4 @@
-import { ErrorCode, SwitchboardError } from '../errors.ts';
+import { ErrorCode, SwitchboardError } from '../core/errors.ts';
 
 /** The codes a {@link CodecError} carries. */
 export type CodecErrorCode = typeof ErrorCode.FRAME_TOO_LARGE | typeof ErrorCode.BAD_FRAME;

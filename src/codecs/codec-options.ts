@@ -3,7 +3,7 @@
  * constraint, so bad configuration fails at construction with an `InvalidOptionError`.
  */
 import { constants } from 'node:buffer';
-import { InvalidOptionError } from '../errors.ts';
+import { InvalidOptionError } from '../core/errors.ts';
 
 /** The default cap on a line: 8 KiB, safe against untrusted peers. */
 export const DEFAULT_MAX_LINE_LENGTH = 8 * 1024;

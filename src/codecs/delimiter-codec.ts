@@ -2,7 +2,7 @@
  * Frames ended by an arbitrary byte sequence (Netty `DelimiterBasedFrameDecoder`, tokio-util
  * `AnyDelimiterCodec`), including multi-byte delimiters split across chunks.
  */
-import { InvalidOptionError } from '../errors.ts';
+import { InvalidOptionError } from '../core/errors.ts';
 import type { FrameCodec, FrameInput } from './codec.ts';
 import { badFrame, frameTooLarge } from './codec-error.ts';
 import { booleanOption, DEFAULT_MAX_FRAME_LENGTH, optionsRecord, positiveLengthOption } from './codec-options.ts';

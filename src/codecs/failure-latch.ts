@@ -1,5 +1,5 @@
 import { CodecError } from './codec-error.ts';
-import { ErrorCode } from '../errors.ts';
+import { ErrorCode } from '../core/errors.ts';
 
 /**
  * Remembers why a codec stopped so that every later call fails the same way until `reset()`:

@@ -3,7 +3,7 @@
  * tokio-util's `LengthDelimitedCodec`: where the length field sits, how wide it is, its byte
  * order, what its value counts, and how much of the frame to strip.
  */
-import { InvalidOptionError } from '../errors.ts';
+import { InvalidOptionError } from '../core/errors.ts';
 import type { FrameCodec, FrameInput } from './codec.ts';
 import { badFrame, frameTooLarge } from './codec-error.ts';
 import {

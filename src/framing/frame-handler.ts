@@ -2,10 +2,10 @@
  * The two ways to serve framed sessions, mirroring the unframed ones: event handlers with a
  * `frame` callback, or an async function that iterates `session.frames()`.
  */
-import type { CloseReason } from '../close-reason.ts';
-import type { ConnectionInfo } from '../connection-info.ts';
-import type { SwitchboardError } from '../errors.ts';
-import type { MaybePromise } from '../handlers.ts';
+import type { CloseReason } from '../tcp/close-reason.ts';
+import type { ConnectionInfo } from '../tcp/connection-info.ts';
+import type { SwitchboardError } from '../core/errors.ts';
+import type { MaybePromise } from '../tcp/tcp-handlers.ts';
 import type { FramedAsyncSession } from './framed-async-session.ts';
 import type { FramedEventSession } from './framed-event-session.ts';
 

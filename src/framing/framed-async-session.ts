@@ -4,12 +4,12 @@
  */
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { AsyncSession } from '../async-session.ts';
+import { AsyncSession } from '../tcp/async-session.ts';
 import type { FrameCodec } from '../codecs/codec.ts';
-import { CloseCause, type CloseReason } from '../close-reason.ts';
-import type { ConnectionInfo } from '../connection-info.ts';
-import type { SwitchboardError } from '../errors.ts';
-import { SessionState, type SessionHost } from '../session.ts';
+import { CloseCause, type CloseReason } from '../tcp/close-reason.ts';
+import type { ConnectionInfo } from '../tcp/connection-info.ts';
+import type { SwitchboardError } from '../core/errors.ts';
+import { SessionState, type SessionHost } from '../tcp/tcp-session.ts';
 import { asCodecFailure, partialFrameExpired } from './framing-errors.ts';
 import type { PartialFrameHolder, PartialFrameWatch } from './partial-frames.ts';
 

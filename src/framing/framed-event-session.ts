@@ -6,11 +6,11 @@
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { FrameCodec } from '../codecs/codec.ts';
-import { CloseCause, type CloseReason } from '../close-reason.ts';
-import type { ConnectionInfo } from '../connection-info.ts';
-import { EventSession } from '../event-session.ts';
-import { isThenable, type EventHandler } from '../handlers.ts';
-import { HANDLER_THREW, SessionState, type SessionHost } from '../session.ts';
+import { CloseCause, type CloseReason } from '../tcp/close-reason.ts';
+import type { ConnectionInfo } from '../tcp/connection-info.ts';
+import { EventSession } from '../tcp/event-session.ts';
+import { isThenable, type EventHandler } from '../tcp/tcp-handlers.ts';
+import { HANDLER_THREW, SessionState, type SessionHost } from '../tcp/tcp-session.ts';
 import type { FrameHandler } from './frame-handler.ts';
 import { asCodecFailure, partialFrameExpired } from './framing-errors.ts';
 import type { PartialFrameHolder, PartialFrameWatch } from './partial-frames.ts';

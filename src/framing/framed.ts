@@ -3,9 +3,9 @@
  * codec per session. Codec errors close only that session (`limit`, with the codec's code).
  */
 import type { FrameCodec } from '../codecs/codec.ts';
-import { ErrorCode, InvalidOptionError, SwitchboardError } from '../errors.ts';
-import type { EventSession } from '../event-session.ts';
-import { kCreateSession, type EventHandler, type SessionFactory, type SessionFunction, type SessionSource } from '../handlers.ts';
+import { ErrorCode, InvalidOptionError, SwitchboardError } from '../core/errors.ts';
+import type { EventSession } from '../tcp/event-session.ts';
+import { kCreateSession, type EventHandler, type SessionFactory, type SessionFunction, type SessionSource } from '../tcp/tcp-handlers.ts';
 import { FramedAsyncSession } from './framed-async-session.ts';
 import { FramedEventSession } from './framed-event-session.ts';
 import type { FrameHandler, FramedSessionFunction } from './frame-handler.ts';

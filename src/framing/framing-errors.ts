@@ -3,7 +3,7 @@
  * the partial-frame deadline.
  */
 import { CodecError } from '../codecs/codec-error.ts';
-import { ErrorCode, SwitchboardError } from '../errors.ts';
+import { ErrorCode, SwitchboardError } from '../core/errors.ts';
 
 /** The codec's error as it is (any Switchboard error), or anything else a codec threw as a `SWB_ERR_BAD_FRAME`. */
 export function asCodecFailure(error: unknown): SwitchboardError {

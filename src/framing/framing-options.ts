@@ -1,7 +1,7 @@
 /**
  * Options of a framed handler, and the checks shared by the framing module.
  */
-import { durationOption, optionsObject } from '../validate.ts';
+import { durationOption, optionsObject } from '../core/options.ts';
 
 /** The default partial-frame deadline: 30 s from a frame's first byte to its last. */
 export const DEFAULT_PARTIAL_FRAME_TIMEOUT = 30_000;

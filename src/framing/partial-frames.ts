@@ -3,7 +3,7 @@
  * `partialFrameTimeout` of reading time. One sweep per `framed()` handler checks every session,
  * so chunks never touch a timer; a session only records when its current partial frame began.
  */
-import { PeriodicSweep, sweepPeriodFor } from '../admission/periodic-sweep.ts';
+import { PeriodicSweep, sweepPeriodFor } from '../server/periodic-sweep.ts';
 
 /** A framed session the sweep can ask about its partial frame. @internal */
 export interface PartialFrameHolder {

@@ -2,7 +2,7 @@
  * The two endpoints of a header to encode, checked once and reduced to the bytes both versions
  * write; and the UNIX path text a v2 address block holds.
  */
-import { InvalidOptionError } from '../errors.ts';
+import { InvalidOptionError } from '../core/errors.ts';
 import { parseStrictIPv4, parseStrictIPv6 } from './inet-text.ts';
 import type { ProxyAddressInit } from './proxy-header.ts';
 import { UNIX_PATH_LENGTH } from './proxy-header.ts';

@@ -2,7 +2,7 @@
  * Address text for PROXY headers: the strict IPv4 and IPv6 forms a v1 line must use, and the
  * text Node gives `remoteAddress` for the 4 or 16 bytes of a v2 header (inet_ntop, RFC 5952).
  */
-import { parseIPv6 } from '../admission/address-key.ts';
+import { parseIPv6 } from '../net/ip-address.ts';
 
 const DECIMAL_OCTET = /^(?:0|[1-9]\d{0,2})$/;
 

@@ -2,8 +2,8 @@
  * The sending side: a {@link ProxyHeaderInit} (or a parsed {@link ProxyHeader}) to the bytes of a
  * v1 line or a v2 header, for a connection to a backend that expects the PROXY protocol.
  */
-import { InvalidOptionError } from '../errors.ts';
-import { optionsObject } from '../validate.ts';
+import { InvalidOptionError } from '../core/errors.ts';
+import { optionsObject } from '../core/options.ts';
 import { normalizeEndpoints } from './endpoints.ts';
 import type { ProxyHeaderInit, ProxyTlvsInit } from './proxy-header.ts';
 import { encodeTlvs } from './tlvs.ts';

@@ -1,4 +1,4 @@
-import { ErrorCode, SwitchboardError } from '../errors.ts';
+import { ErrorCode, SwitchboardError } from '../core/errors.ts';
 
 /** The codes a {@link ProxyProtocolError} carries. */
 export type ProxyErrorCode =

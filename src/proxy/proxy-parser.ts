@@ -4,8 +4,8 @@
  * error. It holds at most one header's bytes (107 for v1, `maxHeaderBytes` for v2) and never
  * reads past the header.
  */
-import { ErrorCode, InvalidOptionError } from '../errors.ts';
-import { integerOption, optionsObject } from '../validate.ts';
+import { ErrorCode, InvalidOptionError } from '../core/errors.ts';
+import { integerOption, optionsObject } from '../core/options.ts';
 import type { ProxyHeader } from './proxy-header.ts';
 import { DEFAULT_MAX_PROXY_HEADER_BYTES, V1_MAX_LENGTH, V1_SIGNATURE, V2_FIXED_LENGTH, V2_MAX_LENGTH, V2_SIGNATURE } from './proxy-header.ts';
 import { ProxyProtocolError } from './proxy-error.ts';

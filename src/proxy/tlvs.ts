@@ -3,7 +3,7 @@
  * TLVs and nothing else; each assigned type may appear once (NOOP any number of times); a
  * CRC32C, when present, must match the header; other types are kept raw.
  */
-import { ErrorCode, InvalidOptionError } from '../errors.ts';
+import { ErrorCode, InvalidOptionError } from '../core/errors.ts';
 import { CRC32C_INITIAL, crc32cFinal, crc32cUpdate } from './crc32c.ts';
 import type { ProxyRawTlv, ProxyRawTlvInit, ProxySslInfo, ProxySslInit, ProxyTlvs, ProxyTlvsInit } from './proxy-header.ts';
 import { MAX_UNIQUE_ID_LENGTH, NO_TLVS, SslClient, TlvType } from './proxy-header.ts';

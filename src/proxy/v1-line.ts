@@ -3,7 +3,7 @@
  * or `PROXY UNKNOWN …\r\n`, at most 107 bytes. Every prefix is checked as it arrives, so a line
  * that cannot become valid fails at its first wrong field rather than at the CRLF.
  */
-import { ErrorCode } from '../errors.ts';
+import { ErrorCode } from '../core/errors.ts';
 import { formatIPv4, formatIPv6, parseStrictIPv4, parseStrictIPv6 } from './inet-text.ts';
 import type { ProxyHeader, ProxyInetAddress } from './proxy-header.ts';
 import { NO_TLVS, V1_SIGNATURE } from './proxy-header.ts';

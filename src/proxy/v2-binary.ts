@@ -3,7 +3,7 @@
  * transport, a 16-bit length, the address block, then TLVs. The header is exactly 16 + length
  * bytes, whatever the family; nothing past it is read.
  */
-import { ErrorCode, InvalidOptionError } from '../errors.ts';
+import { ErrorCode, InvalidOptionError } from '../core/errors.ts';
 import type { Endpoints } from './endpoints.ts';
 import { decodeUnixPath } from './endpoints.ts';
 import { formatIPv4, formatIPv6 } from './inet-text.ts';

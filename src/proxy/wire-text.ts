@@ -5,7 +5,7 @@
  * re-encodes to the same bytes.
  */
 import { isUtf8 } from 'node:buffer';
-import { ErrorCode, InvalidOptionError } from '../errors.ts';
+import { ErrorCode, InvalidOptionError } from '../core/errors.ts';
 import { ProxyProtocolError } from './proxy-error.ts';
 
 /** The UTF-8 text of `bytes[start, end)`. @throws {ProxyProtocolError} when it is not UTF-8 */

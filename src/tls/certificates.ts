@@ -5,7 +5,7 @@
  * `DECODER routines::unsupported`; these checks say which part is wrong.
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
-import { ErrorCode, SwitchboardError } from '../errors.ts';
+import { ErrorCode, SwitchboardError } from '../core/errors.ts';
 import type { Pem } from './tls-options.ts';
 
 /** A server certificate in use, as the expiry warning reports it. */

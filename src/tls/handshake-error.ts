@@ -2,7 +2,7 @@
  * Why a TLS handshake failed: one reason per failure, each with its stable error code, so a
  * server can count failures by reason and report them as a summary.
  */
-import { ErrorCode, SwitchboardError } from '../errors.ts';
+import { ErrorCode, SwitchboardError } from '../core/errors.ts';
 
 /** The reasons a handshake fails. */
 export const HandshakeFailure = {

@@ -8,7 +8,7 @@
  */
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
-import { integerOption, signalOption } from '../validate.ts';
+import { integerOption, signalOption } from '../core/options.ts';
 import { HandshakeFailure, handshakeFailureOf, TlsHandshakeError } from './handshake-error.ts';
 import { TlsContexts, type TlsContextSet } from './secure-contexts.ts';
 

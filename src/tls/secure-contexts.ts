@@ -5,7 +5,7 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import { createSecureContext, type SecureContext, type TLSSocketOptions } from 'node:tls';
-import { ErrorCode, SwitchboardError } from '../errors.ts';
+import { ErrorCode, SwitchboardError } from '../core/errors.ts';
 import { checkKeyPair, credentialsError, expiringCertificates, parseCertificates, parsePrivateKey, summarizeCertificate, type CertificateSummary, type ExpiringCertificate } from './certificates.ts';
 import { isSecureContext, normalizeServerName, normalizeTlsCredentials, normalizeTlsOptions, type NormalizedTlsCredentials, type NormalizedTlsOptions, type Pem, type SniSelection, type TlsOptions } from './tls-options.ts';
 

@@ -7,7 +7,7 @@
  */
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
-import { ErrorCode, InvalidOptionError, SwitchboardError } from '../errors.ts';
+import { ErrorCode, InvalidOptionError, SwitchboardError } from '../core/errors.ts';
 import { HandshakeFailure, TlsHandshakeError } from './handshake-error.ts';
 import { destroyAndWait, handshakeSettings, startHandshake, type HandshakeOptions } from './handshake.ts';
 import type { TlsContexts, TlsContextSet } from './secure-contexts.ts';

@@ -4,8 +4,8 @@
  */
 import * as tls from 'node:tls';
 import type { SecureContext } from 'node:tls';
-import { InvalidOptionError } from '../errors.ts';
-import { booleanOption, durationOption, integerOption, optionsObject } from '../validate.ts';
+import { InvalidOptionError } from '../core/errors.ts';
+import { booleanOption, durationOption, integerOption, optionsObject } from '../core/options.ts';
 
 /** PEM text, as a string or the bytes of a file. */
 export type Pem = string | Buffer;

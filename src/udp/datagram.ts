@@ -2,7 +2,7 @@
  * One received datagram: its bytes, both ends, and `reply()`, which answers from the socket
  * it arrived on (sendto semantics) within the server's amplification limit.
  */
-import type { AddressFamily } from '../addresses.ts';
+import type { AddressFamily } from '../net/addresses.ts';
 
 /**
  * The IP and UDP header bytes of one datagram on the wire, by family (20 + 8 for IPv4, 40 + 8 for

@@ -4,11 +4,11 @@
  * server-wide reply rate, sendto from this very socket). Both paths are per-datagram hot code: no closures, no clock.
  */
 import { createSocket, type RemoteInfo, type Socket, type SocketOptions } from 'node:dgram';
-import { unmapAddress, type AddressFamily, type ListenTarget } from '../addresses.ts';
-import { ErrorCode, OpError, opErrorFromSystem, type SwitchboardError } from '../errors.ts';
-import type { BoundAddress, BoundSocket } from '../listener-group.ts';
+import { unmapAddress, type AddressFamily, type ListenTarget } from '../net/addresses.ts';
+import { ErrorCode, OpError, opErrorFromSystem, type SwitchboardError } from '../core/errors.ts';
+import type { BoundAddress, BoundSocket } from '../net/listener-group.ts';
 import { Datagram, UDP_HEADER_BYTES, type ReplyChannel } from './datagram.ts';
-import { sourceKey, type ReplyRateLimiter, type SourceRateLimiter } from './rate-limiter.ts';
+import { sourceKey, type ReplyRateLimiter, type SourceRateLimiter } from '../limits/source-rate-limiter.ts';
 import { DropReason, type UdpLedger } from './udp-ledger.ts';
 import type { NormalizedUdpServerOptions } from './udp-options.ts';
 

@@ -3,10 +3,10 @@
  * their defaults and why).
  */
 import { isIP } from 'node:net';
-import { normalizeHostSpec, type HostSpec, type LookupFunction } from '../addresses.ts';
-import { ErrorCode, InvalidOptionError, SwitchboardError } from '../errors.ts';
-import { supportsReusePort } from '../features.ts';
-import { booleanOption, durationOption, integerOption, numberOption, optionsObject, portOption, signalOption } from '../validate.ts';
+import { normalizeHostSpec, type HostSpec, type LookupFunction } from '../net/addresses.ts';
+import { ErrorCode, InvalidOptionError, SwitchboardError } from '../core/errors.ts';
+import { supportsReusePort } from '../core/platform.ts';
+import { booleanOption, durationOption, integerOption, numberOption, optionsObject, portOption, signalOption } from '../core/options.ts';
 
 /** Per-source rate limits: one token bucket per source address (an IPv6 source counts per /64). */
 export interface UdpRateLimit {

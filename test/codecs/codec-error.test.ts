@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CodecError } from '../../src/codecs/index.ts';
-import { SwitchboardError } from '../../src/errors.ts';
+import { SwitchboardError } from '../../src/core/errors.ts';
 
 describe('CodecError', () => {
   describe('constructor', () => {

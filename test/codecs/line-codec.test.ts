@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createLineCodec, DEFAULT_MAX_LINE_LENGTH } from '../../src/codecs/index.ts';
-import { InvalidOptionError } from '../../src/errors.ts';
+import { InvalidOptionError } from '../../src/core/errors.ts';
 import { concatEncoded, decodeAll, feed, isCodecError } from './conformance.ts';
 import { countScans } from './scan-counter.ts';
 

@@ -14,7 +14,7 @@ import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { unsupportedNodeMessage } from '../../src/features.ts';
+import { unsupportedNodeMessage } from '../../src/core/platform.ts';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { InvalidOptionError } from '../../src/errors.ts';
+import { InvalidOptionError } from '../../src/core/errors.ts';
 import { encodeProxyHeader, parseProxyHeader } from '../../src/proxy/index.ts';
 import type { ProxyHeader, ProxyHeaderInit } from '../../src/proxy/index.ts';
 import { CRC32C_PLACEHOLDER, inet, ipv4Block, ipv6Block, relayed, sealCrc32c, ssl, sslValue, tlv, tlvs, unattributed, unixBlock, v2 } from './wire.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { createSecureContext, type SecureContext } from 'node:tls';
-import { SwitchboardError } from '../../src/errors.ts';
+import { SwitchboardError } from '../../src/core/errors.ts';
 import { expiringCertificates } from '../../src/tls/certificates.ts';
 import { TlsContexts } from '../../src/tls/secure-contexts.ts';
 import type { TlsOptions } from '../../src/tls/tls-options.ts';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { connect as netConnect, type Socket } from 'node:net';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { InvalidOptionError } from '../../src/errors.ts';
+import { InvalidOptionError } from '../../src/core/errors.ts';
 import { TlsHandshakeError } from '../../src/tls/handshake-error.ts';
 import { TlsContexts } from '../../src/tls/secure-contexts.ts';
 import { upgradeToTls, type UpgradeToTlsOptions } from '../../src/tls/starttls.ts';

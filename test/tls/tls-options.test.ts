@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createSecureContext } from 'node:tls';
 import { describe, it } from 'node:test';
-import { InvalidOptionError } from '../../src/errors.ts';
+import { InvalidOptionError } from '../../src/core/errors.ts';
 import { normalizeServerName, normalizeTlsOptions, TLS_DEFAULTS, type TlsOptions } from '../../src/tls/tls-options.ts';
 
 // Shapes only: whether the PEM loads is the contexts' concern (secure-contexts.test.ts).

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { networkInterfaces } from 'node:os';
 import { describe, it } from 'node:test';
 import { ErrorCode, InvalidOptionError, ListenError, UdpServer, hostHasIPv6, listenUdp, supportsReusePort, type Datagram } from '../../src/index.ts';
-import { expandWildcardTargets, readUnbindableIPv6Addresses } from '../../src/udp/interface-addresses.ts';
+import { expandWildcardTargets, readUnbindableIPv6Addresses } from '../../src/net/interface-addresses.ts';
 import { assertNoLeakedHandles, deferred, openNetworkHandles, within } from '../helpers/net.ts';
 import '../helpers/leak-check.ts';
 import { echo, listenUdpLocal, roundTrip, udpClient } from './helpers/udp.ts';

@@ -1,0 +1,169 @@
+/**
+ * A session read and written with async/await: `read()` resolves with what has arrived (never
+ * waiting to fill a buffer), `write()` resolves when the kernel has taken the bytes.
+ */
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { CloseCause, type CloseReason } from './close-reason.ts';
+import type { ConnectionInfo } from './connection-info.ts';
+import { ErrorCode, SwitchboardError, opErrorFromSystem } from '../core/errors.ts';
+import { SessionState, TcpSession, handlerScope, sessionOf, type SessionHost } from './tcp-session.ts';
+
+/** Bytes buffered for `read()` before the socket stops reading from the kernel. */
+const READ_HIGH_WATERMARK = 64 * 1024;
+
+/** A waiting `read()` (settles with a chunk or null) or iterator `next()` (settles with a result). */
+interface PendingRead {
+  resolve(value: Buffer | null | IteratorResult<Buffer>): void;
+  reject(error: SwitchboardError): void;
+  readonly iterating: boolean;
+}
+
+const DONE: IteratorResult<Buffer> = Object.freeze({ done: true, value: undefined });
+
+let onSocketData: (this: Socket, chunk: Buffer) => void;
+const noop = (): void => {};
+const RESOLVED = Promise.resolve();
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * A TCP session in async style.
+ * @example
+ * for await (const chunk of session) await session.write(chunk);
+ */
+export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
+  #chunks: Buffer[] = [];
+  #queuedBytes = 0;
+  #readers: PendingRead[] = [];
+  #eof = false;
+
+  /** @internal Created by the server for each accepted connection. */
+  constructor(id: number, socket: Socket, info: ConnectionInfo, host: SessionHost, idleTimeout: number) {
+    super(id, socket, info, host, idleTimeout);
+    socket.on('data', onSocketData);
+  }
+
+  /**
+   * Resolves with the next bytes (≥ 1) as soon as any are there, or `null` at end of stream.
+   * Never waits to fill a buffer (SocketTools' Read).
+   * @throws {OpError} (rejects) `SWB_ERR_CONNECTION_RESET` and kin when the stream ended in error
+   */
+  read(): Promise<Buffer | null> {
+    return this.#take(false) as Promise<Buffer | null>;
+  }
+
+  /** One read for `read()` or for the iterator, which gets its result object without a second promise. */
+  #take(iterating: boolean): Promise<Buffer | null | IteratorResult<Buffer>> {
+    const chunk = this.#chunks.shift();
+    if (chunk !== undefined) {
+      this.#queuedBytes -= chunk.length;
+      if (this.socket.isPaused() && this.#queuedBytes < READ_HIGH_WATERMARK && this.sessionState !== SessionState.CLOSED) this.socket.resume();
+      return Promise.resolve(iterating ? { done: false, value: chunk } : chunk);
+    }
+    if (this.#eof || this.sessionState === SessionState.CLOSED) return this.#settledEnd(iterating);
+    return new Promise((resolve, reject) => this.#readers.push({ resolve, reject, iterating }));
+  }
+
+  /**
+   * Queues bytes and resolves when the kernel has taken them; this is not delivery to the peer.
+   * Awaiting each write is how async code honours backpressure.
+   * @throws {SwitchboardError} (rejects) `SWB_ERR_SESSION_CLOSED` once the session no longer writes;
+   * `SWB_ERR_OUTPUT_OVERFLOW` (closing the session) when unawaited writes left more than `maxBufferedOutput` queued
+   */
+  write(data: string | Uint8Array): Promise<void> {
+    const socket = this.socket;
+    if (this.sessionState !== SessionState.OPEN || socket.destroyed) return handledRejection(this.#closedError('write'));
+    const overflow = this.outputOverflow();
+    if (overflow !== undefined) return handledRejection(overflow);
+    this.lastActivity = performance.now();
+    socket.write(data); // a failure surfaces on the socket and closes the session
+    // The common case: the bytes went straight to the kernel, so there is nothing to wait for.
+    if (socket.writableLength === 0) return RESOLVED;
+    return this.#flushed();
+  }
+
+  /** Resolves once every byte queued so far has reached the kernel. */
+  #flushed(): Promise<void> {
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    // Write callbacks run in order, so an empty write's callback runs once all before it is written.
+    this.socket.write(EMPTY, (error) => {
+      if (error == null) return resolve();
+      promise.catch(noop); // an unawaited failed write must not become an unhandled rejection
+      if (this.sessionState === SessionState.CLOSED || this.socket.destroyed) return reject(this.#closedError('write'));
+      reject(opErrorFromSystem({ op: 'write', transport: 'tcp', address: this.remoteAddress, port: this.remotePort }, error));
+    });
+    return promise;
+  }
+
+  /** Iterates incoming chunks until end of stream. Leaving the loop early does not close the session. */
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    return {
+      next: () => this.#take(true) as Promise<IteratorResult<Buffer>>,
+      return: () => Promise.resolve({ done: true, value: undefined }),
+    };
+  }
+
+  /** Runs a session function; ends the session when it resolves, destroys it when it rejects. @internal */
+  run(serve: (session: AsyncSession) => Promise<void> | void): void {
+    let result: Promise<void> | void;
+    try {
+      // The whole session function runs in this session's scope, so `broadcast` skips it.
+      result = handlerScope.async.run(this, serve, this);
+    } catch (error) {
+      return this.handlerFailed(error, 'session');
+    }
+    Promise.resolve(result).then(
+      () => this.end(),
+      (error: unknown) => this.handlerFailed(error, 'session'),
+    );
+  }
+
+  protected peerEnded(): void {
+    this.#eof = true;
+    const readers = this.#readers;
+    this.#readers = [];
+    for (const reader of readers) reader.resolve(reader.iterating ? DONE : null);
+  }
+
+  protected idled(): void {
+    this.terminate(CloseCause.IDLE_TIMEOUT, this.idleError(), false);
+  }
+
+  protected closedWith(reason: CloseReason): void {
+    const readers = this.#readers;
+    this.#readers = [];
+    for (const reader of readers) {
+      if (reason.error && !this.#eof) reader.reject(reason.error);
+      else reader.resolve(reader.iterating ? DONE : null);
+    }
+  }
+
+  #settledEnd(iterating: boolean): Promise<Buffer | null | IteratorResult<Buffer>> {
+    const error = this.closeReason?.error;
+    if (error && !this.#eof) return handledRejection(error);
+    return Promise.resolve(iterating ? DONE : null);
+  }
+
+  #closedError(op: string): SwitchboardError {
+    const why = this.closeReason ? ` (${this.closeReason.cause})` : '';
+    return new SwitchboardError(ErrorCode.SESSION_CLOSED, `${op} on session ${this.id}: session is ${this.socket.destroyed ? 'closed' : this.sessionState}${why}`);
+  }
+
+  static {
+    onSocketData = function (this: Socket, chunk: Buffer) {
+      const session = sessionOf<AsyncSession>(this);
+      session.lastActivity = performance.now();
+      const reader = session.#readers.shift();
+      if (reader) return reader.resolve(reader.iterating ? { done: false, value: chunk } : chunk);
+      session.#chunks.push(chunk);
+      session.#queuedBytes += chunk.length;
+      if (session.#queuedBytes >= READ_HIGH_WATERMARK) this.pause();
+    };
+  }
+}
+
+function handledRejection<T>(error: SwitchboardError): Promise<T> {
+  const promise = Promise.reject<T>(error);
+  promise.catch(noop);
+  return promise;
+}

@@ -1,0 +1,62 @@
+/**
+ * The addresses of an accepted connection, read once at accept time and reported unmapped
+ * (an IPv4 peer on a dual-stack socket is `127.0.0.1`, family IPv4).
+ */
+import type { Socket } from 'node:net';
+import { isWildcardAddress, unmapAddress, type AddressFamily } from '../net/addresses.ts';
+
+/** Both ends of an accepted connection. */
+export interface ConnectionInfo {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly remoteFamily: AddressFamily;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly localFamily: AddressFamily;
+}
+
+/** The listening address a connection arrived on. */
+export interface ListeningAddress {
+  readonly address: string;
+  readonly port: number;
+  readonly family: AddressFamily;
+}
+
+/**
+ * Reads both ends of a freshly accepted socket, or returns undefined when the peer's address
+ * cannot be read: the connection was reset before the server handled it, and has already gone.
+ * The peer's address is read at once (one getpeername), while the socket still has it, so a close
+ * handler can always name the peer even after a reset. The local end is the listener's own
+ * address unless the listener is a wildcard, which saves a getsockname per connection.
+ */
+export function readConnectionInfo(socket: Socket, listening: ListeningAddress): ConnectionInfo | undefined {
+  const remoteAddress = socket.remoteAddress;
+  if (remoteAddress === undefined) return undefined;
+  const remote = unmapAddress(remoteAddress, socket.remoteFamily ?? '');
+  const local = isWildcardAddress(listening.address)
+    ? unmapAddress(socket.localAddress ?? '', socket.localFamily ?? '')
+    : { address: listening.address, family: listening.family };
+  return {
+    remoteAddress: remote.address,
+    remotePort: socket.remotePort ?? 0,
+    remoteFamily: remote.family,
+    localAddress: local.address,
+    localPort: listening.port,
+    localFamily: local.family,
+  };
+}
+
+/**
+ * What a `rejected` event reports for a connection that was gone before its addresses could be
+ * read: no peer (`remoteAddress` is empty, `remotePort` 0), and the listener's own address.
+ */
+export function goneConnectionInfo(listening: ListeningAddress): ConnectionInfo {
+  return {
+    remoteAddress: '',
+    remotePort: 0,
+    remoteFamily: listening.family,
+    localAddress: listening.address,
+    localPort: listening.port,
+    localFamily: listening.family,
+  };
+}

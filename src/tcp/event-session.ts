@@ -1,0 +1,103 @@
+/**
+ * A session served by an {@link EventHandler}: bytes are pushed to `data`, `write` returns the
+ * socket's backpressure signal, and `drain` says when to write again.
+ */
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { CloseCause, type CloseReason } from './close-reason.ts';
+import type { ConnectionInfo } from './connection-info.ts';
+import { isThenable, type EventHandler } from './tcp-handlers.ts';
+import { SessionState, TcpSession, sessionOf, type SessionHost } from './tcp-session.ts';
+
+let onSocketData: (this: Socket, chunk: Buffer) => void;
+let onSocketDrain: (this: Socket) => void;
+
+/**
+ * A TCP session in event style.
+ * @example
+ * { data(session, chunk) { if (!session.write(chunk)) session.pause(); }, drain(session) { session.resume(); } }
+ */
+export class EventSession extends TcpSession {
+  readonly #handler: EventHandler;
+
+  /** @internal Created by the server for each accepted connection. */
+  constructor(id: number, socket: Socket, info: ConnectionInfo, host: SessionHost, idleTimeout: number, handler: EventHandler) {
+    super(id, socket, info, host, idleTimeout);
+    this.#handler = handler;
+    if (handler.drain) socket.on('drain', onSocketDrain);
+    if (handler.data) socket.on('data', onSocketData);
+    else socket.resume(); // no reader: discard input so the peer never blocks
+  }
+
+  /** Calls the `open` handler; reading waits while a promise it returns is pending. @internal */
+  start(): void {
+    const open = this.#handler.open;
+    if (!open) return;
+    const result = this.callHandler('open', open, this.#handler);
+    if (isThenable(result)) this.#awaitHandler(result, 'open');
+  }
+
+  /**
+   * Queues bytes for the peer. Returns false when the output buffer is above its high
+   * watermark (wait for `drain`) or the session is no longer writable; never throws. Writing
+   * while more than `maxBufferedOutput` bytes are queued closes the session (`SWB_ERR_OUTPUT_OVERFLOW`).
+   */
+  write(data: string | Uint8Array): boolean {
+    if (this.sessionState !== SessionState.OPEN || this.outputOverflow() !== undefined) return false;
+    this.lastActivity = performance.now();
+    return this.socket.write(data);
+  }
+
+  /** Stops reading from the peer (TCP flow control pushes back on it). */
+  pause(): void {
+    this.socket.pause();
+  }
+
+  /** Resumes reading after {@link pause}. */
+  resume(): void {
+    if (this.sessionState !== SessionState.CLOSED) this.socket.resume();
+  }
+
+  protected peerEnded(): void {
+    const end = this.#handler.end;
+    if (!end) return this.end();
+    this.callHandler('end', end, this.#handler);
+  }
+
+  protected idled(): void {
+    const timeout = this.#handler.timeout;
+    if (!timeout) return this.terminate(CloseCause.IDLE_TIMEOUT, this.idleError(), false);
+    this.callHandler('timeout', timeout, this.#handler);
+  }
+
+  protected closedWith(reason: CloseReason): void {
+    const handler = this.#handler;
+    if (reason.error && handler.error) this.callHandler('error', handler.error, handler, reason.error);
+    if (handler.close) this.callHandler('close', handler.close, handler, reason);
+  }
+
+  #awaitHandler(pending: PromiseLike<unknown>, callback: string): void {
+    const socket = this.socket;
+    socket.pause();
+    pending.then(
+      () => {
+        if (this.sessionState !== SessionState.CLOSED) socket.resume();
+      },
+      (error: unknown) => this.handlerFailed(error, callback),
+    );
+  }
+
+  static {
+    onSocketData = function (this: Socket, chunk: Buffer) {
+      const session = sessionOf<EventSession>(this);
+      session.lastActivity = performance.now();
+      const handler = session.#handler;
+      const result = session.callHandler('data', handler.data!, handler, chunk);
+      if (result !== undefined && isThenable(result)) session.#awaitHandler(result, 'data');
+    };
+    onSocketDrain = function (this: Socket) {
+      const session = sessionOf<EventSession>(this);
+      session.callHandler('drain', session.#handler.drain!, session.#handler);
+    };
+  }
+}

@@ -1,0 +1,302 @@
+/**
+ * The pending stage: every socket the kernel hands over is owned here from its `connection` event
+ * until it becomes a session or closes. Between the two run the admission stages — the `accept`
+ * handler today; a TLS handshake or a PROXY header read are further stages — each an async step
+ * with a deadline that may refuse the socket. A refused socket stays owned until its `close`, so
+ * the ledger, `destroy()` and the close deadline see every socket (docs/lifecycle.md).
+ */
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { PeriodicSweep, sweepPeriodFor } from '../server/periodic-sweep.ts';
+import { RejectReason } from './reject-reason.ts';
+import type { ConnectionInfo } from './connection-info.ts';
+import { isThenable } from './tcp-handlers.ts';
+import { reportListenerFailure } from '../server/server-lifecycle.ts';
+
+/** What a stage decides: `undefined` passes the connection on, a reason refuses it. */
+export type StageVerdict = RejectReason | undefined;
+
+/**
+ * One step between accept and open. A stage is added by appending it to the server's list: it
+ * runs once the stages before it have passed the connection, may take up to `timeout` ms, and is
+ * told to stop through its signal when the connection stops waiting for it (its deadline, a reset,
+ * the server closing). Whatever it returns after that is ignored. @internal
+ */
+export interface PendingStage {
+  /** Names the stage in failure reports: `accept handler`. */
+  readonly name: string;
+  /** How long the step may take, in ms (measured on the monotonic clock); 0 means no deadline. */
+  readonly timeout: number;
+  /** The refusal once `timeout` has passed. */
+  readonly timeoutReason: RejectReason;
+  /** The refusal when the step throws or rejects (the failure is reported first). */
+  readonly failureReason: RejectReason;
+  /** Runs the step for one connection. */
+  run(info: ConnectionInfo, signal: AbortSignal): StageVerdict | PromiseLike<StageVerdict>;
+}
+
+/** What the pending stage needs from its server. @internal */
+export interface PendingHost {
+  /** The last check as the stages pass a connection (server closing, suspended, a new deny rule). */
+  recheck(info: ConnectionInfo): StageVerdict;
+  /** Every stage passed: from this call on the socket belongs to a session. */
+  open(socket: Socket, info: ConnectionInfo): void;
+  /** A connection was refused; `reserved` says whether it held a slot in the limits to give back. */
+  refused(info: ConnectionInfo, reason: RejectReason, reserved: boolean): void;
+  /** A socket owned here (one that never became a session) has closed. */
+  closed(): void;
+  /** A stage threw or rejected. */
+  failed(stage: PendingStage, info: ConnectionInfo, error: unknown): void;
+  /** The bytes to write to a peer refused for `reason` before the close, if any. */
+  busyMessageFor(reason: RejectReason): Buffer | undefined;
+}
+
+const kPending = Symbol('switchboard.pending');
+type PendingSocket = Socket & { [kPending]: PendingConnection | undefined };
+
+/** One socket owned by the pending stage: waiting on a stage, or refused and closing. */
+class PendingConnection {
+  readonly socket: Socket;
+  readonly info: ConnectionInfo;
+  readonly owner: PendingConnections;
+  /** Set while a stage is running asynchronously: the stage's own controller. */
+  controller: AbortController | undefined;
+  /** Which stage is running. */
+  stage = 0;
+  /** When the running stage started (performance.now()). */
+  startedAt = 0;
+  /** Whether the connection still waits on the stages, holding a slot in the limits. */
+  waiting: boolean;
+
+  constructor(owner: PendingConnections, socket: Socket, info: ConnectionInfo, waiting: boolean) {
+    this.owner = owner;
+    this.socket = socket;
+    this.info = info;
+    this.waiting = waiting;
+  }
+}
+
+// Shared listeners (no closure per socket): a reset while pending is heard, and the close says so.
+function onPendingError(this: Socket): void {}
+function onPendingClose(this: Socket): void {
+  const connection = (this as PendingSocket)[kPending]!;
+  connection.owner.socketClosed(connection);
+}
+
+/** Owns every accepted socket that is not a session: the stages it waits on, or its refusal. @internal */
+export class PendingConnections {
+  readonly #stages: readonly PendingStage[];
+  readonly #host: PendingHost;
+  readonly #owned = new Set<PendingConnection>();
+  #waiting = 0;
+  readonly #sweep: PeriodicSweep | undefined;
+  #emptyWaiters: (() => void)[] = [];
+
+  constructor(stages: readonly PendingStage[], host: PendingHost) {
+    this.#stages = stages;
+    this.#host = host;
+    const deadlines = stages.map((stage) => stage.timeout).filter((ms) => ms > 0);
+    if (deadlines.length > 0) this.#sweep = new PeriodicSweep(sweepPeriodFor(Math.min(...deadlines)), (now) => this.#expire(now));
+  }
+
+  /** Sockets owned here: waiting on a stage, or refused and not closed yet. */
+  get size(): number {
+    return this.#owned.size;
+  }
+
+  /** Connections waiting on a stage; each holds a slot in `maxConnections` and the per-address count. */
+  get waiting(): number {
+    return this.#waiting;
+  }
+
+  /**
+   * Takes a connection that was given a slot in the limits through the stages, then opens it
+   * (or refuses it, giving the slot back). With no stage it opens at once.
+   */
+  admit(socket: Socket, info: ConnectionInfo): void {
+    if (this.#stages.length === 0) return this.#host.open(socket, info);
+    const connection = this.#own(socket, info, true);
+    this.#waiting++;
+    this.#run(connection, 0);
+  }
+
+  /** Refuses a connection as it arrives (it holds no slot); its socket is owned here until it closes. */
+  refuse(socket: Socket, info: ConnectionInfo, reason: RejectReason): void {
+    this.#own(socket, info, false);
+    this.#close(socket, reason);
+    this.#host.refused(info, reason, false);
+  }
+
+  /**
+   * Refuses every connection still waiting on a stage and destroys every socket owned here. Every
+   * socket is destroyed before any `rejected` event is emitted, and a listener that throws is
+   * reported, so the server's close always completes.
+   */
+  destroyAll(reason: RejectReason): void {
+    const refused: PendingConnection[] = [];
+    for (const connection of this.#owned) {
+      if (connection.waiting) {
+        this.#stopWaiting(connection, reason);
+        refused.push(connection);
+      }
+      connection.socket.destroy();
+    }
+    for (const connection of refused) {
+      try {
+        this.#host.refused(connection.info, reason, true);
+      } catch (error) {
+        reportListenerFailure('rejected', error);
+      }
+    }
+  }
+
+  /** Resolves once no socket is owned here. */
+  empty(): Promise<void> {
+    if (this.#owned.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#emptyWaiters.push(resolve));
+  }
+
+  /** The 'close' of a socket owned here: the ledger first, then (for a reset while waiting) the `rejected` event. @internal */
+  socketClosed(connection: PendingConnection): void {
+    const waiting = connection.waiting;
+    if (waiting) this.#stopWaiting(connection, RejectReason.PEER_GONE);
+    this.#disown(connection);
+    this.#host.closed();
+    if (waiting) this.#host.refused(connection.info, RejectReason.PEER_GONE, true);
+  }
+
+  #own(socket: Socket, info: ConnectionInfo, waiting: boolean): PendingConnection {
+    const connection = new PendingConnection(this, socket, info, waiting);
+    (socket as PendingSocket)[kPending] = connection;
+    socket.on('error', onPendingError);
+    socket.on('close', onPendingClose);
+    this.#owned.add(connection);
+    return connection;
+  }
+
+  #disown(connection: PendingConnection): void {
+    const socket = connection.socket;
+    socket.off('error', onPendingError);
+    socket.off('close', onPendingClose);
+    (socket as PendingSocket)[kPending] = undefined;
+    this.#owned.delete(connection);
+    if (this.#owned.size > 0) return;
+    this.#sweep?.stop();
+    const waiters = this.#emptyWaiters;
+    this.#emptyWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /** Runs the stages from `index` on, synchronously as far as they answer synchronously. */
+  #run(connection: PendingConnection, index: number): void {
+    const stages = this.#stages;
+    for (; index < stages.length; index++) {
+      const stage = stages[index]!;
+      const controller = new AbortController();
+      connection.stage = index;
+      connection.controller = controller;
+      let verdict: StageVerdict | PromiseLike<StageVerdict>;
+      try {
+        verdict = stage.run(connection.info, controller.signal);
+      } catch (error) {
+        if (!controller.signal.aborted) this.#failed(connection, stage, error);
+        return;
+      }
+      // The stage itself may have ended the wait (a handler that called server.close()).
+      if (controller.signal.aborted) return;
+      if (isThenable(verdict)) {
+        connection.startedAt = performance.now();
+        if (stage.timeout > 0) this.#sweep!.start();
+        verdict.then(
+          (answer) => this.#answered(connection, controller, index, answer),
+          (error: unknown) => {
+            if (!controller.signal.aborted) this.#failed(connection, stage, error);
+          },
+        );
+        return;
+      }
+      connection.controller = undefined;
+      if (verdict !== undefined) return this.#refuseWaiting(connection, verdict);
+    }
+    this.#pass(connection);
+  }
+
+  #answered(connection: PendingConnection, controller: AbortController, index: number, verdict: StageVerdict): void {
+    if (controller.signal.aborted) return; // the connection stopped waiting: the answer is moot
+    connection.controller = undefined;
+    if (verdict !== undefined) return this.#refuseWaiting(connection, verdict);
+    this.#run(connection, index + 1);
+  }
+
+  #failed(connection: PendingConnection, stage: PendingStage, error: unknown): void {
+    this.#host.failed(stage, connection.info, error);
+    if (connection.waiting) this.#refuseWaiting(connection, stage.failureReason);
+  }
+
+  /** Every stage passed: one last check, then the socket is handed to its session. */
+  #pass(connection: PendingConnection): void {
+    const refused = this.#host.recheck(connection.info);
+    if (refused !== undefined) return this.#refuseWaiting(connection, refused);
+    connection.waiting = false;
+    this.#waiting--;
+    this.#disown(connection);
+    this.#host.open(connection.socket, connection.info);
+  }
+
+  #refuseWaiting(connection: PendingConnection, reason: RejectReason): void {
+    this.#stopWaiting(connection, reason);
+    this.#host.refused(connection.info, reason, true);
+  }
+
+  /** The connection waits no longer: its stage is told to stop and its socket is closed. */
+  #stopWaiting(connection: PendingConnection, reason: RejectReason): void {
+    connection.waiting = false;
+    this.#waiting--;
+    const controller = connection.controller;
+    connection.controller = undefined;
+    controller?.abort(reason);
+    if (!connection.socket.destroyed) this.#close(connection.socket, reason);
+  }
+
+  #close(socket: Socket, reason: RejectReason): void {
+    const busy = this.#host.busyMessageFor(reason);
+    // The message fits the send buffer of a fresh socket, so 'finish' comes at once.
+    if (busy && !socket.destroyed) socket.end(busy, () => socket.destroy());
+    else socket.destroy();
+  }
+
+  #expire(now: number): void {
+    let timed = false;
+    for (const connection of this.#owned) {
+      if (connection.controller === undefined) continue;
+      const stage = this.#stages[connection.stage]!;
+      if (stage.timeout === 0) continue;
+      if (now - connection.startedAt >= stage.timeout) this.#refuseWaiting(connection, stage.timeoutReason);
+      else timed = true;
+    }
+    if (!timed) this.#sweep!.stop();
+  }
+}
+
+/**
+ * The `accept` handler as a stage: `false` refuses (`accept-hook`), anything else passes; a throw
+ * or rejection refuses and is reported; past `timeout` ms the connection is refused
+ * (`accept-timeout`) and `signal` aborts. @internal
+ */
+export function acceptHandlerStage(
+  accept: (info: ConnectionInfo, signal: AbortSignal) => unknown,
+  receiver: unknown,
+  timeout: number,
+): PendingStage {
+  const judge = (answer: unknown): StageVerdict => (answer === false ? RejectReason.ACCEPT_HOOK : undefined);
+  return {
+    name: 'accept handler',
+    timeout,
+    timeoutReason: RejectReason.ACCEPT_TIMEOUT,
+    failureReason: RejectReason.ACCEPT_HOOK,
+    run(info, signal) {
+      const answer = accept.call(receiver, info, signal);
+      return isThenable(answer) ? answer.then(judge) : judge(answer);
+    },
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * The two ways to serve sessions: an event handler object (SocketTools' OnAccept / OnRead /
+ * OnWrite / OnTimeout / OnDisconnect) or an async function per session.
+ */
+import type { Socket } from 'node:net';
+import type { AsyncSession } from './async-session.ts';
+import type { CloseReason } from './close-reason.ts';
+import type { ConnectionInfo } from './connection-info.ts';
+import type { SwitchboardError } from '../core/errors.ts';
+import type { EventSession } from './event-session.ts';
+import type { SessionHost, TcpSession } from './tcp-session.ts';
+
+/** A value or a promise of it: handlers may be synchronous or async. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * Event-style handlers. Every callback is optional; callbacks may return a promise, and while
+ * `open` or `data` has a promise pending the session stops reading (so input never queues
+ * without bound). A callback that throws or rejects ends only its own session.
+ * @example
+ * await listen({ host: 'localhost', port: 7007 }, {
+ *   data(session, chunk) { session.write(chunk); },
+ * });
+ */
+export interface EventHandler {
+  /**
+   * Before a session opens: return `false` to refuse the connection (it is closed at once). It may
+   * be async; `signal` aborts when the connection stops waiting for the answer (`acceptTimeout`,
+   * a reset, the server closing), and a later answer is ignored.
+   */
+  accept?(info: ConnectionInfo, signal: AbortSignal): MaybePromise<boolean | void>;
+  /** The session is open. */
+  open?(session: EventSession): MaybePromise<void>;
+  /** Bytes arrived (≥ 1). Without a `data` handler incoming bytes are read and discarded. */
+  data?(session: EventSession, chunk: Buffer): MaybePromise<void>;
+  /** The session's output fell below its high watermark after `write()` returned false. */
+  drain?(session: EventSession): void;
+  /** The peer half-closed. @default finish queued writes, then close (`session.end()`) */
+  end?(session: EventSession): void;
+  /** No traffic for `idleTimeout` ms. @default close the session (`idle-timeout`) */
+  timeout?(session: EventSession): void;
+  /** The session ended with an error (handler failure, reset, limit), just before `close`. */
+  error?(session: EventSession, error: SwitchboardError): void;
+  /** Exactly once per opened session, whatever ended it. */
+  close?(session: EventSession, reason: CloseReason): void;
+}
+
+/**
+ * Async style: one call per session. When the promise resolves the session is ended gracefully;
+ * when it rejects the session is destroyed with the error as its close reason.
+ * @example
+ * await listen({ port: 7007 }, async (session) => {
+ *   for await (const chunk of session) await session.write(chunk);
+ * });
+ */
+export type SessionFunction = (session: AsyncSession) => Promise<void> | void;
+
+/** What `listen` serves sessions with; none means `for await (const session of server)`. */
+export type TcpHandler = EventHandler | SessionFunction;
+
+/**
+ * A handler may carry its own session class under this key (framing does): the server calls it
+ * instead of constructing an `EventSession` or `AsyncSession`. @internal
+ */
+export const kCreateSession: unique symbol = Symbol('switchboard.createSession');
+
+/** Builds the session for an accepted socket; must return an `EventSession` or `AsyncSession`. @internal */
+export type SessionFactory = (id: number, socket: Socket, info: ConnectionInfo, host: SessionHost, idleTimeout: number) => TcpSession;
+
+/** A handler that brings its own session class. @internal */
+export interface SessionSource {
+  readonly [kCreateSession]?: SessionFactory;
+}
+
+/** Whether a handler returned a promise (or any thenable) that reading must wait for. */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
+}

@@ -1,0 +1,99 @@
+/**
+ * The options of a TCP server, checked once at construction (docs/api.md lists them).
+ */
+import { normalizeHostSpec, type HostSpec, type LookupFunction } from '../net/addresses.ts';
+import { normalizeLimitOptions, type LimitOptions, type NormalizedLimitOptions } from './limit-options.ts';
+import { ErrorCode, InvalidOptionError, SwitchboardError } from '../core/errors.ts';
+import { supportsReusePort } from '../core/platform.ts';
+import { booleanOption, durationOption, integerOption, optionsObject, portOption, signalOption } from '../core/options.ts';
+
+/** Options for a TCP server; the limits it applies to peers are listed in docs/limits.md. */
+export interface TcpServerOptions extends LimitOptions {
+  /** Where to listen (docs/addresses.md). @default IPv4 any (`0.0.0.0`) */
+  host?: HostSpec;
+  /** The port, 0 for a free one shared by every address of the group. @default 0 */
+  port?: number;
+  /** Pending-connection queue length; the kernel clamps it to `net.core.somaxconn`. @default 511 */
+  backlog?: number;
+  /**
+   * SO_REUSEADDR. Accepted for SocketTools compatibility: libuv sets it on every TCP listener,
+   * so a restarted server can always rebind at once (it still never lets two servers share one address).
+   * @default true
+   */
+  reuseAddress?: boolean;
+  /** Never share the address with another socket, nor with cluster workers. @default true (false when `reusePort`) */
+  exclusive?: boolean;
+  /** SO_REUSEPORT: let several processes bind the same address for scaling (Node ≥ 22.12). @default false */
+  reusePort?: boolean;
+  /** For IPv6 sockets: refuse IPv4 peers. @default false for `::` (dual-stack); `'*'` always binds IPv6-only */
+  ipv6Only?: boolean;
+  /** SO_KEEPALIVE on every session. @default false */
+  keepAlive?: boolean;
+  /** Idle time before the first keep-alive probe, in ms. @default 0 (the system's) */
+  keepAliveInitialDelay?: number;
+  /** TCP_NODELAY (disable Nagle) on every session. @default false */
+  noDelay?: boolean;
+  /** Close a session after this many ms without traffic (the `timeout` handler may decide otherwise); 0 disables. @default 300000 */
+  idleTimeout?: number;
+  /** Aborting it closes the server, like `close()`. */
+  signal?: AbortSignal;
+  /** Resolves host names to every address. @default dns.lookup with `all: true`, `order: 'verbatim'` */
+  lookup?: LookupFunction;
+}
+
+/** Options after checking, with defaults applied. @internal */
+export interface NormalizedTcpServerOptions {
+  readonly host: HostSpec;
+  readonly port: number;
+  readonly backlog: number;
+  readonly exclusive: boolean;
+  readonly reusePort: boolean;
+  readonly ipv6Only: boolean | undefined;
+  readonly keepAlive: boolean;
+  readonly keepAliveInitialDelay: number;
+  readonly noDelay: boolean;
+  readonly idleTimeout: number;
+  readonly signal: AbortSignal | undefined;
+  readonly lookup: LookupFunction | undefined;
+  readonly limits: NormalizedLimitOptions;
+}
+
+/** The default idle timeout: five minutes. */
+export const DEFAULT_IDLE_TIMEOUT = 300_000;
+
+/**
+ * Checks TCP server options and applies defaults.
+ * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` naming the option and its constraint
+ * @throws {SwitchboardError} `SWB_ERR_REUSE_PORT_UNSUPPORTED` when `reusePort` is asked for where it is missing
+ */
+export function normalizeTcpServerOptions(input: TcpServerOptions | undefined): NormalizedTcpServerOptions {
+  const options = optionsObject('options', input);
+  normalizeHostSpec(options.host);
+  const reusePort = booleanOption('reusePort', options.reusePort, false);
+  const exclusive = booleanOption('exclusive', options.exclusive, !reusePort);
+  if (reusePort && exclusive) {
+    throw new InvalidOptionError('exclusive', 'must not be true together with `reusePort`, which shares the address', true);
+  }
+  if (reusePort && !supportsReusePort()) {
+    throw new SwitchboardError(ErrorCode.REUSE_PORT_UNSUPPORTED, `\`reusePort\` needs Node >= 22.12 on Linux; this is Node ${process.versions.node} on ${process.platform}`);
+  }
+  booleanOption('reuseAddress', options.reuseAddress, true);
+  if (options.lookup !== undefined && typeof options.lookup !== 'function') {
+    throw new InvalidOptionError('lookup', 'must be a function', options.lookup);
+  }
+  return {
+    host: options.host,
+    port: portOption(options.port),
+    backlog: integerOption('backlog', options.backlog, 511, 0),
+    exclusive,
+    reusePort,
+    ipv6Only: booleanOption('ipv6Only', options.ipv6Only, undefined),
+    keepAlive: booleanOption('keepAlive', options.keepAlive, false),
+    keepAliveInitialDelay: durationOption('keepAliveInitialDelay', options.keepAliveInitialDelay, 0),
+    noDelay: booleanOption('noDelay', options.noDelay, false),
+    idleTimeout: durationOption('idleTimeout', options.idleTimeout, DEFAULT_IDLE_TIMEOUT),
+    signal: signalOption(options.signal),
+    lookup: options.lookup,
+    limits: normalizeLimitOptions(options),
+  };
+}

@@ -1,0 +1,505 @@
+/**
+ * A TCP server: one listening socket per resolved address, sessions with an exactly-once
+ * lifecycle, and an orderly close (listeners first, then sessions).
+ */
+import { EventEmitter } from 'node:events';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { ListenTarget } from '../net/addresses.ts';
+import type { AccessRuleSet, AddressList } from '../limits/access-rules.ts';
+import { Admission } from './admission.ts';
+import { DescriptorWatch, descriptorWarning, isDescriptorExhaustion } from './descriptor-watch.ts';
+import type { ThrottleLimits } from './limit-options.ts';
+import { RejectReason } from './reject-reason.ts';
+import { SessionDeadlines } from './session-deadlines.ts';
+import { AsyncQueue } from '../server/async-queue.ts';
+import { AsyncSession } from './async-session.ts';
+import { CloseCause, type CloseReason } from './close-reason.ts';
+import { goneConnectionInfo, readConnectionInfo, type ConnectionInfo } from './connection-info.ts';
+import { ErrorCode, InvalidOptionError, SwitchboardError, opErrorFromSystem } from '../core/errors.ts';
+import { EventSession } from './event-session.ts';
+import { kCreateSession, type EventHandler, type SessionFunction, type SessionSource, type TcpHandler } from './tcp-handlers.ts';
+import { bindGroup, boundAddressOf, resolveGroupTargets, type BoundAddress, type BoundSocket, type SocketBinder } from '../net/listener-group.ts';
+import { PendingConnections, acceptHandlerStage, type PendingStage } from './pending-connections.ts';
+import { ServerLifecycle, type CloseOptions, type ServerState } from '../server/server-lifecycle.ts';
+import { currentSession, type SessionHost, type TcpSession } from './tcp-session.ts';
+import { normalizeTcpServerOptions, type NormalizedTcpServerOptions, type TcpServerOptions } from './tcp-options.ts';
+
+/**
+ * The ledger `server.stats()` returns. At any time `accepted === closed + sessions + pending`;
+ * after close `listeners`, `sessions` and `pending` are 0, so `accepted === closed`.
+ */
+export interface TcpServerStats {
+  /** Listening sockets open. */
+  readonly listeners: number;
+  /** Sessions open. */
+  readonly sessions: number;
+  /** Accepted sockets that are not sessions and not closed yet: waiting on the `accept` handler, or refused and closing. */
+  readonly pending: number;
+  /** Connections accepted from the kernel, refused ones included. */
+  readonly accepted: number;
+  /** Accepted connections whose socket has closed. */
+  readonly closed: number;
+  /** Connections refused before a session opened. */
+  readonly rejected: number;
+  /** Bytes received over every session. */
+  readonly bytesIn: number;
+  /** Bytes written over every session, including any still queued in the process. */
+  readonly bytesOut: number;
+}
+
+/** Why a connection was refused before its session opened. */
+export interface RejectedConnection {
+  readonly info: ConnectionInfo;
+  /** Which rule or limit refused it: `accept-hook`, `accept-timeout`, `closing`, `denied`, `max-connections`, `peer-gone`, … (docs/limits.md). */
+  readonly reason: RejectReason;
+}
+
+/** Options of `server.broadcast()`. */
+export interface BroadcastOptions {
+  /** A session to skip; `null` skips none. @default the session whose handler is calling, if any */
+  except?: TcpSession | null;
+}
+
+/** The events a {@link TcpServer} emits, with their arguments. */
+export interface TcpServerEvents {
+  listening: [addresses: readonly BoundAddress[]];
+  session: [session: TcpSession];
+  rejected: [rejection: RejectedConnection];
+  idle: [];
+  close: [];
+  warning: [warning: SwitchboardError];
+  /** `session` is the one whose handler failed, when a session's handler did. */
+  error: [error: SwitchboardError, session?: TcpSession];
+}
+
+/**
+ * A TCP server. Construct it with {@link listen} or `new TcpServer(options, handler)` then
+ * `await server.listen()`.
+ *
+ * Errors: bad options throw at construction (`SWB_ERR_INVALID_OPTION`); `listen()` rejects with a
+ * `ListenError`; a failing handler ends only its session and is reported on `error` (or as a
+ * process warning when nobody listens for `error`). Nothing here throws asynchronously.
+ *
+ * Cancellation: `close({ timeout })`, `destroy()`, the `signal` option, or `await using`.
+ */
+export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIterable<AsyncSession>, AsyncDisposable {
+  readonly #options: NormalizedTcpServerOptions;
+  readonly #handler: TcpHandler | undefined;
+  readonly #lifecycle: ServerLifecycle;
+  /** Every listener adopted by this listen attempt (its addresses stay readable after close). */
+  #listeners: BoundSocket<Server>[] = [];
+  readonly #openListeners = new Set<Server>();
+  readonly #sessions = new Set<TcpSession>();
+  readonly #pending: PendingConnections;
+  readonly #host: SessionHost;
+  #nextSessionId = 1;
+  #accepted = 0;
+  #closedSockets = 0;
+  #rejected = 0;
+  #closedBytesIn = 0;
+  #closedBytesOut = 0;
+  #drainWaiters: (() => void)[] = [];
+  #queue: AsyncQueue<AsyncSession> | undefined;
+  readonly #admission: Admission;
+  readonly #deadlines: SessionDeadlines;
+  readonly #descriptors: DescriptorWatch;
+
+  /**
+   * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for any invalid option or handler
+   * @throws {SwitchboardError} `SWB_ERR_REUSE_PORT_UNSUPPORTED` for `reusePort` where SO_REUSEPORT is missing
+   */
+  constructor(options?: TcpServerOptions, handler?: TcpHandler) {
+    super();
+    this.#options = normalizeTcpServerOptions(options);
+    if (handler !== undefined && typeof handler !== 'function' && (typeof handler !== 'object' || handler === null)) {
+      throw new InvalidOptionError('handler', 'must be an object of event handlers or a session function', handler);
+    }
+    this.#handler = handler;
+    if (handler === undefined) this.#queue = new AsyncQueue();
+    const limits = this.#options.limits;
+    this.#host = {
+      sessionClosed: (session, reason) => this.#sessionClosed(session, reason),
+      handlerFailed: (session, error) => this.#report(error, session),
+      maxBufferedOutput: limits.maxBufferedOutput,
+    };
+    this.#admission = new Admission(limits);
+    this.#pending = this.#pendingStage(handler, limits.acceptTimeout);
+    this.#deadlines = new SessionDeadlines(this.#options.idleTimeout, limits.firstByteTimeout, limits.maxLifetime, this.#sessions);
+    this.#descriptors = new DescriptorWatch((cause) => this.#descriptorsExhausted(cause));
+    this.#lifecycle = new ServerLifecycle(
+      {
+        stopListening: () => this.#stopListening(),
+        endSessions: () => this.#terminateSessions(CloseCause.SERVER_CLOSE, true),
+        destroySessions: () => this.#terminateSessions(CloseCause.SERVER_DESTROY, false),
+        drained: () => this.#drained(),
+      },
+      () => this.#finishClose(),
+    );
+    this.#lifecycle.closeOnAbort(this.#options.signal);
+  }
+
+  /** `idle`, `binding`, `listening`, `closing` or `closed`. */
+  get state(): ServerState {
+    return this.#lifecycle.state;
+  }
+
+  /** Every bound address: address, port, family, transport. */
+  get addresses(): BoundAddress[] {
+    return this.#listeners.map((listener) => listener.address);
+  }
+
+  /** Resolves once every listener and session is closed; never rejects. */
+  get closed(): Promise<void> {
+    return this.#lifecycle.closed;
+  }
+
+  /**
+   * Binds every address (all or nothing) and starts accepting.
+   * @throws {ListenError} (rejects) listing every address that failed
+   * @throws {SwitchboardError} (rejects) `SWB_ERR_ALREADY_LISTENING`, `SWB_ERR_SERVER_CLOSED`
+   */
+  async listen(): Promise<BoundAddress[]> {
+    const options = this.#options;
+    await this.#lifecycle.listen(
+      async () => {
+        const targets = await resolveGroupTargets(options.host, 'tcp', { ipv6Only: options.ipv6Only, lookup: options.lookup, port: options.port });
+        return bindGroup(targets, options.port, this.#binder(), {
+          onSkip: (_target, warning) => this.#warn(warning),
+        });
+      },
+      (bound) => Promise.all(bound.map((listener) => this.#releaseListener(listener.handle))).then(() => undefined),
+      'listen tcp',
+    );
+    // close() may have come in the microtasks since binding; the listeners are already its to close.
+    if (this.state !== 'listening') throw new SwitchboardError(ErrorCode.SERVER_CLOSED, 'listen tcp: server was closed while binding');
+    this.#descriptors.start();
+    const addresses = this.addresses;
+    this.emit('listening', addresses);
+    return addresses;
+  }
+
+  /**
+   * Stops accepting, refuses every pending connection (`closing`), half-closes every session,
+   * waits for peers up to `timeout`, then destroys what is left. Resolves when every socket is
+   * closed. Idempotent.
+   * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for a `timeout` outside 0–2147483647 ms (or `Infinity`)
+   */
+  close(options?: CloseOptions): Promise<void> {
+    return this.#lifecycle.close(options);
+  }
+
+  /** Closes every listener, pending connection and session at once. Idempotent; resolves when all are closed. */
+  destroy(): Promise<void> {
+    return this.#lifecycle.destroy();
+  }
+
+  /** The ledger: sockets open, pending, accepted, closed, rejected, bytes in and out. */
+  stats(): TcpServerStats {
+    let bytesIn = this.#closedBytesIn;
+    let bytesOut = this.#closedBytesOut;
+    for (const session of this.#sessions) {
+      bytesIn += session.bytesRead;
+      bytesOut += session.bytesWritten;
+    }
+    return {
+      listeners: this.#openListeners.size,
+      sessions: this.#sessions.size,
+      pending: this.#pending.size,
+      accepted: this.#accepted,
+      closed: this.#closedSockets,
+      rejected: this.#rejected,
+      bytesIn,
+      bytesOut,
+    };
+  }
+
+  /** The open sessions. */
+  sessions(): IterableIterator<TcpSession> {
+    return this.#sessions.values();
+  }
+
+  /**
+   * Changes the admission limits given (0 = no limit) and returns every limit now in force.
+   * Lowering a limit never evicts a session; it refuses the next connections.
+   * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` naming the limit; nothing changes then
+   * @example
+   * server.throttle({ maxConnections: 1000, maxConnectionsPerAddress: 10, acceptRate: 50 });
+   */
+  throttle(limits?: ThrottleLimits): Required<ThrottleLimits> {
+    return this.#admission.throttle(limits);
+  }
+
+  /**
+   * Refuses new connections (with `busyMessage`, if set) while keeping every listener bound; open
+   * sessions carry on, and a connection pending on the `accept` handler is refused once it answers.
+   */
+  suspend(): void {
+    this.#admission.suspended = true;
+  }
+
+  /** Accepts new connections again after {@link suspend}. */
+  resume(): void {
+    this.#admission.suspended = false;
+  }
+
+  /** Whether the server is suspended. */
+  get suspended(): boolean {
+    return this.#admission.suspended;
+  }
+
+  /**
+   * Replaces the allow or deny list (or both) and returns the lists in force; checked before the
+   * `accept` handler for connections arriving from now on, and again as pending ones open.
+   * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for an entry that is not an address or CIDR prefix
+   * @example
+   * server.setAccessRules({ deny: ['203.0.113.0/24', '2001:db8::/32'] });
+   */
+  setAccessRules(rules: AccessRuleSet): { allow: AddressList | null; deny: AddressList | null } {
+    return this.#admission.setAccessRules(rules);
+  }
+
+  /** The allow and deny lists in force (`null` when there is none). */
+  get accessRules(): { allow: AddressList | null; deny: AddressList | null } {
+    return this.#admission.accessRules;
+  }
+
+  /**
+   * Queues `data` on every open session and returns how many sessions it reached (those still
+   * open and under their output cap). Called from within a handler, it skips that handler's
+   * session unless `except` says otherwise.
+   * @example
+   * data(session, chunk) { server.broadcast(chunk); } // to everyone but the sender
+   */
+  broadcast(data: string | Uint8Array | readonly Uint8Array[], options?: BroadcastOptions): number {
+    const except = options?.except === undefined ? currentSession() : options.except;
+    const bytes = typeof data === 'string' ? Buffer.from(data) : Array.isArray(data) ? Buffer.concat(data) : (data as Uint8Array);
+    let reached = 0;
+    for (const session of this.#sessions) {
+      if (session !== except && session.enqueue(bytes)) reached++;
+    }
+    return reached;
+  }
+
+  /**
+   * Sessions as they open, when the server was created without a handler; ends when the server closes.
+   * @example
+   * for await (const session of server) serve(session);
+   */
+  [Symbol.asyncIterator](): AsyncIterator<AsyncSession> {
+    if (!this.#queue) throw new SwitchboardError(ErrorCode.INVALID_OPTION, 'iterating sessions needs a server created without a handler');
+    return this.#queue[Symbol.asyncIterator]();
+  }
+
+  /** `await using server = await listen(…)` closes it gracefully. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #binder(): SocketBinder<Server> {
+    const options = this.#options;
+    return {
+      transport: 'tcp',
+      bind: (target, port) => bindListener(target, port, options, (handle, bound) => this.#adopt({ handle, target, address: boundAddressOf(target, bound, 'tcp') })),
+      close: (handle) => this.#releaseListener(handle),
+    };
+  }
+
+  /** A listener is the server's from its `listening` event on: nothing it accepts goes unowned. */
+  #adopt(listener: BoundSocket<Server>): void {
+    this.#listeners.push(listener);
+    this.#openListeners.add(listener.handle);
+    listener.handle.on('connection', (socket: Socket) => this.#accept(socket, listener.address));
+    listener.handle.on('error', (error: Error) => this.#acceptFailed(listener.address, error));
+  }
+
+  /** Gives back a listener of a group that failed to bind (or was closed while binding). */
+  #releaseListener(handle: Server): Promise<void> {
+    this.#openListeners.delete(handle);
+    this.#listeners = this.#listeners.filter((listener) => listener.handle !== handle);
+    return closeListener(handle);
+  }
+
+  /** The stages between accept and open: the `accept` handler, when there is one. */
+  #pendingStage(handler: TcpHandler | undefined, acceptTimeout: number): PendingConnections {
+    const stages: PendingStage[] = [];
+    const accept = (handler as EventHandler | undefined)?.accept;
+    if (typeof accept === 'function') stages.push(acceptHandlerStage(accept, handler, acceptTimeout));
+    return new PendingConnections(stages, {
+      recheck: (info) => (this.state !== 'listening' ? RejectReason.CLOSING : this.#admission.screen(info)),
+      open: (socket, info) => this.#open(socket, info),
+      refused: (info, reason, reserved) => {
+        this.#rejected++;
+        if (reserved) this.#admission.released(info.remoteAddress);
+        this.emit('rejected', { info, reason });
+      },
+      closed: () => void this.#closedSockets++,
+      failed: (stage, info, error) => {
+        const message = error instanceof Error ? error.message : String(error);
+        this.#report(new SwitchboardError(ErrorCode.HANDLER_FAILED, `${stage.name} failed for ${info.remoteAddress}:${info.remotePort}: ${message}`, { cause: error }));
+      },
+      busyMessageFor: (reason) => this.#admission.busyMessageFor(reason),
+    });
+  }
+
+  /**
+   * Every socket is owned from here: refused at once (peer already gone, closing, a list, a
+   * limit) or, holding its slot in the limits, handed to the pending stage, which opens it.
+   */
+  #accept(socket: Socket, listening: BoundAddress): void {
+    this.#accepted++;
+    const info = readConnectionInfo(socket, listening);
+    if (info === undefined) return this.#pending.refuse(socket, goneConnectionInfo(listening), RejectReason.PEER_GONE);
+    if (this.state !== 'listening') return this.#pending.refuse(socket, info, RejectReason.CLOSING);
+    const refused = this.#admission.screen(info) ?? this.#admission.admit(info, this.#sessions.size + this.#pending.waiting);
+    if (refused !== undefined) return this.#pending.refuse(socket, info, refused);
+    this.#pending.admit(socket, info);
+  }
+
+  #open(socket: Socket, info: ConnectionInfo): void {
+    const id = this.#nextSessionId++;
+    const handler = this.#handler;
+    const idleTimeout = this.#options.idleTimeout;
+    const create = (handler as SessionSource | undefined)?.[kCreateSession];
+    const session = create
+      ? create(id, socket, info, this.#host, idleTimeout)
+      : handler === undefined || typeof handler === 'function'
+        ? new AsyncSession(id, socket, info, this.#host, idleTimeout)
+        : new EventSession(id, socket, info, this.#host, idleTimeout, handler);
+    this.#sessions.add(session);
+    this.#deadlines.opened();
+    this.emit('session', session);
+    if (session instanceof EventSession) session.start();
+    else if (typeof handler === 'function') (session as AsyncSession).run(handler as SessionFunction);
+    else this.#queue!.push(session as AsyncSession);
+  }
+
+  #sessionClosed(session: TcpSession, _reason: CloseReason): void {
+    this.#sessions.delete(session);
+    this.#admission.released(session.remoteAddress);
+    this.#closedSockets++;
+    this.#closedBytesIn += session.bytesRead;
+    this.#closedBytesOut += session.bytesWritten;
+    if (this.#sessions.size > 0) return;
+    this.#deadlines.idle();
+    this.emit('idle');
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  #drained(): Promise<void> {
+    if (this.#sessions.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  #terminateSessions(cause: CloseCause, graceful: boolean): void {
+    for (const session of this.#sessions) session.terminate(cause, undefined, graceful);
+  }
+
+  async #stopListening(): Promise<void> {
+    this.#queue?.end();
+    this.#descriptors.stop();
+    // net.Server#close closes the listening handle at once; its callback waits for the
+    // connections it accepted, which the session teardown and the pending stage close.
+    const closing = [...this.#openListeners].map((listener) => closeListener(listener));
+    this.#openListeners.clear();
+    // Sockets not yet sessions will never be: refused (`closing`) and destroyed at once.
+    this.#pending.destroyAll(RejectReason.CLOSING);
+    await Promise.all([...closing, this.#pending.empty()]);
+  }
+
+  #finishClose(): void {
+    this.emit('close');
+  }
+
+  #acceptFailed(address: BoundAddress, error: Error): void {
+    if (isDescriptorExhaustion(error)) return this.#descriptors.failed(error);
+    this.#report(opErrorFromSystem({ op: 'accept', transport: 'tcp', ...hostPort(address) }, error));
+  }
+
+  /** Out of descriptors: a `warning` (libuv resets the pending connections meanwhile), never an error. */
+  #descriptorsExhausted(cause: NodeJS.ErrnoException): void {
+    const first = this.#listeners[0]?.address;
+    this.#warn(descriptorWarning({ op: 'accept', transport: 'tcp', ...(first ? hostPort(first) : {}) }, cause));
+  }
+
+  /** Warnings are `warning` events, or process warnings when nobody listens, so none is lost. */
+  #warn(warning: SwitchboardError): void {
+    if (this.listenerCount('warning') > 0) this.emit('warning', warning);
+    else process.emitWarning(warning);
+  }
+
+  /** Runtime failures are events, never exceptions: `error` if anyone listens, else a process warning. */
+  #report(error: SwitchboardError, session?: TcpSession): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error, session);
+    else process.emitWarning(error);
+  }
+}
+
+/**
+ * Creates a TCP server, binds every address, and resolves once it is listening.
+ * @param handler event handlers, a session function, or nothing to iterate sessions with `for await`
+ * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` synchronously for bad options
+ * @throws {ListenError} (rejects) when any address fails to bind; nothing stays bound
+ * @example
+ * const server = await listen({ host: 'localhost', port: 7007 }, {
+ *   data(session, chunk) { session.write(chunk); },
+ * });
+ * console.log(server.addresses); // 127.0.0.1:7007 and [::1]:7007
+ */
+export function listen(options?: TcpServerOptions, handler?: TcpHandler): Promise<TcpServer> {
+  const server = new TcpServer(options, handler);
+  return server.listen().then(() => server);
+}
+
+/** Binds one listener; `adopt` takes it inside its `listening` event, before any connection can arrive. */
+function bindListener(
+  target: ListenTarget,
+  port: number,
+  options: NormalizedTcpServerOptions,
+  adopt: (server: Server, port: number) => void,
+): Promise<{ handle: Server; port: number }> {
+  return new Promise((resolve, reject) => {
+    const server = createServer({
+      allowHalfOpen: true,
+      noDelay: options.noDelay,
+      keepAlive: options.keepAlive,
+      keepAliveInitialDelay: options.keepAliveInitialDelay,
+      ...(options.limits.highWaterMark === undefined ? {} : { highWaterMark: options.limits.highWaterMark }),
+    });
+    const onError = (error: Error): void => {
+      server.off('listening', onListening);
+      reject(error);
+    };
+    const onListening = (): void => {
+      server.off('error', onError);
+      const address = server.address();
+      const bound = typeof address === 'object' && address ? address.port : port;
+      adopt(server, bound);
+      resolve({ handle: server, port: bound });
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen({
+      host: target.host,
+      port,
+      backlog: options.backlog,
+      ipv6Only: target.family === 'IPv6' ? target.ipv6Only : false,
+      exclusive: options.exclusive,
+      ...(options.reusePort ? { reusePort: true } : {}),
+    });
+  });
+}
+
+/** Closes a listener; resolves once the handle and every connection it accepted are closed. */
+function closeListener(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve();
+    server.close(() => resolve());
+  });
+}
+
+function hostPort(address: BoundAddress): { address: string; port: number } {
+  return { address: address.address, port: address.port };
+}
+
