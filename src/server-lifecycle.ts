@@ -150,7 +150,7 @@ export class ServerLifecycle {
 
   #armDeadline(timeout: number): void {
     if (this.#state === ServerState.CLOSED || this.#forced) return;
-    const at = Date.now() + timeout;
+    const at = performance.now() + timeout; // monotonic: a wall-clock step must not move the deadline
     if (at >= this.#deadlineAt) return;
     this.#deadlineAt = at;
     if (this.#deadline) clearTimeout(this.#deadline);
