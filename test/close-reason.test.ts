@@ -8,6 +8,14 @@ import { CloseCause, createLineCodec, framed, type CloseReason, type EventSessio
 import { connectClient, deferred, listenLocal, until, within } from './helpers/net.ts';
 import './helpers/leak-check.ts';
 
+/** The session closed with `cause` and no error, and nothing was reported to an error handler. */
+async function assertOneCause(closed: Promise<CloseReason>, cause: CloseCause, errors: readonly SwitchboardError[]): Promise<void> {
+  const reason = await within(closed, 'the session to close');
+  assert.equal(reason.cause, cause);
+  assert.equal(reason.error, undefined);
+  assert.deepEqual(errors, []);
+}
+
 describe('CloseReason', () => {
   it('is server-close without an error when the server closes a framed session holding a partial line', async (t) => {
     const closed = deferred<CloseReason>();
@@ -23,10 +31,7 @@ describe('CloseReason', () => {
     await client.waitForText('whole\n');
     await until(() => server.stats().bytesIn === 15, 'the partial line to arrive');
     await within(server.close({ timeout: 5000 }), 'the graceful close'); // the peer answers our FIN with its own
-    const reason = await closed.promise;
-    assert.equal(reason.cause, CloseCause.SERVER_CLOSE);
-    assert.equal(reason.error, undefined);
-    assert.deepEqual(errors, [], 'no error handler, no server error, for a client caught mid-line by a deploy');
+    await assertOneCause(closed.promise, CloseCause.SERVER_CLOSE, errors); // no error handler for a client caught mid-line by a deploy
   });
 
   it('is server-close without an error for a framed session function waiting on a partial frame', async (t) => {
@@ -42,10 +47,7 @@ describe('CloseReason', () => {
     await client.waitForText('whole\n');
     await until(() => server.stats().bytesIn === 15, 'the partial line to arrive');
     await within(server.close({ timeout: 5000 }), 'the graceful close');
-    const reason = await within(closed.promise, 'the session to close');
-    assert.equal(reason.cause, CloseCause.SERVER_CLOSE);
-    assert.equal(reason.error, undefined);
-    assert.deepEqual(errors, []);
+    await assertOneCause(closed.promise, CloseCause.SERVER_CLOSE, errors);
   });
 
   it('is peer-end without an error when a peer that half-closed then goes away', async (t) => {
@@ -63,10 +65,7 @@ describe('CloseReason', () => {
     client.socket.resetAndDestroy();
     await within(client.closed, 'the reset');
     session.write('anyone there?\n'); // meets the reset: ECONNRESET or EPIPE
-    const reason = await within(closed.promise, 'the session to close');
-    assert.equal(reason.cause, CloseCause.PEER_END);
-    assert.equal(reason.error, undefined);
-    assert.deepEqual(errors, []);
+    await assertOneCause(closed.promise, CloseCause.PEER_END, errors);
   });
 
   it('keeps the error of the cause it belongs to: peer-end with SWB_ERR_BAD_FRAME for a stream ended mid-frame', async (t) => {
