@@ -26,6 +26,11 @@ export interface FrameHandler<In, Out> {
   open?(session: FramedEventSession<In, Out>): MaybePromise<void>;
   /** One whole frame arrived. Without it frames are decoded (and limits enforced) then dropped. */
   frame?(session: FramedEventSession<In, Out>, frame: Out): MaybePromise<void>;
+  /**
+   * The server began a graceful close: the session may still write (a goodbye) before it is
+   * half-closed, which happens once no `open` or `frame` promise is pending.
+   */
+  closing?(session: FramedEventSession<In, Out>): void;
   /** The output fell below its high watermark after `send()` or `write()` returned false. */
   drain?(session: FramedEventSession<In, Out>): void;
   /** The peer half-closed, after every frame before it was handled. @default `session.end()` */

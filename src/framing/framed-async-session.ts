@@ -4,7 +4,7 @@
  */
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { AsyncSession } from '../tcp/async-session.ts';
+import { AsyncSession, handledRejection } from '../tcp/async-session.ts';
 import type { FrameCodec } from '../codecs/codec.ts';
 import { CloseCause, type CloseReason } from '../tcp/close-reason.ts';
 import type { ConnectionInfo } from '../tcp/connection-info.ts';
@@ -37,6 +37,8 @@ export class FramedAsyncSession<In, Out> extends AsyncSession implements Partial
   #partialSince = 0;
   /** A codec error, raised once the frames decoded before it have been read. */
   #failure: SwitchboardError | undefined;
+  /** `limit` for bad input; `peer-end` for a stream the peer ended inside a frame. */
+  #failureCause: CloseCause = CloseCause.LIMIT;
 
   /** @internal Created by the server through {@link framed}. */
   constructor(id: number, socket: Socket, info: ConnectionInfo, host: SessionHost, idleTimeout: number, codec: FrameCodec<In, Out>, watch: PartialFrameWatch) {
@@ -60,7 +62,7 @@ export class FramedAsyncSession<In, Out> extends AsyncSession implements Partial
     for (;;) {
       if (this.#next < this.#frames.length) return this.#shift();
       if (this.#failure !== undefined) {
-        this.terminate(CloseCause.LIMIT, this.#failure, false);
+        this.terminate(this.#failureCause, this.#failure, false);
         throw this.#failure;
       }
       if (this.#inputDone) return null;
@@ -91,8 +93,10 @@ export class FramedAsyncSession<In, Out> extends AsyncSession implements Partial
   }
 
   /**
-   * Encodes one frame, queues it, and resolves when the kernel has taken it.
-   * @throws {CodecError} (rejects) when the codec cannot encode `frame`
+   * Encodes one frame, queues it, and resolves when the kernel has taken it. Like `write`, an
+   * unawaited failure never becomes an unhandled rejection: it closes the session instead.
+   * @throws {CodecError} (rejects) when the codec cannot encode `frame`; the session is closed
+   * (`limit`, with the codec's error) — the reply a peer's input asked for broke the protocol
    * @throws {SwitchboardError} (rejects) `SWB_ERR_SESSION_CLOSED`, `SWB_ERR_OUTPUT_OVERFLOW` as `write` does
    */
   send(frame: In): Promise<void> {
@@ -100,7 +104,9 @@ export class FramedAsyncSession<In, Out> extends AsyncSession implements Partial
     try {
       bytes = this.#codec.encode(frame);
     } catch (error) {
-      return Promise.reject(error);
+      const failure = asCodecFailure(error);
+      this.terminate(CloseCause.LIMIT, failure, false);
+      return handledRejection(failure);
     }
     if (!Array.isArray(bytes)) return this.write(bytes);
     const socket = this.socket;
@@ -113,7 +119,7 @@ export class FramedAsyncSession<In, Out> extends AsyncSession implements Partial
 
   /** @internal */
   checkPartialFrame(now: number, timeout: number): void {
-    if (this.#partialSince === 0 || this.sessionState === SessionState.CLOSED) return;
+    if (this.#partialSince === 0 || this.sessionState === SessionState.CLOSED || this.discarding) return;
     // Only while a reader waits on the peer does a partial frame count against it.
     if (!this.#awaitingInput) {
       this.#partialSince = now;
@@ -154,12 +160,15 @@ export class FramedAsyncSession<In, Out> extends AsyncSession implements Partial
   #finishInput(): void {
     this.#inputDone = true;
     this.#partialSince = 0;
+    // Half-closed by the server: the stream ends here, and a partial frame is no fault of the peer's.
+    if (this.discarding) return;
     const outer = collecting;
     collecting = this as FramedAsyncSession<unknown, unknown>;
     try {
       this.#codec.finish(collectFrame as (frame: Out) => void);
     } catch (error) {
       this.#codecFailed(error);
+      this.#failureCause = CloseCause.PEER_END; // the peer ended the stream inside a frame
     } finally {
       collecting = outer;
     }

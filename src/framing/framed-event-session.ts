@@ -106,7 +106,7 @@ export class FramedEventSession<In, Out> extends EventSession implements Partial
       socket.uncork();
     }
     // Replies to the frames before a bad one have been flushed above; now close.
-    if (failure !== kNoFailure) this.#decodeFailed(failure);
+    if (failure !== kNoFailure) this.#decodeFailed(failure, CloseCause.LIMIT);
     if (this.#codec.pendingBytes === 0) this.#partialSince = 0;
     else if (this.#partialSince === 0) this.#partialSince = performance.now();
     return this.#backlogDone?.promise;
@@ -123,7 +123,7 @@ export class FramedEventSession<In, Out> extends EventSession implements Partial
     try {
       this.#codec.finish(deliverFrame as (frame: Out) => void);
     } catch (error) {
-      this.#decodeFailed(error);
+      this.#decodeFailed(error, CloseCause.PEER_END); // the peer ended the stream inside a frame
     } finally {
       decoding = outer;
     }
@@ -141,7 +141,7 @@ export class FramedEventSession<In, Out> extends EventSession implements Partial
 
   /** @internal */
   checkPartialFrame(now: number, timeout: number): void {
-    if (this.#partialSince === 0 || this.sessionState === SessionState.CLOSED) return;
+    if (this.#partialSince === 0 || this.sessionState === SessionState.CLOSED || this.discarding) return;
     // While reading is held (by a handler or `pause()`), the peer is not the one to blame.
     if (this.socket.isPaused()) {
       this.#partialSince = now;
@@ -209,12 +209,13 @@ export class FramedEventSession<In, Out> extends EventSession implements Partial
     done?.resolve();
   }
 
-  #decodeFailed(error: unknown): void {
+  /** A codec error closes the session: `limit` for bad input, `peer-end` for a stream ended inside a frame. */
+  #decodeFailed(error: unknown, cause: CloseCause): void {
     if (this.#frameHandlerThrew) {
       this.#frameHandlerThrew = false;
       return this.handlerFailed(error, 'frame');
     }
-    this.terminate(CloseCause.LIMIT, asCodecFailure(error), false);
+    this.terminate(cause, asCodecFailure(error), false);
   }
 
   /** While corked, hand the kernel what is queued once it reaches the watermark, so a long reply never piles up. */

@@ -30,7 +30,7 @@ export type FramedSessionHandler = SessionFunction & SessionSource;
  * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for bad options, or whatever `createCodec` throws
  * @example
  * const server = await listen({ port: 7007 }, framed(() => createLineCodec({ maxLineLength: 1024 }), {
- *   frame(session, line) { server.broadcast(session.codec.encode(line)); }, // chat: to everyone else
+ *   frame(session, line) { session.broadcast(session.codec.encode(line)); }, // chat: to everyone else
  * }));
  */
 export function framed<In, Out>(createCodec: () => FrameCodec<In, Out>, handler: FrameHandler<In, Out>, options?: FramingOptions): FramedEventHandler;
@@ -74,6 +74,7 @@ function framedEventHandler<In, Out>(createCodec: () => FrameCodec<In, Out>, fra
   if (frames.accept) wrapper.accept = (info, signal) => frames.accept!(info, signal);
   if (frames.open) wrapper.open = (session) => frames.open!(as(session));
   if (frames.drain) wrapper.drain = (session) => frames.drain!(as(session));
+  if (frames.closing) wrapper.closing = (session) => frames.closing!(as(session));
   if (frames.timeout) wrapper.timeout = (session) => frames.timeout!(as(session));
   if (frames.error) wrapper.error = (session, error) => frames.error!(as(session), error);
   if (frames.close) wrapper.close = (session, reason) => frames.close!(as(session), reason);

@@ -184,7 +184,7 @@ export class ServerLifecycle {
 
   #armDeadline(timeout: number): void {
     if (this.#state === ServerState.CLOSED || this.#forced || timeout === Infinity) return;
-    const at = performance.now() + timeout;
+    const at = performance.now() + timeout; // monotonic: a wall-clock step must not move the deadline
     if (at >= this.#deadlineAt) return;
     this.#deadlineAt = at;
     if (this.#deadline) clearTimeout(this.#deadline);

@@ -4,10 +4,10 @@
  */
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { CloseCause, type CloseReason } from './close-reason.ts';
+import type { CloseReason } from './close-reason.ts';
 import type { ConnectionInfo } from './connection-info.ts';
 import { ErrorCode, SwitchboardError, opErrorFromSystem } from '../core/errors.ts';
-import { SessionState, TcpSession, handlerScope, sessionOf, type SessionHost } from './tcp-session.ts';
+import { SessionState, TcpSession, sessionOf, type SessionHost } from './tcp-session.ts';
 
 /** Bytes buffered for `read()` before the socket stops reading from the kernel. */
 const READ_HIGH_WATERMARK = 64 * 1024;
@@ -36,6 +36,10 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
   #queuedBytes = 0;
   #readers: PendingRead[] = [];
   #eof = false;
+  /** Reading is held because {@link READ_HIGH_WATERMARK} bytes wait for a reader. */
+  #full = false;
+  /** The session function has settled: nothing will read again. */
+  #served = false;
 
   /** @internal Created by the server for each accepted connection. */
   constructor(id: number, socket: Socket, info: ConnectionInfo, host: SessionHost, idleTimeout: number) {
@@ -57,11 +61,16 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
     const chunk = this.#chunks.shift();
     if (chunk !== undefined) {
       this.#queuedBytes -= chunk.length;
-      if (this.socket.isPaused() && this.#queuedBytes < READ_HIGH_WATERMARK && this.sessionState !== SessionState.CLOSED) this.socket.resume();
+      if (this.#full && this.#queuedBytes < READ_HIGH_WATERMARK) {
+        this.#full = false;
+        this.release();
+      }
       return Promise.resolve(iterating ? { done: false, value: chunk } : chunk);
     }
     if (this.#eof || this.sessionState === SessionState.CLOSED) return this.#settledEnd(iterating);
-    return new Promise((resolve, reject) => this.#readers.push({ resolve, reject, iterating }));
+    const pending = new Promise<Buffer | null | IteratorResult<Buffer>>((resolve, reject) => this.#readers.push({ resolve, reject, iterating }));
+    this.becameIdle(); // waiting on the peer: a graceful server close may half-close now
+    return pending;
   }
 
   /**
@@ -103,19 +112,50 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
     };
   }
 
-  /** Runs a session function; ends the session when it resolves, destroys it when it rejects. @internal */
+  /**
+   * Runs a session function; ends the session when it resolves, destroys it when it rejects. A
+   * graceful close waits for it. @internal
+   */
   run(serve: (session: AsyncSession) => Promise<void> | void): void {
     let result: Promise<void> | void;
+    this.workStarted();
     try {
-      // The whole session function runs in this session's scope, so `broadcast` skips it.
-      result = handlerScope.async.run(this, serve, this);
+      result = serve(this);
     } catch (error) {
-      return this.handlerFailed(error, 'session');
+      this.handlerFailed(error, 'session');
+      return this.#servedWith();
     }
     Promise.resolve(result).then(
-      () => this.end(),
-      (error: unknown) => this.handlerFailed(error, 'session'),
+      () => {
+        this.end();
+        this.#servedWith();
+      },
+      (error: unknown) => {
+        this.handlerFailed(error, 'session');
+        this.#servedWith();
+      },
     );
+  }
+
+  /** The session function settled: nobody reads any more, so input is dropped until the peer's FIN. */
+  #servedWith(): void {
+    this.#served = true;
+    this.finishReading();
+    this.workDone();
+  }
+
+  /** A reader waits on the peer, or the session function has returned. */
+  protected get awaitingPeer(): boolean {
+    return this.#readers.length > 0 || this.#served;
+  }
+
+  protected override inputDiscarded(): void {
+    this.#chunks = [];
+    this.#queuedBytes = 0;
+    if (this.#full) {
+      this.#full = false;
+      this.release();
+    }
   }
 
   protected peerEnded(): void {
@@ -126,7 +166,7 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
   }
 
   protected idled(): void {
-    this.terminate(CloseCause.IDLE_TIMEOUT, this.idleError(), false);
+    this.idleExpired();
   }
 
   protected closedWith(reason: CloseReason): void {
@@ -152,17 +192,22 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
   static {
     onSocketData = function (this: Socket, chunk: Buffer) {
       const session = sessionOf<AsyncSession>(this);
+      if (session.discarding) return;
       session.lastActivity = performance.now();
       const reader = session.#readers.shift();
       if (reader) return reader.resolve(reader.iterating ? { done: false, value: chunk } : chunk);
       session.#chunks.push(chunk);
       session.#queuedBytes += chunk.length;
-      if (session.#queuedBytes >= READ_HIGH_WATERMARK) this.pause();
+      if (!session.#full && session.#queuedBytes >= READ_HIGH_WATERMARK) {
+        session.#full = true;
+        session.hold();
+      }
     };
   }
 }
 
-function handledRejection<T>(error: SwitchboardError): Promise<T> {
+/** A rejected promise that is already handled, so an unawaited failure never crashes the process. @internal */
+export function handledRejection<T>(error: SwitchboardError): Promise<T> {
   const promise = Promise.reject<T>(error);
   promise.catch(noop);
   return promise;

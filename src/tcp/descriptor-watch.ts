@@ -40,7 +40,7 @@ export class DescriptorWatch {
   #exhausted = false;
   #lastWarning = -Infinity;
 
-  constructor(warn: (cause: NodeJS.ErrnoException) => void, period = DESCRIPTOR_PROBE_INTERVAL, now: () => number = Date.now) {
+  constructor(warn: (cause: NodeJS.ErrnoException) => void, period = DESCRIPTOR_PROBE_INTERVAL, now: () => number = () => performance.now()) {
     this.#warn = warn;
     this.#now = now;
     if (process.platform !== 'win32') this.#sweep = new PeriodicSweep(period, () => this.probe());

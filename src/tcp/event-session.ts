@@ -4,7 +4,7 @@
  */
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { CloseCause, type CloseReason } from './close-reason.ts';
+import type { CloseReason } from './close-reason.ts';
 import type { ConnectionInfo } from './connection-info.ts';
 import { isThenable, type EventHandler } from './tcp-handlers.ts';
 import { SessionState, TcpSession, sessionOf, type SessionHost } from './tcp-session.ts';
@@ -19,6 +19,8 @@ let onSocketDrain: (this: Socket) => void;
  */
 export class EventSession extends TcpSession {
   readonly #handler: EventHandler;
+  /** The user's own pause: one hold on reading, kept apart from the library's holds. */
+  #paused = false;
 
   /** @internal Created by the server for each accepted connection. */
   constructor(id: number, socket: Socket, info: ConnectionInfo, host: SessionHost, idleTimeout: number, handler: EventHandler) {
@@ -48,17 +50,35 @@ export class EventSession extends TcpSession {
     return this.socket.write(data);
   }
 
-  /** Stops reading from the peer (TCP flow control pushes back on it). */
+  /**
+   * Stops reading from the peer (TCP flow control pushes back on it) until {@link resume}. The
+   * library's own holds (while an async handler runs) never undo it.
+   */
   pause(): void {
-    this.socket.pause();
+    if (this.#paused) return;
+    this.#paused = true;
+    this.hold();
   }
 
-  /** Resumes reading after {@link pause}. */
+  /** Resumes reading after {@link pause} (once no async handler holds it either). */
   resume(): void {
-    if (this.sessionState !== SessionState.CLOSED) this.socket.resume();
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.release();
+  }
+
+  /** No handler promise is pending: the session waits on its peer. */
+  protected get awaitingPeer(): boolean {
+    return !this.busy;
+  }
+
+  protected override closing(): void {
+    const closing = this.#handler.closing;
+    if (closing) this.callHandler('closing', closing, this.#handler);
   }
 
   protected peerEnded(): void {
+    if (this.discarding) return; // our side is done: the FIN only completes the close
     const end = this.#handler.end;
     if (!end) return this.end();
     this.callHandler('end', end, this.#handler);
@@ -66,7 +86,7 @@ export class EventSession extends TcpSession {
 
   protected idled(): void {
     const timeout = this.#handler.timeout;
-    if (!timeout) return this.terminate(CloseCause.IDLE_TIMEOUT, this.idleError(), false);
+    if (!timeout) return this.idleExpired();
     this.callHandler('timeout', timeout, this.#handler);
   }
 
@@ -76,20 +96,28 @@ export class EventSession extends TcpSession {
     if (handler.close) this.callHandler('close', handler.close, handler, reason);
   }
 
+  /** Reading holds while a handler's promise is pending, and a graceful close waits for it. */
   #awaitHandler(pending: PromiseLike<unknown>, callback: string): void {
-    const socket = this.socket;
-    socket.pause();
+    this.hold();
+    this.workStarted();
     pending.then(
-      () => {
-        if (this.sessionState !== SessionState.CLOSED) socket.resume();
+      () => this.#handlerSettled(),
+      (error: unknown) => {
+        this.handlerFailed(error, callback);
+        this.#handlerSettled();
       },
-      (error: unknown) => this.handlerFailed(error, callback),
     );
+  }
+
+  #handlerSettled(): void {
+    this.release();
+    this.workDone();
   }
 
   static {
     onSocketData = function (this: Socket, chunk: Buffer) {
       const session = sessionOf<EventSession>(this);
+      if (session.discarding) return;
       session.lastActivity = performance.now();
       const handler = session.#handler;
       const result = session.callHandler('data', handler.data!, handler, chunk);

@@ -2,7 +2,6 @@
  * The server-wide session deadlines — idle time, first byte and maximum lifetime — checked by
  * one sweep over the open sessions instead of a timer per session (or per chunk).
  */
-import { performance } from 'node:perf_hooks';
 import { CloseCause } from './close-reason.ts';
 import { ErrorCode, SwitchboardError } from '../core/errors.ts';
 import type { TcpSession } from './tcp-session.ts';
@@ -22,7 +21,7 @@ export class SessionDeadlines {
     this.#maxLifetime = maxLifetime;
     this.#sessions = sessions;
     const enabled = [idleTimeout, firstByteTimeout, maxLifetime].filter((ms) => ms > 0);
-    if (enabled.length > 0) this.#sweep = new PeriodicSweep(sweepPeriodFor(Math.min(...enabled)), () => this.#check(Date.now()));
+    if (enabled.length > 0) this.#sweep = new PeriodicSweep(sweepPeriodFor(Math.min(...enabled)), (now) => this.#check(now));
   }
 
   /** A session opened: make sure the sweep runs. */
@@ -35,15 +34,15 @@ export class SessionDeadlines {
     this.#sweep?.stop();
   }
 
+  /** `now` is the sweep's monotonic clock (performance.now()): a wall-clock step moves no deadline. */
   #check(now: number): void {
     const firstByte = this.#firstByteTimeout;
     const lifetime = this.#maxLifetime;
     const checkIdle = this.#idleTimeout > 0;
-    const monotonic = performance.now();
     for (const session of this.#sessions) {
-      if (checkIdle) session.checkIdle(monotonic);
+      if (checkIdle) session.checkIdle(now);
       if (firstByte === 0 && lifetime === 0) continue;
-      const age = now - session.openedAt;
+      const age = now - session.openedTick;
       if (lifetime > 0 && age >= lifetime) {
         expire(session, `session ${session.id} reached maxLifetime (${lifetime} ms)`);
       } else if (firstByte > 0 && age >= firstByte && session.bytesRead === 0) {

@@ -35,6 +35,12 @@ export interface EventHandler {
   data?(session: EventSession, chunk: Buffer): MaybePromise<void>;
   /** The session's output fell below its high watermark after `write()` returned false. */
   drain?(session: EventSession): void;
+  /**
+   * The server began a graceful close (`session.signal` is aborted too): the session may still
+   * write — a goodbye — before it is half-closed, which happens once no `open` or `data` promise
+   * is pending.
+   */
+  closing?(session: EventSession): void;
   /** The peer half-closed. @default finish queued writes, then close (`session.end()`) */
   end?(session: EventSession): void;
   /** No traffic for `idleTimeout` ms. @default close the session (`idle-timeout`) */
@@ -47,7 +53,9 @@ export interface EventHandler {
 
 /**
  * Async style: one call per session. When the promise resolves the session is ended gracefully;
- * when it rejects the session is destroyed with the error as its close reason.
+ * when it rejects the session is destroyed with the error as its close reason. A graceful server
+ * close half-closes the session while the function waits in `read()` (or the iterator) and waits
+ * for the promise; `session.signal` tells a function that never waits on its peer to stop.
  * @example
  * await listen({ port: 7007 }, async (session) => {
  *   for await (const chunk of session) await session.write(chunk);

@@ -21,7 +21,7 @@ import { kCreateSession, type EventHandler, type SessionFunction, type SessionSo
 import { bindGroup, boundAddressOf, resolveGroupTargets, type BoundAddress, type BoundSocket, type SocketBinder } from '../net/listener-group.ts';
 import { PendingConnections, acceptHandlerStage, type PendingStage } from './pending-connections.ts';
 import { ServerLifecycle, type CloseOptions, type ServerState } from '../server/server-lifecycle.ts';
-import { currentSession, type SessionHost, type TcpSession } from './tcp-session.ts';
+import type { SessionHost, TcpSession } from './tcp-session.ts';
 import { normalizeTcpServerOptions, type NormalizedTcpServerOptions, type TcpServerOptions } from './tcp-options.ts';
 
 /**
@@ -56,7 +56,7 @@ export interface RejectedConnection {
 
 /** Options of `server.broadcast()`. */
 export interface BroadcastOptions {
-  /** A session to skip; `null` skips none. @default the session whose handler is calling, if any */
+  /** A session to skip; `null` (or leaving it out) skips none. @default null */
   except?: TcpSession | null;
 }
 
@@ -99,6 +99,10 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
   #closedBytesIn = 0;
   #closedBytesOut = 0;
   #drainWaiters: (() => void)[] = [];
+  /** Closed sessions whose handler promises are still pending. */
+  readonly #unsettled = new Set<TcpSession>();
+  #closingGracefully = false;
+  #forcedClose = false;
   #queue: AsyncQueue<AsyncSession> | undefined;
   readonly #admission: Admission;
   readonly #deadlines: SessionDeadlines;
@@ -120,6 +124,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
     this.#host = {
       sessionClosed: (session, reason) => this.#sessionClosed(session, reason),
       handlerFailed: (session, error) => this.#report(error, session),
+      broadcast: (data, except) => this.broadcast(data, { except }),
       maxBufferedOutput: limits.maxBufferedOutput,
     };
     this.#admission = new Admission(limits);
@@ -265,13 +270,13 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
 
   /**
    * Queues `data` on every open session and returns how many sessions it reached (those still
-   * open and under their output cap). Called from within a handler, it skips that handler's
-   * session unless `except` says otherwise.
+   * open and under their output cap). It reaches every session, wherever it is called from,
+   * except `options.except`; `session.broadcast(data)` is the one that skips its own session.
    * @example
-   * data(session, chunk) { server.broadcast(chunk); } // to everyone but the sender
+   * server.broadcast('* server restarting in 1 minute\r\n'); // to everyone
    */
   broadcast(data: string | Uint8Array | readonly Uint8Array[], options?: BroadcastOptions): number {
-    const except = options?.except === undefined ? currentSession() : options.except;
+    const except = options?.except ?? null;
     const bytes = typeof data === 'string' ? Buffer.from(data) : Array.isArray(data) ? Buffer.concat(data) : (data as Uint8Array);
     let reached = 0;
     for (const session of this.#sessions) {
@@ -379,21 +384,56 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
     this.#closedSockets++;
     this.#closedBytesIn += session.bytesRead;
     this.#closedBytesOut += session.bytesWritten;
+    if (session.busy) {
+      // Its socket is gone but a handler promise still runs: a graceful close waits for it too.
+      this.#unsettled.add(session);
+      session.whenSettled(() => {
+        this.#unsettled.delete(session);
+        this.#wakeDrainWaiters();
+      });
+    }
     if (this.#sessions.size > 0) return;
     this.#deadlines.idle();
     this.emit('idle');
+    this.#wakeDrainWaiters();
+  }
+
+  /** Every session is closed and, unless the close was forced, every handler promise has settled. */
+  #isDrained(): boolean {
+    return this.#sessions.size === 0 && (this.#unsettled.size === 0 || this.#forcedClose);
+  }
+
+  #wakeDrainWaiters(): void {
+    if (!this.#isDrained()) return;
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
     for (const resolve of waiters) resolve();
   }
 
   #drained(): Promise<void> {
-    if (this.#sessions.size === 0) return Promise.resolve();
+    if (this.#isDrained()) return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
+  /**
+   * Graceful: every session is told the server is closing and half-closes once it waits on its
+   * peer. Forced: at the close deadline (or a `destroy()` during a graceful close) what is left
+   * did not finish in time and is reset, so no kernel buffer is left holding output for a peer
+   * that does not read; a `destroy()` alone closes every socket at once. A forced close does not
+   * wait for handler promises.
+   */
   #terminateSessions(cause: CloseCause, graceful: boolean): void {
-    for (const session of this.#sessions) session.terminate(cause, undefined, graceful);
+    if (graceful) {
+      this.#closingGracefully = true;
+      for (const session of this.#sessions) session.closeWhenIdle();
+      return;
+    }
+    this.#forcedClose = true;
+    for (const session of this.#sessions) {
+      if (this.#closingGracefully) session.reset(CloseCause.SERVER_CLOSE);
+      else session.terminate(cause, undefined, false);
+    }
+    this.#wakeDrainWaiters();
   }
 
   async #stopListening(): Promise<void> {

@@ -2,7 +2,6 @@
  * The lifecycle every TCP session shares, whichever style serves it: exactly one close with
  * exactly one reason, shutdown before close, and the facts SocketTools reports per client.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { CloseCause, type CloseReason } from './close-reason.ts';
@@ -15,6 +14,8 @@ export interface SessionHost {
   sessionClosed(session: TcpSession, reason: CloseReason): void;
   /** A handler of this session failed; report it (the session is being destroyed). */
   handlerFailed(session: TcpSession, error: SwitchboardError): void;
+  /** Queues `data` on every open session but `except`; returns how many it reached (`server.broadcast`). */
+  broadcast(data: string | Uint8Array | readonly Uint8Array[], except: TcpSession | null): number;
   /** Queued output above which a further write closes the session (0 = no cap). */
   readonly maxBufferedOutput: number;
 }
@@ -32,21 +33,6 @@ let onSocketEnd: (this: Socket) => void;
 let onSocketClose: (this: Socket) => void;
 type OwnedSocket = Socket & { [kSession]: TcpSession };
 
-/**
- * The session whose handler is running, so `broadcast` can skip it: `session` is set around
- * synchronous handler calls (no allocation per chunk), `async` covers a whole session function.
- * @internal
- */
-export const handlerScope: { session: TcpSession | undefined; readonly async: AsyncLocalStorage<TcpSession> } = {
-  session: undefined,
-  async: new AsyncLocalStorage<TcpSession>(),
-};
-
-/** The session whose handler is running now, if any. @internal */
-export function currentSession(): TcpSession | undefined {
-  return handlerScope.session ?? handlerScope.async.getStore();
-}
-
 /** What {@link TcpSession.callHandler} returns when the handler threw (already reported). @internal */
 export const HANDLER_THREW: unique symbol = Symbol('switchboard.handlerThrew');
 
@@ -62,8 +48,10 @@ export function sessionOf<S extends TcpSession>(socket: Socket): S {
 export abstract class TcpSession {
   /** Monotonic per server, never reused. */
   readonly id: number;
-  /** When the session opened (ms since the epoch). */
+  /** When the session opened, in ms since the epoch (for display: deadlines use a monotonic clock). */
   readonly openedAt: number;
+  /** `performance.now()` when the session opened: what its deadlines count from. @internal */
+  readonly openedTick: number;
   readonly #info: ConnectionInfo;
   readonly #host: SessionHost;
   protected readonly socket: Socket;
@@ -74,11 +62,23 @@ export abstract class TcpSession {
   #error: SwitchboardError | undefined;
   #reason: CloseReason | undefined;
   #closedWaiters: ((reason: CloseReason) => void)[] | undefined;
+  /** Why reading is held: each pending handler promise, the user's pause, a full read buffer. */
+  #holds = 0;
+  /** Handler promises pending (event handlers, the session function): `close()` waits for them. */
+  #work = 0;
+  #onSettled: (() => void) | undefined;
+  /** The server is closing gracefully: half-close as soon as the session waits on its peer. */
+  #closeRequested = false;
+  /** Our side is done and nobody reads: input is dropped until the peer's FIN. */
+  #discarding = false;
+  /** Created on first use of {@link signal}, so a session that never asks costs nothing. */
+  #abort: AbortController | undefined;
 
   constructor(id: number, socket: Socket, info: ConnectionInfo, host: SessionHost, idleTimeout: number) {
     this.id = id;
     this.openedAt = Date.now();
-    this.lastActivity = performance.now();
+    this.openedTick = performance.now();
+    this.lastActivity = this.openedTick;
     this.#idleTimeout = idleTimeout;
     this.#info = info;
     this.#host = host;
@@ -116,12 +116,41 @@ export abstract class TcpSession {
   }
 
   /**
+   * Aborted when the session should wrap up: the server began a graceful close (reason
+   * `SWB_ERR_SERVER_CLOSED`; finish the work in hand, start no more: the session is half-closed
+   * once it waits on its peer), or the session closed (reason: its close error, else
+   * `SWB_ERR_SESSION_CLOSED`).
+   * @example
+   * while (!session.signal.aborted) await session.write(nextTick());
+   */
+  get signal(): AbortSignal {
+    if (this.#abort === undefined) {
+      this.#abort = new AbortController();
+      const reason = this.#abortReason();
+      if (reason !== undefined) this.#abort.abort(reason);
+    }
+    return this.#abort.signal;
+  }
+
+  /**
+   * Queues `data` on every other open session of the server and returns how many it reached
+   * (those open and under their output cap). This session is always skipped; to reach every
+   * session, call `server.broadcast`.
+   * @example
+   * data(session, chunk) { session.broadcast(chunk); } // to everyone but the sender
+   */
+  broadcast(data: string | Uint8Array | readonly Uint8Array[]): number {
+    return this.#host.broadcast(data, this);
+  }
+
+  /**
    * Half-closes: queued writes are flushed, then FIN is sent (shutdown before close). The
    * session closes once the peer has closed its side too. Idempotent.
    */
   end(): void {
     if (this.sessionState !== SessionState.OPEN) return;
-    this.recordCause(CloseCause.LOCAL_END);
+    // Once the server is closing, a session that ends gracefully ends because of it.
+    this.recordCause(this.#closeRequested ? CloseCause.SERVER_CLOSE : CloseCause.LOCAL_END);
     this.sessionState = SessionState.ENDING;
     this.socket.end();
   }
@@ -146,7 +175,7 @@ export abstract class TcpSession {
 
   /**
    * Checked before each write: when the output already queued is above `maxBufferedOutput`, the
-   * peer is not reading; the session closes with `SWB_ERR_OUTPUT_OVERFLOW` and the error is returned.
+   * peer is not reading; the session is reset with `SWB_ERR_OUTPUT_OVERFLOW` and the error is returned.
    */
   protected outputOverflow(): SwitchboardError | undefined {
     const cap = this.#host.maxBufferedOutput;
@@ -156,7 +185,7 @@ export abstract class TcpSession {
       ErrorCode.OUTPUT_OVERFLOW,
       `session ${this.id}: ${queued} bytes of output queued, over maxBufferedOutput (${cap}); the peer is not reading`,
     );
-    this.terminate(CloseCause.LIMIT, error, false);
+    this.reset(CloseCause.LIMIT, error);
     return this.#error;
   }
 
@@ -174,26 +203,122 @@ export abstract class TcpSession {
     }
   }
 
-  /** Records the first cause (and the first error) only. */
-  protected recordCause(cause: CloseCause, error?: SwitchboardError): void {
-    this.#cause ??= cause;
-    this.#error ??= error;
+  /**
+   * Closes at once with a reset (RST) instead of a FIN: for a peer that does not read, whose
+   * unsent output would otherwise keep the kernel holding the connection (FIN-WAIT-1) for
+   * minutes. The peer sees ECONNRESET. @internal
+   */
+  reset(cause: CloseCause, error?: SwitchboardError): void {
+    if (this.sessionState === SessionState.CLOSED) return;
+    this.recordCause(cause, error);
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    try {
+      socket.resetAndDestroy();
+    } catch {
+      socket.destroy(); // not a plain TCP handle: close it the ordinary way
+    }
   }
 
   /**
-   * Calls a user handler as this session's own: `broadcast` skips the session while it runs, and a
-   * throw ends only this session. Returns what the handler returned, or {@link HANDLER_THREW}.
+   * The server is closing gracefully: aborts {@link signal}, calls the style's `closing`
+   * behaviour, and half-closes the session as soon as it waits on its peer (at once if it does
+   * now); a session already ending is left to finish. @internal
+   */
+  closeWhenIdle(): void {
+    if (this.#closeRequested || this.sessionState === SessionState.CLOSED) return;
+    this.#closeRequested = true;
+    this.#signalAbort();
+    if (this.sessionState !== SessionState.OPEN) return;
+    this.closing();
+    if (this.sessionState === SessionState.OPEN && this.awaitingPeer) this.#endForServer();
+  }
+
+  /** Whether a handler promise of this session is still pending. @internal */
+  get busy(): boolean {
+    return this.#work > 0;
+  }
+
+  /** Calls `callback` once no handler promise of this session is pending (see {@link busy}). @internal */
+  whenSettled(callback: () => void): void {
+    if (this.#work === 0) return callback();
+    this.#onSettled = callback;
+  }
+
+  /** Records the first cause only, with its own error: a later cause's error never joins it. */
+  protected recordCause(cause: CloseCause, error?: SwitchboardError): void {
+    if (this.#cause === undefined) {
+      this.#cause = cause;
+      this.#error = error;
+    } else if (this.#cause === cause) {
+      this.#error ??= error;
+    }
+  }
+
+  /** Holds reading (TCP flow control pushes back on the peer) until a matching {@link release}. */
+  protected hold(): void {
+    if (this.#holds++ === 0) this.#flow();
+  }
+
+  /** Drops one hold; reading resumes once none is left. */
+  protected release(): void {
+    if (--this.#holds === 0) this.#flow();
+  }
+
+  /** A handler promise started: `close()` waits for it, and the session is not idle meanwhile. */
+  protected workStarted(): void {
+    this.#work++;
+  }
+
+  /** A handler promise settled. */
+  protected workDone(): void {
+    if (--this.#work > 0) return;
+    const settled = this.#onSettled;
+    this.#onSettled = undefined;
+    settled?.();
+    this.becameIdle();
+  }
+
+  /** Whether the session now waits on its peer, with no work of its own in progress. */
+  protected abstract get awaitingPeer(): boolean;
+
+  /** The session started waiting on its peer: a graceful server close half-closes it now. */
+  protected becameIdle(): void {
+    if (this.#closeRequested && this.sessionState === SessionState.OPEN && this.awaitingPeer) this.#endForServer();
+  }
+
+  /** The style's response to a graceful server close, before the half-close (event style: the `closing` handler). */
+  protected closing(): void {}
+
+  /**
+   * Our side is done and nobody will read again: keep reading and drop what arrives until the
+   * peer's FIN, so the close completes instead of waiting on a peer blocked behind unread input.
+   */
+  protected finishReading(): void {
+    if (this.#discarding) return;
+    this.#discarding = true;
+    this.inputDiscarded();
+    this.#flow();
+  }
+
+  /** Whether input is being dropped (see {@link finishReading}). */
+  protected get discarding(): boolean {
+    return this.#discarding;
+  }
+
+  /** Drop any input buffered for a reader: nobody will read it. */
+  protected inputDiscarded(): void {}
+
+  /**
+   * Calls a user handler as this session's own: a throw ends only this session. Returns what the
+   * handler returned, or {@link HANDLER_THREW}.
    */
   protected callHandler(callback: string, handler: (session: never, arg: never) => unknown, receiver: unknown, arg?: unknown): unknown {
-    const outer = handlerScope.session;
-    handlerScope.session = this;
     try {
       return (handler as (this: unknown, session: TcpSession, arg: unknown) => unknown).call(receiver, this, arg);
     } catch (error) {
       this.handlerFailed(error, callback);
       return HANDLER_THREW;
-    } finally {
-      handlerScope.session = outer;
     }
   }
 
@@ -229,8 +354,39 @@ export abstract class TcpSession {
     if (this.lastActivity < now) this.lastActivity = now;
   }
 
-  protected idleError(): SwitchboardError {
-    return new SwitchboardError(ErrorCode.IDLE_TIMEOUT, `session ${this.id} idle for ${this.#idleTimeout} ms`);
+  /**
+   * The default idle-timeout behaviour: close. A session with output still queued, or whose FIN
+   * is already queued, is waiting on a peer that does not read: it is reset, not left to the kernel.
+   */
+  protected idleExpired(): void {
+    const error = new SwitchboardError(ErrorCode.IDLE_TIMEOUT, `session ${this.id} idle for ${this.#idleTimeout} ms`);
+    if (this.socket.writableLength > 0 || this.sessionState === SessionState.ENDING) this.reset(CloseCause.IDLE_TIMEOUT, error);
+    else this.terminate(CloseCause.IDLE_TIMEOUT, error, false);
+  }
+
+  #endForServer(): void {
+    this.end();
+    this.finishReading();
+  }
+
+  #flow(): void {
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    if (this.#holds > 0 && !this.#discarding) socket.pause();
+    else socket.resume();
+  }
+
+  /** Why {@link signal} is aborted, once it is: the server's close request, else the session's close. */
+  #abortReason(): SwitchboardError | undefined {
+    if (this.#closeRequested) return new SwitchboardError(ErrorCode.SERVER_CLOSED, `session ${this.id}: the server is closing`);
+    const reason = this.#reason;
+    if (reason === undefined) return undefined;
+    return reason.error ?? new SwitchboardError(ErrorCode.SESSION_CLOSED, `session ${this.id} closed (${reason.cause})`);
+  }
+
+  #signalAbort(): void {
+    const controller = this.#abort;
+    if (controller !== undefined && !controller.signal.aborted) controller.abort(this.#abortReason());
   }
 
   static {
@@ -250,6 +406,7 @@ export abstract class TcpSession {
       session.sessionState = SessionState.CLOSED;
       const reason: CloseReason = { cause: session.#cause ?? CloseCause.SOCKET_ERROR, error: session.#error };
       session.#reason = reason;
+      session.#signalAbort();
       session.closedWith(reason);
       session.#host.sessionClosed(session, reason);
       const waiters = session.#closedWaiters;

@@ -87,7 +87,7 @@ export class UdpLedger {
     if (!this.#reporting) return;
     this.#pending[reason]++;
     if (this.#pendingTotal++ !== 0) return;
-    this.#pendingSince = Date.now();
+    this.#pendingSince = performance.now();
     this.#timer = setTimeout(() => this.flush(), this.#interval);
   }
 
@@ -104,7 +104,7 @@ export class UdpLedger {
     if (this.#pendingTotal === 0) return;
     const reasons: Partial<DropCounts> = {};
     for (const [reason, count] of Object.entries(this.#pending) as [DropReason, number][]) if (count > 0) reasons[reason] = count;
-    const summary: UdpDropSummary = { total: this.#pendingTotal, reasons, durationMs: Date.now() - this.#pendingSince };
+    const summary: UdpDropSummary = { total: this.#pendingTotal, reasons, durationMs: Math.round(performance.now() - this.#pendingSince) };
     this.#pending = zeroDropCounts();
     this.#pendingTotal = 0;
     this.#report(summary);

@@ -337,7 +337,7 @@ export class UdpServer extends EventEmitter<UdpServerEvents> implements AsyncIte
       this.emit('error', error);
       return;
     }
-    const now = Date.now();
+    const now = performance.now();
     if (now - this.#lastWarningAt < this.#options.dropReportInterval) return;
     this.#lastWarningAt = now;
     process.emitWarning(error);

@@ -172,7 +172,7 @@ describe('framed', () => {
       server = await listenLocal(t, {}, framed(() => createLineCodec(), {
         frame(session, line) {
           if (line === 'hello') return void session.send('welcome');
-          server.broadcast(session.codec.encode(`${session.id}: ${line}`));
+          session.broadcast(session.codec.encode(`${session.id}: ${line}`));
         },
       }));
       const port = server.addresses[0]!.port;

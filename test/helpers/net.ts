@@ -18,6 +18,29 @@ export function within<T>(promise: Promise<T>, what: string, ms = WAIT_MS): Prom
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * Waits until `condition()` holds, checking every few ms (bounded): for counters the server
+ * updates as traffic arrives, where no event marks the moment.
+ */
+export async function until(condition: () => boolean, what: string, ms?: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await within(
+      new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (condition()) resolve();
+          else timer = setTimeout(check, 2);
+        };
+        check();
+      }),
+      what,
+      ms,
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Listens on loopback port 0 (unless told otherwise) and destroys the server after the test. */
 export async function listenLocal(t: TestContext, options: TcpServerOptions = {}, handler?: TcpHandler): Promise<TcpServer> {
   const server = new TcpServer({ host: '127.0.0.1', port: 0, ...options }, handler);

@@ -7,6 +7,8 @@ import type { TestContext } from 'node:test';
 import { UdpServer, type UdpHandler, type UdpServerOptions } from '../../../src/index.ts';
 import { within } from '../../helpers/net.ts';
 
+export { until } from '../../helpers/net.ts';
+
 /** Echoes every datagram. */
 export const echo: UdpHandler = { message: (datagram) => void datagram.reply(datagram.data) };
 
@@ -89,29 +91,6 @@ export async function udpClient(t: TestContext, type: 'udp4' | 'udp6' = 'udp4'):
   t.after(() => client.close());
   await within(new Promise<void>((resolve) => client.socket.bind(0, type === 'udp4' ? '127.0.0.1' : '::1', resolve)), 'the client to bind');
   return client;
-}
-
-/**
- * Waits until `condition()` holds, checking every few ms (bounded): for counters the server
- * updates when datagrams arrive, where no event marks the moment.
- */
-export async function until(condition: () => boolean, what: string, ms?: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await within(
-      new Promise<void>((resolve) => {
-        const check = (): void => {
-          if (condition()) resolve();
-          else timer = setTimeout(check, 2);
-        };
-        check();
-      }),
-      what,
-      ms,
-    );
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Sends `data` and returns the reply. */
