@@ -42,6 +42,7 @@ async function captureBackend(t: TestContext, payloadBytes: number): Promise<{ p
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     const capture = captureOne(socket, payloadBytes);
+    capture.catch(() => {}); // reported to the test that awaits it, never as an unhandled rejection
     const waiting = arrivals.shift();
     if (waiting) waiting(capture);
     else captures.push(capture);
@@ -54,7 +55,7 @@ async function captureBackend(t: TestContext, payloadBytes: number): Promise<{ p
   const port = (server.address() as { port: number }).port;
   return {
     port,
-    next: () => within(captures.shift() ?? new Promise<Capture>((resolve) => arrivals.push(resolve)).then((capture) => capture), 'HAProxy to connect to the backend and send its header and the payload'),
+    next: () => within(captures.shift() ?? new Promise<Capture>((resolve) => arrivals.push(resolve)), 'HAProxy to connect to the backend and send its header and the payload'),
   };
 }
 
