@@ -31,6 +31,7 @@ const USAGE = `usage: node bench/run.ts [options]
                         a server: ${servers.map((s) => s.name).join(', ')}
                           (its baseline is added)
                         codecs: bench/codecs.ts
+                        proxy: bench/proxy.ts (PROXY header parse cost)
   --profile           run servers under node --cpu-prof; profiles go to .cache/profiles/
                       (figures are then slower and not comparable with a normal run)
   -h, --help          this text`;
@@ -38,7 +39,12 @@ const USAGE = `usage: node bench/run.ts [options]
 const SERVER_CPU = '0';
 const LOADGEN_CPU = '1';
 const READY_TIMEOUT_MS = 15_000;
-const CODECS_TIMEOUT_MS = { full: 600_000, quick: 180_000 };
+/** The pure-CPU benches that run after the socket columns, each its own section, and their bounds. */
+const SCRIPT_SECTIONS = [
+  { name: 'codecs', script: 'bench/codecs.ts', timeoutMs: { full: 600_000, quick: 180_000 } },
+  { name: 'proxy', script: 'bench/proxy.ts', timeoutMs: { full: 300_000, quick: 120_000 } },
+] as const;
+const sectionNames: ReadonlySet<string> = new Set(SCRIPT_SECTIONS.map((section) => section.name));
 const TIMINGS: Record<'full' | 'quick', Timing & { rounds: number }> = {
   full: { rounds: 3, warmup: 1, secs: 5, settle: 2 },
   quick: { rounds: 1, warmup: 0.5, secs: 1.5, settle: 1 },
@@ -47,7 +53,6 @@ const TIMINGS: Record<'full' | 'quick', Timing & { rounds: number }> = {
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const cacheDir = path.join(repoRoot, '.cache');
 const loadgenSource = path.resolve(repoRoot, '../shared/tools/loadgen.c');
-const codecsScript = path.join(repoRoot, 'bench/codecs.ts');
 const libraryIndex = path.join(repoRoot, 'src/index.ts');
 
 function fail(message: string): never {
@@ -88,7 +93,7 @@ function parseOptions() {
 /** Columns and servers named by `--only`; with no selector of a sort, all of that sort. */
 function select(selectors: readonly string[]) {
   const serverNames = new Set(servers.map((s) => s.name));
-  const columnSelectors = selectors.filter((s) => !serverNames.has(s) && s !== 'codecs');
+  const columnSelectors = selectors.filter((s) => !serverNames.has(s) && !sectionNames.has(s));
   const serverSelectors = selectors.filter((s) => serverNames.has(s));
   for (const selector of columnSelectors) {
     if (!columns.some((c) => columnMatches(c, selector))) fail(`--only: nothing is called ${selector}\n\n${USAGE}`);
@@ -99,15 +104,15 @@ function select(selectors: readonly string[]) {
     const baseline = servers.find((s) => s.name === name)?.baseline;
     if (baseline) chosenServers.add(baseline);
   }
-  const onlyCodecs = selectors.length > 0 && selectors.every((s) => s === 'codecs');
-  const selectedColumns = onlyCodecs
+  const onlySections = selectors.length > 0 && selectors.every((s) => sectionNames.has(s));
+  const selectedColumns = onlySections
     ? []
     : columns.filter((c) => columnSelectors.length === 0 || columnSelectors.some((s) => columnMatches(c, s)));
   const selectedServers = servers.filter((s) => chosenServers.size === 0 || chosenServers.has(s.name));
   return {
     columns: selectedColumns,
     servers: selectedServers,
-    codecs: selectors.length === 0 || selectors.includes('codecs'),
+    sections: SCRIPT_SECTIONS.filter((section) => selectors.length === 0 || selectors.includes(section.name)),
   };
 }
 
@@ -244,14 +249,16 @@ async function main(): Promise<number> {
 
   let failed = [...results.values()].some((byServer) => [...byServer.values()].some((samples) => samples.some((s) => !s.ok)));
 
-  if (selection.codecs && existsSync(codecsScript)) {
+  for (const section of selection.sections) {
+    const script = path.join(repoRoot, section.script);
+    if (!existsSync(script)) continue;
     const args = options.mode === 'quick' ? ['--quick'] : [];
-    process.stdout.write(`\ncodecs (${['bench/codecs.ts', ...args].join(' ')})\n`);
-    const limit = CODECS_TIMEOUT_MS[options.mode];
-    const exit = await runInherited(process.execPath, [codecsScript, ...args], limit);
+    process.stdout.write(`\n${section.name} (${[section.script, ...args].join(' ')})\n`);
+    const limit = section.timeoutMs[options.mode];
+    const exit = await runInherited(process.execPath, [script, ...args], limit);
     if (exit.code !== 0) {
       failed = true;
-      process.stdout.write(`bench/codecs.ts ${exit.timedOut ? `timed out after ${limit / 1000} s and was killed` : `exited with code ${exit.code} (signal ${exit.signal})`}\n`);
+      process.stdout.write(`${section.script} ${exit.timedOut ? `timed out after ${limit / 1000} s and was killed` : `exited with code ${exit.code} (signal ${exit.signal})`}\n`);
     }
   }
   return failed ? 1 : 0;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CodecError } from '../../src/codecs/index.ts';
 import type { FrameCodec, FrameInput } from '../../src/codecs/index.ts';
-import { createSeededRandom, splitAt, splitRandomly } from './seeded-random.ts';
+import { createSeededRandom, splitAt, splitRandomly } from '../helpers/seeded-random.ts';
 
 /** One codec configuration under test. */
 export interface ConformanceCase<Out extends string | Buffer> {

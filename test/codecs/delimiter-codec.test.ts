@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createDelimiterCodec, DEFAULT_MAX_FRAME_LENGTH } from '../../src/codecs/index.ts';
 import { concatEncoded, decodeAll, feed, isCodecError } from './conformance.ts';
-import { splitAt } from './seeded-random.ts';
+import { splitAt } from '../helpers/seeded-random.ts';
 import { countScans } from './scan-counter.ts';
 
 const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');

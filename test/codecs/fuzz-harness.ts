@@ -5,11 +5,12 @@
  * the result against a naive model. Only CodecErrors may escape a codec.
  */
 import { CodecError } from '../../src/codecs/index.ts';
+import { fuzzReplayCommand } from '../helpers/fuzz-runner.ts';
 import type { CodecErrorCode, FrameCodec, FrameInput } from '../../src/codecs/index.ts';
 import { CODEC_FAMILIES, randomTarget } from './fuzz-models.ts';
 import type { CodecFamily, Frame, FuzzTarget, ModelResult } from './fuzz-models.ts';
-import { createSeededRandom, splitRandomly } from './seeded-random.ts';
-import type { SeededRandom } from './seeded-random.ts';
+import { createSeededRandom, splitRandomly } from '../helpers/seeded-random.ts';
+import type { SeededRandom } from '../helpers/seeded-random.ts';
 
 /** What to run. */
 export interface FuzzOptions {
@@ -238,7 +239,7 @@ export function formatFuzzSummary(summary: FuzzSummary): string {
       `FAIL case ${failure.caseIndex} (${failure.family} ${JSON.stringify(failure.options, showBytes)})`,
       `  stream ${failure.stream} split ${failure.pieces.join('+')}`,
       `  ${failure.message.split('\n').join('\n  ')}`,
-      `  replay: npm run fuzz -- --seed ${summary.seed} --from ${failure.caseIndex} --cases 1`,
+      `  replay: ${fuzzReplayCommand('codecs', summary.seed, failure.caseIndex)}`,
     );
   }
   return lines.join('\n');

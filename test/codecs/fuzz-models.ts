@@ -11,7 +11,7 @@ import {
   createLengthFieldCodec,
   createLineCodec,
 } from '../../src/codecs/index.ts';
-import type { SeededRandom } from './seeded-random.ts';
+import type { SeededRandom } from '../helpers/seeded-random.ts';
 
 const TOO_LARGE = 'SWB_ERR_FRAME_TOO_LARGE';
 const BAD = 'SWB_ERR_BAD_FRAME';

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { ProxyHeaderParser, ProxyProtocolError } from '../../src/proxy/index.ts';
 import type { ProxyHeader, ProxyParserOptions } from '../../src/proxy/index.ts';
-import { createSeededRandom, splitAt, splitRandomly } from '../codecs/seeded-random.ts';
+import { createSeededRandom, splitAt, splitRandomly } from '../helpers/seeded-random.ts';
 
 /** What feeding a stream came to. */
 export type Outcome =

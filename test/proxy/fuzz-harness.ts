@@ -1,6 +1,7 @@
 /**
- * The PROXY parser fuzzer behind `fuzz.test.ts`: a bounded, fixed-seed run inside `npm test`, or
- * any count and seed given in the environment (see that file). Each case is one of three kinds:
+ * The PROXY parser fuzzer behind `fuzz.test.ts` (a bounded, fixed-seed run inside `npm test`) and
+ * `fuzz.ts` (the `proxy` target of `npm run fuzz`, a million cases by default, any seed). Each case
+ * is one of three kinds:
  * - `round-trip`: a random header through the encoder, then fed split at random behind random
  *   payload; it must parse back to the header a model built independently (addresses in Node's
  *   own text via `SocketAddress`), with limits and `versions` sometimes set to refuse it;
@@ -14,8 +15,9 @@ import assert from 'node:assert/strict';
 import { SocketAddress } from 'node:net';
 import { encodeProxyHeader, parseProxyHeader } from '../../src/proxy/index.ts';
 import type { ProxyHeader, ProxyHeaderInit, ProxyParserOptions, ProxyRawTlv, ProxySslInfo, ProxySslInit, ProxyTlvs } from '../../src/proxy/index.ts';
-import { createSeededRandom, splitRandomly } from '../codecs/seeded-random.ts';
-import type { SeededRandom } from '../codecs/seeded-random.ts';
+import { fuzzReplayCommand } from '../helpers/fuzz-runner.ts';
+import { createSeededRandom, splitRandomly } from '../helpers/seeded-random.ts';
+import type { SeededRandom } from '../helpers/seeded-random.ts';
 import { feed, holdLimit } from './feed.ts';
 import type { Outcome } from './feed.ts';
 import { NONE as NO_TLVS, SIGNATURE, ssl, unattributed } from './wire.ts';
@@ -95,11 +97,6 @@ function runCase(seed: number, index: number): { kind: FuzzKind; code?: string; 
   }
 }
 
-/** The command that runs case `index` of the run seeded `seed` alone. */
-export function replayCommand(seed: number, index: number): string {
-  return `PROXY_FUZZ_SEED=${seed} PROXY_FUZZ_FROM=${index} PROXY_FUZZ_CASES=1 node --test test/proxy/fuzz.test.ts`;
-}
-
 /** A one-paragraph report, with a replay hint for each failure. */
 export function formatProxyFuzzSummary(summary: ProxyFuzzSummary): string {
   const lines = [`${summary.cases} cases in ${Math.round(summary.elapsedMs)} ms, seed ${summary.seed}`];
@@ -108,7 +105,7 @@ export function formatProxyFuzzSummary(summary: ProxyFuzzSummary): string {
     lines.push(`  ${kind}: ${counts.cases} cases, ${counts.complete} complete; ${errors || 'no errors'}`);
   }
   for (const failure of summary.failures) {
-    lines.push(`FAILED case ${failure.caseIndex} (${failure.kind}); replay: ${replayCommand(summary.seed, failure.caseIndex)}`);
+    lines.push(`FAILED case ${failure.caseIndex} (${failure.kind}); replay: ${fuzzReplayCommand('proxy', summary.seed, failure.caseIndex)}`);
     lines.push(`  stream ${failure.stream} split ${failure.pieces.join(',')}`);
     lines.push(`  ${failure.message.split('\n').slice(0, 6).join('\n  ')}`);
   }
