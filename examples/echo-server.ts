@@ -3,9 +3,9 @@
  * In a checkout: `node --conditions=switchboard-source examples/echo-server.ts` (the condition
  * makes `switchboard` this checkout's src/index.ts; installed, `import 'switchboard'` needs none).
  */
-import { listen } from 'switchboard';
+import { listenTcp } from 'switchboard';
 
-const server = await listen({ host: 'localhost', port: Number(process.env.PORT ?? 7007) }, {
+const server = await listenTcp({ host: 'localhost', port: Number(process.env.PORT ?? 7007) }, {
   data(session, chunk) {
     session.write(chunk);
   },

@@ -3,11 +3,11 @@
  * @module
  */
 import './core/platform.ts'; // first: on a Node.js too old, fail at load saying which version is needed
-export { listen, TcpServer } from './tcp/tcp-server.ts';
+export { listenTcp, listenTcp as listen, TcpServer } from './tcp/tcp-server.ts';
 export type { TcpServerStats, TcpServerEvents, RejectedConnection } from './tcp/tcp-server.ts';
 export type { TcpServerOptions } from './tcp/tcp-options.ts';
 export { DEFAULT_IDLE_TIMEOUT } from './tcp/tcp-options.ts';
-export type { EventHandler, SessionFunction, TcpHandler, MaybePromise } from './tcp/tcp-handlers.ts';
+export type { TcpEventHandler, TcpSessionFunction, TcpHandler, MaybePromise } from './tcp/tcp-handlers.ts';
 export { TcpSession, SessionState } from './tcp/tcp-session.ts';
 export { EventSession } from './tcp/event-session.ts';
 export { AsyncSession } from './tcp/async-session.ts';

@@ -6,7 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { basename, extname, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { EventHandler, SessionFunction, TcpServer } from '../index.ts';
+import type { TcpEventHandler, TcpSessionFunction, TcpServer } from '../index.ts';
 import { UsageError } from './exit-code.ts';
 import { readModuleOptions, type ModuleServerOptions } from './module-options.ts';
 
@@ -18,8 +18,8 @@ export type ModuleSetup = (server: TcpServer) => unknown;
 
 /** A loaded handler, with the name shown in `listening` lines (the module's file name), and the module's options and setup. */
 export type LoadedHandler = (
-  | { readonly style: 'event'; readonly handler: EventHandler }
-  | { readonly style: 'session'; readonly handler: SessionFunction }
+  | { readonly style: 'event'; readonly handler: TcpEventHandler }
+  | { readonly style: 'session'; readonly handler: TcpSessionFunction }
 ) & {
   readonly name: string;
   /** Its `options` export, names checked; `{}` when it has none. */
@@ -60,7 +60,7 @@ export async function loadHandlerModule(path: string): Promise<LoadedHandler> {
   if (setup !== undefined && typeof setup !== 'function') throw new UsageError(`MODULE ${JSON.stringify(path)}: its setup export must be a function (server) => …, got ${typeof setup}`, 'run');
   const extras = { name, options, setup: setup as ModuleSetup | undefined, warning };
   const exported = namespace.default ?? namespace.handler;
-  if (typeof exported === 'function') return { ...extras, style: 'session', handler: exported as SessionFunction };
+  if (typeof exported === 'function') return { ...extras, style: 'session', handler: exported as TcpSessionFunction };
   if (isEventHandler(exported)) return { ...extras, style: 'event', handler: exported };
   throw new UsageError(
     `MODULE ${JSON.stringify(path)} exports no handler: export default an event handler object ({ open, data, close, … }) or an async session function`,
@@ -68,7 +68,7 @@ export async function loadHandlerModule(path: string): Promise<LoadedHandler> {
   );
 }
 
-function isEventHandler(value: unknown): value is EventHandler {
+function isEventHandler(value: unknown): value is TcpEventHandler {
   if (typeof value !== 'object' || value === null) return false;
   const record = value as Record<string, unknown>;
   const present = EVENT_CALLBACKS.filter((key) => key in record && record[key] !== undefined);

@@ -10,17 +10,17 @@ import type { FramedAsyncSession } from './framed-async-session.ts';
 import type { FramedEventSession } from './framed-event-session.ts';
 
 /**
- * Event-style handlers for framed sessions: {@link EventHandler} with `frame` in place of `data`.
+ * Event-style handlers for framed sessions: {@link TcpEventHandler} with `frame` in place of `data`.
  * When `frame` (or `open`) returns a promise, reading stops and later frames wait until it
  * settles, so frames are handled one at a time, in order. A callback that throws or rejects
  * ends only its own session.
  * @example
- * await listen({ port: 7007 }, framed(() => createLineCodec(), {
+ * await listenTcp({ port: 7007 }, framed(() => createLineCodec(), {
  *   frame(session, line) { session.send(`you said: ${line}`); },
  * }));
  */
 export interface FrameHandler<In, Out> {
-  /** Before a session opens: return `false` to refuse the connection; `signal` as for `EventHandler.accept`. */
+  /** Before a session opens: return `false` to refuse the connection; `signal` as for `TcpEventHandler.accept`. */
   accept?(info: ConnectionInfo, signal: AbortSignal): MaybePromise<boolean | void>;
   /** The session is open. */
   open?(session: FramedEventSession<In, Out>): MaybePromise<void>;
@@ -47,7 +47,7 @@ export interface FrameHandler<In, Out> {
  * Async style: one call per framed session; it ends gracefully when the promise resolves and
  * is destroyed when it rejects.
  * @example
- * await listen({ port: 7007 }, framed(() => createLineCodec(), async (session) => {
+ * await listenTcp({ port: 7007 }, framed(() => createLineCodec(), async (session) => {
  *   for await (const line of session.frames()) await session.send(line);
  * }));
  */

@@ -9,7 +9,7 @@ import type { FrameCodec } from '../codecs/codec.ts';
 import { CloseCause, type CloseReason } from '../tcp/close-reason.ts';
 import type { ConnectionInfo } from '../tcp/connection-info.ts';
 import { EventSession } from '../tcp/event-session.ts';
-import { isThenable, type EventHandler } from '../tcp/tcp-handlers.ts';
+import { isThenable, type TcpEventHandler } from '../tcp/tcp-handlers.ts';
 import { HANDLER_THREW, SessionState, type SessionHost } from '../tcp/tcp-session.ts';
 import type { FrameHandler } from './frame-handler.ts';
 import { asCodecFailure, partialFrameExpired } from './framing-errors.ts';
@@ -46,7 +46,7 @@ export class FramedEventSession<In, Out> extends EventSession implements Partial
     info: ConnectionInfo,
     host: SessionHost,
     idleTimeout: number,
-    handler: EventHandler,
+    handler: TcpEventHandler,
     codec: FrameCodec<In, Out>,
     frames: FrameHandler<In, Out>,
     watch: PartialFrameWatch,

@@ -5,17 +5,17 @@
 import type { FrameCodec } from '../codecs/codec.ts';
 import { ErrorCode, InvalidOptionError, SwitchboardError } from '../core/errors.ts';
 import type { EventSession } from '../tcp/event-session.ts';
-import { kCreateSession, type EventHandler, type SessionFactory, type SessionFunction, type SessionSource } from '../tcp/tcp-handlers.ts';
+import { kCreateSession, type TcpEventHandler, type SessionFactory, type TcpSessionFunction, type SessionSource } from '../tcp/tcp-handlers.ts';
 import { FramedAsyncSession } from './framed-async-session.ts';
 import { FramedEventSession } from './framed-event-session.ts';
 import type { FrameHandler, FramedSessionFunction } from './frame-handler.ts';
 import { normalizeFramingOptions, type FramingOptions } from './framing-options.ts';
 import { PartialFrameWatch } from './partial-frames.ts';
 
-/** What {@link framed} returns for event handlers: an {@link EventHandler} that `listen` accepts. */
-export type FramedEventHandler = EventHandler & SessionSource;
-/** What {@link framed} returns for a session function: a {@link SessionFunction} that `listen` accepts. */
-export type FramedSessionHandler = SessionFunction & SessionSource;
+/** What {@link framed} returns for event handlers: an {@link TcpEventHandler} that `listen` accepts. */
+export type FramedEventHandler = TcpEventHandler & SessionSource;
+/** What {@link framed} returns for a session function: a {@link TcpSessionFunction} that `listen` accepts. */
+export type FramedSessionHandler = TcpSessionFunction & SessionSource;
 
 /**
  * Serves sessions as frames: each session gets its own codec from `createCodec`; event handlers
@@ -29,7 +29,7 @@ export type FramedSessionHandler = SessionFunction & SessionSource;
  * @param createCodec called once now (to check its options) and once per session
  * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for bad options, or whatever `createCodec` throws
  * @example
- * const server = await listen({ port: 7007 }, framed(() => createLineCodec({ maxLineLength: 1024 }), {
+ * const server = await listenTcp({ port: 7007 }, framed(() => createLineCodec({ maxLineLength: 1024 }), {
  *   frame(session, line) { session.broadcast(session.codec.encode(line)); }, // chat: to everyone else
  * }));
  */
@@ -54,7 +54,7 @@ export function framed<In, Out>(
   if (typeof handler === 'function') {
     const create: SessionFactory = (id, socket, info, host, idleTimeout) =>
       new FramedAsyncSession(id, socket, info, host, idleTimeout, codecFor(), watch);
-    const serve = (session: Parameters<SessionFunction>[0]): Promise<void> | void => handler(session as FramedAsyncSession<In, Out>);
+    const serve = (session: Parameters<TcpSessionFunction>[0]): Promise<void> | void => handler(session as FramedAsyncSession<In, Out>);
     return Object.assign(serve, { [kCreateSession]: create });
   }
   if (typeof handler !== 'object' || handler === null) throw new InvalidOptionError('handler', 'must be an object of frame handlers or a session function', handler);

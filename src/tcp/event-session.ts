@@ -1,12 +1,12 @@
 /**
- * A session served by an {@link EventHandler}: bytes are pushed to `data`, `write` returns the
+ * A session served by an {@link TcpEventHandler}: bytes are pushed to `data`, `write` returns the
  * socket's backpressure signal, and `drain` says when to write again.
  */
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { CloseReason } from './close-reason.ts';
 import type { ConnectionInfo } from './connection-info.ts';
-import { isThenable, type EventHandler } from './tcp-handlers.ts';
+import { isThenable, type TcpEventHandler } from './tcp-handlers.ts';
 import { SessionState, TcpSession, sessionOf, type SessionHost } from './tcp-session.ts';
 
 let onSocketData: (this: Socket, chunk: Buffer) => void;
@@ -18,12 +18,12 @@ let onSocketDrain: (this: Socket) => void;
  * { data(session, chunk) { if (!session.write(chunk)) session.pause(); }, drain(session) { session.resume(); } }
  */
 export class EventSession extends TcpSession {
-  readonly #handler: EventHandler;
+  readonly #handler: TcpEventHandler;
   /** The user's own pause: one hold on reading, kept apart from the library's holds. */
   #paused = false;
 
   /** @internal Created by the server for each accepted connection. */
-  constructor(id: number, socket: Socket, info: ConnectionInfo, host: SessionHost, idleTimeout: number, handler: EventHandler) {
+  constructor(id: number, socket: Socket, info: ConnectionInfo, host: SessionHost, idleTimeout: number, handler: TcpEventHandler) {
     super(id, socket, info, host, idleTimeout);
     this.#handler = handler;
     if (handler.drain) socket.on('drain', onSocketDrain);

@@ -18,11 +18,11 @@ export type MaybePromise<T> = T | Promise<T>;
  * `open` or `data` has a promise pending the session stops reading (so input never queues
  * without bound). A callback that throws or rejects ends only its own session.
  * @example
- * await listen({ host: 'localhost', port: 7007 }, {
+ * await listenTcp({ host: 'localhost', port: 7007 }, {
  *   data(session, chunk) { session.write(chunk); },
  * });
  */
-export interface EventHandler {
+export interface TcpEventHandler {
   /**
    * Before a session opens: return `false` to refuse the connection (it is closed at once). It may
    * be async; `signal` aborts when the connection stops waiting for the answer (`acceptTimeout`,
@@ -57,14 +57,14 @@ export interface EventHandler {
  * close half-closes the session while the function waits in `read()` (or the iterator) and waits
  * for the promise; `session.signal` tells a function that never waits on its peer to stop.
  * @example
- * await listen({ port: 7007 }, async (session) => {
+ * await listenTcp({ port: 7007 }, async (session) => {
  *   for await (const chunk of session) await session.write(chunk);
  * });
  */
-export type SessionFunction = (session: AsyncSession) => Promise<void> | void;
+export type TcpSessionFunction = (session: AsyncSession) => Promise<void> | void;
 
 /** What `listen` serves sessions with; none means `for await (const session of server)`. */
-export type TcpHandler = EventHandler | SessionFunction;
+export type TcpHandler = TcpEventHandler | TcpSessionFunction;
 
 /**
  * A handler may carry its own session class under this key (framing does): the server calls it

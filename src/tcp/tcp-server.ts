@@ -17,7 +17,7 @@ import { CloseCause, type CloseReason } from './close-reason.ts';
 import { goneConnectionInfo, readConnectionInfo, type ConnectionInfo } from './connection-info.ts';
 import { ErrorCode, InvalidOptionError, SwitchboardError, opErrorFromSystem } from '../core/errors.ts';
 import { EventSession } from './event-session.ts';
-import { kCreateSession, type EventHandler, type SessionFunction, type SessionSource, type TcpHandler } from './tcp-handlers.ts';
+import { kCreateSession, type TcpEventHandler, type TcpSessionFunction, type SessionSource, type TcpHandler } from './tcp-handlers.ts';
 import { bindGroup, boundAddressOf, resolveGroupTargets, type BoundAddress, type BoundSocket, type SocketBinder } from '../net/listener-group.ts';
 import { PendingConnections, acceptHandlerStage, type PendingStage } from './pending-connections.ts';
 import { ServerLifecycle, type CloseOptions, type ServerState } from '../server/server-lifecycle.ts';
@@ -295,7 +295,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
     return this.#queue[Symbol.asyncIterator]();
   }
 
-  /** `await using server = await listen(…)` closes it gracefully. */
+  /** `await using server = await listenTcp(…)` closes it gracefully. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
@@ -327,7 +327,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
   /** The stages between accept and open: the `accept` handler, when there is one. */
   #pendingStage(handler: TcpHandler | undefined, acceptTimeout: number): PendingConnections {
     const stages: PendingStage[] = [];
-    const accept = (handler as EventHandler | undefined)?.accept;
+    const accept = (handler as TcpEventHandler | undefined)?.accept;
     if (typeof accept === 'function') stages.push(acceptHandlerStage(accept, handler, acceptTimeout));
     return new PendingConnections(stages, {
       recheck: (info) => (this.state !== 'listening' ? RejectReason.CLOSING : this.#admission.screen(info)),
@@ -374,7 +374,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
     this.#deadlines.opened();
     this.emit('session', session);
     if (session instanceof EventSession) session.start();
-    else if (typeof handler === 'function') (session as AsyncSession).run(handler as SessionFunction);
+    else if (typeof handler === 'function') (session as AsyncSession).run(handler as TcpSessionFunction);
     else this.#queue!.push(session as AsyncSession);
   }
 
@@ -482,12 +482,12 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
  * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` synchronously for bad options
  * @throws {ListenError} (rejects) when any address fails to bind; nothing stays bound
  * @example
- * const server = await listen({ host: 'localhost', port: 7007 }, {
+ * const server = await listenTcp({ host: 'localhost', port: 7007 }, {
  *   data(session, chunk) { session.write(chunk); },
  * });
  * console.log(server.addresses); // 127.0.0.1:7007 and [::1]:7007
  */
-export function listen(options?: TcpServerOptions, handler?: TcpHandler): Promise<TcpServer> {
+export function listenTcp(options?: TcpServerOptions, handler?: TcpHandler): Promise<TcpServer> {
   const server = new TcpServer(options, handler);
   return server.listen().then(() => server);
 }

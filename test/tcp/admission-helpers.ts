@@ -5,11 +5,11 @@
 import assert from 'node:assert/strict';
 import { once, type EventEmitter } from 'node:events';
 import type { TestContext } from 'node:test';
-import type { EventHandler, RejectedConnection, TcpServer } from '../../src/index.ts';
+import type { TcpEventHandler, RejectedConnection, TcpServer } from '../../src/index.ts';
 import { connectClient, within, type TestClient } from '../helpers/net.ts';
 
 /** Echoes every chunk. */
-export const echo: EventHandler = {
+export const echo: TcpEventHandler = {
   data(session, chunk) {
     session.write(chunk);
   },

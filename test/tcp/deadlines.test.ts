@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { describe, it } from 'node:test';
-import { CloseCause, ErrorCode, type CloseReason, type EventHandler } from '../../src/index.ts';
+import { CloseCause, ErrorCode, type CloseReason, type TcpEventHandler } from '../../src/index.ts';
 import { DescriptorWatch } from '../../src/tcp/descriptor-watch.ts';
 import { PeriodicSweep, sweepPeriodFor } from '../../src/server/periodic-sweep.ts';
 import { connectClient, deferred, listenLocal, within } from '../helpers/net.ts';
 
 /** Echo, and a promise of each session's close reason, by the client's port. */
-function recordingEcho(): { handler: EventHandler; closeOf(port: number): Promise<CloseReason> } {
+function recordingEcho(): { handler: TcpEventHandler; closeOf(port: number): Promise<CloseReason> } {
   const closes = new Map<number, PromiseWithResolvers<CloseReason>>();
   const entry = (port: number): PromiseWithResolvers<CloseReason> => {
     let found = closes.get(port);

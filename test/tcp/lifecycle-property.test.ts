@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { ErrorCode, TcpServer, type ConnectionInfo, type EventHandler, type TcpServerOptions } from '../../src/index.ts';
+import { ErrorCode, TcpServer, type ConnectionInfo, type TcpEventHandler, type TcpServerOptions } from '../../src/index.ts';
 import { seededRandom } from '../chaos/peers.ts';
 import { assertNoLeakedHandles, openNetworkHandles, within } from '../helpers/net.ts';
 import '../helpers/leak-check.ts';
@@ -71,9 +71,9 @@ function serverOptions(random: Random, signal: AbortSignal): TcpServerOptions {
   };
 }
 
-function handler(random: Random, observed: Observed, withHook: boolean): EventHandler {
+function handler(random: Random, observed: Observed, withHook: boolean): TcpEventHandler {
   const answers: HookAnswer[] = ['yes', 'yes', 'no', 'later-yes', 'later-yes', 'later-no', 'throw', 'reject', 'never'];
-  const events: EventHandler = {
+  const events: TcpEventHandler = {
     open(session) {
       observed.opens.set(session.id, (observed.opens.get(session.id) ?? 0) + 1);
     },

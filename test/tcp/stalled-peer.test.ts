@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { CloseCause, ErrorCode, type CloseReason, type EventHandler, type EventSession, type TcpServer, type TcpServerOptions } from '../../src/index.ts';
+import { CloseCause, ErrorCode, type CloseReason, type TcpEventHandler, type EventSession, type TcpServer, type TcpServerOptions } from '../../src/index.ts';
 import { connectClient, deferred, listenLocal, until, within, type TestClient } from '../helpers/net.ts';
 import '../helpers/leak-check.ts';
 
@@ -37,7 +37,7 @@ function fillOutput(session: EventSession): void {
 }
 
 /** A server and a peer that never reads; `closed` is the session's close reason, `opened` when `open` has run. */
-async function stalledPeer(t: Parameters<typeof listenLocal>[0], options: TcpServerOptions, handler: EventHandler): Promise<{ server: TcpServer; client: TestClient; closed: Promise<CloseReason>; opened: Promise<void> }> {
+async function stalledPeer(t: Parameters<typeof listenLocal>[0], options: TcpServerOptions, handler: TcpEventHandler): Promise<{ server: TcpServer; client: TestClient; closed: Promise<CloseReason>; opened: Promise<void> }> {
   const closed = deferred<CloseReason>();
   const opened = deferred();
   const server = await listenLocal(t, options, {

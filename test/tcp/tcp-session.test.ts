@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
-import { CloseCause, ErrorCode, type CloseReason, type EventHandler, type EventSession, type TcpServer } from '../../src/index.ts';
+import { CloseCause, ErrorCode, type CloseReason, type TcpEventHandler, type EventSession, type TcpServer } from '../../src/index.ts';
 import { assertNoLeakedHandles, connectClient, deferred, listenLocal, openNetworkHandles, within } from '../helpers/net.ts';
 import '../helpers/leak-check.ts';
 
 /** An event handler that records every close, for exactly-once assertions. */
-function recordingHandler(extra: EventHandler = {}): { handler: EventHandler; closes: CloseReason[]; closedOnce: Promise<CloseReason> } {
+function recordingHandler(extra: TcpEventHandler = {}): { handler: TcpEventHandler; closes: CloseReason[]; closedOnce: Promise<CloseReason> } {
   const closes: CloseReason[] = [];
   const first = deferred<CloseReason>();
-  const handler: EventHandler = {
+  const handler: TcpEventHandler = {
     data: (session, chunk) => void session.write(chunk),
     ...extra,
     close(session, reason) {

@@ -1,11 +1,11 @@
 /** The event handler `exec` serves: one {@link ChildLink} per session. */
-import type { EventHandler, EventSession } from '../../index.ts';
+import type { TcpEventHandler, EventSession } from '../../index.ts';
 import type { Logger } from '../logger.ts';
 import { ChildLink, type ExecProgram } from './child-link.ts';
 import type { ChildProcesses } from './children.ts';
 
 /** Runs `command` for every session; children left behind by a closed connection get `graceMs` after SIGTERM. */
-export function createExecHandler(command: ExecProgram, children: ChildProcesses, log: Logger, graceMs: number): EventHandler {
+export function createExecHandler(command: ExecProgram, children: ChildProcesses, log: Logger, graceMs: number): TcpEventHandler {
   const links = new WeakMap<EventSession, ChildLink>();
   return {
     open(session) {

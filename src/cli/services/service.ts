@@ -3,7 +3,7 @@
  * and a UDP responder (one reply, or none, per datagram). The protocol lives in each service's
  * module; the sockets live in the command.
  */
-import type { EventHandler } from '../../index.ts';
+import type { TcpEventHandler } from '../../index.ts';
 
 /**
  * Answers one datagram: the reply's bytes, or undefined to send nothing. `room` is the largest
@@ -14,7 +14,7 @@ export type UdpResponder = (request: Buffer, room?: number) => Buffer | undefine
 
 /** One running instance of a service. */
 export interface ServiceHandlers {
-  readonly tcp: EventHandler;
+  readonly tcp: TcpEventHandler;
   readonly udp: UdpResponder;
 }
 
