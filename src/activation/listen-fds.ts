@@ -4,6 +4,7 @@
  * how a `net.Server` or a `dgram.Socket` adopts one. See docs/systemd.md.
  */
 import type { Socket as DatagramSocket, SocketType } from 'node:dgram';
+import type { EventEmitter } from 'node:events';
 import type { Server } from 'node:net';
 import { ErrorCode, formatHostPort, type Transport } from '../errors.ts';
 import { ActivationError } from './activation-error.ts';
@@ -160,64 +161,62 @@ export function datagramTypeOf(fd: ListenFd): SocketType {
  * server closes the fd (it was given to this process to serve). An fd of the wrong kind is
  * refused before it is touched; one whose kind /proc did not tell fails in `listen`, and that
  * `EINVAL` becomes the same coded error.
- * @throws ActivationError `SWB_ERR_ACTIVATION_FD_TYPE`, `SWB_ERR_ACTIVATION_FD_TAKEN` (synchronously, nothing touched)
+ * @throws ActivationError (a rejection) `SWB_ERR_ACTIVATION_FD_TYPE`, `SWB_ERR_ACTIVATION_FD_TAKEN`: before the fd is touched where /proc told its kind
  * @example
  * const server = net.createServer(onConnection);
  * const bound = await adoptStreamFd(server, selectListenFds(listenFds(), { transport: 'tcp', names: 'echo' })[0]);
  */
-export function adoptStreamFd(server: Server, fd: ListenFd): Promise<AdoptedAddress> {
+export async function adoptStreamFd(server: Server, fd: ListenFd): Promise<AdoptedAddress> {
   claim(fd, 'tcp');
-  return new Promise((resolve, reject) => {
-    // The fd stays claimed after a failure: Node may have wrapped and closed it (a listen(2)
-    // that failed), and a number once closed may name an unrelated file next.
-    const onError = (error: NodeJS.ErrnoException): void => {
-      server.off('listening', onListening);
-      reject(adoptionFailure(fd, 'tcp', error));
-    };
-    const onListening = (): void => {
-      server.off('error', onError);
-      const bound = server.address();
-      if (bound !== null && typeof bound === 'object') resolve(adoptedAddress(fd, 'tcp', bound.family === 'IPv6' ? 'IPv6' : 'IPv4', bound.address, bound.port));
-      else resolve(adoptedAddress(fd, 'tcp', 'unix', fd.address ?? '', 0));
-    };
-    server.once('error', onError);
-    server.once('listening', onListening);
-    server.listen({ fd: fd.fd });
+  // The fd stays claimed after a failure: Node may have wrapped and closed it (a listen(2)
+  // that failed), and a number once closed may name an unrelated file next.
+  await untilListening(server, () => server.listen({ fd: fd.fd })).catch((error: NodeJS.ErrnoException) => {
+    throw adoptionFailure(fd, 'tcp', error);
   });
+  const bound = server.address();
+  if (bound !== null && typeof bound === 'object') return adoptedAddress(fd, 'tcp', bound.family === 'IPv6' ? 'IPv6' : 'IPv4', bound.address, bound.port);
+  return adoptedAddress(fd, 'tcp', 'unix', fd.address ?? '', 0);
 }
 
 /**
  * Makes `socket` (created with {@link datagramTypeOf}) receive on the passed datagram fd;
  * resolves with the bound address. Closing the socket closes the fd.
- * @throws ActivationError `SWB_ERR_ACTIVATION_FD_TYPE`, `SWB_ERR_ACTIVATION_FD_TAKEN` (synchronously, nothing touched)
+ * @throws ActivationError (a rejection) `SWB_ERR_ACTIVATION_FD_TYPE`, `SWB_ERR_ACTIVATION_FD_TAKEN`: before the fd is touched where /proc told its kind
  * @example
  * const fd = selectListenFds(listenFds(), { transport: 'udp' })[0];
  * const socket = dgram.createSocket(datagramTypeOf(fd));
  * await adoptDatagramFd(socket, fd);
  */
-export function adoptDatagramFd(socket: DatagramSocket, fd: ListenFd): Promise<AdoptedAddress> {
+export async function adoptDatagramFd(socket: DatagramSocket, fd: ListenFd): Promise<AdoptedAddress> {
   claim(fd, 'udp');
+  await untilListening(socket, () => socket.bind({ fd: fd.fd })).catch((error: NodeJS.ErrnoException) => {
+    // Node checks the handle type first (ERR_INVALID_FD_TYPE) and throws before wrapping the
+    // fd, which is then still untouched and free to adopt.
+    if (error.code === 'ERR_INVALID_FD_TYPE') adopted.delete(fd.fd);
+    throw adoptionFailure(fd, 'udp', error);
+  });
+  const bound = socket.address();
+  return adoptedAddress(fd, 'udp', bound.family === 'IPv6' ? 'IPv6' : 'IPv4', bound.address, bound.port);
+}
+
+/** Runs `start` and settles at the target's first `listening` or `error`, whether `start` throws or emits. */
+function untilListening(target: EventEmitter, start: () => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    const onError = (error: NodeJS.ErrnoException): void => {
-      socket.off('listening', onListening);
-      reject(adoptionFailure(fd, 'udp', error));
+    const onError = (error: Error): void => {
+      target.off('listening', onListening);
+      reject(error);
     };
     const onListening = (): void => {
-      socket.off('error', onError);
-      const bound = socket.address();
-      resolve(adoptedAddress(fd, 'udp', bound.family === 'IPv6' ? 'IPv6' : 'IPv4', bound.address, bound.port));
+      target.off('error', onError);
+      resolve();
     };
-    socket.once('error', onError);
-    socket.once('listening', onListening);
+    target.once('error', onError);
+    target.once('listening', onListening);
     try {
-      socket.bind({ fd: fd.fd });
+      start();
     } catch (error) {
-      // Node checks the handle type first (ERR_INVALID_FD_TYPE) and throws before wrapping the
-      // fd, which is then still untouched and free to adopt.
-      socket.off('error', onError);
-      socket.off('listening', onListening);
-      if ((error as NodeJS.ErrnoException).code === 'ERR_INVALID_FD_TYPE') adopted.delete(fd.fd);
-      reject(adoptionFailure(fd, 'udp', error as NodeJS.ErrnoException));
+      onError(error as Error);
+      target.off('error', onError);
     }
   });
 }
