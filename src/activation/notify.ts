@@ -33,11 +33,12 @@ export interface ServiceNotifierOptions {
   /** Send `WATCHDOG=1` every `WATCHDOG_USEC / 2` while the event loop runs, when the manager asks for it. @default true */
   readonly watchdog?: boolean;
   /**
-   * The pid the helper names with `--pid` (it adds `MAINPID=`; run as root, the message's
-   * credentials then carry this pid, not the helper's); `false` sends no `--pid`.
-   * @default process.pid
+   * A pid to name as the service's main process (`--pid`, which adds `MAINPID=` to every
+   * message), for a process that is not itself the one the manager started. Not needed to be
+   * heard: the credentials carry our pid (root) or the helper's (others) either way.
+   * @default none
    */
-  readonly mainPid?: number | false;
+  readonly mainPid?: number;
 }
 
 /** Events of a {@link ServiceNotifier}. */
@@ -54,8 +55,9 @@ const MAX_STDERR = 512;
 /**
  * Tells the service manager about this service: ready, status, reloading, stopping, alive.
  * Disabled (every call a no-op) when `NOTIFY_SOCKET` is not set, and for good once the helper
- * is found missing. The unit needs `NotifyAccess=all`: the helper's pid sends the messages
- * (see docs/systemd.md).
+ * is found missing. The unit needs `NotifyAccess=all`: a message comes from the helper's pid
+ * (when run as root, systemd-notify puts its parent's, ours, in the credentials; others cannot);
+ * see docs/systemd.md.
  * @throws InvalidOptionError for a bad option
  * @example
  * const notifier = new ServiceNotifier();
@@ -84,8 +86,7 @@ export class ServiceNotifier extends EventEmitter<ServiceNotifierEvents> {
     if (typeof command !== 'string' || command === '') throw new InvalidOptionError('command', 'must be a non-empty string', command);
     this.#command = command;
     this.#helperTimeout = integerOption('helperTimeout', options.helperTimeout, DEFAULT_NOTIFY_HELPER_TIMEOUT, 1, 2 ** 31 - 1);
-    const mainPid = options.mainPid === false ? false : integerOption('mainPid', options.mainPid, process.pid, 1);
-    this.#pidArgument = mainPid === false ? [] : [`--pid=${mainPid}`];
+    this.#pidArgument = options.mainPid === undefined ? [] : [`--pid=${integerOption('mainPid', options.mainPid, 0, 1)}`];
     this.#socket = env.NOTIFY_SOCKET === '' ? undefined : env.NOTIFY_SOCKET;
     this.watchdogInterval = this.#socket !== undefined && options.watchdog !== false ? watchdogIntervalOf(env, process.pid) : undefined;
     if (this.watchdogInterval !== undefined) {
