@@ -84,6 +84,20 @@ export const ErrorCode = {
   TLS_PLAINTEXT_AFTER_STARTTLS: 'SWB_ERR_TLS_PLAINTEXT_AFTER_STARTTLS',
   /** STARTTLS was asked for where it cannot run (already TLS, closed, or the plaintext reader still attached). */
   TLS_INVALID_STATE: 'SWB_ERR_TLS_INVALID_STATE',
+  /** `LISTEN_FDS`, `LISTEN_PID` or `LISTEN_FDNAMES` is malformed (not a count, names not matching the count). */
+  ACTIVATION_BAD_ENVIRONMENT: 'SWB_ERR_ACTIVATION_BAD_ENVIRONMENT',
+  /** Sockets from the service manager were asked for and none were passed to this process. */
+  ACTIVATION_NO_SOCKETS: 'SWB_ERR_ACTIVATION_NO_SOCKETS',
+  /** No passed socket carries the name asked for. */
+  ACTIVATION_NAME_NOT_FOUND: 'SWB_ERR_ACTIVATION_NAME_NOT_FOUND',
+  /** A passed fd is not of the kind asked for (a datagram fd for TCP, a connected socket for a listener, not a socket). */
+  ACTIVATION_FD_TYPE: 'SWB_ERR_ACTIVATION_FD_TYPE',
+  /** A passed fd was already adopted by another server in this process. */
+  ACTIVATION_FD_TAKEN: 'SWB_ERR_ACTIVATION_FD_TAKEN',
+  /** inetd mode found no connected socket (on fd 3 with `LISTEN_FDS=1`, or on fd 0). */
+  ACTIVATION_NO_CONNECTION: 'SWB_ERR_ACTIVATION_NO_CONNECTION',
+  /** A readiness or watchdog notification could not be handed to the service manager (the warning's code). */
+  NOTIFY_FAILED: 'SWB_ERR_NOTIFY_FAILED',
 } as const;
 
 /** One of the stable `SWB_ERR_*` codes. */
