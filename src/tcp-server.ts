@@ -418,7 +418,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
   }
 
   async #stopListening(): Promise<void> {
-    this.#queue?.end();
+    for (const unclaimed of this.#queue?.end() ?? []) unclaimed.unclaimed();
     this.#descriptors.stop();
     const listeners = this.#listeners;
     // net.Server#close closes the listening handle at once; its callback waits for the

@@ -142,6 +142,21 @@ describe('TcpServer', () => {
       assert.equal((aborted.reason as { code?: string }).code, ErrorCode.CONNECTION_RESET);
     });
 
+    it('half-closes at once a session its for-await loop never took, and one waiting in read()', async (t) => {
+      const server = await listenLocal(t, {});
+      const served = (async () => {
+        for await (const session of server) for await (const chunk of session) await session.write(chunk); // one at a time
+      })();
+      const first = await connectClient(t, server.addresses[0]!.port);
+      first.send('one');
+      await first.waitForText('one');
+      const second = await connectClient(t, server.addresses[0]!.port); // queued behind the first
+      await until(() => server.stats().sessions === 2, 'the second session to open');
+      await within(server.close({ timeout: 60_000 }), 'the close, long before its deadline');
+      await within(Promise.all([first.ended, second.ended]), 'both FINs');
+      await within(served, 'the for-await loop to end');
+    });
+
     it('still closes at the deadline a session whose handler never settles', async (t) => {
       const closed = deferred<CloseReason>();
       const server = await listenLocal(t, {}, {
