@@ -359,6 +359,7 @@ export abstract class TcpSession {
   }
 
   #endForServer(): void {
+    if (this.socket.destroyed) return; // a handler failure is closing it already
     this.end();
     this.finishReading();
   }

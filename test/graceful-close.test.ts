@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
-import { CloseCause, ErrorCode, type AsyncSession, type CloseReason, type EventSession } from '../src/index.ts';
+import { CloseCause, ErrorCode, createLineCodec, framed, type AsyncSession, type CloseReason, type EventSession } from '../src/index.ts';
 import { connectClient, deferred, listenLocal, until, within, type TestClient } from './helpers/net.ts';
 import './helpers/leak-check.ts';
 
@@ -84,6 +84,31 @@ describe('TcpServer', () => {
       await within(closing, 'the graceful close');
       assert.equal(client.received.toString(), 'server going down\nreply to GET 2\n');
       assert.deepEqual(events, ['closing (signal aborted: true)', 'replied', `close ${CloseCause.SERVER_CLOSE}`]);
+    });
+
+    it('lets an async frame handler finish the frames in hand, then half-closes', async (t) => {
+      const database = deferred();
+      const inHand = deferred();
+      const events: string[] = [];
+      const server = await listenLocal(t, {}, framed(() => createLineCodec(), {
+        async frame(session, line) {
+          inHand.resolve();
+          await database.promise;
+          session.send(`reply to ${line}`);
+        },
+        closing: (session) => void events.push(`closing, ${session.state}`),
+        close: (_session, reason) => void events.push(`close ${reason.cause}`),
+      }));
+      const client = await connectClient(t, server.addresses[0]!.port);
+      client.send('one\ntwo\n'); // the second frame waits in the backlog
+      await within(inHand.promise, 'the first frame to be in hand');
+      const closing = server.close({ timeout: 5000 });
+      await turns(20);
+      assert.equal(client.socket.readableEnded, false, 'no FIN while frames are in hand');
+      database.resolve();
+      await within(closing, 'the graceful close');
+      assert.equal(client.received.toString(), 'reply to one\nreply to two\n');
+      assert.deepEqual(events, ['closing, open', `close ${CloseCause.SERVER_CLOSE}`]);
     });
 
     it('waits for a handler promise whose session has already closed', async (t) => {
