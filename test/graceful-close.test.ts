@@ -111,6 +111,31 @@ describe('TcpServer', () => {
       assert.deepEqual(events, ['closing, open', `close ${CloseCause.SERVER_CLOSE}`]);
     });
 
+    it('ends only the session whose closing handler throws, as a handler failure', async (t) => {
+      const reasons: CloseReason[] = [];
+      const errors: Error[] = [];
+      const server = await listenLocal(t, {}, {
+        data: (session, chunk) => void session.write(chunk),
+        closing(session) {
+          if (session.id === 1) throw new Error('goodbye failed');
+          session.write('bye\n');
+        },
+        close: (_session, reason) => void reasons.push(reason),
+      });
+      server.on('error', (error) => errors.push(error));
+      const failing = await connectClient(t, server.addresses[0]!.port);
+      failing.send('a');
+      await failing.waitForText('a');
+      const polite = await connectClient(t, server.addresses[0]!.port);
+      polite.send('b');
+      await polite.waitForText('b');
+      await within(server.close({ timeout: 5000 }), 'the graceful close');
+      assert.equal(polite.received.toString(), 'bbye\n');
+      assert.deepEqual(reasons.map((reason) => reason.cause).sort(), [CloseCause.HANDLER_ERROR, CloseCause.SERVER_CLOSE]);
+      assert.equal(errors.length, 1);
+      assert.match(errors[0]!.message, /^closing handler of session 1 failed: goodbye failed$/);
+    });
+
     it('waits for a handler promise whose session has already closed', async (t) => {
       const release = deferred();
       const inHand = deferred<EventSession>();
