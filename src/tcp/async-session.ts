@@ -137,6 +137,15 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
     );
   }
 
+  /**
+   * The server closed before its `for await` loop took this session: nothing will read it, so a
+   * graceful close half-closes it at once. @internal
+   */
+  unclaimed(): void {
+    this.#served = true;
+    this.finishReading();
+  }
+
   /** The session function settled: nobody reads any more, so input is dropped until the peer's FIN. */
   #servedWith(): void {
     this.#served = true;

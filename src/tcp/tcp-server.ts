@@ -437,7 +437,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
   }
 
   async #stopListening(): Promise<void> {
-    this.#queue?.end();
+    for (const unclaimed of this.#queue?.end() ?? []) unclaimed.unclaimed();
     this.#descriptors.stop();
     // net.Server#close closes the listening handle at once; its callback waits for the
     // connections it accepted, which the session teardown and the pending stage close.

@@ -211,13 +211,7 @@ export abstract class TcpSession {
   reset(cause: CloseCause, error?: SwitchboardError): void {
     if (this.sessionState === SessionState.CLOSED) return;
     this.recordCause(cause, error);
-    const socket = this.socket;
-    if (socket.destroyed) return;
-    try {
-      socket.resetAndDestroy();
-    } catch {
-      socket.destroy(); // not a plain TCP handle: close it the ordinary way
-    }
+    resetSocket(this.socket);
   }
 
   /**
@@ -365,6 +359,7 @@ export abstract class TcpSession {
   }
 
   #endForServer(): void {
+    if (this.socket.destroyed) return; // a handler failure is closing it already
     this.end();
     this.finishReading();
   }
@@ -416,6 +411,22 @@ export abstract class TcpSession {
   }
 }
 
+
+/** Closes a socket with a reset (SO_LINGER 0, then close), so the kernel drops its unsent output at once. */
+function resetSocket(socket: Socket): void {
+  if (socket.destroyed) return;
+  // libuv refuses a reset while our FIN (a shutdown) is in flight, and Node would then lose the
+  // handle without closing it: wait the loop turn the shutdown takes.
+  if (socket.writableEnded && !socket.writableFinished && socket.writableLength === 0) {
+    socket.once('finish', () => resetSocket(socket));
+    return;
+  }
+  try {
+    socket.resetAndDestroy();
+  } catch {
+    socket.destroy(); // not a plain TCP handle: close it the ordinary way
+  }
+}
 
 function asSwitchboardError(error: Error): SwitchboardError {
   return error instanceof SwitchboardError ? error : new SwitchboardError(ErrorCode.SOCKET, error.message, { cause: error });

@@ -99,6 +99,23 @@ describe('a peer that does not read', () => {
     await assertReset(client, server);
   });
 
+  it('is reset even when the reset comes while the session\'s FIN is being sent', async (t) => {
+    const closed = deferred<CloseReason>();
+    const server = await listenLocal(t, {}, {
+      open(session) {
+        session.write('bye\n');
+        session.end(); // all of it fits the kernel: the shutdown starts now and completes a turn later
+        session.reset(CloseCause.LIMIT); // what the idle sweep or the close deadline may do in that turn
+      },
+      close: (_session, reason) => closed.resolve(reason),
+    });
+    const client = await connectClient(t, server.addresses[0]!.port, '127.0.0.1', { allowHalfOpen: true });
+    assert.equal((await within(closed.promise, 'the reset session to close')).cause, CloseCause.LOCAL_END);
+    await within(server.close({ timeout: 1000 }), 'the server close');
+    await within(client.ended, 'the FIN, after what was written');
+    assert.equal(client.received.toString(), 'bye\n');
+  });
+
   it('is closed normally (EOF, no reset) by an idle timeout with nothing queued', async (t) => {
     const { client, closed } = await stalledPeer(t, { idleTimeout: 100 }, {});
     assert.equal((await within(closed, 'the idle timeout')).cause, CloseCause.IDLE_TIMEOUT);
