@@ -93,6 +93,12 @@ export function normalizeHostSpec(spec: HostSpec): string[] {
     if (typeof host !== 'string') throw new InvalidOptionError('host', 'must be a string or a non-empty array of strings', host);
     const trimmed = host.trim();
     if (/[\s/]/.test(trimmed)) throw new InvalidOptionError('host', 'must be an address or a host name', host);
+    // `name:port` or `[v6]:port`; a bare IPv6 literal has two colons or more.
+    const withPort = /^(\[[^\]]*\]|[^:]+):(\d+)$/.exec(trimmed);
+    if (withPort !== null) {
+      const example = `{ host: ${JSON.stringify(unbracket(withPort[1]!))}, port: ${Number(withPort[2])} }`;
+      throw new InvalidOptionError('host', `must not carry a port: give the port as the \`port\` option (${example})`, host);
+    }
     return trimmed;
   });
 }
