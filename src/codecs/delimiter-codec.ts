@@ -3,6 +3,7 @@
  * `AnyDelimiterCodec`), including multi-byte delimiters split across chunks.
  */
 import { InvalidOptionError } from '../core/errors.ts';
+import { optionNames } from '../core/options.ts';
 import type { FrameCodec, FrameInput } from './codec.ts';
 import { badFrame, frameTooLarge } from './codec-error.ts';
 import { booleanOption, DEFAULT_MAX_FRAME_LENGTH, optionsRecord, positiveLengthOption } from './codec-options.ts';
@@ -26,6 +27,7 @@ export interface DelimiterCodecOptions {
    */
   includeDelimiter?: boolean;
 }
+const DELIMITER_CODEC_OPTIONS = optionNames<DelimiterCodecOptions>({ delimiter: true, maxFrameLength: true, includeDelimiter: true });
 
 /**
  * Creates a codec for frames ended by `delimiter`; frames are Buffers.
@@ -78,7 +80,7 @@ class DelimiterCodec implements FrameCodec<FrameInput, Buffer> {
   readonly #endsPrefix: Uint8Array;
 
   constructor(options: DelimiterCodecOptions) {
-    const record = optionsRecord(options);
+    const record = optionsRecord(options, DELIMITER_CODEC_OPTIONS);
     this.#delimiter = delimiterOption(record.delimiter);
     this.#needle = this.#delimiter.length === 1 ? this.#delimiter[0]! : this.#delimiter;
     this.#encodedDelimiter = Buffer.from(this.#delimiter);

@@ -2,6 +2,7 @@
  * Frames of one fixed size (Netty `FixedLengthFrameDecoder`): every `frameLength` bytes of the
  * stream are one frame.
  */
+import { optionNames } from '../core/options.ts';
 import type { FrameCodec, FrameInput } from './codec.ts';
 import { badFrame, frameTooLarge } from './codec-error.ts';
 import { optionsRecord, positiveLengthOption } from './codec-options.ts';
@@ -14,6 +15,7 @@ export interface FixedLengthCodecOptions {
   /** The size of every frame, in bytes. Required: a positive integer. */
   frameLength: number;
 }
+const FIXED_LENGTH_CODEC_OPTIONS = optionNames<FixedLengthCodecOptions>({ frameLength: true });
 
 /**
  * Creates a codec for frames of exactly `frameLength` bytes; frames are Buffers.
@@ -41,7 +43,7 @@ class FixedLengthCodec implements FrameCodec<FrameInput, Buffer> {
   readonly #failure: FailureLatch;
 
   constructor(options: FixedLengthCodecOptions) {
-    const record = optionsRecord(options);
+    const record = optionsRecord(options, FIXED_LENGTH_CODEC_OPTIONS);
     this.#frameLength = positiveLengthOption(record, 'frameLength');
     this.#pending = new PendingBytes();
     this.#failure = new FailureLatch();

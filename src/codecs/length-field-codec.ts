@@ -4,6 +4,7 @@
  * order, what its value counts, and how much of the frame to strip.
  */
 import { InvalidOptionError } from '../core/errors.ts';
+import { optionNames } from '../core/options.ts';
 import type { FrameCodec, FrameInput } from './codec.ts';
 import { badFrame, frameTooLarge } from './codec-error.ts';
 import {
@@ -64,6 +65,15 @@ export interface LengthFieldCodecOptions {
    */
   lengthIncludesHeader?: boolean;
 }
+const LENGTH_FIELD_CODEC_OPTIONS = optionNames<LengthFieldCodecOptions>({
+  lengthFieldLength: true,
+  byteOrder: true,
+  lengthFieldOffset: true,
+  lengthAdjustment: true,
+  initialBytesToStrip: true,
+  maxFrameLength: true,
+  lengthIncludesHeader: true,
+});
 
 /**
  * Creates a codec for length-prefixed frames; frames are Buffers.
@@ -125,7 +135,7 @@ class LengthFieldCodec implements FrameCodec<FrameInput, Buffer> {
   #frameLength: number;
 
   constructor(options: LengthFieldCodecOptions | undefined) {
-    const record = optionsRecord(options);
+    const record = optionsRecord(options, LENGTH_FIELD_CODEC_OPTIONS);
     this.#fieldLength = oneOfOption(record, 'lengthFieldLength', FIELD_LENGTHS, 4);
     this.#littleEndian = oneOfOption<ByteOrder>(record, 'byteOrder', ['big', 'little'], 'big') === 'little';
     this.#fieldOffset = nonNegativeLengthOption(record, 'lengthFieldOffset', 0);

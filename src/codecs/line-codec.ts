@@ -12,6 +12,7 @@ import {
   optionsRecord,
   positiveLengthOption,
 } from './codec-options.ts';
+import { optionNames } from '../core/options.ts';
 import { FailureLatch } from './failure-latch.ts';
 import { frameInputToBuffer } from './frame-input.ts';
 import { PendingBytes } from './pending-bytes.ts';
@@ -23,6 +24,7 @@ const CR = 0x0d;
 export type LineEncoding = 'utf8' | 'latin1' | 'ascii';
 
 const LINE_ENCODINGS: readonly (LineEncoding | null)[] = ['utf8', 'latin1', 'ascii', null];
+const LINE_CODEC_OPTIONS = optionNames<LineCodecOptions>({ maxLineLength: true, encoding: true, newline: true, allowUnterminatedLine: true });
 
 /** Options of {@link createLineCodec}. */
 export interface LineCodecOptions {
@@ -87,7 +89,7 @@ class LineCodec implements FrameCodec<FrameInput, string | Buffer> {
   readonly #failure: FailureLatch;
 
   constructor(options: LineCodecOptions | undefined) {
-    const record = optionsRecord(options);
+    const record = optionsRecord(options, LINE_CODEC_OPTIONS);
     this.#maxLineLength = positiveLengthOption(record, 'maxLineLength', DEFAULT_MAX_LINE_LENGTH);
     this.#encoding = oneOfOption(record, 'encoding', LINE_ENCODINGS, 'utf8');
     this.#newlineText = oneOfOption(record, 'newline', ['\n', '\r\n'] as const, '\n');

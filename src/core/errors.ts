@@ -118,14 +118,30 @@ export class SwitchboardError extends Error {
   }
 }
 
-/** An invalid option value, thrown synchronously where the option is given. */
+/** Marks a constraint that is the whole message (see {@link unknownOptionError}). */
+const WHOLE_MESSAGE = Symbol('whole message');
+
+/**
+ * An invalid option value, or an option name that is not one, thrown synchronously where the
+ * option is given.
+ */
 export class InvalidOptionError extends SwitchboardError {
   declare readonly option: string;
 
   constructor(option: string, constraint: string, value: unknown) {
-    super(ErrorCode.INVALID_OPTION, `\`${option}\` ${constraint}, got ${describeValue(value)}`);
+    super(ErrorCode.INVALID_OPTION, value === WHOLE_MESSAGE ? constraint : `\`${option}\` ${constraint}, got ${describeValue(value)}`);
     this.option = option;
   }
+}
+
+/**
+ * The error for an option name that is not one: `unknown option "idleTimeOut" (did you mean
+ * "idleTimeout"?)`; `option` is the name as given.
+ * @param nearest the valid name it most likely meant, if any is close
+ */
+export function unknownOptionError(option: string, nearest: string | undefined): InvalidOptionError {
+  const hint = nearest === undefined ? '' : ` (did you mean ${JSON.stringify(nearest)}?)`;
+  return new InvalidOptionError(option, `unknown option ${JSON.stringify(option)}${hint}`, WHOLE_MESSAGE);
 }
 
 /** The transports Switchboard serves. */

@@ -1,7 +1,7 @@
 /**
  * Options of a framed handler, and the checks shared by the framing module.
  */
-import { durationOption, optionsObject } from '../core/options.ts';
+import { durationOption, optionNames, optionsObject } from '../core/options.ts';
 
 /** The default partial-frame deadline: 30 s from a frame's first byte to its last. */
 export const DEFAULT_PARTIAL_FRAME_TIMEOUT = 30_000;
@@ -17,6 +17,8 @@ export interface FramingOptions {
   partialFrameTimeout?: number;
 }
 
+const FRAMING_OPTIONS = optionNames<FramingOptions>({ partialFrameTimeout: true });
+
 /** Framing options after checking. @internal */
 export interface NormalizedFramingOptions {
   readonly partialFrameTimeout: number;
@@ -27,6 +29,6 @@ export interface NormalizedFramingOptions {
  * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` naming the option and its constraint
  */
 export function normalizeFramingOptions(input: FramingOptions | undefined): NormalizedFramingOptions {
-  const options = optionsObject('options', input);
+  const options = optionsObject('options', input, FRAMING_OPTIONS);
   return { partialFrameTimeout: durationOption('partialFrameTimeout', options.partialFrameTimeout, DEFAULT_PARTIAL_FRAME_TIMEOUT) };
 }

@@ -4,6 +4,7 @@
  */
 import { BlockList, isIP } from 'node:net';
 import { InvalidOptionError } from '../core/errors.ts';
+import { optionNames, optionsObject } from '../core/options.ts';
 import { RejectReason } from '../tcp/reject-reason.ts';
 
 /**
@@ -20,6 +21,8 @@ export interface AccessRuleSet {
   deny?: AddressList | null;
 }
 
+const ACCESS_RULE_NAMES = optionNames<AccessRuleSet>({ allow: true, deny: true });
+
 interface CompiledList {
   readonly source: AddressList;
   readonly blockList: BlockList;
@@ -32,9 +35,10 @@ export class AccessRules {
 
   /**
    * Replaces the lists given; a list left out stays as it was.
-   * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for an entry that is not an address or CIDR prefix
+   * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for an entry that is not an address or CIDR prefix, or a key other than `allow` and `deny`
    */
-  set(rules: AccessRuleSet): void {
+  set(input: AccessRuleSet): void {
+    const rules = optionsObject('rules', input, ACCESS_RULE_NAMES);
     // Compile both before replacing either, so a bad entry changes nothing.
     const allow = rules.allow === undefined ? this.#allow : compileAddressList('allow', rules.allow);
     const deny = rules.deny === undefined ? this.#deny : compileAddressList('deny', rules.deny);
