@@ -13,7 +13,6 @@ export type ModuleServerOptions = Omit<TcpServerOptions, 'host' | 'port' | 'sign
 
 const MODULE_OPTION_NAMES = [
   'backlog',
-  'reuseAddress',
   'exclusive',
   'reusePort',
   'ipv6Only',

@@ -15,12 +15,6 @@ export interface TcpServerOptions extends LimitOptions {
   port?: number;
   /** Pending-connection queue length; the kernel clamps it to `net.core.somaxconn`. @default 511 */
   backlog?: number;
-  /**
-   * SO_REUSEADDR. Accepted for SocketTools compatibility: libuv sets it on every TCP listener,
-   * so a restarted server can always rebind at once (it still never lets two servers share one address).
-   * @default true
-   */
-  reuseAddress?: boolean;
   /** Never share the address with another socket, nor with cluster workers. @default true (false when `reusePort`) */
   exclusive?: boolean;
   /** SO_REUSEPORT: let several processes bind the same address for scaling (Node ≥ 22.12). @default false */
@@ -77,7 +71,10 @@ export function normalizeTcpServerOptions(input: TcpServerOptions | undefined): 
   if (reusePort && !supportsReusePort()) {
     throw new SwitchboardError(ErrorCode.REUSE_PORT_UNSUPPORTED, `\`reusePort\` needs Node >= 22.12 on Linux; this is Node ${process.versions.node} on ${process.platform}`);
   }
-  booleanOption('reuseAddress', options.reuseAddress, true);
+  if ('reuseAddress' in options) {
+    // Not a TCP option: libuv sets SO_REUSEADDR on every TCP listener, so it cannot be turned off.
+    throw new InvalidOptionError('reuseAddress', 'is not a TCP option: SO_REUSEADDR is always on for TCP listeners under Node (see docs/addresses.md); it is a UDP option', options.reuseAddress);
+  }
   if (options.lookup !== undefined && typeof options.lookup !== 'function') {
     throw new InvalidOptionError('lookup', 'must be a function', options.lookup);
   }

@@ -8,19 +8,10 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { CloseCause, ErrorCode, type CloseReason, type TcpEventHandler, type EventSession, type TcpServer, type TcpServerOptions } from '../../src/index.ts';
-import { connectClient, deferred, listenLocal, until, within, type TestClient } from '../helpers/net.ts';
+import { connectClient, deferred, hasSs, listenLocal, until, within, type TestClient } from '../helpers/net.ts';
 import '../helpers/leak-check.ts';
 
 const BLOCK = Buffer.alloc(64 * 1024, 0x67);
-
-const hasSs = ((): boolean => {
-  try {
-    execFileSync('ss', ['-V'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 /** The kernel's view of the server's end of one connection: its TCP state and unsent bytes, if it still exists. */
 function serverSocket(serverPort: number, clientPort: number): { state: string; sendQueue: number } | undefined {
