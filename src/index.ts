@@ -4,7 +4,7 @@
  */
 import './core/platform.ts'; // first: on a Node.js too old, fail at load saying which version is needed
 export { listenTcp, listenTcp as listen, TcpServer } from './tcp/tcp-server.ts';
-export type { TcpServerStats, TcpServerEvents, RejectedConnection } from './tcp/tcp-server.ts';
+export type { TcpServerStats, TcpServerEvents, RejectedConnection, TcpHandlerFor } from './tcp/tcp-server.ts';
 export type { TcpServerOptions } from './tcp/tcp-options.ts';
 export { DEFAULT_IDLE_TIMEOUT } from './tcp/tcp-options.ts';
 export type { TcpEventHandler, TcpSessionFunction, TcpHandler, MaybePromise } from './tcp/tcp-handlers.ts';
@@ -17,13 +17,13 @@ export type { ConnectionInfo } from './tcp/connection-info.ts';
 export { ServerState, DEFAULT_CLOSE_TIMEOUT } from './server/server-lifecycle.ts';
 export type { CloseOptions } from './server/server-lifecycle.ts';
 export type { BoundAddress } from './net/listener-group.ts';
-export { resolveListenTargets, unmapAddress, hostHasIPv6, lookupAll } from './net/addresses.ts';
-export type { AddressFamily, HostSpec, ListenTarget, LookupAddress, LookupFunction } from './net/addresses.ts';
-export { ErrorCode, SwitchboardError, InvalidOptionError, OpError, ListenError } from './core/errors.ts';
+export type { AddressFamily, HostSpec, LookupAddress, LookupFunction } from './net/addresses.ts';
+export { ErrorCode, SwitchboardError, InvalidOptionError, OpError, ListenError, formatHostPort as formatAddress } from './core/errors.ts';
 export type { OpContext, Transport } from './core/errors.ts';
 export { supportsReusePort } from './core/platform.ts';
 export type { BroadcastOptions } from './tcp/tcp-server.ts';
-export { RejectReason } from './tcp/reject-reason.ts';
+export { RejectCause } from './tcp/reject-reason.ts';
+export type { RejectReason, RejectCounts } from './tcp/reject-reason.ts';
 export { DEFAULT_ACCEPT_TIMEOUT, DEFAULT_MAX_BUFFERED_OUTPUT, MAX_BUSY_MESSAGE_LENGTH } from './tcp/limit-options.ts';
 export type { LimitOptions, ThrottleLimits } from './tcp/limit-options.ts';
 export type { AccessRuleSet, AddressList } from './limits/access-rules.ts';
@@ -37,7 +37,7 @@ export type { FramingOptions } from './framing/framing-options.ts';
 export { listenUdp, UdpServer } from './udp/udp-server.ts';
 export type { UdpServerStats, UdpServerEvents, UdpHandler, UdpEventHandler } from './udp/udp-server.ts';
 export { Datagram } from './udp/datagram.ts';
-export { DropReason } from './udp/udp-ledger.ts';
+export { DropCause } from './udp/udp-ledger.ts';
 export type { DropCounts, UdpDropSummary } from './udp/udp-ledger.ts';
 export { UDP_DEFAULTS } from './udp/udp-options.ts';
 export type { UdpServerOptions, UdpRateLimit } from './udp/udp-options.ts';

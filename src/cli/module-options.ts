@@ -18,6 +18,7 @@ const NOT_FOR_A_MODULE: Readonly<Record<string, string>> = {
   port: 'is --listen\'s to set',
   signal: 'is not for a module: the command closes the server on SIGINT and SIGTERM',
   partialFrameTimeout: 'is an option of framed(), not of the server: framed(createCodec, handler, { partialFrameTimeout })',
+  reuseAddress: 'is not a TCP option: SO_REUSEADDR is always on for TCP listeners under Node (see docs/addresses.md)',
 } satisfies Record<Exclude<keyof TcpServerOptions, keyof ModuleServerOptions>, string> & Record<string, string>;
 
 /** The library's server options, less those the command line owns. */

@@ -202,8 +202,14 @@ export function formatOpPrefix(context: OpContext): string {
   return `${context.op} ${context.transport}${where}`;
 }
 
-/** `127.0.0.1:7000`, `[::1]:7000`, or the bare host when there is no port. */
-export function formatHostPort(host: string, port: number | undefined): string {
+/**
+ * An address for display: `127.0.0.1:7000`, `[::1]:7000` (IPv6 in brackets), or the bare host
+ * when there is no port. Exported as `formatAddress`.
+ * @example
+ * formatAddress('::1', 7000); // '[::1]:7000'
+ * server.addresses.map((bound) => formatAddress(bound.address, bound.port));
+ */
+export function formatHostPort(host: string, port?: number): string {
   const shown = host.includes(':') ? `[${host}]` : host;
   return port === undefined ? shown : `${shown}:${port}`;
 }

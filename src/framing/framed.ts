@@ -3,7 +3,8 @@
  * codec per session. Codec errors close only that session (`limit`, with the codec's code).
  */
 import type { FrameCodec } from '../codecs/codec.ts';
-import { ErrorCode, InvalidOptionError, SwitchboardError } from '../core/errors.ts';
+import { InvalidOptionError } from '../core/errors.ts';
+import { handlerFailure } from '../server/handler-errors.ts';
 import type { EventSession } from '../tcp/event-session.ts';
 import { kCreateSession, type TcpEventHandler, type SessionFactory, type TcpSessionFunction, type SessionSource } from '../tcp/tcp-handlers.ts';
 import { FramedAsyncSession } from './framed-async-session.ts';
@@ -12,10 +13,10 @@ import type { FrameHandler, FramedSessionFunction } from './frame-handler.ts';
 import { normalizeFramingOptions, type FramingOptions } from './framing-options.ts';
 import { PartialFrameWatch } from './partial-frames.ts';
 
-/** What {@link framed} returns for event handlers: an {@link TcpEventHandler} that `listen` accepts. */
-export type FramedEventHandler = TcpEventHandler & SessionSource;
-/** What {@link framed} returns for a session function: a {@link TcpSessionFunction} that `listen` accepts. */
-export type FramedSessionHandler = TcpSessionFunction & SessionSource;
+/** What {@link framed} returns for event handlers: an {@link TcpEventHandler} of framed sessions, so `listenTcp` gives a `TcpServer<FramedEventSession<In, Out>>`. */
+export type FramedEventHandler<In = unknown, Out = unknown> = TcpEventHandler<FramedEventSession<In, Out>> & SessionSource;
+/** What {@link framed} returns for a session function: a {@link TcpSessionFunction} of framed sessions, so `listenTcp` gives a `TcpServer<FramedAsyncSession<In, Out>>`. */
+export type FramedSessionHandler<In = unknown, Out = unknown> = TcpSessionFunction<FramedAsyncSession<In, Out>> & SessionSource;
 
 /**
  * Serves sessions as frames: each session gets its own codec from `createCodec`; event handlers
@@ -33,13 +34,13 @@ export type FramedSessionHandler = TcpSessionFunction & SessionSource;
  *   frame(session, line) { session.broadcast(session.codec.encode(line)); }, // chat: to everyone else
  * }));
  */
-export function framed<In, Out>(createCodec: () => FrameCodec<In, Out>, handler: FrameHandler<In, Out>, options?: FramingOptions): FramedEventHandler;
-export function framed<In, Out>(createCodec: () => FrameCodec<In, Out>, serve: FramedSessionFunction<In, Out>, options?: FramingOptions): FramedSessionHandler;
+export function framed<In, Out>(createCodec: () => FrameCodec<In, Out>, handler: FrameHandler<In, Out>, options?: FramingOptions): FramedEventHandler<In, Out>;
+export function framed<In, Out>(createCodec: () => FrameCodec<In, Out>, serve: FramedSessionFunction<In, Out>, options?: FramingOptions): FramedSessionHandler<In, Out>;
 export function framed<In, Out>(
   createCodec: () => FrameCodec<In, Out>,
   handler: FrameHandler<In, Out> | FramedSessionFunction<In, Out>,
   options?: FramingOptions,
-): FramedEventHandler | FramedSessionHandler {
+): FramedEventHandler<In, Out> | FramedSessionHandler<In, Out> {
   if (typeof createCodec !== 'function') throw new InvalidOptionError('createCodec', 'must be a function returning a codec', createCodec);
   const { partialFrameTimeout } = normalizeFramingOptions(options);
   createCodec(); // bad codec options throw here, at construction, not at the first connection
@@ -61,10 +62,10 @@ export function framed<In, Out>(
   return framedEventHandler(codecFor, handler, watch);
 }
 
-function framedEventHandler<In, Out>(createCodec: () => FrameCodec<In, Out>, frames: FrameHandler<In, Out>, watch: PartialFrameWatch): FramedEventHandler {
+function framedEventHandler<In, Out>(createCodec: () => FrameCodec<In, Out>, frames: FrameHandler<In, Out>, watch: PartialFrameWatch): FramedEventHandler<In, Out> {
   type Session = FramedEventSession<In, Out>;
   const as = (session: EventSession): Session => session as Session;
-  const wrapper: FramedEventHandler = {
+  const wrapper: FramedEventHandler<In, Out> = {
     data: (session, chunk) => as(session).receive(chunk),
     end: (session) => as(session).finishInput(frames.end && (() => frames.end!(as(session)))),
     [kCreateSession]: (id, socket, info, host, idleTimeout) =>
@@ -84,8 +85,7 @@ function framedEventHandler<In, Out>(createCodec: () => FrameCodec<In, Out>, fra
 /** Stands in for a codec `createCodec` failed to make: the session closes at its first chunk. */
 function brokenCodec<In, Out>(cause: unknown): FrameCodec<In, Out> {
   const fail = (): never => {
-    const message = cause instanceof Error ? cause.message : String(cause);
-    throw new SwitchboardError(ErrorCode.HANDLER_FAILED, `createCodec failed: ${message}`, { cause });
+    throw handlerFailure('createCodec failed', cause);
   };
   return { pendingBytes: 0, decode: fail, encode: fail, finish: fail, reset() {} };
 }

@@ -5,7 +5,7 @@
 import { BlockList, isIP } from 'node:net';
 import { InvalidOptionError } from '../core/errors.ts';
 import { optionNames, optionsObject } from '../core/options.ts';
-import { RejectReason } from '../tcp/reject-reason.ts';
+import { RejectCause } from '../tcp/reject-reason.ts';
 
 /**
  * Addresses and CIDR prefixes (`'10.0.0.0/8'`, `'::1'`, `'2001:db8::/32'`), or a `net.BlockList`
@@ -52,11 +52,11 @@ export class AccessRules {
   }
 
   /** Why `address` is refused, or undefined when it may connect. */
-  check(address: string, family: 'IPv4' | 'IPv6'): RejectReason | undefined {
+  check(address: string, family: 'IPv4' | 'IPv6'): RejectCause | undefined {
     if (this.#allow === undefined && this.#deny === undefined) return undefined;
     const type = family === 'IPv6' ? 'ipv6' : 'ipv4';
-    if (this.#deny?.blockList.check(address, type)) return RejectReason.DENIED;
-    if (this.#allow && !this.#allow.blockList.check(address, type)) return RejectReason.NOT_ALLOWED;
+    if (this.#deny?.blockList.check(address, type)) return RejectCause.DENIED;
+    if (this.#allow && !this.#allow.blockList.check(address, type)) return RejectCause.NOT_ALLOWED;
     return undefined;
   }
 }

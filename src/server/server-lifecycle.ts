@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, InvalidOptionError, SwitchboardError } from '../core/errors.ts';
 import { optionNames, optionsObject } from '../core/options.ts';
+import { handlerFailure } from './handler-errors.ts';
 
 /** The states of a server. */
 export const ServerState = {
@@ -58,8 +59,7 @@ const MAX_TIMER_DELAY = 2 ** 31 - 1;
  * breaks the close.
  */
 export function reportListenerFailure(event: string, error: unknown): void {
-  const message = error instanceof Error ? error.message : String(error);
-  process.emitWarning(new SwitchboardError(ErrorCode.HANDLER_FAILED, `a \`${event}\` listener threw: ${message}`, { cause: error }));
+  process.emitWarning(handlerFailure(`a \`${event}\` listener threw`, error));
 }
 
 /** Drives a server through its states; the server supplies the transport's teardown steps. */

@@ -21,7 +21,10 @@ interface PendingRead {
 
 const DONE: IteratorResult<Buffer> = Object.freeze({ done: true, value: undefined });
 
-let onSocketData: (this: Socket, chunk: Buffer) => void;
+// The shared socket listener (no closure per session) that hands bytes to the owning session.
+function onSocketData(this: Socket, chunk: Buffer): void {
+  sessionOf<AsyncSession>(this).socketData(chunk);
+}
 const noop = (): void => {};
 const RESOLVED = Promise.resolve();
 const EMPTY = Buffer.alloc(0);
@@ -198,20 +201,18 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
     return new SwitchboardError(ErrorCode.SESSION_CLOSED, `${op} on session ${this.id}: session is ${this.socket.destroyed ? 'closed' : this.sessionState}${why}`);
   }
 
-  static {
-    onSocketData = function (this: Socket, chunk: Buffer) {
-      const session = sessionOf<AsyncSession>(this);
-      if (session.discarding) return;
-      session.lastActivity = performance.now();
-      const reader = session.#readers.shift();
-      if (reader) return reader.resolve(reader.iterating ? { done: false, value: chunk } : chunk);
-      session.#chunks.push(chunk);
-      session.#queuedBytes += chunk.length;
-      if (!session.#full && session.#queuedBytes >= READ_HIGH_WATERMARK) {
-        session.#full = true;
-        session.hold();
-      }
-    };
+  /** Bytes arrived: to a waiting reader, else buffered (reading holds past the high watermark). @internal */
+  socketData(chunk: Buffer): void {
+    if (this.discarding) return;
+    this.lastActivity = performance.now();
+    const reader = this.#readers.shift();
+    if (reader) return reader.resolve(reader.iterating ? { done: false, value: chunk } : chunk);
+    this.#chunks.push(chunk);
+    this.#queuedBytes += chunk.length;
+    if (!this.#full && this.#queuedBytes >= READ_HIGH_WATERMARK) {
+      this.#full = true;
+      this.hold();
+    }
   }
 }
 

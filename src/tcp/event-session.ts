@@ -9,8 +9,13 @@ import type { ConnectionInfo } from './connection-info.ts';
 import { isThenable, type TcpEventHandler } from './tcp-handlers.ts';
 import { SessionState, TcpSession, sessionOf, type SessionHost } from './tcp-session.ts';
 
-let onSocketData: (this: Socket, chunk: Buffer) => void;
-let onSocketDrain: (this: Socket) => void;
+// Shared socket listeners (no closure per session) that hand the event to the owning session.
+function onSocketData(this: Socket, chunk: Buffer): void {
+  sessionOf<EventSession>(this).socketData(chunk);
+}
+function onSocketDrain(this: Socket): void {
+  sessionOf<EventSession>(this).socketDrain();
+}
 
 /**
  * A TCP session in event style.
@@ -114,18 +119,17 @@ export class EventSession extends TcpSession {
     this.workDone();
   }
 
-  static {
-    onSocketData = function (this: Socket, chunk: Buffer) {
-      const session = sessionOf<EventSession>(this);
-      if (session.discarding) return;
-      session.lastActivity = performance.now();
-      const handler = session.#handler;
-      const result = session.callHandler('data', handler.data!, handler, chunk);
-      if (result !== undefined && isThenable(result)) session.#awaitHandler(result, 'data');
-    };
-    onSocketDrain = function (this: Socket) {
-      const session = sessionOf<EventSession>(this);
-      session.callHandler('drain', session.#handler.drain!, session.#handler);
-    };
+  /** Bytes arrived: to the `data` handler, whose promise holds reading until it settles. @internal */
+  socketData(chunk: Buffer): void {
+    if (this.discarding) return;
+    this.lastActivity = performance.now();
+    const handler = this.#handler;
+    const result = this.callHandler('data', handler.data!, handler, chunk);
+    if (result !== undefined && isThenable(result)) this.#awaitHandler(result, 'data');
+  }
+
+  /** The output fell below its high watermark: to the `drain` handler. @internal */
+  socketDrain(): void {
+    this.callHandler('drain', this.#handler.drain!, this.#handler);
   }
 }

@@ -25,12 +25,6 @@ export interface TcpServerOptions extends LimitOptions {
   port?: number;
   /** Pending-connection queue length; the kernel clamps it to `net.core.somaxconn`. @default 511 */
   backlog?: number;
-  /**
-   * SO_REUSEADDR. Accepted for SocketTools compatibility: libuv sets it on every TCP listener,
-   * so a restarted server can always rebind at once (it still never lets two servers share one address).
-   * @default true
-   */
-  reuseAddress?: boolean;
   /** Never share the address with another socket, nor with cluster workers. @default true (false when `reusePort`) */
   exclusive?: boolean;
   /** SO_REUSEPORT: let several processes bind the same address for scaling (Node ≥ 22.12). @default false */
@@ -73,7 +67,6 @@ export const TCP_SERVER_OPTION_NAMES: OptionNames = optionNames<TcpServerOptions
   host: true,
   port: true,
   backlog: true,
-  reuseAddress: true,
   exclusive: true,
   reusePort: true,
   ipv6Only: true,
@@ -95,6 +88,10 @@ export const DEFAULT_IDLE_TIMEOUT = 300_000;
  * @throws {SwitchboardError} `SWB_ERR_REUSE_PORT_UNSUPPORTED` when `reusePort` is asked for where it is missing
  */
 export function normalizeTcpServerOptions(input: TcpServerOptions | undefined): NormalizedTcpServerOptions {
+  if (typeof input === 'object' && input !== null && 'reuseAddress' in input) {
+    // Not a TCP option: libuv sets SO_REUSEADDR on every TCP listener, so it cannot be turned off.
+    throw new InvalidOptionError('reuseAddress', 'is not a TCP option: SO_REUSEADDR is always on for TCP listeners under Node (see docs/addresses.md); it is a UDP option', (input as { reuseAddress?: unknown }).reuseAddress);
+  }
   const options = optionsObject('options', input, TCP_SERVER_OPTION_NAMES);
   normalizeHostSpec(options.host);
   const reusePort = reusePortOption(options.reusePort);
@@ -102,7 +99,6 @@ export function normalizeTcpServerOptions(input: TcpServerOptions | undefined): 
   if (reusePort && exclusive) {
     throw new InvalidOptionError('exclusive', 'must not be true together with `reusePort`, which shares the address', true);
   }
-  booleanOption('reuseAddress', options.reuseAddress, true);
   return {
     host: options.host,
     port: portOption(options.port),

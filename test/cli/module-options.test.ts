@@ -30,6 +30,10 @@ describe('readModuleOptions', () => {
     assert.throws(() => readModuleOptions('m.ts', { partialFrameTimeout: 1 }), /options\.partialFrameTimeout is an option of framed\(\), not of the server/);
   });
 
+  it('refuses reuseAddress, which TCP does not offer, pointing to the docs', () => {
+    assert.throws(() => readModuleOptions('m.ts', { reuseAddress: true }), /options\.reuseAddress is not a TCP option: SO_REUSEADDR is always on .*docs\/addresses\.md/);
+  });
+
   it('refuses options that are not an object', () => {
     for (const [value, what] of [[null, 'null'], [[1], 'an array'], [7, 'number'], ['x', 'string']] as const) {
       assert.throws(() => readModuleOptions('m.ts', value), new RegExp(`its options export must be an object of server options, got ${what}$`));

@@ -49,7 +49,7 @@ describe('unknown option keys', () => {
 
     it('still takes every documented option', (t) => {
       const server = new TcpServer({
-        host: '127.0.0.1', port: 0, backlog: 8, reuseAddress: true, exclusive: true, reusePort: false, ipv6Only: false,
+        host: '127.0.0.1', port: 0, backlog: 8, exclusive: true, reusePort: false, ipv6Only: false,
         keepAlive: false, keepAliveInitialDelay: 0, noDelay: false, idleTimeout: 1000, signal: new AbortController().signal,
         lookup: async () => [], maxConnections: 1, maxConnectionsPerAddress: 1, acceptRate: 1, acceptBurst: 1,
         perAddressIPv6Prefix: 64, busyMessage: 'busy', allow: ['127.0.0.1'], deny: ['10.0.0.0/8'], maxBufferedOutput: 1,

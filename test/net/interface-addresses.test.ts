@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { describe, it } from 'node:test';
-import { resolveListenTargets, type ListenTarget } from '../../src/index.ts';
+import { resolveListenTargets, type ListenTarget } from '../../src/net/addresses.ts';
 import { expandWildcardTargets, parseUnbindableIPv6, type InterfaceTable } from '../../src/net/interface-addresses.ts';
 import { isWildcardHost } from '../../src/net/addresses.ts';
 
