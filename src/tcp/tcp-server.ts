@@ -17,7 +17,7 @@ import { CloseCause, type CloseReason } from './close-reason.ts';
 import { goneConnectionInfo, readConnectionInfo, type ConnectionInfo } from './connection-info.ts';
 import { ErrorCode, InvalidOptionError, SwitchboardError, opErrorFromSystem } from '../core/errors.ts';
 import { EventSession } from './event-session.ts';
-import { kCreateSession, type TcpEventHandler, type TcpSessionFunction, type SessionSource, type TcpHandler } from './tcp-handlers.ts';
+import { SessionProvider, type TcpEventHandler, type TcpSessionFunction, type TcpHandler } from './tcp-handlers.ts';
 import { bindGroup, boundAddressOf, resolveGroupTargets, type BoundAddress, type BoundSocket, type SocketBinder } from '../net/listener-group.ts';
 import { PendingConnections, acceptHandlerStage, type PendingStage } from './pending-connections.ts';
 import { ServerLifecycle, type CloseOptions, type ServerState } from '../server/server-lifecycle.ts';
@@ -364,16 +364,17 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
     const id = this.#nextSessionId++;
     const handler = this.#handler;
     const idleTimeout = this.#options.idleTimeout;
-    const create = (handler as SessionSource | undefined)?.[kCreateSession];
-    const session = create
-      ? create(id, socket, info, this.#host, idleTimeout)
-      : handler === undefined || typeof handler === 'function'
-        ? new AsyncSession(id, socket, info, this.#host, idleTimeout)
-        : new EventSession(id, socket, info, this.#host, idleTimeout, handler);
+    const session =
+      handler instanceof SessionProvider
+        ? handler.createSession(id, socket, info, this.#host, idleTimeout)
+        : handler === undefined || typeof handler === 'function'
+          ? new AsyncSession(id, socket, info, this.#host, idleTimeout)
+          : new EventSession(id, socket, info, this.#host, idleTimeout, handler);
     this.#sessions.add(session);
     this.#deadlines.opened();
     this.emit('session', session);
-    if (session instanceof EventSession) session.start();
+    if (handler instanceof SessionProvider) handler.startSession(session);
+    else if (session instanceof EventSession) session.start();
     else if (typeof handler === 'function') (session as AsyncSession).run(handler as TcpSessionFunction);
     else this.#queue!.push(session as AsyncSession);
   }
