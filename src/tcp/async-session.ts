@@ -8,6 +8,7 @@ import type { CloseReason } from './close-reason.ts';
 import type { ConnectionInfo } from './connection-info.ts';
 import { ErrorCode, SwitchboardError, opErrorFromSystem } from '../core/errors.ts';
 import { SessionState, TcpSession, sessionOf, type SessionHost } from './tcp-session.ts';
+import { writeData, type WriteData } from './socket-write.ts';
 
 /** Bytes buffered for `read()` before the socket stops reading from the kernel. */
 const READ_HIGH_WATERMARK = 64 * 1024;
@@ -77,18 +78,19 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
   }
 
   /**
-   * Queues bytes and resolves when the kernel has taken them; this is not delivery to the peer.
-   * Awaiting each write is how async code honours backpressure.
+   * Queues bytes — a string (UTF-8), bytes, or several buffers written as one, in order — and
+   * resolves when the kernel has taken them; this is not delivery to the peer. Awaiting each
+   * write is how async code honours backpressure.
    * @throws {SwitchboardError} (rejects) `SWB_ERR_SESSION_CLOSED` once the session no longer writes;
    * `SWB_ERR_OUTPUT_OVERFLOW` (closing the session) when unawaited writes left more than `maxBufferedOutput` queued
    */
-  write(data: string | Uint8Array): Promise<void> {
+  write(data: WriteData): Promise<void> {
     const socket = this.socket;
     if (this.sessionState !== SessionState.OPEN || socket.destroyed) return handledRejection(this.#closedError('write'));
     const overflow = this.outputOverflow();
     if (overflow !== undefined) return handledRejection(overflow);
     this.lastActivity = performance.now();
-    socket.write(data); // a failure surfaces on the socket and closes the session
+    writeData(socket, data); // a failure surfaces on the socket and closes the session
     // The common case: the bytes went straight to the kernel, so there is nothing to wait for.
     if (socket.writableLength === 0) return RESOLVED;
     return this.#flushed();

@@ -8,6 +8,7 @@ import type { CloseReason } from './close-reason.ts';
 import type { ConnectionInfo } from './connection-info.ts';
 import { isThenable, type TcpEventHandler } from './tcp-handlers.ts';
 import { SessionState, TcpSession, sessionOf, type SessionHost } from './tcp-session.ts';
+import { writeData, type WriteData } from './socket-write.ts';
 
 // Shared socket listeners (no closure per session) that hand the event to the owning session.
 function onSocketData(this: Socket, chunk: Buffer): void {
@@ -45,14 +46,15 @@ export class EventSession extends TcpSession {
   }
 
   /**
-   * Queues bytes for the peer. Returns false when the output buffer is above its high
-   * watermark (wait for `drain`) or the session is no longer writable; never throws. Writing
-   * while more than `maxBufferedOutput` bytes are queued closes the session (`SWB_ERR_OUTPUT_OVERFLOW`).
+   * Queues bytes for the peer — a string (UTF-8), bytes, or several buffers written as one, in
+   * order. Returns false when the output buffer is above its high watermark (wait for `drain`)
+   * or the session is no longer writable; never throws. Writing while more than
+   * `maxBufferedOutput` bytes are queued closes the session (`SWB_ERR_OUTPUT_OVERFLOW`).
    */
-  write(data: string | Uint8Array): boolean {
+  write(data: WriteData): boolean {
     if (this.sessionState !== SessionState.OPEN || this.outputOverflow() !== undefined) return false;
     this.lastActivity = performance.now();
-    return this.socket.write(data);
+    return writeData(this.socket, data);
   }
 
   /**

@@ -68,8 +68,11 @@ export interface TcpEventHandler<S extends EventSession = EventSession> {
 // narrower session (framing's) is still a `TcpHandler`.
 export type TcpSessionFunction<S extends AsyncSession = AsyncSession> = { serve(session: S): Promise<void> | void }['serve'];
 
-/** What `listen` serves sessions with; none means `for await (const session of server)`. */
-export type TcpHandler = TcpEventHandler | TcpSessionFunction;
+/**
+ * What `listenTcp` serves sessions with: event handlers, a session function, or a handler that
+ * brings its own sessions (what `framed()` returns); none means `for await (const session of server)`.
+ */
+export type TcpHandler = TcpEventHandler | TcpSessionFunction | SessionProvider;
 
 // Every callback of TcpEventHandler, no more and no fewer: the compiler checks the list.
 const eventCallbacks: { readonly [K in keyof TcpEventHandler]-?: true } = {
@@ -79,17 +82,22 @@ const eventCallbacks: { readonly [K in keyof TcpEventHandler]-?: true } = {
 export const TCP_EVENT_CALLBACKS: readonly string[] = Object.keys(eventCallbacks);
 
 /**
- * A handler may carry its own session class under this key (framing does): the server calls it
- * instead of constructing an `EventSession` or `AsyncSession`. @internal
+ * A handler that brings its own session class — `framed()` returns one. The server recognises
+ * it with `instanceof` and, for each connection it admits, calls {@link createSession} instead of
+ * constructing an `EventSession` or `AsyncSession`, emits `session`, then calls
+ * {@link startSession}. This is the one way a handler changes the session class. An `accept`
+ * member, when present, is called before a session exists, as `TcpEventHandler.accept` is.
+ * @typeParam S - the sessions it makes, so a server can be typed by its handler.
+ * @internal Extended inside the library only; users pass what `framed()` returns.
  */
-export const kCreateSession: unique symbol = Symbol('switchboard.createSession');
+export abstract class SessionProvider<S extends TcpSession = TcpSession> {
+  declare accept?: TcpEventHandler['accept'];
 
-/** Builds the session for an accepted socket; must return an `EventSession` or `AsyncSession`. @internal */
-export type SessionFactory = (id: number, socket: Socket, info: ConnectionInfo, host: SessionHost, idleTimeout: number) => TcpSession;
+  /** Builds the session for an accepted socket (it registers its own socket listeners). */
+  abstract createSession(id: number, socket: Socket, info: ConnectionInfo, host: SessionHost, idleTimeout: number): S;
 
-/** A handler that brings its own session class. @internal */
-export interface SessionSource {
-  readonly [kCreateSession]?: SessionFactory;
+  /** Starts serving a session it made, once the server has announced it: the `open` handler, or the session function. */
+  abstract startSession(session: S): void;
 }
 
 /** Whether a handler returned a promise (or any thenable) that reading must wait for. */

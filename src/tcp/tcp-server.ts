@@ -16,7 +16,7 @@ import { CloseCause, type CloseReason } from './close-reason.ts';
 import { goneConnectionInfo, readConnectionInfo, type ConnectionInfo } from './connection-info.ts';
 import { InvalidOptionError, opErrorFromSystem, type SwitchboardError } from '../core/errors.ts';
 import { EventSession } from './event-session.ts';
-import { TCP_EVENT_CALLBACKS, kCreateSession, type TcpEventHandler, type TcpSessionFunction, type SessionSource, type TcpHandler } from './tcp-handlers.ts';
+import { SessionProvider, TCP_EVENT_CALLBACKS, type TcpEventHandler, type TcpSessionFunction, type TcpHandler } from './tcp-handlers.ts';
 import { bindGroup, boundAddressOf, resolveGroupTargets, type BoundAddress, type BoundSocket, type SocketBinder } from '../net/listener-group.ts';
 import { PendingConnections, acceptHandlerStage, type PendingStage } from './pending-connections.ts';
 import { checkHandlerCallbacks, handlerFailure } from '../server/handler-errors.ts';
@@ -349,17 +349,18 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
     const id = this.#nextSessionId++;
     const handler = this.#handler;
     const idleTimeout = this.#options.idleTimeout;
-    const create = (handler as SessionSource | undefined)?.[kCreateSession];
-    const session = create
-      ? create(id, socket, info, this.#host, idleTimeout)
-      : handler === undefined || typeof handler === 'function'
-        ? new AsyncSession(id, socket, info, this.#host, idleTimeout)
-        : new EventSession(id, socket, info, this.#host, idleTimeout, handler);
+    const session =
+      handler instanceof SessionProvider
+        ? handler.createSession(id, socket, info, this.#host, idleTimeout)
+        : handler === undefined || typeof handler === 'function'
+          ? new AsyncSession(id, socket, info, this.#host, idleTimeout)
+          : new EventSession(id, socket, info, this.#host, idleTimeout, handler);
     // S is what the handler serves: its own factory's class, or the one chosen here.
     this.#sessions.add(session as S);
     this.#deadlines.opened();
     this.emit('session', session as S);
-    if (session instanceof EventSession) session.start();
+    if (handler instanceof SessionProvider) handler.startSession(session);
+    else if (session instanceof EventSession) session.start();
     else if (typeof handler === 'function') (session as AsyncSession).run(handler as TcpSessionFunction);
     else this.#queue!.push(session as AsyncSession);
   }
@@ -461,6 +462,7 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
  */
 export function listenTcp<S extends EventSession = EventSession>(options: TcpServerOptions | undefined, handler: TcpEventHandler<S>): Promise<TcpServer<S>>;
 export function listenTcp<S extends AsyncSession = AsyncSession>(options: TcpServerOptions | undefined, handler: TcpSessionFunction<S>): Promise<TcpServer<S>>;
+export function listenTcp<S extends TcpSession>(options: TcpServerOptions | undefined, handler: SessionProvider<S>): Promise<TcpServer<S>>;
 export function listenTcp(options?: TcpServerOptions): Promise<TcpServer<AsyncSession>>;
 export function listenTcp(options?: TcpServerOptions, handler?: TcpHandler): Promise<TcpServer>;
 export function listenTcp(options?: TcpServerOptions, handler?: TcpHandler): Promise<TcpServer> {
