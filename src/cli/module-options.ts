@@ -35,6 +35,7 @@ const MODULE_OPTION_NAMES = [
   'firstByteTimeout',
   'maxLifetime',
   'acceptTimeout',
+  'tls',
 ] as const satisfies readonly (keyof ModuleServerOptions)[];
 
 // Does not compile while the library has an option the list above lacks (the error names it).

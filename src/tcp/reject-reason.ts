@@ -25,6 +25,8 @@ export const RejectReason = {
   MAX_CONNECTIONS_PER_ADDRESS: 'max-connections-per-address',
   /** Connections arrived faster than `acceptRate` allows. */
   ACCEPT_RATE: 'accept-rate',
+  /** The TLS handshake failed (implicit TLS): the rejection's `error` is the `TlsHandshakeError`, whose `reason` says why. */
+  TLS_HANDSHAKE: 'tls-handshake',
 } as const;
 
 /** One of the {@link RejectReason} values. */

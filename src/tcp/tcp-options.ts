@@ -6,6 +6,7 @@ import { normalizeLimitOptions, type LimitOptions, type NormalizedLimitOptions }
 import { ErrorCode, InvalidOptionError, SwitchboardError } from '../core/errors.ts';
 import { supportsReusePort } from '../core/platform.ts';
 import { booleanOption, durationOption, integerOption, optionsObject, portOption, signalOption } from '../core/options.ts';
+import type { TlsOptions } from '../tls/tls-options.ts';
 
 /** Options for a TCP server; the limits it applies to peers are listed in docs/limits.md. */
 export interface TcpServerOptions extends LimitOptions {
@@ -39,6 +40,12 @@ export interface TcpServerOptions extends LimitOptions {
   signal?: AbortSignal;
   /** Resolves host names to every address. @default dns.lookup with `all: true`, `order: 'verbatim'` */
   lookup?: LookupFunction;
+  /**
+   * TLS on every connection (`mode: 'implicit'`, the default: the handshake runs before the
+   * session opens) or on `session.startTls()` (`mode: 'starttls'`); docs/tls.md. Checked, and
+   * every context built, at construction.
+   */
+  tls?: TlsOptions;
 }
 
 /** Options after checking, with defaults applied. @internal */
@@ -56,6 +63,8 @@ export interface NormalizedTcpServerOptions {
   readonly signal: AbortSignal | undefined;
   readonly lookup: LookupFunction | undefined;
   readonly limits: NormalizedLimitOptions;
+  /** Checked where the server builds its contexts (src/tls/server-tls.ts). */
+  readonly tls: TlsOptions | undefined;
 }
 
 /** The default idle timeout: five minutes. */
@@ -95,5 +104,6 @@ export function normalizeTcpServerOptions(input: TcpServerOptions | undefined): 
     signal: signalOption(options.signal),
     lookup: options.lookup,
     limits: normalizeLimitOptions(options),
+    tls: options.tls,
   };
 }

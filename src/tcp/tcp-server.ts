@@ -19,10 +19,12 @@ import { ErrorCode, InvalidOptionError, SwitchboardError, opErrorFromSystem } fr
 import { EventSession } from './event-session.ts';
 import { kCreateSession, type TcpEventHandler, type TcpSessionFunction, type SessionSource, type TcpHandler } from './tcp-handlers.ts';
 import { bindGroup, boundAddressOf, resolveGroupTargets, type BoundAddress, type BoundSocket, type SocketBinder } from '../net/listener-group.ts';
-import { PendingConnections, acceptHandlerStage, type PendingStage } from './pending-connections.ts';
+import { PendingConnections, acceptHandlerStage, tlsHandshakeStage, type PendingStage } from './pending-connections.ts';
 import { ServerLifecycle, type CloseOptions, type ServerState } from '../server/server-lifecycle.ts';
 import type { SessionHost, TcpSession } from './tcp-session.ts';
 import { normalizeTcpServerOptions, type NormalizedTcpServerOptions, type TcpServerOptions } from './tcp-options.ts';
+import { ServerTls, type TlsServerStats } from '../tls/server-tls.ts';
+import type { TlsOptions } from '../tls/tls-options.ts';
 
 /**
  * The ledger `server.stats()` returns. At any time `accepted === closed + sessions + pending`;
@@ -45,6 +47,8 @@ export interface TcpServerStats {
   readonly bytesIn: number;
   /** Bytes written over every session, including any still queued in the process. */
   readonly bytesOut: number;
+  /** TLS handshakes (implicit and STARTTLS), failures by reason; only with the `tls` option. */
+  readonly tls?: TlsServerStats;
 }
 
 /** Why a connection was refused before its session opened. */
@@ -52,6 +56,8 @@ export interface RejectedConnection {
   readonly info: ConnectionInfo;
   /** Which rule or limit refused it: `accept-hook`, `accept-timeout`, `closing`, `denied`, `max-connections`, `peer-gone`, … (docs/limits.md). */
   readonly reason: RejectReason;
+  /** The error behind the refusal, when there is one: the `TlsHandshakeError` of a `tls-handshake` refusal. */
+  readonly error?: SwitchboardError;
 }
 
 /** Options of `server.broadcast()`. */
@@ -107,6 +113,8 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
   readonly #admission: Admission;
   readonly #deadlines: SessionDeadlines;
   readonly #descriptors: DescriptorWatch;
+  /** The `tls` option's contexts and handshake counts (src/tls/server-tls.ts). */
+  readonly #tls: ServerTls | undefined;
 
   /**
    * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for any invalid option or handler
@@ -121,7 +129,9 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
     this.#handler = handler;
     if (handler === undefined) this.#queue = new AsyncQueue();
     const limits = this.#options.limits;
+    this.#tls = this.#options.tls === undefined ? undefined : new ServerTls(this.#options.tls, (warning) => this.#warn(warning));
     this.#host = {
+      tls: this.#tls,
       sessionClosed: (session, reason) => this.#sessionClosed(session, reason),
       handlerFailed: (session, error) => this.#report(error, session),
       broadcast: (data, except) => this.broadcast(data, { except }),
@@ -178,6 +188,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
     // close() may have come in the microtasks since binding; the listeners are already its to close.
     if (this.state !== 'listening') throw new SwitchboardError(ErrorCode.SERVER_CLOSED, 'listen tcp: server was closed while binding');
     this.#descriptors.start();
+    this.#tls?.start();
     const addresses = this.addresses;
     this.emit('listening', addresses);
     return addresses;
@@ -215,7 +226,23 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
       rejected: this.#rejected,
       bytesIn,
       bytesOut,
+      ...(this.#tls === undefined ? {} : { tls: this.#tls.stats() }),
     };
+  }
+
+  /**
+   * Replaces the TLS material for the next handshakes (implicit and STARTTLS): the new options
+   * (complete, as for the `tls` option) are checked and every context built first; on failure
+   * the material in use stays. Sessions already open, and handshakes already running, are
+   * untouched. Warns (`SWB_ERR_TLS_CERTIFICATE_EXPIRING`) when a new certificate expires soon.
+   * @throws {SwitchboardError} `SWB_ERR_TLS_RELOAD_FAILED` (the failure as `cause`), also for a change of `tls.mode`;
+   * `SWB_ERR_TLS_INVALID_STATE` on a server created without the `tls` option
+   * @example
+   * process.on('SIGHUP', () => server.setTls({ key: readFileSync('key.pem'), cert: readFileSync('cert.pem') }));
+   */
+  setTls(options: TlsOptions): void {
+    if (this.#tls === undefined) throw new SwitchboardError(ErrorCode.TLS_INVALID_STATE, 'setTls: this server was created without the `tls` option');
+    this.#tls.replace(options);
   }
 
   /** The open sessions. */
@@ -329,13 +356,14 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
     const stages: PendingStage[] = [];
     const accept = (handler as TcpEventHandler | undefined)?.accept;
     if (typeof accept === 'function') stages.push(acceptHandlerStage(accept, handler, acceptTimeout));
+    if (this.#tls?.mode === 'implicit') stages.push(tlsHandshakeStage(this.#tls));
     return new PendingConnections(stages, {
       recheck: (info) => (this.state !== 'listening' ? RejectReason.CLOSING : this.#admission.screen(info)),
       open: (socket, info) => this.#open(socket, info),
-      refused: (info, reason, reserved) => {
+      refused: (info, reason, reserved, error) => {
         this.#rejected++;
         if (reserved) this.#admission.released(info.remoteAddress);
-        this.emit('rejected', { info, reason });
+        this.emit('rejected', error === undefined ? { info, reason } : { info, reason, error });
       },
       closed: () => void this.#closedSockets++,
       failed: (stage, info, error) => {
@@ -449,6 +477,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
   }
 
   #finishClose(): void {
+    this.#tls?.stop();
     this.emit('close');
   }
 
