@@ -134,6 +134,11 @@ export class FramedAsyncSession<In, Out> extends AsyncSession implements Partial
     super.closedWith(reason);
   }
 
+  /** STARTTLS: frames decoded but not read, and a partial frame, are plaintext that followed the command. */
+  protected override detachReader(): number {
+    return super.detachReader() + (this.#frames.length - this.#next) + this.#codec.pendingBytes;
+  }
+
   #shift(): Out {
     const frame = this.#frames[this.#next++]!;
     if (this.#next === this.#frames.length) {

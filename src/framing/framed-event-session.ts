@@ -11,6 +11,8 @@ import type { ConnectionInfo } from '../tcp/connection-info.ts';
 import { EventSession } from '../tcp/event-session.ts';
 import { isThenable, type TcpEventHandler } from '../tcp/tcp-handlers.ts';
 import { HANDLER_THREW, SessionState, type SessionHost } from '../tcp/tcp-session.ts';
+import type { TlsInfo } from '../tls/describe-tls.ts';
+import type { StartTlsOptions } from '../tls/server-tls.ts';
 import type { FrameHandler } from './frame-handler.ts';
 import { asCodecFailure, partialFrameExpired } from './framing-errors.ts';
 import type { PartialFrameHolder, PartialFrameWatch } from './partial-frames.ts';
@@ -38,6 +40,8 @@ export class FramedEventSession<In, Out> extends EventSession implements Partial
   #backlog: Out[] | undefined;
   #backlogDone: PromiseWithResolvers<void> | undefined;
   #frameHandlerThrew = false;
+  /** STARTTLS asked for by a frame handler mid-chunk: frames after it are counted, not delivered. */
+  #tlsRequest: { options: StartTlsOptions; pipelined: number; result: PromiseWithResolvers<TlsInfo> } | undefined;
 
   /** @internal Created by the server through {@link framed}. */
   constructor(
@@ -107,6 +111,7 @@ export class FramedEventSession<In, Out> extends EventSession implements Partial
     }
     // Replies to the frames before a bad one have been flushed above; now close.
     if (failure !== kNoFailure) this.#decodeFailed(failure, CloseCause.LIMIT);
+    if (this.#tlsRequest !== undefined) this.#startRequestedTls();
     if (this.#codec.pendingBytes === 0) this.#partialSince = 0;
     else if (this.#partialSince === 0) this.#partialSince = performance.now();
     return this.#backlogDone?.promise;
@@ -154,6 +159,35 @@ export class FramedEventSession<In, Out> extends EventSession implements Partial
   protected override closedWith(reason: CloseReason): void {
     this.#watch.delete(this);
     super.closedWith(reason);
+  }
+
+  /**
+   * STARTTLS. From a frame handler while a chunk is decoded, the upgrade starts once the chunk is:
+   * every frame after the command in it is plaintext that followed it, and closes the session.
+   */
+  override startTls(options: StartTlsOptions = {}): Promise<TlsInfo> {
+    if (decoding !== this || this.#tlsRequest !== undefined) return super.startTls(options);
+    this.#tlsRequest = { options, pipelined: 0, result: Promise.withResolvers<TlsInfo>() };
+    return this.#tlsRequest.result.promise;
+  }
+
+  /** STARTTLS: frames waiting behind an async handler, and a partial frame, followed the command. */
+  protected override detachReader(): number {
+    return super.detachReader() + (this.#backlog?.length ?? 0) + this.#codec.pendingBytes;
+  }
+
+  #startRequestedTls(): void {
+    const { options, pipelined, result } = this.#tlsRequest!;
+    this.#tlsRequest = undefined;
+    const own = options.buffered ?? 0;
+    const buffered = pipelined === 0 ? own : (typeof own === 'number' ? own : own.length) + pipelined;
+    let upgrade: Promise<TlsInfo>;
+    try {
+      upgrade = super.startTls({ ...options, buffered });
+    } catch (error) {
+      return result.reject(error);
+    }
+    upgrade.then(result.resolve, result.reject);
   }
 
   #handle(frame: Out): void {
@@ -231,7 +265,8 @@ export class FramedEventSession<In, Out> extends EventSession implements Partial
   static {
     deliverFrame = function (frame: unknown): void {
       const session = decoding!;
-      if (session.#backlog !== undefined) session.#backlog.push(frame);
+      if (session.#tlsRequest !== undefined) session.#tlsRequest.pipelined++;
+      else if (session.#backlog !== undefined) session.#backlog.push(frame);
       else session.#handle(frame);
     };
   }
