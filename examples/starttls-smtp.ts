@@ -44,11 +44,11 @@ export default framed(() => createLineCodec({ maxLineLength: 1000, newline: '\r\
     } else if (!secure && (verb === 'MAIL' || verb === 'RCPT' || verb === 'DATA')) {
       await session.send('530 5.7.0 Must issue a STARTTLS command first');
     } else if (verb === 'MAIL') {
-      sender = line.slice(5).trim();
+      sender = line.replace(/^MAIL FROM:\s*/i, '');
       recipients.length = 0;
       await session.send('250 2.1.0 OK');
     } else if (verb === 'RCPT') {
-      recipients.push(line.slice(5).trim());
+      recipients.push(line.replace(/^RCPT TO:\s*/i, ''));
       await session.send('250 2.1.5 OK');
     } else if (verb === 'DATA') {
       await session.send('354 End data with <CR><LF>.<CR><LF>');
