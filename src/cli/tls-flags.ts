@@ -20,7 +20,8 @@ export const TLS_OPTIONS = {
 } as const satisfies ParseArgsOptionsConfig;
 
 /** Their lines in `--help`. */
-export const TLS_HELP = `TLS (every connection; SIGHUP re-reads the files):
+export const TLS_HELP = `TLS (on every TCP connection, or on STARTTLS for a run MODULE whose options say so;
+SIGHUP re-reads the files):
       --tls-cert FILE      the certificate chain, PEM, leaf first
       --tls-key FILE       its private key, PEM
       --tls-ca FILE        CA certificates that client certificates must chain to
