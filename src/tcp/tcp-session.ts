@@ -163,7 +163,12 @@ export abstract class TcpSession {
     try {
       upgrade = tls!.upgrade(plain, options, held, {
         wrapped: (secure) => this.#adopt(plain, secure),
-        failed: (error) => this.recordCause(CloseCause.TLS_HANDSHAKE, error),
+        failed: (error) => {
+          // A cause already recorded means we closed it (destroy, the server closing): not the peer's failure.
+          if (this.#cause !== undefined) return true;
+          this.recordCause(CloseCause.TLS_HANDSHAKE, error);
+          return false;
+        },
       });
     } catch (error) {
       this.#upgraded();

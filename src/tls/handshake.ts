@@ -77,8 +77,12 @@ export function handshakeSettings(contexts: TlsContexts | TlsContextSet, options
 export interface HandshakeHooks {
   /** The `TLSSocket` now wraps the plaintext one: route every later destroy through it. */
   wrapped?(secure: TLSSocket): void;
-  /** The handshake failed; both sockets are about to be destroyed. */
-  failed?(error: TlsHandshakeError): void;
+  /**
+   * The handshake failed; both sockets are about to be destroyed. Returning true says the
+   * connection was closed on our side (the session was destroyed): the server counts it as
+   * `aborted`, not as the peer's failure.
+   */
+  failed?(error: TlsHandshakeError): boolean | void;
 }
 
 /** {@link handshake} with settings already checked. @internal */

@@ -187,8 +187,8 @@ export class ServerTls {
     return {
       ...(hooks.wrapped === undefined ? {} : { wrapped: hooks.wrapped }),
       failed: (error) => {
-        this.#failed(error);
-        hooks.failed?.(error);
+        const ours = hooks.failed?.(error) === true;
+        this.#failed(ours ? HandshakeFailure.ABORTED : error.reason);
       },
     };
   }
@@ -209,11 +209,11 @@ export class ServerTls {
     );
   }
 
-  #failed(error: TlsHandshakeError): void {
-    this.#failures[error.reason]++;
-    // Handshakes cut short by the server closing are not the peers' failures: counted, not reported.
-    if (!this.#reporting || error.reason === HandshakeFailure.ABORTED) return;
-    this.#pending[error.reason] = (this.#pending[error.reason] ?? 0) + 1;
+  #failed(reason: HandshakeFailure): void {
+    this.#failures[reason]++;
+    // Handshakes cut short on our side (the server closing) are not the peers' failures: counted, not reported.
+    if (!this.#reporting || reason === HandshakeFailure.ABORTED) return;
+    this.#pending[reason] = (this.#pending[reason] ?? 0) + 1;
     if (this.#pendingTotal++ !== 0) return;
     this.#pendingSince = performance.now();
     this.#summaryTimer = setTimeout(() => this.#flush(), this.#interval).unref();

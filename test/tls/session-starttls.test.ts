@@ -308,5 +308,6 @@ describe('session.startTls()', () => {
     assert.equal((await within(seen.closed.promise, 'the session close')).cause, 'server-destroy');
     const stats = server.stats();
     assert.deepEqual([stats.accepted, stats.closed, stats.sessions], [1, 1, 0]);
+    assert.deepEqual([stats.tls?.failures.aborted, stats.tls?.failures['peer-closed']], [1, 0], 'closed on our side: not the peer\'s failure');
   });
 });
