@@ -43,17 +43,36 @@ function reply(line: string, secure: boolean): string {
   return secure ? `250 over TLS: ${line}\r\n` : '530 5.7.0 Must issue a STARTTLS command first\r\n';
 }
 
-/** Four servers, one per style, serving the same dialogue. */
+/** A hand-written line parser, as an unframed session would have: `rest` is what follows the last line. */
+class Lines {
+  rest = '';
+
+  /** The whole lines `chunk` completes, CR LF or LF; the parser keeps what follows them. */
+  *feed(chunk: Buffer): Generator<string> {
+    this.rest += chunk.toString('latin1');
+    for (let end = this.rest.indexOf('\n'); end >= 0; end = this.rest.indexOf('\n')) {
+      const line = this.rest.slice(0, end).replace(/\r$/, '');
+      this.rest = this.rest.slice(end + 1);
+      yield line;
+    }
+  }
+
+  /** What the parser holds after a command, for `startTls({ buffered })`; it then holds nothing. */
+  take(): Buffer {
+    const held = Buffer.from(this.rest, 'latin1');
+    this.rest = '';
+    return held;
+  }
+}
+
+/** Five servers, one per style, serving the same dialogue. */
 const STYLES: Record<string, (seen: Observed) => TcpHandler> = {
   event: (seen) => {
-    let pending = '';
+    const lines = new Lines();
     return {
       open: (session) => { session.write('220 switchboard.test ESMTP\r\n'); },
       data(session, chunk) {
-        pending += chunk.toString('latin1');
-        for (let end = pending.indexOf('\n'); end >= 0; end = pending.indexOf('\n')) {
-          const line = pending.slice(0, end).replace(/\r$/, '');
-          pending = pending.slice(end + 1);
+        for (const line of lines.feed(chunk)) {
           seen.lines.push(line);
           const answer = reply(line, session.tls !== null);
           if (answer === 'quit') {
@@ -64,8 +83,7 @@ const STYLES: Record<string, (seen: Observed) => TcpHandler> = {
             session.write(answer);
             continue;
           }
-          session.startTls({ goAhead: GO_AHEAD, buffered: Buffer.from(pending, 'latin1') }).then(seen.upgraded.resolve, seen.upgraded.resolve);
-          pending = '';
+          session.startTls({ goAhead: GO_AHEAD, buffered: lines.take() }).then(seen.upgraded.resolve, seen.upgraded.resolve);
           return; // stop parsing: what followed the command was handed to startTls
         }
       },
@@ -75,20 +93,16 @@ const STYLES: Record<string, (seen: Observed) => TcpHandler> = {
   async: (seen) => async (session) => {
     session.closed.then(seen.closed.resolve);
     await session.write('220 switchboard.test ESMTP\r\n');
-    let pending = '';
+    const lines = new Lines();
     for await (const chunk of session) {
-      pending += chunk.toString('latin1');
-      for (let end = pending.indexOf('\n'); end >= 0; end = pending.indexOf('\n')) {
-        const line = pending.slice(0, end).replace(/\r$/, '');
-        pending = pending.slice(end + 1);
+      for (const line of lines.feed(chunk)) {
         seen.lines.push(line);
         const answer = reply(line, session.tls !== null);
         if (answer === 'quit') return session.write(BYE);
         if (answer !== 'starttls') await session.write(answer);
         else {
-          const outcome = await session.startTls({ goAhead: GO_AHEAD, buffered: Buffer.from(pending, 'latin1') }).catch((error: SwitchboardError) => error);
+          const outcome = await session.startTls({ goAhead: GO_AHEAD, buffered: lines.take() }).catch((error: SwitchboardError) => error);
           seen.upgraded.resolve(outcome);
-          pending = '';
           if (!('protocol' in outcome)) return;
         }
       }
@@ -109,21 +123,14 @@ const STYLES: Record<string, (seen: Observed) => TcpHandler> = {
       }
     }
   }),
-  'framed event': (seen) => framed(() => createLineCodec({ newline: '\r\n' }), {
-    open: (session) => { session.write('220 switchboard.test ESMTP\r\n'); },
-    async frame(session: FramedEventSession<string, string>, line: string) {
-      seen.lines.push(line);
-      const answer = reply(line, session.tls !== null);
-      if (answer === 'quit') {
-        session.write(BYE);
-        session.end();
-      } else if (answer !== 'starttls') session.write(answer);
-      else seen.upgraded.resolve(await session.startTls({ goAhead: GO_AHEAD }).catch((error: SwitchboardError) => error));
-    },
-    close: (_session, reason) => seen.closed.resolve(reason),
-  }),
-  // A synchronous frame handler asks mid-chunk: the frames after STARTTLS are still in the chunk being decoded.
-  'framed event, synchronous handler': (seen) => framed(() => createLineCodec({ newline: '\r\n' }), {
+  // The handler waits for the upgrade (frames after it in the chunk queue behind it)…
+  'framed event': (seen) => framedEventStyle(seen, true),
+  // …or asks and returns at once, mid-chunk: the frames after STARTTLS are still being decoded.
+  'framed event, synchronous handler': (seen) => framedEventStyle(seen, false),
+};
+
+function framedEventStyle(seen: Observed, awaitUpgrade: boolean): TcpHandler {
+  return framed(() => createLineCodec({ newline: '\r\n' }), {
     open: (session) => { session.write('220 switchboard.test ESMTP\r\n'); },
     frame(session: FramedEventSession<string, string>, line: string) {
       seen.lines.push(line);
@@ -132,11 +139,14 @@ const STYLES: Record<string, (seen: Observed) => TcpHandler> = {
         session.write(BYE);
         session.end();
       } else if (answer !== 'starttls') session.write(answer);
-      else session.startTls({ goAhead: GO_AHEAD }).then(seen.upgraded.resolve, seen.upgraded.resolve);
+      else {
+        const upgrade = session.startTls({ goAhead: GO_AHEAD }).then(seen.upgraded.resolve, seen.upgraded.resolve);
+        if (awaitUpgrade) return upgrade;
+      }
     },
     close: (_session, reason) => seen.closed.resolve(reason),
-  }),
-};
+  });
+}
 
 async function listenStarttls(t: TestContext, handler: TcpHandler, tls: { handshakeTimeout?: number } = {}) {
   const server = await listenLocal(t, { tls: { ...pemPair(certs.server), ca: certs.ca.cert, mode: 'starttls', ...tls } }, handler);
