@@ -1,15 +1,17 @@
 /**
  * Decode throughput of the framing codecs (line; delimiter, with a one-byte and a four-byte
- * delimiter; length field), in MB/s and frames/s, beside a naive decoder (one `Buffer.concat` per
- * chunk, the usual hand-written splitter) measured in the same run.
+ * delimiter; length field; fixed length), in MB/s and frames/s, beside a naive decoder (one
+ * `Buffer.concat` per chunk, the usual hand-written splitter) measured in the same run.
  * Frames of 64 B and 1 KiB arrive in 16 KiB chunks (frame-aligned) and in 1460-byte chunks
- * (one TCP segment; frames straddle chunks). Pure CPU, no sockets; a few seconds in all.
+ * (one TCP segment; frames straddle chunks); 64-byte frames also arrive one per chunk, where
+ * what a codec costs per `decode()` call — its failure guard — weighs most.
+ * Pure CPU, no sockets; a few seconds in all.
  *
  *   node bench/codecs.ts [--quick] [--ms N] [--rounds N]
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { createDelimiterCodec, createLengthFieldCodec, createLineCodec } from '../src/codecs/index.ts';
+import { createDelimiterCodec, createFixedLengthCodec, createLengthFieldCodec, createLineCodec } from '../src/codecs/index.ts';
 import type { FrameCodec, FrameInput } from '../src/codecs/index.ts';
 
 const { values } = parseArgs({
@@ -53,52 +55,60 @@ const lengthFrame = (frameBytes: number) => (i: number): Buffer => {
   return frame;
 };
 
+const fixedFrame = (frameBytes: number) => (i: number): Buffer => Buffer.alloc(frameBytes, i & 0xff);
+
 const cases: BenchCase[] = [];
-for (const frameBytes of [64, 1024]) {
-  for (const chunkBytes of [16 * 1024, 1460]) {
-    cases.push(
-      {
-        name: 'line, strings',
-        frameBytes,
-        chunkBytes,
-        wireFrame: lineFrame(frameBytes),
-        codec: () => createLineCodec(),
-        naive: () => naiveLines(true),
-      },
-      {
-        name: 'line, Buffers',
-        frameBytes,
-        chunkBytes,
-        wireFrame: lineFrame(frameBytes),
-        codec: () => createLineCodec({ encoding: null }),
-        naive: () => naiveLines(false),
-      },
-      {
-        name: 'delimiter "\\n"',
-        frameBytes,
-        chunkBytes,
-        wireFrame: delimitedFrame(frameBytes, LF),
-        codec: () => createDelimiterCodec({ delimiter: LF }),
-        naive: () => naiveDelimited(LF),
-      },
-      {
-        name: 'delimiter CRLFCRLF',
-        frameBytes,
-        chunkBytes,
-        wireFrame: delimitedFrame(frameBytes, CRLFCRLF),
-        codec: () => createDelimiterCodec({ delimiter: CRLFCRLF }),
-        naive: () => naiveDelimited(CRLFCRLF),
-      },
-      {
-        name: 'length-field u32',
-        frameBytes,
-        chunkBytes,
-        wireFrame: lengthFrame(frameBytes),
-        codec: () => createLengthFieldCodec(),
-        naive: () => naiveLengthField(),
-      },
-    );
-  }
+for (const [frameBytes, chunkBytes] of [[64, 16 * 1024], [64, 1460], [64, 64], [1024, 16 * 1024], [1024, 1460]] as const) {
+  cases.push(
+    {
+      name: 'line, strings',
+      frameBytes,
+      chunkBytes,
+      wireFrame: lineFrame(frameBytes),
+      codec: () => createLineCodec(),
+      naive: () => naiveLines(true),
+    },
+    {
+      name: 'line, Buffers',
+      frameBytes,
+      chunkBytes,
+      wireFrame: lineFrame(frameBytes),
+      codec: () => createLineCodec({ encoding: null }),
+      naive: () => naiveLines(false),
+    },
+    {
+      name: 'delimiter "\\n"',
+      frameBytes,
+      chunkBytes,
+      wireFrame: delimitedFrame(frameBytes, LF),
+      codec: () => createDelimiterCodec({ delimiter: LF }),
+      naive: () => naiveDelimited(LF),
+    },
+    {
+      name: 'delimiter CRLFCRLF',
+      frameBytes,
+      chunkBytes,
+      wireFrame: delimitedFrame(frameBytes, CRLFCRLF),
+      codec: () => createDelimiterCodec({ delimiter: CRLFCRLF }),
+      naive: () => naiveDelimited(CRLFCRLF),
+    },
+    {
+      name: 'length-field u32',
+      frameBytes,
+      chunkBytes,
+      wireFrame: lengthFrame(frameBytes),
+      codec: () => createLengthFieldCodec(),
+      naive: () => naiveLengthField(),
+    },
+    {
+      name: 'fixed-length',
+      frameBytes,
+      chunkBytes,
+      wireFrame: fixedFrame(frameBytes),
+      codec: () => createFixedLengthCodec({ frameLength: frameBytes }),
+      naive: () => naiveFixedLength(frameBytes),
+    },
+  );
 }
 cases.push({
   name: 'length-field u32',
@@ -209,6 +219,16 @@ function naiveLengthField(): Decoder {
       onFrame(buffered.subarray(start + 4, end));
       start = end;
     }
+    buffered = buffered.subarray(start);
+  };
+}
+
+function naiveFixedLength(frameLength: number): Decoder {
+  let buffered: Buffer = Buffer.alloc(0);
+  return (chunk, onFrame) => {
+    buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+    let start = 0;
+    for (; buffered.length - start >= frameLength; start += frameLength) onFrame(buffered.subarray(start, start + frameLength));
     buffered = buffered.subarray(start);
   };
 }

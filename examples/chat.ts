@@ -53,7 +53,10 @@ function command(session: Member, name: string, line: string): void {
   }
 }
 
-/** The chat room: one line codec per session; a line over 1 KiB ends that session only (`SWB_ERR_FRAME_TOO_LARGE`). */
+/**
+ * The chat room: one line codec per session. A line over 1 KiB, or one that is not UTF-8, ends
+ * that session only (`SWB_ERR_FRAME_TOO_LARGE`, `SWB_ERR_BAD_FRAME`), after telling it why.
+ */
 export default framed(() => createLineCodec({ maxLineLength: 1024, newline: '\r\n' }), {
   open(session) {
     const name = `guest-${++guests}`;
@@ -71,4 +74,6 @@ export default framed(() => createLineCodec({ maxLineLength: 1024, newline: '\r\
     names.delete(session);
     if (name !== undefined) broadcast(`* ${name} left`);
   },
+}, {
+  onCodecError: (error) => (error.code === 'SWB_ERR_FRAME_TOO_LARGE' ? '* line too long (1 KiB at most), bye' : '* not UTF-8, bye'),
 });

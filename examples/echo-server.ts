@@ -3,7 +3,7 @@
  * In a checkout: `node --conditions=switchboard-source examples/echo-server.ts` (the condition
  * makes `switchboard` this checkout's src/index.ts; installed, `import 'switchboard'` needs none).
  */
-import { listenTcp } from 'switchboard';
+import { formatAddress, listenTcp } from 'switchboard';
 
 const server = await listenTcp({ host: 'localhost', port: Number(process.env.PORT ?? 7007) }, {
   data(session, chunk) {
@@ -11,7 +11,7 @@ const server = await listenTcp({ host: 'localhost', port: Number(process.env.POR
   },
 });
 for (const { address, port } of server.addresses) {
-  console.log(`listening tcp ${address.includes(':') ? `[${address}]` : address}:${port} echo`);
+  console.log(`listening tcp ${formatAddress(address, port)} echo`);
 }
 
 const stop = async (): Promise<void> => {

@@ -43,7 +43,7 @@ export default async function serve(session: AsyncSession): Promise<void> {
     // A frame over 64 KiB throws SWB_ERR_FRAME_TOO_LARGE: the session is destroyed, nobody else is.
     codec.decode(chunk, (request) => replies.push(...[codec.encode(respond(request))].flat()));
     // Awaiting the write is the backpressure: no more reading until the kernel took the replies.
-    if (replies.length > 0) await session.write(Buffer.concat(replies));
+    if (replies.length > 0) await session.write(replies);
   }
   codec.finish(() => {});
 }

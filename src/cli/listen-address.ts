@@ -4,6 +4,7 @@
  * Pure functions over strings; the library resolves what they produce.
  */
 import { isIP } from 'node:net';
+import { formatAddress } from '../index.ts';
 import { UsageError } from './exit-code.ts';
 
 /** One parsed `--listen` value. */
@@ -59,10 +60,9 @@ export function parseServiceAddress(text: string, services: readonly string[], f
   return { ...parseListenAddress(address, flag), service };
 }
 
-/** `127.0.0.1:7000`, `[::1]:7000`, `*:7000`, `:7000`. */
+/** `127.0.0.1:7000`, `[::1]:7000`, `*:7000`, `:7000`: the library's `formatAddress`, plus `:PORT` for no host. */
 export function formatListenAddress(host: string | undefined, port: number): string {
-  if (host === undefined) return `:${port}`;
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  return host === undefined ? `:${port}` : formatAddress(host, port);
 }
 
 function parsePort(text: string): number | undefined {

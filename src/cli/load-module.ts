@@ -1,12 +1,13 @@
 /**
  * Loading `run`'s user module and finding what it exports: its handler — the default export (or
- * one named `handler`), either an event handler object or a session function — and optionally
+ * one named `handler`), an event handler object, a session function or what `framed()` returns — and optionally
  * server `options` and a `setup(server)` function.
  */
 import { stat } from 'node:fs/promises';
 import { basename, extname, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { TcpEventHandler, TcpSessionFunction, TcpServer } from '../index.ts';
+import { SessionProvider } from '../tcp/tcp-handlers.ts';
 import { UsageError } from './exit-code.ts';
 import { readModuleOptions, type ModuleServerOptions } from './module-options.ts';
 
@@ -20,6 +21,7 @@ export type ModuleSetup = (server: TcpServer) => unknown;
 export type LoadedHandler = (
   | { readonly style: 'event'; readonly handler: TcpEventHandler }
   | { readonly style: 'session'; readonly handler: TcpSessionFunction }
+  | { readonly style: 'framed'; readonly handler: SessionProvider }
 ) & {
   readonly name: string;
   /** Its `options` export, names checked; `{}` when it has none. */
@@ -60,10 +62,11 @@ export async function loadHandlerModule(path: string): Promise<LoadedHandler> {
   if (setup !== undefined && typeof setup !== 'function') throw new UsageError(`MODULE ${JSON.stringify(path)}: its setup export must be a function (server) => …, got ${typeof setup}`, 'run');
   const extras = { name, options, setup: setup as ModuleSetup | undefined, warning };
   const exported = namespace.default ?? namespace.handler;
+  if (exported instanceof SessionProvider) return { ...extras, style: 'framed', handler: exported };
   if (typeof exported === 'function') return { ...extras, style: 'session', handler: exported as TcpSessionFunction };
   if (isEventHandler(exported)) return { ...extras, style: 'event', handler: exported };
   throw new UsageError(
-    `MODULE ${JSON.stringify(path)} exports no handler: export default an event handler object ({ open, data, close, … }) or an async session function`,
+    `MODULE ${JSON.stringify(path)} exports no handler: export default an event handler object ({ open, data, close, … }), an async session function or what framed() returns`,
     'run',
   );
 }

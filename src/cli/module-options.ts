@@ -5,43 +5,12 @@
  * rather than a limit silently not applied.
  */
 import type { TcpServerOptions } from '../index.ts';
+import { nearestName } from '../core/nearest-name.ts';
+import { TCP_SERVER_OPTION_NAMES } from '../tcp/tcp-options.ts';
 import { UsageError } from './exit-code.ts';
-import { nearestName } from './nearest-name.ts';
 
 /** What a module's `options` export may set. */
 export type ModuleServerOptions = Omit<TcpServerOptions, 'host' | 'port' | 'signal'>;
-
-const MODULE_OPTION_NAMES = [
-  'backlog',
-  'reuseAddress',
-  'exclusive',
-  'reusePort',
-  'ipv6Only',
-  'keepAlive',
-  'keepAliveInitialDelay',
-  'noDelay',
-  'idleTimeout',
-  'lookup',
-  'maxConnections',
-  'maxConnectionsPerAddress',
-  'acceptRate',
-  'acceptBurst',
-  'perAddressIPv6Prefix',
-  'busyMessage',
-  'allow',
-  'deny',
-  'maxBufferedOutput',
-  'highWaterMark',
-  'firstByteTimeout',
-  'maxLifetime',
-  'acceptTimeout',
-  'tls',
-] as const satisfies readonly (keyof ModuleServerOptions)[];
-
-// Does not compile while the library has an option the list above lacks (the error names it).
-type Unlisted = Exclude<keyof ModuleServerOptions, (typeof MODULE_OPTION_NAMES)[number]>;
-const everyOptionListed: [Unlisted] extends [never] ? true : Unlisted = true;
-void everyOptionListed;
 
 /** Names a module may not set, and why. */
 const NOT_FOR_A_MODULE: Readonly<Record<string, string>> = {
@@ -49,7 +18,11 @@ const NOT_FOR_A_MODULE: Readonly<Record<string, string>> = {
   port: 'is --listen\'s to set',
   signal: 'is not for a module: the command closes the server on SIGINT and SIGTERM',
   partialFrameTimeout: 'is an option of framed(), not of the server: framed(createCodec, handler, { partialFrameTimeout })',
-};
+  reuseAddress: 'is not a TCP option: SO_REUSEADDR is always on for TCP listeners under Node (see docs/addresses.md)',
+} satisfies Record<Exclude<keyof TcpServerOptions, keyof ModuleServerOptions>, string> & Record<string, string>;
+
+/** The library's server options, less those the command line owns. */
+const known = TCP_SERVER_OPTION_NAMES.names.filter((name) => NOT_FOR_A_MODULE[name] === undefined);
 
 /**
  * Checks the names in a module's `options` export (undefined: none).
@@ -62,7 +35,6 @@ export function readModuleOptions(path: string, value: unknown): ModuleServerOpt
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new UsageError(`${where}: its options export must be an object of server options, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`, 'run');
   }
-  const known: readonly string[] = MODULE_OPTION_NAMES;
   for (const key of Reflect.ownKeys(value)) {
     const name = String(key);
     const why = NOT_FOR_A_MODULE[name];

@@ -4,7 +4,7 @@
  * an interval; at its end one line says how many were refused and why. A lone refusal names
  * its peer, as a line of its own would.
  */
-import type { RejectReason, RejectedConnection } from '../index.ts';
+import type { RejectCause, RejectedConnection } from '../index.ts';
 import { formatListenAddress } from './listen-address.ts';
 import type { Logger } from './logger.ts';
 
@@ -15,9 +15,9 @@ export const REFUSAL_SUMMARY_INTERVAL = 1000;
 export class RefusalLog {
   readonly #name: string;
   readonly #log: Logger;
-  readonly #describe: (reason: RejectReason) => string;
+  readonly #describe: (reason: RejectCause) => string;
   readonly #interval: number;
-  #counts = new Map<RejectReason, number>();
+  #counts = new Map<RejectCause, number>();
   #total = 0;
   #first: RejectedConnection | undefined;
   #since = 0;
@@ -27,7 +27,7 @@ export class RefusalLog {
    * @param name the service, for the line
    * @param describe why a reason refuses, with the limit behind it: `too many clients (--max-clients 256)`
    */
-  constructor(name: string, log: Logger, describe: (reason: RejectReason) => string, interval = REFUSAL_SUMMARY_INTERVAL) {
+  constructor(name: string, log: Logger, describe: (reason: RejectCause) => string, interval = REFUSAL_SUMMARY_INTERVAL) {
     this.#name = name;
     this.#log = log;
     this.#describe = describe;
@@ -36,7 +36,7 @@ export class RefusalLog {
 
   /** Counts a refusal; the first of a quiet period starts the interval its line waits for. */
   record(rejection: RejectedConnection): void {
-    this.#counts.set(rejection.reason, (this.#counts.get(rejection.reason) ?? 0) + 1);
+    this.#counts.set(rejection.cause, (this.#counts.get(rejection.cause) ?? 0) + 1);
     if (this.#total++ !== 0) return;
     this.#first = rejection;
     this.#since = performance.now();
@@ -59,7 +59,7 @@ export class RefusalLog {
     const byReason = Object.fromEntries(counts);
     const name = this.#name;
     if (total === 1) {
-      const { info, reason } = first;
+      const { info, cause: reason } = first;
       const peer = formatListenAddress(info.remoteAddress, info.remotePort);
       this.#log.warn('refused', `refused ${peer} (${name}): ${this.#describe(reason)}`, { service: name, remoteAddress: info.remoteAddress, remotePort: info.remotePort, reason, total, ...byReason });
       return;

@@ -2,7 +2,7 @@
  * Starts every server a command asks for — TCP, and UDP beside it on the same port — all or
  * nothing, prints one `listening` line per bound socket, and closes them together.
  */
-import { ErrorCode, RejectReason, TcpServer, type BoundAddress, type TcpHandler, type TcpServerOptions, type UdpServer } from '../index.ts';
+import { ErrorCode, RejectCause, TcpServer, type BoundAddress, type TcpHandler, type TcpServerOptions, type UdpServer } from '../index.ts';
 import type { UdpLimits } from './defaults.ts';
 import { formatListenAddress } from './listen-address.ts';
 import type { Logger } from './logger.ts';
@@ -158,35 +158,35 @@ function watchTcpServer(server: TcpServer, name: string, options: ServerSetOptio
   const refusals = new RefusalLog(name, log, (reason) => describeRefusal(reason, options, server));
   server.on('rejected', (rejection) => {
     // Refusals while closing or suspended (exec's drain) are the shutdown itself: not reported.
-    if (rejection.reason === RejectReason.CLOSING || rejection.reason === RejectReason.SUSPENDED) return;
+    if (rejection.cause === RejectCause.CLOSING || rejection.cause === RejectCause.SUSPENDED) return;
     // Failed TLS handshakes come summarised by reason in the server's own `warning`: logged once, there.
-    if (rejection.reason === RejectReason.TLS_HANDSHAKE) return;
+    if (rejection.cause === RejectCause.TLS_HANDSHAKE) return;
     refusals.record(rejection);
   });
   server.on('close', () => refusals.flush());
 }
 
-function describeRefusal(reason: RejectReason, options: ServerSetOptions, server: TcpServer): string {
+function describeRefusal(reason: RejectCause, options: ServerSetOptions, server: TcpServer): string {
   const limits = server.throttle();
   // The flag when it set the cap in force; the option when the module's options or its throttle() did.
   const cap = (flag: string, option: string, configured: number, current: number, key: 'maxClients' | 'maxPerIp'): string =>
     current === configured && !options.capsFromModule?.has(key) ? `${flag} ${current}` : `${option} ${current}`;
   switch (reason) {
-    case RejectReason.MAX_CONNECTIONS:
+    case RejectCause.MAX_CONNECTIONS:
       return `too many clients (${cap('--max-clients', 'maxConnections', options.maxClients, limits.maxConnections, 'maxClients')})`;
-    case RejectReason.MAX_CONNECTIONS_PER_ADDRESS:
+    case RejectCause.MAX_CONNECTIONS_PER_ADDRESS:
       return `too many clients from one address (${cap('--max-per-ip', 'maxConnectionsPerAddress', options.maxPerIp, limits.maxConnectionsPerAddress, 'maxPerIp')})`;
-    case RejectReason.ACCEPT_RATE:
+    case RejectCause.ACCEPT_RATE:
       return `over the accept rate (acceptRate ${limits.acceptRate}/s)`;
-    case RejectReason.ACCEPT_HOOK:
+    case RejectCause.ACCEPT_HOOK:
       return "refused by the handler's accept()";
-    case RejectReason.DENIED:
+    case RejectCause.DENIED:
       return 'on the deny list';
-    case RejectReason.NOT_ALLOWED:
+    case RejectCause.NOT_ALLOWED:
       return 'not on the allow list';
-    case RejectReason.ACCEPT_TIMEOUT:
+    case RejectCause.ACCEPT_TIMEOUT:
       return "the handler's accept() did not answer in time (acceptTimeout)";
-    case RejectReason.PEER_GONE:
+    case RejectCause.PEER_GONE:
       return 'gone before it could be served (reset at once)';
     default:
       return reason;

@@ -73,7 +73,7 @@ export async function startUdpServer(endpoint: UdpEndpoint, log: Logger, limits:
     log.error('udp-error', `${name} udp: ${error.message}`, { service: name, code: error.code });
   });
   server.on('warning', (warning) => log.warn('warning', `${name} udp: ${warning.message}`, { service: name }));
-  server.on('drop', ({ total, reasons, durationMs }) => {
+  server.on('drop', ({ total, causes: reasons, durationMs }) => {
     const detail = Object.entries(reasons).map(([reason, count]) => `${count} ${reason}`).join(', ');
     log.warn('udp-drop', `${name} udp: dropped ${total} datagram(s) in ${(durationMs / 1000).toFixed(1)}s (${detail})`, { service: name, total, ...reasons });
   });

@@ -31,3 +31,13 @@ export function frameTooLarge(message: string): CodecError {
 export function badFrame(message: string): CodecError {
   return new CodecError(ErrorCode.BAD_FRAME, message);
 }
+
+/**
+ * What a codec threw, as the error a session closes with: any `SwitchboardError` as it is, anything
+ * else (a custom codec's own throw) as a `SWB_ERR_BAD_FRAME` with it as `cause`.
+ */
+export function asCodecFailure(error: unknown): SwitchboardError {
+  if (error instanceof SwitchboardError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new CodecError(ErrorCode.BAD_FRAME, `decoding failed: ${message}`, { cause: error });
+}

@@ -1,9 +1,9 @@
 /**
- * Option normalisation shared by the codec factories: every check names the option and its
- * constraint, so bad configuration fails at construction with an `InvalidOptionError`.
+ * The codec factories' defaults, and the checks of core/options.ts read from an options record
+ * by name (a `null` value reads as the default here, except for {@link oneOfOption}).
  */
-import { constants } from 'node:buffer';
-import { InvalidOptionError } from '../core/errors.ts';
+import * as checks from '../core/options.ts';
+import type { OptionNames } from '../core/options.ts';
 
 /** The default cap on a line: 8 KiB, safe against untrusted peers. */
 export const DEFAULT_MAX_LINE_LENGTH = 8 * 1024;
@@ -13,14 +13,11 @@ export const DEFAULT_MAX_FRAME_LENGTH = 8 * 1024 * 1024;
 
 /**
  * Options as a plain record; `undefined` reads as no options.
- * @throws {InvalidOptionError} when `options` is not an object.
+ * @param known the names the codec takes
+ * @throws {InvalidOptionError} when `options` is not an object, or has a key `known` does not name.
  */
-export function optionsRecord(options: unknown): Record<string, unknown> {
-  if (options === undefined) return {};
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new InvalidOptionError('options', 'must be an object', options);
-  }
-  return options as Record<string, unknown>;
+export function optionsRecord(options: unknown, known: OptionNames): Record<string, unknown> {
+  return checks.optionsObject('options', options as object | undefined, known) as Record<string, unknown>;
 }
 
 /**
@@ -28,14 +25,7 @@ export function optionsRecord(options: unknown): Record<string, unknown> {
  * @throws {InvalidOptionError} naming `name` when the value is outside that range.
  */
 export function positiveLengthOption(options: Record<string, unknown>, name: string, fallback?: number): number {
-  const value = options[name] ?? fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw new InvalidOptionError(name, 'must be a positive integer', value);
-  }
-  if (value > constants.MAX_LENGTH) {
-    throw new InvalidOptionError(name, `must be at most ${constants.MAX_LENGTH}`, value);
-  }
-  return value;
+  return checks.byteLengthOption(name, options[name] ?? undefined, fallback, 1);
 }
 
 /**
@@ -43,14 +33,7 @@ export function positiveLengthOption(options: Record<string, unknown>, name: str
  * @throws {InvalidOptionError} naming `name` when the value is outside that range.
  */
 export function nonNegativeLengthOption(options: Record<string, unknown>, name: string, fallback: number): number {
-  const value = options[name] ?? fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw new InvalidOptionError(name, 'must be a non-negative integer', value);
-  }
-  if (value > constants.MAX_LENGTH) {
-    throw new InvalidOptionError(name, `must be at most ${constants.MAX_LENGTH}`, value);
-  }
-  return value;
+  return checks.byteLengthOption(name, options[name] ?? undefined, fallback, 0);
 }
 
 /**
@@ -58,11 +41,7 @@ export function nonNegativeLengthOption(options: Record<string, unknown>, name: 
  * @throws {InvalidOptionError} naming `name` otherwise.
  */
 export function safeIntegerOption(options: Record<string, unknown>, name: string, fallback: number): number {
-  const value = options[name] ?? fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
-    throw new InvalidOptionError(name, 'must be a safe integer', value);
-  }
-  return value;
+  return checks.safeIntegerOption(name, options[name] ?? undefined, fallback);
 }
 
 /**
@@ -70,9 +49,7 @@ export function safeIntegerOption(options: Record<string, unknown>, name: string
  * @throws {InvalidOptionError} naming `name` for anything but `true`, `false` or `undefined`.
  */
 export function booleanOption(options: Record<string, unknown>, name: string, fallback: boolean): boolean {
-  const value = options[name] ?? fallback;
-  if (typeof value !== 'boolean') throw new InvalidOptionError(name, 'must be a boolean', value);
-  return value;
+  return checks.booleanOption(name, options[name] ?? undefined, fallback);
 }
 
 /**
@@ -80,10 +57,5 @@ export function booleanOption(options: Record<string, unknown>, name: string, fa
  * @throws {InvalidOptionError} naming `name` and listing `allowed` otherwise.
  */
 export function oneOfOption<T>(options: Record<string, unknown>, name: string, allowed: readonly T[], fallback: T): T {
-  const value = options[name] === undefined ? fallback : options[name];
-  if (!allowed.includes(value as T)) {
-    const list = allowed.map((item) => (typeof item === 'string' ? JSON.stringify(item) : String(item)));
-    throw new InvalidOptionError(name, `must be one of ${list.join(', ')}`, value);
-  }
-  return value as T;
+  return checks.oneOfOption(name, options[name], allowed, fallback);
 }

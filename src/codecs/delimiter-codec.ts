@@ -3,12 +3,12 @@
  * `AnyDelimiterCodec`), including multi-byte delimiters split across chunks.
  */
 import { InvalidOptionError } from '../core/errors.ts';
+import { optionNames } from '../core/options.ts';
 import type { FrameCodec, FrameInput } from './codec.ts';
 import { badFrame, frameTooLarge } from './codec-error.ts';
 import { booleanOption, DEFAULT_MAX_FRAME_LENGTH, optionsRecord, positiveLengthOption } from './codec-options.ts';
-import { FailureLatch } from './failure-latch.ts';
+import { FrameDecoder } from './frame-decoder.ts';
 import { frameInputToBuffer } from './frame-input.ts';
-import { PendingBytes } from './pending-bytes.ts';
 
 /** Options of {@link createDelimiterCodec}. */
 export interface DelimiterCodecOptions {
@@ -26,6 +26,7 @@ export interface DelimiterCodecOptions {
    */
   includeDelimiter?: boolean;
 }
+const DELIMITER_CODEC_OPTIONS = optionNames<DelimiterCodecOptions>({ delimiter: true, maxFrameLength: true, includeDelimiter: true });
 
 /**
  * Creates a codec for frames ended by `delimiter`; frames are Buffers.
@@ -51,7 +52,7 @@ export function createDelimiterCodec(options: DelimiterCodecOptions): FrameCodec
   return new DelimiterCodec(options);
 }
 
-class DelimiterCodec implements FrameCodec<FrameInput, Buffer> {
+class DelimiterCodec extends FrameDecoder<FrameInput, Buffer> {
   readonly #delimiter: Buffer;
   /**
    * What `indexOf` searches for: the byte of a one-byte delimiter, as a number, or the delimiter.
@@ -64,8 +65,6 @@ class DelimiterCodec implements FrameCodec<FrameInput, Buffer> {
   readonly #includeDelimiter: boolean;
   /** Shifts k (0 < k < delimiter length) at which the delimiter overlaps itself. */
   readonly #selfOverlaps: readonly number[];
-  readonly #pending: PendingBytes;
-  readonly #failure: FailureLatch;
   /** The last pending bytes, at most one fewer than the delimiter: where a split delimiter starts. */
   readonly #tail: Buffer;
   #tailLength: number;
@@ -78,39 +77,19 @@ class DelimiterCodec implements FrameCodec<FrameInput, Buffer> {
   readonly #endsPrefix: Uint8Array;
 
   constructor(options: DelimiterCodecOptions) {
-    const record = optionsRecord(options);
+    super();
+    const record = optionsRecord(options, DELIMITER_CODEC_OPTIONS);
     this.#delimiter = delimiterOption(record.delimiter);
     this.#needle = this.#delimiter.length === 1 ? this.#delimiter[0]! : this.#delimiter;
     this.#encodedDelimiter = Buffer.from(this.#delimiter);
     this.#maxFrameLength = positiveLengthOption(record, 'maxFrameLength', DEFAULT_MAX_FRAME_LENGTH);
     this.#includeDelimiter = booleanOption(record, 'includeDelimiter', false);
     this.#selfOverlaps = selfOverlapsOf(this.#delimiter);
-    this.#pending = new PendingBytes();
-    this.#failure = new FailureLatch();
     this.#tail = Buffer.alloc(this.#delimiter.length - 1);
     this.#tailLength = 0;
     this.#probe = Buffer.alloc(2 * (this.#delimiter.length - 1));
     this.#endsPrefix = new Uint8Array(256);
     for (const byte of this.#delimiter.subarray(0, -1)) this.#endsPrefix[byte] = 1;
-  }
-
-  get pendingBytes(): number {
-    return this.#pending.length;
-  }
-
-  decode(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
-    this.#failure.assertUsable();
-    try {
-      this.#decode(chunk, onFrame);
-    } catch (error) {
-      throw this.#failure.record(error);
-    }
-  }
-
-  finish(_onFrame: (frame: Buffer) => void): void {
-    this.#failure.assertUsable();
-    if (this.#pending.length === 0) return;
-    throw this.#failure.record(badFrame(`stream ended inside a frame (${this.#pending.length} bytes pending)`));
   }
 
   encode(frame: FrameInput): Buffer[] {
@@ -123,19 +102,13 @@ class DelimiterCodec implements FrameCodec<FrameInput, Buffer> {
     return [bytes, this.#encodedDelimiter];
   }
 
-  reset(): void {
-    this.#pending.clear();
-    this.#tailLength = 0;
-    this.#failure.clear();
-  }
-
-  #decode(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
+  protected decodeFrames(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
     const needle = this.#needle;
     const delimiterLength = this.#delimiter.length;
     const kept = this.#includeDelimiter ? delimiterLength : 0;
     const max = this.#maxFrameLength;
     let start = 0;
-    if (this.#pending.length > 0) {
+    if (this.pending.length > 0) {
       start = this.#completePendingFrame(chunk, onFrame);
       if (start === -1) return;
     }
@@ -148,10 +121,18 @@ class DelimiterCodec implements FrameCodec<FrameInput, Buffer> {
     if (start < chunk.length) this.#hold(start === 0 ? chunk : chunk.subarray(start));
   }
 
+  protected endOfStream(): void {
+    throw badFrame(`stream ended inside a frame (${this.pending.length} bytes pending)`);
+  }
+
+  protected override resetState(): void {
+    this.#tailLength = 0;
+  }
+
   /** Ends the pending frame if `chunk` completes its delimiter; returns where the rest of `chunk` starts, or -1 when all of it was held. */
   #completePendingFrame(chunk: Buffer, onFrame: (frame: Buffer) => void): number {
     const delimiter = this.#delimiter;
-    const pending = this.#pending;
+    const pending = this.pending;
     const tailLength = this.#tailLength;
     if (tailLength > 0 && this.#endsPrefix[this.#tail[tailLength - 1]!] === 1) {
       // Only the tail and the chunk's first bytes can hold a delimiter that began in a previous chunk,
@@ -181,9 +162,9 @@ class DelimiterCodec implements FrameCodec<FrameInput, Buffer> {
   }
 
   #hold(piece: Buffer): void {
-    this.#pending.push(piece);
+    this.pending.push(piece);
     if (this.#tail.length > 0) this.#keepTail(piece);
-    const length = this.#pending.length;
+    const length = this.pending.length;
     if (length > this.#maxFrameLength && length - this.#partialDelimiterLength() > this.#maxFrameLength) {
       throw this.#tooLong();
     }

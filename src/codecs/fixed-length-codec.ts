@@ -2,18 +2,19 @@
  * Frames of one fixed size (Netty `FixedLengthFrameDecoder`): every `frameLength` bytes of the
  * stream are one frame.
  */
+import { optionNames } from '../core/options.ts';
 import type { FrameCodec, FrameInput } from './codec.ts';
 import { badFrame, frameTooLarge } from './codec-error.ts';
 import { optionsRecord, positiveLengthOption } from './codec-options.ts';
-import { FailureLatch } from './failure-latch.ts';
+import { FrameDecoder } from './frame-decoder.ts';
 import { frameInputToBuffer } from './frame-input.ts';
-import { PendingBytes } from './pending-bytes.ts';
 
 /** Options of {@link createFixedLengthCodec}. */
 export interface FixedLengthCodecOptions {
   /** The size of every frame, in bytes. Required: a positive integer. */
   frameLength: number;
 }
+const FIXED_LENGTH_CODEC_OPTIONS = optionNames<FixedLengthCodecOptions>({ frameLength: true });
 
 /**
  * Creates a codec for frames of exactly `frameLength` bytes; frames are Buffers.
@@ -35,38 +36,13 @@ export function createFixedLengthCodec(options: FixedLengthCodecOptions): FrameC
   return new FixedLengthCodec(options);
 }
 
-class FixedLengthCodec implements FrameCodec<FrameInput, Buffer> {
+class FixedLengthCodec extends FrameDecoder<FrameInput, Buffer> {
   readonly #frameLength: number;
-  readonly #pending: PendingBytes;
-  readonly #failure: FailureLatch;
 
   constructor(options: FixedLengthCodecOptions) {
-    const record = optionsRecord(options);
+    super();
+    const record = optionsRecord(options, FIXED_LENGTH_CODEC_OPTIONS);
     this.#frameLength = positiveLengthOption(record, 'frameLength');
-    this.#pending = new PendingBytes();
-    this.#failure = new FailureLatch();
-  }
-
-  get pendingBytes(): number {
-    return this.#pending.length;
-  }
-
-  decode(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
-    this.#failure.assertUsable();
-    try {
-      this.#decode(chunk, onFrame);
-    } catch (error) {
-      throw this.#failure.record(error);
-    }
-  }
-
-  finish(_onFrame: (frame: Buffer) => void): void {
-    this.#failure.assertUsable();
-    const pending = this.#pending.length;
-    if (pending === 0) return;
-    throw this.#failure.record(
-      badFrame(`stream ended inside a frame (${pending} of ${this.#frameLength} bytes)`),
-    );
   }
 
   encode(frame: FrameInput): Buffer {
@@ -80,14 +56,9 @@ class FixedLengthCodec implements FrameCodec<FrameInput, Buffer> {
     return bytes;
   }
 
-  reset(): void {
-    this.#pending.clear();
-    this.#failure.clear();
-  }
-
-  #decode(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
+  protected decodeFrames(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
     const frameLength = this.#frameLength;
-    const pending = this.#pending;
+    const pending = this.pending;
     let start = 0;
     if (pending.length > 0) {
       const needed = frameLength - pending.length;
@@ -103,5 +74,9 @@ class FixedLengthCodec implements FrameCodec<FrameInput, Buffer> {
       start += frameLength;
     }
     if (start < chunk.length) pending.push(start === 0 ? chunk : chunk.subarray(start));
+  }
+
+  protected endOfStream(): void {
+    throw badFrame(`stream ended inside a frame (${this.pending.length} of ${this.#frameLength} bytes)`);
   }
 }

@@ -4,6 +4,7 @@
  * order, what its value counts, and how much of the frame to strip.
  */
 import { InvalidOptionError } from '../core/errors.ts';
+import { optionNames } from '../core/options.ts';
 import type { FrameCodec, FrameInput } from './codec.ts';
 import { badFrame, frameTooLarge } from './codec-error.ts';
 import {
@@ -15,9 +16,8 @@ import {
   positiveLengthOption,
   safeIntegerOption,
 } from './codec-options.ts';
-import { FailureLatch } from './failure-latch.ts';
+import { FrameDecoder } from './frame-decoder.ts';
 import { frameInputToBuffer } from './frame-input.ts';
-import { PendingBytes } from './pending-bytes.ts';
 
 /** Widths of a length field, in bytes. */
 export type LengthFieldLength = 1 | 2 | 3 | 4 | 8;
@@ -64,6 +64,15 @@ export interface LengthFieldCodecOptions {
    */
   lengthIncludesHeader?: boolean;
 }
+const LENGTH_FIELD_CODEC_OPTIONS = optionNames<LengthFieldCodecOptions>({
+  lengthFieldLength: true,
+  byteOrder: true,
+  lengthFieldOffset: true,
+  lengthAdjustment: true,
+  initialBytesToStrip: true,
+  maxFrameLength: true,
+  lengthIncludesHeader: true,
+});
 
 /**
  * Creates a codec for length-prefixed frames; frames are Buffers.
@@ -102,7 +111,7 @@ export function createLengthFieldCodec(options?: LengthFieldCodecOptions): Frame
 const FIELD_LENGTHS: readonly LengthFieldLength[] = [1, 2, 3, 4, 8];
 const MAX_SAFE_BIGINT = BigInt(Number.MAX_SAFE_INTEGER);
 
-class LengthFieldCodec implements FrameCodec<FrameInput, Buffer> {
+class LengthFieldCodec extends FrameDecoder<FrameInput, Buffer> {
   readonly #fieldLength: LengthFieldLength;
   readonly #littleEndian: boolean;
   readonly #fieldOffset: number;
@@ -115,8 +124,6 @@ class LengthFieldCodec implements FrameCodec<FrameInput, Buffer> {
   /** Bounds of a valid stream length, so the common case costs two comparisons. */
   readonly #minStreamLength: number;
   readonly #maxStreamLength: number;
-  readonly #pending: PendingBytes;
-  readonly #failure: FailureLatch;
   /** Reads the length field at an offset; chosen once, so the per-frame call stays monomorphic. */
   readonly #readField: (buffer: Buffer, at: number) => number;
   /** Scratch for a length field split across chunks. */
@@ -125,7 +132,8 @@ class LengthFieldCodec implements FrameCodec<FrameInput, Buffer> {
   #frameLength: number;
 
   constructor(options: LengthFieldCodecOptions | undefined) {
-    const record = optionsRecord(options);
+    super();
+    const record = optionsRecord(options, LENGTH_FIELD_CODEC_OPTIONS);
     this.#fieldLength = oneOfOption(record, 'lengthFieldLength', FIELD_LENGTHS, 4);
     this.#littleEndian = oneOfOption<ByteOrder>(record, 'byteOrder', ['big', 'little'], 'big') === 'little';
     this.#fieldOffset = nonNegativeLengthOption(record, 'lengthFieldOffset', 0);
@@ -136,32 +144,9 @@ class LengthFieldCodec implements FrameCodec<FrameInput, Buffer> {
     this.#maxFrameLength = positiveLengthOption(record, 'maxFrameLength', DEFAULT_MAX_FRAME_LENGTH);
     this.#minStreamLength = Math.max(this.#fieldEnd, this.#strip);
     this.#maxStreamLength = Math.min(this.#maxFrameLength + this.#strip, Number.MAX_SAFE_INTEGER);
-    this.#pending = new PendingBytes();
-    this.#failure = new FailureLatch();
     this.#readField = fieldReader(this.#fieldLength, this.#littleEndian);
     this.#field = Buffer.alloc(this.#fieldLength);
     this.#frameLength = -1;
-  }
-
-  get pendingBytes(): number {
-    return this.#pending.length;
-  }
-
-  decode(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
-    this.#failure.assertUsable();
-    try {
-      this.#decode(chunk, onFrame);
-    } catch (error) {
-      throw this.#failure.record(error);
-    }
-  }
-
-  finish(_onFrame: (frame: Buffer) => void): void {
-    this.#failure.assertUsable();
-    const pending = this.#pending.length;
-    if (pending === 0) return;
-    const expected = this.#frameLength === -1 ? `${this.#fieldEnd} header bytes` : `${this.#frameLength} bytes`;
-    throw this.#failure.record(badFrame(`stream ended inside a frame (${pending} of ${expected})`));
   }
 
   encode(frame: FrameInput): Buffer[] {
@@ -182,14 +167,8 @@ class LengthFieldCodec implements FrameCodec<FrameInput, Buffer> {
     return [header, bytes];
   }
 
-  reset(): void {
-    this.#pending.clear();
-    this.#frameLength = -1;
-    this.#failure.clear();
-  }
-
-  #decode(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
-    const pending = this.#pending;
+  protected decodeFrames(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
+    const pending = this.pending;
     const fieldEnd = this.#fieldEnd;
     let start = 0;
     if (pending.length > 0) {
@@ -231,6 +210,15 @@ class LengthFieldCodec implements FrameCodec<FrameInput, Buffer> {
       start = end;
     }
     if (start < chunk.length) pending.push(start === 0 ? chunk : chunk.subarray(start));
+  }
+
+  protected endOfStream(): void {
+    const expected = this.#frameLength === -1 ? `${this.#fieldEnd} header bytes` : `${this.#frameLength} bytes`;
+    throw badFrame(`stream ended inside a frame (${this.pending.length} of ${expected})`);
+  }
+
+  protected override resetState(): void {
+    this.#frameLength = -1;
   }
 
   /** The stream length of a frame whose field reads `value`, after every bound is checked. */

@@ -12,9 +12,9 @@ import {
   optionsRecord,
   positiveLengthOption,
 } from './codec-options.ts';
-import { FailureLatch } from './failure-latch.ts';
+import { optionNames } from '../core/options.ts';
+import { FrameDecoder } from './frame-decoder.ts';
 import { frameInputToBuffer } from './frame-input.ts';
-import { PendingBytes } from './pending-bytes.ts';
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -23,6 +23,7 @@ const CR = 0x0d;
 export type LineEncoding = 'utf8' | 'latin1' | 'ascii';
 
 const LINE_ENCODINGS: readonly (LineEncoding | null)[] = ['utf8', 'latin1', 'ascii', null];
+const LINE_CODEC_OPTIONS = optionNames<LineCodecOptions>({ maxLineLength: true, encoding: true, newline: true, allowUnterminatedLine: true });
 
 /** Options of {@link createLineCodec}. */
 export interface LineCodecOptions {
@@ -76,53 +77,22 @@ export function createLineCodec(options?: LineCodecOptions): FrameCodec<FrameInp
   return new LineCodec(options);
 }
 
-class LineCodec implements FrameCodec<FrameInput, string | Buffer> {
+class LineCodec extends FrameDecoder<FrameInput, string | Buffer> {
   readonly #maxLineLength: number;
   readonly #encoding: LineEncoding | null;
   /** What `encode` appends to bytes: made once, returned from every `encode`, never modified. */
   readonly #newline: Buffer;
   readonly #newlineText: '\n' | '\r\n';
   readonly #allowUnterminatedLine: boolean;
-  readonly #pending: PendingBytes;
-  readonly #failure: FailureLatch;
 
   constructor(options: LineCodecOptions | undefined) {
-    const record = optionsRecord(options);
+    super();
+    const record = optionsRecord(options, LINE_CODEC_OPTIONS);
     this.#maxLineLength = positiveLengthOption(record, 'maxLineLength', DEFAULT_MAX_LINE_LENGTH);
     this.#encoding = oneOfOption(record, 'encoding', LINE_ENCODINGS, 'utf8');
     this.#newlineText = oneOfOption(record, 'newline', ['\n', '\r\n'] as const, '\n');
     this.#newline = Buffer.from(this.#newlineText, 'latin1');
     this.#allowUnterminatedLine = booleanOption(record, 'allowUnterminatedLine', false);
-    this.#pending = new PendingBytes();
-    this.#failure = new FailureLatch();
-  }
-
-  get pendingBytes(): number {
-    return this.#pending.length;
-  }
-
-  decode(chunk: Buffer, onFrame: (frame: string | Buffer) => void): void {
-    this.#failure.assertUsable();
-    try {
-      this.#decode(chunk, onFrame);
-    } catch (error) {
-      throw this.#failure.record(error);
-    }
-  }
-
-  finish(onFrame: (frame: string | Buffer) => void): void {
-    this.#failure.assertUsable();
-    try {
-      const pending = this.#pending;
-      if (pending.length === 0) return;
-      if (!this.#allowUnterminatedLine) {
-        throw badFrame(`stream ended inside a line (${pending.length} bytes pending)`);
-      }
-      // A CR at end of stream is most likely half of a CRLF, as tokio-util's LinesCodec reads it.
-      onFrame(this.#toFrame(pending.take(undefined, 0, pending.lastByte() === CR ? 1 : 0)));
-    } catch (error) {
-      throw this.#failure.record(error);
-    }
   }
 
   encode(frame: FrameInput): Buffer | Buffer[] {
@@ -137,13 +107,8 @@ class LineCodec implements FrameCodec<FrameInput, string | Buffer> {
     return [line, this.#newline];
   }
 
-  reset(): void {
-    this.#pending.clear();
-    this.#failure.clear();
-  }
-
-  #decode(chunk: Buffer, onFrame: (frame: string | Buffer) => void): void {
-    const pending = this.#pending;
+  protected decodeFrames(chunk: Buffer, onFrame: (frame: string | Buffer) => void): void {
+    const pending = this.pending;
     const max = this.#maxLineLength;
     let start = 0;
     if (pending.length > 0) {
@@ -179,9 +144,16 @@ class LineCodec implements FrameCodec<FrameInput, string | Buffer> {
     }
   }
 
+  protected endOfStream(onFrame: (frame: string | Buffer) => void): void {
+    const pending = this.pending;
+    if (!this.#allowUnterminatedLine) throw badFrame(`stream ended inside a line (${pending.length} bytes pending)`);
+    // A CR at end of stream is most likely half of a CRLF, as tokio-util's LinesCodec reads it.
+    onFrame(this.#toFrame(pending.take(undefined, 0, pending.lastByte() === CR ? 1 : 0)));
+  }
+
   /** Fails as soon as the pending line is over the limit, allowing one CR that may begin a CRLF. */
   #assertPendingWithinMax(): void {
-    const pending = this.#pending;
+    const pending = this.pending;
     if (pending.length > this.#maxLineLength && pending.length - (pending.lastByte() === CR ? 1 : 0) > this.#maxLineLength) {
       throw this.#tooLong();
     }

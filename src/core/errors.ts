@@ -88,6 +88,20 @@ export const ErrorCode = {
   TLS_HANDSHAKE_FAILURES: 'SWB_ERR_TLS_HANDSHAKE_FAILURES',
   /** A `warning`: a certificate in use expires within `tls.expiryWarning`, or has expired. */
   TLS_CERTIFICATE_EXPIRING: 'SWB_ERR_TLS_CERTIFICATE_EXPIRING',
+  /** `LISTEN_FDS`, `LISTEN_PID` or `LISTEN_FDNAMES` is malformed (not a count, names not matching the count). */
+  ACTIVATION_BAD_ENVIRONMENT: 'SWB_ERR_ACTIVATION_BAD_ENVIRONMENT',
+  /** Sockets from the service manager were asked for and none were passed to this process. */
+  ACTIVATION_NO_SOCKETS: 'SWB_ERR_ACTIVATION_NO_SOCKETS',
+  /** No passed socket carries the name asked for. */
+  ACTIVATION_NAME_NOT_FOUND: 'SWB_ERR_ACTIVATION_NAME_NOT_FOUND',
+  /** A passed fd is not of the kind asked for (a datagram fd for TCP, a connected socket for a listener, not a socket). */
+  ACTIVATION_FD_TYPE: 'SWB_ERR_ACTIVATION_FD_TYPE',
+  /** A passed fd was already adopted by another server in this process. */
+  ACTIVATION_FD_TAKEN: 'SWB_ERR_ACTIVATION_FD_TAKEN',
+  /** inetd mode found no connected socket (on fd 3 with `LISTEN_FDS=1`, or on fd 0). */
+  ACTIVATION_NO_CONNECTION: 'SWB_ERR_ACTIVATION_NO_CONNECTION',
+  /** A readiness or watchdog notification could not be handed to the service manager (the warning's code). */
+  NOTIFY_FAILED: 'SWB_ERR_NOTIFY_FAILED',
 } as const;
 
 /** One of the stable `SWB_ERR_*` codes. */
@@ -108,14 +122,30 @@ export class SwitchboardError extends Error {
   }
 }
 
-/** An invalid option value, thrown synchronously where the option is given. */
+/** Marks a constraint that is the whole message (see {@link unknownOptionError}). */
+const WHOLE_MESSAGE = Symbol('whole message');
+
+/**
+ * An invalid option value, or an option name that is not one, thrown synchronously where the
+ * option is given.
+ */
 export class InvalidOptionError extends SwitchboardError {
   declare readonly option: string;
 
   constructor(option: string, constraint: string, value: unknown) {
-    super(ErrorCode.INVALID_OPTION, `\`${option}\` ${constraint}, got ${describeValue(value)}`);
+    super(ErrorCode.INVALID_OPTION, value === WHOLE_MESSAGE ? constraint : `\`${option}\` ${constraint}, got ${describeValue(value)}`);
     this.option = option;
   }
+}
+
+/**
+ * The error for an option name that is not one: `unknown option "idleTimeOut" (did you mean
+ * "idleTimeout"?)`; `option` is the name as given.
+ * @param nearest the valid name it most likely meant, if any is close
+ */
+export function unknownOptionError(option: string, nearest: string | undefined): InvalidOptionError {
+  const hint = nearest === undefined ? '' : ` (did you mean ${JSON.stringify(nearest)}?)`;
+  return new InvalidOptionError(option, `unknown option ${JSON.stringify(option)}${hint}`, WHOLE_MESSAGE);
 }
 
 /** The transports Switchboard serves. */
@@ -176,8 +206,14 @@ export function formatOpPrefix(context: OpContext): string {
   return `${context.op} ${context.transport}${where}`;
 }
 
-/** `127.0.0.1:7000`, `[::1]:7000`, or the bare host when there is no port. */
-export function formatHostPort(host: string, port: number | undefined): string {
+/**
+ * An address for display: `127.0.0.1:7000`, `[::1]:7000` (IPv6 in brackets), or the bare host
+ * when there is no port. Exported as `formatAddress`.
+ * @example
+ * formatAddress('::1', 7000); // '[::1]:7000'
+ * server.addresses.map((bound) => formatAddress(bound.address, bound.port));
+ */
+export function formatHostPort(host: string, port?: number): string {
   const shown = host.includes(':') ? `[${host}]` : host;
   return port === undefined ? shown : `${shown}:${port}`;
 }

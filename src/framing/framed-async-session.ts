@@ -3,19 +3,17 @@
  * so a slow consumer leaves bytes in the socket (reading pauses) rather than frames in memory.
  */
 import type { Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
-import { AsyncSession, handledRejection } from '../tcp/async-session.ts';
 import type { FrameCodec } from '../codecs/codec.ts';
+import { asCodecFailure } from '../codecs/codec-error.ts';
+import type { SwitchboardError } from '../core/errors.ts';
+import { AsyncSession, handledRejection } from '../tcp/async-session.ts';
 import { CloseCause, type CloseReason } from '../tcp/close-reason.ts';
 import type { ConnectionInfo } from '../tcp/connection-info.ts';
-import type { SwitchboardError } from '../core/errors.ts';
 import { SessionState, type SessionHost } from '../tcp/tcp-session.ts';
-import { asCodecFailure, partialFrameExpired } from './framing-errors.ts';
-import type { PartialFrameHolder, PartialFrameWatch } from './partial-frames.ts';
+import type { FramingLimits, PartialFrameClock } from './framing-limits.ts';
 
-// The session whose chunk is being decoded, so one shared function collects every frame.
+/** The session whose chunk is being decoded, so one shared function collects every frame. */
 let collecting: FramedAsyncSession<unknown, unknown> | undefined;
-let collectFrame: (frame: unknown) => void;
 
 /**
  * A framed TCP session in async style, given to a {@link FramedSessionFunction}. It is an
@@ -25,27 +23,29 @@ let collectFrame: (frame: unknown) => void;
  * @example
  * for await (const line of session.frames()) await session.send(line.toUpperCase());
  */
-export class FramedAsyncSession<In, Out> extends AsyncSession implements PartialFrameHolder {
+export class FramedAsyncSession<In, Out> extends AsyncSession {
   readonly #codec: FrameCodec<In, Out>;
-  readonly #watch: PartialFrameWatch;
+  readonly #limits: FramingLimits;
+  readonly #clock: PartialFrameClock;
   /** Decoded frames not yet read: at most one chunk's worth. */
   #frames: Out[] = [];
   #next = 0;
   #inputDone = false;
   /** True while a reader waits on the socket: only then does a partial frame's clock run. */
   #awaitingInput = false;
-  #partialSince = 0;
   /** A codec error, raised once the frames decoded before it have been read. */
   #failure: SwitchboardError | undefined;
   /** `limit` for bad input; `peer-end` for a stream the peer ended inside a frame. */
   #failureCause: CloseCause = CloseCause.LIMIT;
+  /** The session has been closed (or half-closed) for {@link #failure}. */
+  #closedForFailure = false;
 
   /** @internal Created by the server through {@link framed}. */
-  constructor(id: number, socket: Socket, info: ConnectionInfo, host: SessionHost, idleTimeout: number, codec: FrameCodec<In, Out>, watch: PartialFrameWatch) {
+  constructor(id: number, socket: Socket, info: ConnectionInfo, host: SessionHost, idleTimeout: number, codec: FrameCodec<In, Out>, limits: FramingLimits) {
     super(id, socket, info, host, idleTimeout);
     this.#codec = codec;
-    this.#watch = watch;
-    watch.add(this);
+    this.#limits = limits;
+    this.#clock = limits.clockFor(this, FramedAsyncSession.#readingFromPeer);
   }
 
   /** This session's codec (its `encode` gives the bytes `send` would write, e.g. for `server.broadcast`). */
@@ -55,14 +55,15 @@ export class FramedAsyncSession<In, Out> extends AsyncSession implements Partial
 
   /**
    * Resolves with the next whole frame, or `null` at end of stream.
-   * @throws {CodecError} (rejects) `SWB_ERR_FRAME_TOO_LARGE` / `SWB_ERR_BAD_FRAME`; the session is closed (`limit`)
+   * @throws {CodecError} (rejects) `SWB_ERR_FRAME_TOO_LARGE` / `SWB_ERR_BAD_FRAME`; the session is closed (`limit`),
+   * after the last frame `onCodecError` gives, if any
    * @throws {SwitchboardError} (rejects) the close error when the session ended in error (reset, deadline, …)
    */
   async readFrame(): Promise<Out | null> {
     for (;;) {
       if (this.#next < this.#frames.length) return this.#shift();
       if (this.#failure !== undefined) {
-        this.terminate(this.#failureCause, this.#failure, false);
+        this.#closeForCodecError(this.#failure);
         throw this.#failure;
       }
       if (this.#inputDone) return null;
@@ -108,35 +109,23 @@ export class FramedAsyncSession<In, Out> extends AsyncSession implements Partial
       this.terminate(CloseCause.LIMIT, failure, false);
       return handledRejection(failure);
     }
-    if (!Array.isArray(bytes)) return this.write(bytes);
-    const socket = this.socket;
-    socket.cork();
-    let last: Promise<void> = Promise.resolve();
-    for (const piece of bytes) last = this.write(piece);
-    socket.uncork();
-    return last;
-  }
-
-  /** @internal */
-  checkPartialFrame(now: number, timeout: number): void {
-    if (this.#partialSince === 0 || this.sessionState === SessionState.CLOSED || this.discarding) return;
-    // Only while a reader waits on the peer does a partial frame count against it.
-    if (!this.#awaitingInput) {
-      this.#partialSince = now;
-      return;
-    }
-    if (now - this.#partialSince < timeout) return;
-    this.terminate(CloseCause.LIMIT, partialFrameExpired(this.id, this.#codec.pendingBytes, timeout), false);
+    return this.write(bytes);
   }
 
   protected override closedWith(reason: CloseReason): void {
-    this.#watch.delete(this);
+    this.#clock.stop();
     super.closedWith(reason);
   }
 
   /** STARTTLS: frames decoded but not read, and a partial frame, are plaintext that followed the command. */
   protected override detachReader(): number {
     return super.detachReader() + (this.#frames.length - this.#next) + this.#codec.pendingBytes;
+  }
+
+  /** The codec error this session is closing for, rethrown by the session function, is no handler bug. */
+  protected override handlerFailed(error: unknown, callback: string): void {
+    if (this.#closedForFailure && error === this.#failure) return;
+    super.handlerFailed(error, callback);
   }
 
   #shift(): Out {
@@ -152,25 +141,24 @@ export class FramedAsyncSession<In, Out> extends AsyncSession implements Partial
     const outer = collecting;
     collecting = this as FramedAsyncSession<unknown, unknown>;
     try {
-      this.#codec.decode(chunk, collectFrame as (frame: Out) => void);
+      this.#codec.decode(chunk, FramedAsyncSession.#collectFrame as (frame: Out) => void);
     } catch (error) {
       this.#codecFailed(error);
     } finally {
       collecting = outer;
     }
-    if (this.#codec.pendingBytes === 0) this.#partialSince = 0;
-    else if (this.#partialSince === 0) this.#partialSince = performance.now();
+    this.#clock.decoded(this.#codec.pendingBytes);
   }
 
   #finishInput(): void {
     this.#inputDone = true;
-    this.#partialSince = 0;
+    this.#clock.clear();
     // Half-closed by the server: the stream ends here, and a partial frame is no fault of the peer's.
     if (this.discarding) return;
     const outer = collecting;
     collecting = this as FramedAsyncSession<unknown, unknown>;
     try {
-      this.#codec.finish(collectFrame as (frame: Out) => void);
+      this.#codec.finish(FramedAsyncSession.#collectFrame as (frame: Out) => void);
     } catch (error) {
       this.#codecFailed(error);
       this.#failureCause = CloseCause.PEER_END; // the peer ended the stream inside a frame
@@ -185,11 +173,27 @@ export class FramedAsyncSession<In, Out> extends AsyncSession implements Partial
    */
   #codecFailed(error: unknown): void {
     this.#failure = asCodecFailure(error);
+    this.#clock.clear();
   }
 
-  static {
-    collectFrame = function (frame: unknown): void {
-      collecting!.#frames.push(frame);
-    };
+  /** Once: the session closes for the codec error, after the last frame `onCodecError` gives, if any. */
+  #closeForCodecError(failure: SwitchboardError): void {
+    if (this.#closedForFailure) return;
+    this.#closedForFailure = true;
+    try {
+      if (this.#limits.closeForCodecError(this, this.#failureCause, failure)) this.finishReading();
+    } catch (error) {
+      this.handlerFailed(error, 'onCodecError');
+    }
+  }
+
+  /** The codec's frame callback, shared by every session: the frame belongs to the session {@link collecting}. */
+  static #collectFrame(frame: unknown): void {
+    collecting!.#frames.push(frame);
+  }
+
+  /** Whether a partial frame's time counts against the peer: only while a reader waits on it. */
+  static #readingFromPeer(session: FramedAsyncSession<unknown, unknown>): boolean {
+    return session.#awaitingInput && !session.discarding;
   }
 }

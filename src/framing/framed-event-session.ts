@@ -1,45 +1,48 @@
 /**
- * An event-style session with a codec: each chunk is decoded into frames for the `frame`
- * handler, and `send` encodes. A frame handler that returns a promise holds reading until it
- * settles, so input never queues without bound.
+ * An event-style session with a codec. Its own socket listener feeds each chunk to the codec,
+ * and each frame goes straight to the `frame` handler: socket → this file → codec → handler.
+ * A frame handler that returns a promise holds reading until it settles, so input never queues
+ * without bound; `send` encodes.
  */
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { FrameCodec } from '../codecs/codec.ts';
+import { asCodecFailure } from '../codecs/codec-error.ts';
+import type { SwitchboardError } from '../core/errors.ts';
 import { CloseCause, type CloseReason } from '../tcp/close-reason.ts';
 import type { ConnectionInfo } from '../tcp/connection-info.ts';
 import { EventSession } from '../tcp/event-session.ts';
 import { isThenable, type TcpEventHandler } from '../tcp/tcp-handlers.ts';
-import { HANDLER_THREW, SessionState, type SessionHost } from '../tcp/tcp-session.ts';
+import { writeData } from '../tcp/socket-write.ts';
+import { HANDLER_THREW, SessionState, sessionOf, type SessionHost } from '../tcp/tcp-session.ts';
 import type { TlsInfo } from '../tls/describe-tls.ts';
 import type { StartTlsOptions } from '../tls/server-tls.ts';
-import type { FrameHandler } from './frame-handler.ts';
-import { asCodecFailure, partialFrameExpired } from './framing-errors.ts';
-import type { PartialFrameHolder, PartialFrameWatch } from './partial-frames.ts';
+import type { FramedEventHandler } from './framed.ts';
+import type { FramingLimits, PartialFrameClock } from './framing-limits.ts';
 
-// The session whose chunk is being decoded: lets one shared function receive every frame, so
-// decoding allocates no closure per chunk or per session.
+/** The session whose chunk is being decoded: one shared frame callback serves every session, so decoding allocates no closure. */
 let decoding: FramedEventSession<unknown, unknown> | undefined;
-let deliverFrame: (frame: unknown) => void;
 const kNoFailure = Symbol('no failure');
 
 /**
- * A framed TCP session in event style, given to a {@link FrameHandler}. It is an
+ * A framed TCP session in event style, given to a {@link FramedEventHandler}. It is an
  * {@link EventSession} too: `write` sends raw bytes, `pause`/`resume` hold reading.
  * @typeParam In - what {@link send} encodes. @typeParam Out - the frames the handler receives.
  * @example
  * framed(() => createLineCodec(), { frame(session, line) { session.send(line.toUpperCase()); } })
  */
-export class FramedEventSession<In, Out> extends EventSession implements PartialFrameHolder {
+export class FramedEventSession<In, Out> extends EventSession {
   readonly #codec: FrameCodec<In, Out>;
-  readonly #frames: FrameHandler<In, Out>;
-  readonly #watch: PartialFrameWatch;
-  /** performance.now() when the current partial frame began; 0 when none is pending. */
-  #partialSince = 0;
-  /** Frames decoded while an async frame handler runs, delivered in order after it settles. */
+  readonly #handler: FramedEventHandler<In, Out>;
+  readonly #limits: FramingLimits;
+  readonly #clock: PartialFrameClock;
+  /** Frames decoded while an async frame handler runs, handled in order once it settles; undefined when none runs. */
   #backlog: Out[] | undefined;
-  #backlogDone: PromiseWithResolvers<void> | undefined;
+  /** What waits for the backlog to be handled: the end of input, or the close for a codec error. */
+  #afterBacklog: (() => void) | undefined;
   #frameHandlerThrew = false;
+  /** The codec failed: nothing more is decoded. */
+  #failed = false;
   /** STARTTLS asked for by a frame handler mid-chunk: frames after it are counted, not delivered. */
   #tlsRequest: { options: StartTlsOptions; pipelined: number; result: PromiseWithResolvers<TlsInfo> } | undefined;
 
@@ -50,16 +53,18 @@ export class FramedEventSession<In, Out> extends EventSession implements Partial
     info: ConnectionInfo,
     host: SessionHost,
     idleTimeout: number,
-    handler: TcpEventHandler,
     codec: FrameCodec<In, Out>,
-    frames: FrameHandler<In, Out>,
-    watch: PartialFrameWatch,
+    handler: FramedEventHandler<In, Out>,
+    limits: FramingLimits,
   ) {
-    super(id, socket, info, host, idleTimeout, handler);
+    // The user's callbacks are the event handler as they are (`this` stays theirs); framed()
+    // refuses a `data` callback, so the base class reads nothing itself: this class's own
+    // listener joins the socket in attachReader(), which the base constructor calls.
+    super(id, socket, info, host, idleTimeout, handler as TcpEventHandler);
     this.#codec = codec;
-    this.#frames = frames;
-    this.#watch = watch;
-    watch.add(this);
+    this.#handler = handler;
+    this.#limits = limits;
+    this.#clock = limits.clockFor(this, FramedEventSession.#readingFromPeer);
   }
 
   /** This session's codec (its `encode` gives the bytes `send` would write, e.g. for `server.broadcast`). */
@@ -78,23 +83,21 @@ export class FramedEventSession<In, Out> extends EventSession implements Partial
     const bytes = this.#codec.encode(frame);
     // While a chunk is decoded its arrival has just stamped the activity time.
     if (decoding !== this) this.lastActivity = performance.now();
-    const socket = this.socket;
-    let queued: boolean;
-    if (!Array.isArray(bytes)) queued = socket.write(bytes);
-    else if (socket.writableCorked > 0) {
-      queued = true;
-      for (const piece of bytes) queued = socket.write(piece);
-    } else {
-      socket.cork();
-      queued = true;
-      for (const piece of bytes) queued = socket.write(piece);
-      socket.uncork();
-    }
-    return this.#flushIfFull(queued);
+    return this.#flushIfFull(writeData(this.socket, bytes));
   }
 
-  /** Feeds one chunk to the codec. @internal */
-  receive(chunk: Buffer): Promise<void> | undefined {
+  /** The peer half-closed: deliver a last unterminated frame if the codec allows, then `end`. */
+  protected override peerEnded(): void {
+    if (this.discarding || this.#failed) return; // our side is done, or closing for bad input
+    this.#finishInput();
+  }
+
+  protected override closedWith(reason: CloseReason): void {
+    this.#clock.stop();
+    super.closedWith(reason);
+  }
+
+  #decode(chunk: Buffer): void {
     const socket = this.socket;
     const outer = decoding;
     decoding = this as FramedEventSession<unknown, unknown>;
@@ -102,7 +105,7 @@ export class FramedEventSession<In, Out> extends EventSession implements Partial
     socket.cork();
     let failure: unknown = kNoFailure;
     try {
-      this.#codec.decode(chunk, deliverFrame as (frame: Out) => void);
+      this.#codec.decode(chunk, FramedEventSession.#deliverFrame as (frame: Out) => void);
     } catch (error) {
       failure = error;
     } finally {
@@ -111,54 +114,36 @@ export class FramedEventSession<In, Out> extends EventSession implements Partial
     }
     // Replies to the frames before a bad one have been flushed above; now close.
     if (failure !== kNoFailure) this.#decodeFailed(failure, CloseCause.LIMIT);
+    else this.#clock.decoded(this.#codec.pendingBytes);
+    // STARTTLS asked for by a frame of this chunk: the upgrade starts now the chunk is decoded.
     if (this.#tlsRequest !== undefined) this.#startRequestedTls();
-    if (this.#codec.pendingBytes === 0) this.#partialSince = 0;
-    else if (this.#partialSince === 0) this.#partialSince = performance.now();
-    return this.#backlogDone?.promise;
   }
 
-  /** The peer half-closed: deliver a last unterminated frame if the codec allows, then end. @internal */
-  finishInput(end: (() => void) | undefined): void {
-    if (this.#backlogDone) {
-      void this.#backlogDone.promise.then(() => this.finishInput(end));
+  #finishInput(): void {
+    if (this.#backlog !== undefined) {
+      this.#afterBacklog = () => this.#finishInput();
       return;
     }
     const outer = decoding;
     decoding = this as FramedEventSession<unknown, unknown>;
     try {
-      this.#codec.finish(deliverFrame as (frame: Out) => void);
+      this.#codec.finish(FramedEventSession.#deliverFrame as (frame: Out) => void);
     } catch (error) {
       this.#decodeFailed(error, CloseCause.PEER_END); // the peer ended the stream inside a frame
     } finally {
       decoding = outer;
     }
-    this.#partialSince = 0;
-    const finish = (): void => {
-      if (this.sessionState === SessionState.CLOSED || this.socket.destroyed) return;
-      if (!end) return this.end();
-      this.callHandler('end', end, undefined);
-    };
+    this.#clock.clear();
     // A last frame handled asynchronously holds the end until it settles.
-    const held = this.#backlogDone as PromiseWithResolvers<void> | undefined;
-    if (held) void held.promise.then(finish);
-    else finish();
+    if (this.#backlog !== undefined) this.#afterBacklog = () => this.#endInput();
+    else this.#endInput();
   }
 
-  /** @internal */
-  checkPartialFrame(now: number, timeout: number): void {
-    if (this.#partialSince === 0 || this.sessionState === SessionState.CLOSED || this.discarding) return;
-    // While reading is held (by a handler or `pause()`), the peer is not the one to blame.
-    if (this.socket.isPaused()) {
-      this.#partialSince = now;
-      return;
-    }
-    if (now - this.#partialSince < timeout) return;
-    this.terminate(CloseCause.LIMIT, partialFrameExpired(this.id, this.#codec.pendingBytes, timeout), false);
-  }
-
-  protected override closedWith(reason: CloseReason): void {
-    this.#watch.delete(this);
-    super.closedWith(reason);
+  #endInput(): void {
+    if (this.sessionState === SessionState.CLOSED || this.socket.destroyed || this.#failed) return;
+    const end = this.#handler.end;
+    if (!end) return this.end();
+    this.callHandler('end', end, this.#handler);
   }
 
   /**
@@ -171,8 +156,15 @@ export class FramedEventSession<In, Out> extends EventSession implements Partial
     return this.#tlsRequest.result.promise;
   }
 
-  /** STARTTLS: frames waiting behind an async handler, and a partial frame, followed the command. */
+  /** The decoding `data` listener joins the socket (at open, and on the `TLSSocket` after `startTls()`). */
+  protected override attachReader(): void {
+    super.attachReader();
+    this.socket.on('data', FramedEventSession.#onSocketData);
+  }
+
+  /** STARTTLS: the listener leaves the plaintext socket; frames waiting behind an async handler, and a partial frame, followed the command. */
   protected override detachReader(): number {
+    this.socket.off('data', FramedEventSession.#onSocketData);
     return super.detachReader() + (this.#backlog?.length ?? 0) + this.#codec.pendingBytes;
   }
 
@@ -191,23 +183,29 @@ export class FramedEventSession<In, Out> extends EventSession implements Partial
   }
 
   #handle(frame: Out): void {
-    const onFrame = this.#frames.frame;
+    const onFrame = this.#handler.frame;
     if (onFrame === undefined) return;
     let result: unknown;
     try {
-      result = onFrame.call(this.#frames, this, frame);
+      result = onFrame.call(this.#handler, this, frame);
     } catch (error) {
       this.#frameHandlerThrew = true;
       throw error;
     }
-    if (result !== undefined && isThenable(result)) this.#hold(result);
+    if (result !== undefined && isThenable(result)) this.#awaitFrame(result);
     else this.#flushIfFull(true);
   }
 
-  /** An async frame handler: later frames wait in the backlog and reading stops until it settles. */
-  #hold(pending: PromiseLike<unknown>): void {
-    this.#backlog ??= [];
-    this.#backlogDone ??= Promise.withResolvers<void>();
+  /**
+   * An async frame handler: later frames wait in the backlog, reading holds and a graceful close
+   * waits, until it settles.
+   */
+  #awaitFrame(pending: PromiseLike<unknown>): void {
+    if (this.#backlog === undefined) {
+      this.#backlog = [];
+      this.hold();
+      this.workStarted();
+    }
     pending.then(
       () => this.#continue(),
       (error: unknown) => this.#asyncFrameFailed(error),
@@ -216,9 +214,9 @@ export class FramedEventSession<In, Out> extends EventSession implements Partial
 
   #continue(): void {
     const backlog = this.#backlog!;
-    const onFrame = this.#frames.frame!;
+    const onFrame = this.#handler.frame!;
     while (backlog.length > 0 && this.sessionState !== SessionState.CLOSED) {
-      const result = this.callHandler('frame', onFrame, this.#frames, backlog.shift());
+      const result = this.callHandler('frame', onFrame, this.#handler, backlog.shift());
       if (result === HANDLER_THREW) break;
       if (result !== undefined && isThenable(result)) {
         result.then(
@@ -237,10 +235,12 @@ export class FramedEventSession<In, Out> extends EventSession implements Partial
   }
 
   #releaseBacklog(): void {
-    const done = this.#backlogDone;
     this.#backlog = undefined;
-    this.#backlogDone = undefined;
-    done?.resolve();
+    this.release();
+    this.workDone();
+    const after = this.#afterBacklog;
+    this.#afterBacklog = undefined;
+    after?.();
   }
 
   /** A codec error closes the session: `limit` for bad input, `peer-end` for a stream ended inside a frame. */
@@ -249,7 +249,21 @@ export class FramedEventSession<In, Out> extends EventSession implements Partial
       this.#frameHandlerThrew = false;
       return this.handlerFailed(error, 'frame');
     }
-    this.terminate(cause, asCodecFailure(error), false);
+    if (this.#failed) return;
+    this.#failed = true;
+    this.#clock.clear();
+    const failure = asCodecFailure(error);
+    // A last frame for the peer goes after the replies to the frames an async handler still holds.
+    if (this.#backlog !== undefined && this.#limits.answersCodecErrors) this.#afterBacklog = () => this.#closeForCodecError(cause, failure);
+    else this.#closeForCodecError(cause, failure);
+  }
+
+  #closeForCodecError(cause: CloseCause, failure: SwitchboardError): void {
+    try {
+      if (this.#limits.closeForCodecError(this, cause, failure)) this.finishReading();
+    } catch (error) {
+      this.handlerFailed(error, 'onCodecError');
+    }
   }
 
   /** While corked, hand the kernel what is queued once it reaches the watermark, so a long reply never piles up. */
@@ -262,13 +276,24 @@ export class FramedEventSession<In, Out> extends EventSession implements Partial
     return queued;
   }
 
-  static {
-    deliverFrame = function (frame: unknown): void {
-      const session = decoding!;
-      if (session.#tlsRequest !== undefined) session.#tlsRequest.pipelined++;
-      else if (session.#backlog !== undefined) session.#backlog.push(frame);
-      else session.#handle(frame);
-    };
+  /** The socket's `data` listener, shared by every session (no closure per session). */
+  static #onSocketData(this: Socket, chunk: Buffer): void {
+    const session = sessionOf<FramedEventSession<unknown, unknown>>(this);
+    if (session.discarding) return;
+    session.lastActivity = performance.now();
+    session.#decode(chunk);
+  }
+
+  /** The codec's frame callback, shared by every session: the frame belongs to the session {@link decoding}. */
+  static #deliverFrame(frame: unknown): void {
+    const session = decoding!;
+    if (session.#tlsRequest !== undefined) session.#tlsRequest.pipelined++;
+    else if (session.#backlog !== undefined) session.#backlog.push(frame);
+    else session.#handle(frame);
+  }
+
+  /** Whether a partial frame's time counts against the peer: while reading is held (a handler, `pause()`), it does not. */
+  static #readingFromPeer(session: FramedEventSession<unknown, unknown>): boolean {
+    return !session.discarding && !session.socket.isPaused();
   }
 }
-

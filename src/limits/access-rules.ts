@@ -4,7 +4,8 @@
  */
 import { BlockList, isIP } from 'node:net';
 import { InvalidOptionError } from '../core/errors.ts';
-import { RejectReason } from '../tcp/reject-reason.ts';
+import { optionNames, optionsObject } from '../core/options.ts';
+import { RejectCause } from '../tcp/reject-reason.ts';
 
 /**
  * Addresses and CIDR prefixes (`'10.0.0.0/8'`, `'::1'`, `'2001:db8::/32'`), or a `net.BlockList`
@@ -20,6 +21,8 @@ export interface AccessRuleSet {
   deny?: AddressList | null;
 }
 
+const ACCESS_RULE_NAMES = optionNames<AccessRuleSet>({ allow: true, deny: true });
+
 interface CompiledList {
   readonly source: AddressList;
   readonly blockList: BlockList;
@@ -32,9 +35,10 @@ export class AccessRules {
 
   /**
    * Replaces the lists given; a list left out stays as it was.
-   * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for an entry that is not an address or CIDR prefix
+   * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for an entry that is not an address or CIDR prefix, or a key other than `allow` and `deny`
    */
-  set(rules: AccessRuleSet): void {
+  set(input: AccessRuleSet): void {
+    const rules = optionsObject('rules', input, ACCESS_RULE_NAMES);
     // Compile both before replacing either, so a bad entry changes nothing.
     const allow = rules.allow === undefined ? this.#allow : compileAddressList('allow', rules.allow);
     const deny = rules.deny === undefined ? this.#deny : compileAddressList('deny', rules.deny);
@@ -48,11 +52,11 @@ export class AccessRules {
   }
 
   /** Why `address` is refused, or undefined when it may connect. */
-  check(address: string, family: 'IPv4' | 'IPv6'): RejectReason | undefined {
+  check(address: string, family: 'IPv4' | 'IPv6'): RejectCause | undefined {
     if (this.#allow === undefined && this.#deny === undefined) return undefined;
     const type = family === 'IPv6' ? 'ipv6' : 'ipv4';
-    if (this.#deny?.blockList.check(address, type)) return RejectReason.DENIED;
-    if (this.#allow && !this.#allow.blockList.check(address, type)) return RejectReason.NOT_ALLOWED;
+    if (this.#deny?.blockList.check(address, type)) return RejectCause.DENIED;
+    if (this.#allow && !this.#allow.blockList.check(address, type)) return RejectCause.NOT_ALLOWED;
     return undefined;
   }
 }

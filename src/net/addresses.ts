@@ -3,9 +3,10 @@
  * docs/addresses.md, as a pure step with an injectable resolver (no sockets here).
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { isIP, isIPv4 } from 'node:net';
+import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { ErrorCode, InvalidOptionError, OpError, opErrorFromSystem, type Transport } from '../core/errors.ts';
+import { canonicalIPv6, isUnspecifiedIPv6, mappedIPv4 } from './ip-address.ts';
 
 /** An IP address family as Node names it. */
 export type AddressFamily = 'IPv4' | 'IPv6';
@@ -46,9 +47,13 @@ export const IPV4_ANY = '0.0.0.0';
 /** The IPv6 wildcard address, as resolved targets spell it (canonical: `::0` becomes `::`). */
 export const IPV6_ANY = '::';
 
-/** Whether a resolved (canonical) address is a wildcard: `0.0.0.0` or `::`. */
-export function isWildcardAddress(address: string): boolean {
-  return address === IPV4_ANY || address === IPV6_ANY;
+/**
+ * Whether a host asks for every address: `''` (no host), `'*'`, `'0.0.0.0'`, or the all-zero IPv6
+ * address in any spelling (`'::'`, `'::0'`, `'[::]'`), as a user writes it or as Node reports it.
+ */
+export function isWildcardHost(host: string): boolean {
+  if (host === IPV4_ANY || host === IPV6_ANY || host === '' || host === '*') return true;
+  return host.indexOf(':') !== -1 && isUnspecifiedIPv6(unbracket(host));
 }
 
 /**
@@ -88,6 +93,12 @@ export function normalizeHostSpec(spec: HostSpec): string[] {
     if (typeof host !== 'string') throw new InvalidOptionError('host', 'must be a string or a non-empty array of strings', host);
     const trimmed = host.trim();
     if (/[\s/]/.test(trimmed)) throw new InvalidOptionError('host', 'must be an address or a host name', host);
+    // `name:port` or `[v6]:port`; a bare IPv6 literal has two colons or more.
+    const withPort = /^(\[[^\]]*\]|[^:]+):(\d+)$/.exec(trimmed);
+    if (withPort !== null) {
+      const example = `{ host: ${JSON.stringify(unbracket(withPort[1]!))}, port: ${Number(withPort[2])} }`;
+      throw new InvalidOptionError('host', `must not carry a port: give the port as the \`port\` option (${example})`, host);
+    }
     return trimmed;
   });
 }
@@ -106,7 +117,7 @@ async function targetsForHost(
   const literal = unbracket(requested);
   const version = isIP(literal);
   if (version === 4) return [target(literal, 'IPv4', false, requested, true)];
-  if (version === 6) return [target(canonicalIPv6(literal), 'IPv6', ipv6Only ?? false, requested, true)];
+  if (version === 6) return [target(canonicalIPv6(literal) ?? literal, 'IPv6', ipv6Only ?? false, requested, true)];
   if (literal !== requested) throw new InvalidOptionError('host', 'must hold an IPv6 address inside brackets', requested);
   if (literal.toLowerCase() === 'localhost') {
     return [target('127.0.0.1', 'IPv4', false, requested, false), target('::1', 'IPv6', ipv6Only ?? false, requested, false)];
@@ -121,7 +132,7 @@ async function targetsForHost(
     throw new OpError({ op: 'lookup', transport, address: literal, port }, ErrorCode.NAME_NOT_RESOLVED, 'name resolved to no address');
   }
   return addresses.map(({ address, family }) =>
-    family === 6 ? target(canonicalIPv6(address), 'IPv6', ipv6Only ?? false, requested, false) : target(address, 'IPv4', false, requested, false),
+    family === 6 ? target(canonicalIPv6(address) ?? address, 'IPv6', ipv6Only ?? false, requested, false) : target(address, 'IPv4', false, requested, false),
   );
 }
 
@@ -131,19 +142,6 @@ function target(host: string, family: AddressFamily, ipv6Only: boolean, requeste
 
 function unbracket(host: string): string {
   return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-}
-
-/** `::0` and `0:0::0` become `::`; zone ids are kept as written. */
-function canonicalIPv6(address: string): string {
-  const zoneAt = address.indexOf('%');
-  const bare = zoneAt === -1 ? address : address.slice(0, zoneAt);
-  const zone = zoneAt === -1 ? '' : address.slice(zoneAt);
-  try {
-    // URL's host parser canonicalises IPv6 (RFC 5952), which is what we compare on.
-    return new URL(`http://[${bare}]/`).hostname.slice(1, -1) + zone;
-  } catch {
-    return address;
-  }
 }
 
 function dedupeTargets(targets: ListenTarget[]): ListenTarget[] {
@@ -160,9 +158,9 @@ function dedupeTargets(targets: ListenTarget[]): ListenTarget[] {
  * anything else is returned unchanged.
  */
 export function unmapAddress(address: string, family: string): { address: string; family: AddressFamily } {
-  if (family === 'IPv6' && address.length > 7 && address.startsWith('::ffff:')) {
-    const tail = address.slice(7);
-    if (isIPv4(tail)) return { address: tail, family: 'IPv4' };
+  if (family === 'IPv6') {
+    const ipv4 = mappedIPv4(address);
+    if (ipv4 !== undefined) return { address: ipv4, family: 'IPv4' };
   }
   return { address, family: family === 'IPv6' ? 'IPv6' : 'IPv4' };
 }

@@ -6,9 +6,9 @@
  * IPv6 addresses that cannot be bound yet.
  */
 import { readFileSync } from 'node:fs';
-import { SocketAddress } from 'node:net';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { IPV4_ANY, IPV6_ANY, type ListenTarget } from './addresses.ts';
+import { canonicalIPv6, formatIPv6 } from './ip-address.ts';
 
 /** The shape `os.networkInterfaces()` returns. */
 export type InterfaceTable = Readonly<Record<string, readonly NetworkInterfaceInfo[] | undefined>>;
@@ -75,7 +75,7 @@ function familyTargets(
       if (entry.family !== family) continue;
       seenFamily = true;
       const host = family === 'IPv6' && isLinkLocal(entry.address) ? `${entry.address}%${name}` : entry.address;
-      if (family === 'IPv6' && unusable.has(canonicalIPv6(entry.address))) {
+      if (family === 'IPv6' && unusable.has(canonicalIPv6(entry.address) ?? entry.address)) {
         skipped.push({ host, requested: wildcard.requested, reason: 'the address is tentative (IPv6 duplicate address detection has not finished) or failed detection' });
         continue;
       }
@@ -87,17 +87,6 @@ function familyTargets(
 
 function isLinkLocal(address: string): boolean {
   return /^fe[89ab]/i.test(address);
-}
-
-/** The system's text for an IPv6 address (inet_ntop, RFC 5952), zone dropped: `fe80:0::1` ⇒ `fe80::1`. */
-function canonicalIPv6(address: string): string {
-  const zoneAt = address.indexOf('%');
-  const bare = zoneAt === -1 ? address : address.slice(0, zoneAt);
-  try {
-    return new SocketAddress({ address: bare, family: 'ipv6' }).address;
-  } catch {
-    return bare.toLowerCase();
-  }
 }
 
 // Flags of /proc/net/if_inet6 (include/uapi/linux/if_addr.h): the kernel refuses to bind these.
@@ -117,8 +106,8 @@ export function parseUnbindableIPv6(table: string): Set<string> {
     const [hex, , , , flags] = line.trim().split(/\s+/);
     if (hex === undefined || hex.length !== 32 || flags === undefined) continue;
     if ((Number.parseInt(flags, 16) & (IFA_F_TENTATIVE | IFA_F_DADFAILED)) === 0) continue;
-    const groups = hex.match(/.{4}/g)!.map((group) => Number.parseInt(group, 16).toString(16));
-    found.add(canonicalIPv6(groups.join(':')));
+    const bytes = Buffer.from(hex, 'hex');
+    if (bytes.length === 16) found.add(formatIPv6(bytes, 0));
   }
   return found;
 }

@@ -3,7 +3,7 @@
  * write; and the UNIX path text a v2 address block holds.
  */
 import { InvalidOptionError } from '../core/errors.ts';
-import { parseStrictIPv4, parseStrictIPv6 } from './inet-text.ts';
+import { parseStrictIPv4, parseStrictIPv6 } from '../net/ip-address.ts';
 import type { ProxyAddressInit } from './proxy-header.ts';
 import { UNIX_PATH_LENGTH } from './proxy-header.ts';
 import { readUtf8, utf8Bytes } from './wire-text.ts';

@@ -4,7 +4,7 @@
  * that cannot become valid fails at its first wrong field rather than at the CRLF.
  */
 import { ErrorCode } from '../core/errors.ts';
-import { formatIPv4, formatIPv6, parseStrictIPv4, parseStrictIPv6 } from './inet-text.ts';
+import { canonicalStrictIPv6, formatIPv4, formatIPv6, parseStrictIPv4 } from '../net/ip-address.ts';
 import type { ProxyHeader, ProxyInetAddress } from './proxy-header.ts';
 import { NO_TLVS, V1_SIGNATURE } from './proxy-header.ts';
 import { ProxyProtocolError } from './proxy-error.ts';
@@ -112,8 +112,7 @@ function parseAddress(protocol: 'TCP4' | 'TCP6', value: string): string | undefi
     const octets = parseStrictIPv4(value);
     return octets === undefined ? undefined : octets.join('.');
   }
-  const bytes = parseStrictIPv6(value);
-  return bytes === undefined ? undefined : formatIPv6(bytes, 0);
+  return canonicalStrictIPv6(value);
 }
 
 function isOctet(text: string): boolean {

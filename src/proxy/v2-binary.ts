@@ -6,7 +6,7 @@
 import { ErrorCode, InvalidOptionError } from '../core/errors.ts';
 import type { Endpoints } from './endpoints.ts';
 import { decodeUnixPath } from './endpoints.ts';
-import { formatIPv4, formatIPv6 } from './inet-text.ts';
+import { formatIPv4, formatIPv6 } from '../net/ip-address.ts';
 import type { ProxyAddress, ProxyCommand, ProxyFamily, ProxyHeader, ProxyTransport } from './proxy-header.ts';
 import { UNIX_PATH_LENGTH, V2_FIXED_LENGTH, V2_MAX_LENGTH, V2_SIGNATURE } from './proxy-header.ts';
 import { ProxyProtocolError } from './proxy-error.ts';

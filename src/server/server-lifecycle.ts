@@ -5,6 +5,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, InvalidOptionError, SwitchboardError } from '../core/errors.ts';
+import { optionNames, optionsObject } from '../core/options.ts';
+import { handlerFailure } from './handler-errors.ts';
 
 /** The states of a server. */
 export const ServerState = {
@@ -42,6 +44,8 @@ export interface CloseOptions {
   timeout?: number;
 }
 
+const CLOSE_OPTIONS = optionNames<CloseOptions>({ timeout: true });
+
 /** The default graceful-close deadline. */
 export const DEFAULT_CLOSE_TIMEOUT = 10_000;
 
@@ -55,8 +59,7 @@ const MAX_TIMER_DELAY = 2 ** 31 - 1;
  * breaks the close.
  */
 export function reportListenerFailure(event: string, error: unknown): void {
-  const message = error instanceof Error ? error.message : String(error);
-  process.emitWarning(new SwitchboardError(ErrorCode.HANDLER_FAILED, `a \`${event}\` listener threw: ${message}`, { cause: error }));
+  process.emitWarning(handlerFailure(`a \`${event}\` listener threw`, error));
 }
 
 /** Drives a server through its states; the server supplies the transport's teardown steps. */
@@ -128,7 +131,7 @@ export class ServerLifecycle {
    * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for a `timeout` outside 0–2147483647 ms (or `Infinity`)
    */
   close(options: CloseOptions = {}): Promise<void> {
-    const timeout = options.timeout ?? DEFAULT_CLOSE_TIMEOUT;
+    const timeout = optionsObject('options', options, CLOSE_OPTIONS).timeout ?? DEFAULT_CLOSE_TIMEOUT;
     if (typeof timeout !== 'number' || !((timeout >= 0 && timeout <= MAX_TIMER_DELAY) || timeout === Infinity)) {
       throw new InvalidOptionError('timeout', `must be a number of milliseconds from 0 to ${MAX_TIMER_DELAY}, or Infinity for no deadline`, timeout);
     }

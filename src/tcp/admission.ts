@@ -6,7 +6,7 @@ import type { ConnectionInfo } from './connection-info.ts';
 import { AccessRules, type AccessRuleSet, type AddressList } from '../limits/access-rules.ts';
 import { addressKey } from '../net/ip-address.ts';
 import { normalizeThrottleLimits, type NormalizedLimitOptions, type NormalizedThrottleLimits, type ThrottleLimits } from './limit-options.ts';
-import { RejectReason, isBusyReason } from './reject-reason.ts';
+import { RejectCause, isBusyCause } from './reject-reason.ts';
 import { TokenBucket } from '../limits/token-bucket.ts';
 
 /** The admission state of one server. @internal */
@@ -58,10 +58,10 @@ export class Admission {
    * The address lists, then suspension: checked as a connection arrives, and again as it leaves
    * the pending stage (so `suspend()` or a new rule refuses connections still pending).
    */
-  screen(info: ConnectionInfo): RejectReason | undefined {
+  screen(info: ConnectionInfo): RejectCause | undefined {
     const refused = this.#rules.check(info.remoteAddress, info.remoteFamily);
     if (refused !== undefined) return refused;
-    if (this.#suspended) return RejectReason.SUSPENDED;
+    if (this.#suspended) return RejectCause.SUSPENDED;
     return undefined;
   }
 
@@ -71,13 +71,13 @@ export class Admission {
    * still pending: each holds its slot from here on. On success the peer is counted until
    * {@link released}.
    */
-  admit(info: ConnectionInfo, occupied: number): RejectReason | undefined {
+  admit(info: ConnectionInfo, occupied: number): RejectCause | undefined {
     const limits = this.#limits;
-    if (limits.maxConnections > 0 && occupied >= limits.maxConnections) return RejectReason.MAX_CONNECTIONS;
+    if (limits.maxConnections > 0 && occupied >= limits.maxConnections) return RejectCause.MAX_CONNECTIONS;
     const key = addressKey(info.remoteAddress, this.#ipv6Prefix);
     const count = this.#perAddress.get(key) ?? 0;
-    if (limits.maxConnectionsPerAddress > 0 && count >= limits.maxConnectionsPerAddress) return RejectReason.MAX_CONNECTIONS_PER_ADDRESS;
-    if (!this.#bucket.take()) return RejectReason.ACCEPT_RATE;
+    if (limits.maxConnectionsPerAddress > 0 && count >= limits.maxConnectionsPerAddress) return RejectCause.MAX_CONNECTIONS_PER_ADDRESS;
+    if (!this.#bucket.take()) return RejectCause.ACCEPT_RATE;
     this.#perAddress.set(key, count + 1);
     return undefined;
   }
@@ -96,8 +96,8 @@ export class Admission {
   }
 
   /** What to send a peer refused for `reason`, if anything. */
-  busyMessageFor(reason: RejectReason): Buffer | undefined {
-    return this.#busyMessage !== undefined && isBusyReason(reason) ? this.#busyMessage : undefined;
+  busyMessageFor(reason: RejectCause): Buffer | undefined {
+    return this.#busyMessage !== undefined && isBusyCause(reason) ? this.#busyMessage : undefined;
   }
 
   #configureBucket(): void {

@@ -8,6 +8,7 @@ import type { CloseReason } from './close-reason.ts';
 import type { ConnectionInfo } from './connection-info.ts';
 import { ErrorCode, SwitchboardError, opErrorFromSystem } from '../core/errors.ts';
 import { SessionState, TcpSession, sessionOf, type SessionHost } from './tcp-session.ts';
+import { writeData, type WriteData } from './socket-write.ts';
 
 /** Bytes buffered for `read()` before the socket stops reading from the kernel. */
 const READ_HIGH_WATERMARK = 64 * 1024;
@@ -21,7 +22,10 @@ interface PendingRead {
 
 const DONE: IteratorResult<Buffer> = Object.freeze({ done: true, value: undefined });
 
-let onSocketData: (this: Socket, chunk: Buffer) => void;
+// The shared socket listener (no closure per session) that hands bytes to the owning session.
+function onSocketData(this: Socket, chunk: Buffer): void {
+  sessionOf<AsyncSession>(this).socketData(chunk);
+}
 const noop = (): void => {};
 const RESOLVED = Promise.resolve();
 const EMPTY = Buffer.alloc(0);
@@ -84,18 +88,19 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
   }
 
   /**
-   * Queues bytes and resolves when the kernel has taken them; this is not delivery to the peer.
-   * Awaiting each write is how async code honours backpressure.
+   * Queues bytes — a string (UTF-8), bytes, or several buffers written as one, in order — and
+   * resolves when the kernel has taken them; this is not delivery to the peer. Awaiting each
+   * write is how async code honours backpressure.
    * @throws {SwitchboardError} (rejects) `SWB_ERR_SESSION_CLOSED` once the session no longer writes;
    * `SWB_ERR_OUTPUT_OVERFLOW` (closing the session) when unawaited writes left more than `maxBufferedOutput` queued
    */
-  write(data: string | Uint8Array): Promise<void> {
+  write(data: WriteData): Promise<void> {
     const socket = this.socket;
     if (this.sessionState !== SessionState.OPEN || socket.destroyed) return handledRejection(this.#closedError('write'));
     const overflow = this.outputOverflow();
     if (overflow !== undefined) return handledRejection(overflow);
     this.lastActivity = performance.now();
-    socket.write(data); // a failure surfaces on the socket and closes the session
+    writeData(socket, data); // a failure surfaces on the socket and closes the session
     // The common case: the bytes went straight to the kernel, so there is nothing to wait for.
     if (socket.writableLength === 0) return RESOLVED;
     return this.#flushed();
@@ -145,6 +150,15 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
         this.#servedWith();
       },
     );
+  }
+
+  /**
+   * The server closed before its `for await` loop took this session: nothing will read it, so a
+   * graceful close half-closes it at once. @internal
+   */
+  unclaimed(): void {
+    this.#served = true;
+    this.finishReading();
   }
 
   /** The session function settled: nobody reads any more, so input is dropped until the peer's FIN. */
@@ -199,20 +213,18 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
     return new SwitchboardError(ErrorCode.SESSION_CLOSED, `${op} on session ${this.id}: session is ${this.socket.destroyed ? 'closed' : this.sessionState}${why}`);
   }
 
-  static {
-    onSocketData = function (this: Socket, chunk: Buffer) {
-      const session = sessionOf<AsyncSession>(this);
-      if (session.discarding) return;
-      session.lastActivity = performance.now();
-      const reader = session.#readers.shift();
-      if (reader) return reader.resolve(reader.iterating ? { done: false, value: chunk } : chunk);
-      session.#chunks.push(chunk);
-      session.#queuedBytes += chunk.length;
-      if (!session.#full && session.#queuedBytes >= READ_HIGH_WATERMARK) {
-        session.#full = true;
-        session.hold();
-      }
-    };
+  /** Bytes arrived: to a waiting reader, else buffered (reading holds past the high watermark). @internal */
+  socketData(chunk: Buffer): void {
+    if (this.discarding) return;
+    this.lastActivity = performance.now();
+    const reader = this.#readers.shift();
+    if (reader) return reader.resolve(reader.iterating ? { done: false, value: chunk } : chunk);
+    this.#chunks.push(chunk);
+    this.#queuedBytes += chunk.length;
+    if (!this.#full && this.#queuedBytes >= READ_HIGH_WATERMARK) {
+      this.#full = true;
+      this.hold();
+    }
   }
 }
 

@@ -3,7 +3,7 @@
  * (an IPv4 peer on a dual-stack socket is `127.0.0.1`, family IPv4).
  */
 import type { Socket } from 'node:net';
-import { isWildcardAddress, unmapAddress, type AddressFamily } from '../net/addresses.ts';
+import { isWildcardHost, unmapAddress, type AddressFamily } from '../net/addresses.ts';
 
 /** Both ends of an accepted connection. */
 export interface ConnectionInfo {
@@ -33,7 +33,7 @@ export function readConnectionInfo(socket: Socket, listening: ListeningAddress):
   const remoteAddress = socket.remoteAddress;
   if (remoteAddress === undefined) return undefined;
   const remote = unmapAddress(remoteAddress, socket.remoteFamily ?? '');
-  const local = isWildcardAddress(listening.address)
+  const local = isWildcardHost(listening.address)
     ? unmapAddress(socket.localAddress ?? '', socket.localFamily ?? '')
     : { address: listening.address, family: listening.family };
   return {

@@ -8,9 +8,15 @@ import type { CloseReason } from './close-reason.ts';
 import type { ConnectionInfo } from './connection-info.ts';
 import { isThenable, type TcpEventHandler } from './tcp-handlers.ts';
 import { SessionState, TcpSession, sessionOf, type SessionHost } from './tcp-session.ts';
+import { writeData, type WriteData } from './socket-write.ts';
 
-let onSocketData: (this: Socket, chunk: Buffer) => void;
-let onSocketDrain: (this: Socket) => void;
+// Shared socket listeners (no closure per session) that hand the event to the owning session.
+function onSocketData(this: Socket, chunk: Buffer): void {
+  sessionOf<EventSession>(this).socketData(chunk);
+}
+function onSocketDrain(this: Socket): void {
+  sessionOf<EventSession>(this).socketDrain();
+}
 
 /**
  * A TCP session in event style.
@@ -52,14 +58,15 @@ export class EventSession extends TcpSession {
   }
 
   /**
-   * Queues bytes for the peer. Returns false when the output buffer is above its high
-   * watermark (wait for `drain`) or the session is no longer writable; never throws. Writing
-   * while more than `maxBufferedOutput` bytes are queued closes the session (`SWB_ERR_OUTPUT_OVERFLOW`).
+   * Queues bytes for the peer — a string (UTF-8), bytes, or several buffers written as one, in
+   * order. Returns false when the output buffer is above its high watermark (wait for `drain`)
+   * or the session is no longer writable; never throws. Writing while more than
+   * `maxBufferedOutput` bytes are queued closes the session (`SWB_ERR_OUTPUT_OVERFLOW`).
    */
-  write(data: string | Uint8Array): boolean {
+  write(data: WriteData): boolean {
     if (this.sessionState !== SessionState.OPEN || this.outputOverflow() !== undefined) return false;
     this.lastActivity = performance.now();
-    return this.socket.write(data);
+    return writeData(this.socket, data);
   }
 
   /**
@@ -126,18 +133,17 @@ export class EventSession extends TcpSession {
     this.workDone();
   }
 
-  static {
-    onSocketData = function (this: Socket, chunk: Buffer) {
-      const session = sessionOf<EventSession>(this);
-      if (session.discarding) return;
-      session.lastActivity = performance.now();
-      const handler = session.#handler;
-      const result = session.callHandler('data', handler.data!, handler, chunk);
-      if (result !== undefined && isThenable(result)) session.#awaitHandler(result, 'data');
-    };
-    onSocketDrain = function (this: Socket) {
-      const session = sessionOf<EventSession>(this);
-      session.callHandler('drain', session.#handler.drain!, session.#handler);
-    };
+  /** Bytes arrived: to the `data` handler, whose promise holds reading until it settles. @internal */
+  socketData(chunk: Buffer): void {
+    if (this.discarding) return;
+    this.lastActivity = performance.now();
+    const handler = this.#handler;
+    const result = this.callHandler('data', handler.data!, handler, chunk);
+    if (result !== undefined && isThenable(result)) this.#awaitHandler(result, 'data');
+  }
+
+  /** The output fell below its high watermark: to the `drain` handler. @internal */
+  socketDrain(): void {
+    this.callHandler('drain', this.#handler.drain!, this.#handler);
   }
 }

@@ -4,7 +4,7 @@
  */
 import { constants } from 'node:buffer';
 import { InvalidOptionError } from '../core/errors.ts';
-import { durationOption, integerOption, numberOption } from '../core/options.ts';
+import { durationOption, integerOption, numberOption, optionNames, optionsObject, type OptionKeyRecord } from '../core/options.ts';
 import { compileAddressList, type AddressList } from '../limits/access-rules.ts';
 
 /** The default cap on a session's queued output: 1 MiB, sixteen times Node's 64 KiB write watermark. */
@@ -64,6 +64,23 @@ export interface LimitOptions extends ThrottleLimits {
   maxLifetime?: number;
 }
 
+const THROTTLE_KEYS: OptionKeyRecord<ThrottleLimits> = { maxConnections: true, maxConnectionsPerAddress: true, acceptRate: true, acceptBurst: true };
+const THROTTLE_OPTION_NAMES = optionNames<ThrottleLimits>(THROTTLE_KEYS);
+
+/** Every key of {@link LimitOptions}, for the names of the options that include them. @internal */
+export const LIMIT_OPTION_KEYS: OptionKeyRecord<LimitOptions> = {
+  ...THROTTLE_KEYS,
+  perAddressIPv6Prefix: true,
+  busyMessage: true,
+  allow: true,
+  deny: true,
+  maxBufferedOutput: true,
+  highWaterMark: true,
+  acceptTimeout: true,
+  firstByteTimeout: true,
+  maxLifetime: true,
+};
+
 /** Throttle limits after checking. @internal */
 export interface NormalizedThrottleLimits {
   readonly maxConnections: number;
@@ -87,10 +104,14 @@ export interface NormalizedLimitOptions {
 }
 
 /**
- * Checks throttle limits, starting from `current` for those left out.
- * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` naming the limit and its constraint
+ * Checks the argument of `throttle()`, starting from `current` for the limits left out.
+ * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` naming the limit and its constraint, or a key that is not a limit
  */
 export function normalizeThrottleLimits(input: ThrottleLimits, current: NormalizedThrottleLimits = NO_LIMITS): NormalizedThrottleLimits {
+  return throttleLimits(optionsObject('limits', input, THROTTLE_OPTION_NAMES), current);
+}
+
+function throttleLimits(input: ThrottleLimits, current: NormalizedThrottleLimits): NormalizedThrottleLimits {
   return {
     maxConnections: integerOption('maxConnections', input.maxConnections, current.maxConnections, 0),
     maxConnectionsPerAddress: integerOption('maxConnectionsPerAddress', input.maxConnectionsPerAddress, current.maxConnectionsPerAddress, 0),
@@ -107,7 +128,7 @@ export function normalizeLimitOptions(options: LimitOptions): NormalizedLimitOpt
   compileAddressList('allow', options.allow); // validate now; the server compiles its own copy
   compileAddressList('deny', options.deny);
   return {
-    throttle: normalizeThrottleLimits(options),
+    throttle: throttleLimits(options, NO_LIMITS),
     perAddressIPv6Prefix: integerOption('perAddressIPv6Prefix', options.perAddressIPv6Prefix, 128, 1, 128),
     busyMessage: busyMessageOption(options.busyMessage),
     allow: options.allow,
@@ -129,7 +150,7 @@ function busyMessageOption(value: unknown): Buffer | undefined {
   else if (value instanceof Uint8Array) bytes = Buffer.from(value); // a copy: the caller may reuse theirs
   else throw new InvalidOptionError('busyMessage', 'must be a string or a Uint8Array', value);
   if (bytes.length > MAX_BUSY_MESSAGE_LENGTH) {
-    throw new InvalidOptionError('busyMessage', `must be at most ${MAX_BUSY_MESSAGE_LENGTH} bytes`, `${bytes.length} bytes`);
+    throw new InvalidOptionError('busyMessage', `must be at most ${MAX_BUSY_MESSAGE_LENGTH} bytes`, bytes.length);
   }
   return bytes.length === 0 ? undefined : bytes;
 }

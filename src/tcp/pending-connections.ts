@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import type { SwitchboardError } from '../core/errors.ts';
 import type { ServerTls } from '../tls/server-tls.ts';
 import { PeriodicSweep, sweepPeriodFor } from '../server/periodic-sweep.ts';
-import { RejectReason } from './reject-reason.ts';
+import { RejectCause } from './reject-reason.ts';
 import type { ConnectionInfo } from './connection-info.ts';
 import { isThenable } from './tcp-handlers.ts';
 import { reportListenerFailure } from '../server/server-lifecycle.ts';
@@ -18,10 +18,10 @@ import { reportListenerFailure } from '../server/server-lifecycle.ts';
 /**
  * What a stage decides: `undefined` passes the connection on; `{ socket }` passes it on over a
  * socket that replaces the one it was given (a `TLSSocket` over the accepted one: later stages
- * and the session get it, and destroying it closes the accepted socket too); a reason refuses
- * it, and `{ reason, error }` refuses it saying why in detail (the `rejected` event carries `error`).
+ * and the session get it, and destroying it closes the accepted socket too); a cause refuses
+ * it, and `{ cause, error }` refuses it saying why in detail (the `rejected` event carries `error`).
  */
-export type StageVerdict = RejectReason | undefined | StageHandover | StageRefusal;
+export type StageVerdict = RejectCause | undefined | StageHandover | StageRefusal;
 
 /** A stage passes the connection on over a replacement socket. @internal */
 export interface StageHandover {
@@ -30,7 +30,7 @@ export interface StageHandover {
 
 /** A stage refuses the connection, with the error that says why. @internal */
 export interface StageRefusal {
-  readonly reason: RejectReason;
+  readonly cause: RejectCause;
   readonly error: SwitchboardError;
 }
 
@@ -46,9 +46,9 @@ export interface PendingStage {
   /** How long the step may take, in ms (measured on the monotonic clock); 0 means no deadline. */
   readonly timeout: number;
   /** The refusal once `timeout` has passed. */
-  readonly timeoutReason: RejectReason;
+  readonly timeoutReason: RejectCause;
   /** The refusal when the step throws or rejects (the failure is reported first). */
-  readonly failureReason: RejectReason;
+  readonly failureReason: RejectCause;
   /**
    * Runs the step for one connection. `socket` is the connection's socket as the stages before
    * handed it on; a stage that works on it must stop when `signal` aborts and must never destroy
@@ -61,17 +61,17 @@ export interface PendingStage {
 /** What the pending stage needs from its server. @internal */
 export interface PendingHost {
   /** The last check as the stages pass a connection (server closing, suspended, a new deny rule). */
-  recheck(info: ConnectionInfo): RejectReason | undefined;
+  recheck(info: ConnectionInfo): RejectCause | undefined;
   /** Every stage passed: from this call on the socket belongs to a session. */
   open(socket: Socket, info: ConnectionInfo): void;
-  /** A connection was refused; `reserved` says whether it held a slot in the limits to give back. */
-  refused(info: ConnectionInfo, reason: RejectReason, reserved: boolean, error?: SwitchboardError): void;
+  /** A connection was refused; `reserved` says whether it held a slot in the limits to give back; `error` is what failed, if anything did. */
+  refused(info: ConnectionInfo, reason: RejectCause, reserved: boolean, error?: SwitchboardError): void;
   /** A socket owned here (one that never became a session) has closed. */
   closed(): void;
-  /** A stage threw or rejected. */
-  failed(stage: PendingStage, info: ConnectionInfo, error: unknown): void;
+  /** A stage threw or rejected: report it, and return the error the refusal carries. */
+  failed(stage: PendingStage, info: ConnectionInfo, error: unknown): SwitchboardError;
   /** The bytes to write to a peer refused for `reason` before the close, if any. */
-  busyMessageFor(reason: RejectReason): Buffer | undefined;
+  busyMessageFor(reason: RejectCause): Buffer | undefined;
 }
 
 const kPending = Symbol('switchboard.pending');
@@ -148,7 +148,7 @@ export class PendingConnections {
   }
 
   /** Refuses a connection as it arrives (it holds no slot); its socket is owned here until it closes. */
-  refuse(socket: Socket, info: ConnectionInfo, reason: RejectReason): void {
+  refuse(socket: Socket, info: ConnectionInfo, reason: RejectCause): void {
     this.#own(socket, info, false);
     this.#close(socket, reason);
     this.#host.refused(info, reason, false);
@@ -159,7 +159,7 @@ export class PendingConnections {
    * socket is destroyed before any `rejected` event is emitted, and a listener that throws is
    * reported, so the server's close always completes.
    */
-  destroyAll(reason: RejectReason): void {
+  destroyAll(reason: RejectCause): void {
     const refused: PendingConnection[] = [];
     for (const connection of this.#owned) {
       if (connection.waiting) {
@@ -186,10 +186,10 @@ export class PendingConnections {
   /** The 'close' of a socket owned here: the ledger first, then (for a reset while waiting) the `rejected` event. @internal */
   socketClosed(connection: PendingConnection): void {
     const waiting = connection.waiting;
-    if (waiting) this.#stopWaiting(connection, RejectReason.PEER_GONE);
+    if (waiting) this.#stopWaiting(connection, RejectCause.PEER_GONE);
     this.#disown(connection);
     this.#host.closed();
-    if (waiting) this.#host.refused(connection.info, RejectReason.PEER_GONE, true);
+    if (waiting) this.#host.refused(connection.info, RejectCause.PEER_GONE, true);
   }
 
   #own(socket: Socket, info: ConnectionInfo, waiting: boolean): PendingConnection {
@@ -261,13 +261,13 @@ export class PendingConnections {
     else if ('socket' in verdict) {
       connection.socket = verdict.socket;
       return true;
-    } else this.#refuseWaiting(connection, verdict.reason, verdict.error);
+    } else this.#refuseWaiting(connection, verdict.cause, verdict.error);
     return false;
   }
 
   #failed(connection: PendingConnection, stage: PendingStage, error: unknown): void {
-    this.#host.failed(stage, connection.info, error);
-    if (connection.waiting) this.#refuseWaiting(connection, stage.failureReason);
+    const failure = this.#host.failed(stage, connection.info, error);
+    if (connection.waiting) this.#refuseWaiting(connection, stage.failureReason, failure);
   }
 
   /** Every stage passed: one last check, then the socket is handed to its session. */
@@ -280,13 +280,13 @@ export class PendingConnections {
     this.#host.open(connection.socket, connection.info);
   }
 
-  #refuseWaiting(connection: PendingConnection, reason: RejectReason, error?: SwitchboardError): void {
+  #refuseWaiting(connection: PendingConnection, reason: RejectCause, error?: SwitchboardError): void {
     this.#stopWaiting(connection, reason);
     this.#host.refused(connection.info, reason, true, error);
   }
 
   /** The connection waits no longer: its stage is told to stop and its socket is closed. */
-  #stopWaiting(connection: PendingConnection, reason: RejectReason): void {
+  #stopWaiting(connection: PendingConnection, reason: RejectCause): void {
     connection.waiting = false;
     this.#waiting--;
     const controller = connection.controller;
@@ -295,7 +295,7 @@ export class PendingConnections {
     if (!connection.socket.destroyed) this.#close(connection.socket, reason);
   }
 
-  #close(socket: Socket, reason: RejectReason): void {
+  #close(socket: Socket, reason: RejectCause): void {
     const busy = this.#host.busyMessageFor(reason);
     // The message fits the send buffer of a fresh socket, so 'finish' comes at once.
     if (busy && !socket.destroyed) socket.end(busy, () => socket.destroy());
@@ -325,12 +325,12 @@ export function acceptHandlerStage(
   receiver: unknown,
   timeout: number,
 ): PendingStage {
-  const judge = (answer: unknown): StageVerdict => (answer === false ? RejectReason.ACCEPT_HOOK : undefined);
+  const judge = (answer: unknown): StageVerdict => (answer === false ? RejectCause.ACCEPT_HOOK : undefined);
   return {
     name: 'accept handler',
     timeout,
-    timeoutReason: RejectReason.ACCEPT_TIMEOUT,
-    failureReason: RejectReason.ACCEPT_HOOK,
+    timeoutReason: RejectCause.ACCEPT_TIMEOUT,
+    failureReason: RejectCause.ACCEPT_HOOK,
     run(info, signal) {
       const answer = accept.call(receiver, info, signal);
       return isThenable(answer) ? answer.then(judge) : judge(answer);
@@ -348,12 +348,12 @@ export function tlsHandshakeStage(tls: ServerTls): PendingStage {
   return {
     name: 'TLS handshake',
     timeout: 0,
-    timeoutReason: RejectReason.TLS_HANDSHAKE,
-    failureReason: RejectReason.TLS_HANDSHAKE,
+    timeoutReason: RejectCause.TLS_HANDSHAKE,
+    failureReason: RejectCause.TLS_HANDSHAKE,
     run(_info, signal, socket) {
       return new Promise<StageVerdict>((resolve) => {
         // The refusal is known before the sockets close: heard then, it is `tls-handshake`, not `peer-gone`.
-        const failed = (error: SwitchboardError): void => resolve({ reason: RejectReason.TLS_HANDSHAKE, error });
+        const failed = (error: SwitchboardError): void => resolve({ cause: RejectCause.TLS_HANDSHAKE, error });
         tls.handshake(socket, signal, failed).then((secure) => resolve({ socket: secure }), () => {});
       });
     },

@@ -1,10 +1,14 @@
 /**
- * Why a connection was refused before its session opened: the `reason` of a `rejected` event
- * (docs/limits.md lists what the peer sees for each).
+ * Why a connection was refused before its session opened: the `cause` of a `rejected` event
+ * (docs/limits.md lists what the peer sees for each). The same shape as a session's
+ * {@link CloseReason} and a datagram's {@link DropCause}: a const object of kebab-case causes, a
+ * union type of them, and an event payload with `cause` and `error`.
  */
+import type { SwitchboardError } from '../core/errors.ts';
+import { zeroCounts } from '../server/cause-counts.ts';
 
-/** The reasons a connection can be refused with. */
-export const RejectReason = {
+/** The causes a connection can be refused with. */
+export const RejectCause = {
   /** The server was not listening: it was closing (or still binding its other addresses). */
   CLOSING: 'closing',
   /** The peer reset or closed the connection before its session opened, or before its address could even be read. */
@@ -29,15 +33,30 @@ export const RejectReason = {
   TLS_HANDSHAKE: 'tls-handshake',
 } as const;
 
-/** One of the {@link RejectReason} values. */
-export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason];
+/** One of the {@link RejectCause} values. */
+export type RejectCause = (typeof RejectCause)[keyof typeof RejectCause];
 
-/** Reasons after which the peer is sent `busyMessage` (it is at capacity, not unwelcome). */
-export function isBusyReason(reason: RejectReason): boolean {
+/** Why one connection was refused, as the `rejected` event reports it. */
+export interface RejectReason {
+  readonly cause: RejectCause;
+  /** The error behind the cause, when there was one: the `accept` handler's failure (`SWB_ERR_HANDLER_FAILED`). */
+  readonly error: SwitchboardError | undefined;
+}
+
+/** Counts by reject cause, as `stats().rejectedBy` gives them. */
+export type RejectCounts = Record<RejectCause, number>;
+
+/** Zeroed counts for every cause. */
+export function zeroRejectCounts(): RejectCounts {
+  return zeroCounts(RejectCause);
+}
+
+/** Causes after which the peer is sent `busyMessage` (it is at capacity, not unwelcome). */
+export function isBusyCause(cause: RejectCause): boolean {
   return (
-    reason === RejectReason.SUSPENDED ||
-    reason === RejectReason.MAX_CONNECTIONS ||
-    reason === RejectReason.MAX_CONNECTIONS_PER_ADDRESS ||
-    reason === RejectReason.ACCEPT_RATE
+    cause === RejectCause.SUSPENDED ||
+    cause === RejectCause.MAX_CONNECTIONS ||
+    cause === RejectCause.MAX_CONNECTIONS_PER_ADDRESS ||
+    cause === RejectCause.ACCEPT_RATE
   );
 }

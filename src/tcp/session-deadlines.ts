@@ -9,19 +9,42 @@ import { PeriodicSweep, sweepPeriodFor } from '../server/periodic-sweep.ts';
 
 /** Times out idle sessions; closes sessions past `firstByteTimeout` without a byte, or past `maxLifetime`. @internal */
 export class SessionDeadlines {
-  readonly #idleTimeout: number;
+  /** Whether any session may have an idle timeout: the server's, or one a session set for itself. */
+  #checkIdle: boolean;
   readonly #firstByteTimeout: number;
   readonly #maxLifetime: number;
   readonly #sessions: ReadonlySet<TcpSession>;
-  readonly #sweep: PeriodicSweep | undefined;
+  /** The shortest deadline the sweep period was chosen for. */
+  #shortest = Infinity;
+  #sweep: PeriodicSweep | undefined;
 
   constructor(idleTimeout: number, firstByteTimeout: number, maxLifetime: number, sessions: ReadonlySet<TcpSession>) {
-    this.#idleTimeout = idleTimeout;
+    this.#checkIdle = idleTimeout > 0;
     this.#firstByteTimeout = firstByteTimeout;
     this.#maxLifetime = maxLifetime;
     this.#sessions = sessions;
-    const enabled = [idleTimeout, firstByteTimeout, maxLifetime].filter((ms) => ms > 0);
-    if (enabled.length > 0) this.#sweep = new PeriodicSweep(sweepPeriodFor(Math.min(...enabled)), (now) => this.#check(now));
+    for (const ms of [idleTimeout, firstByteTimeout, maxLifetime]) this.#sweepFor(ms);
+  }
+
+  /**
+   * A session set its own idle timeout (`session.setIdleTimeout`): idle time is checked from now
+   * on, and often enough for the shortest timeout any session has asked for.
+   */
+  idleTimeoutSet(ms: number): void {
+    if (ms <= 0) return;
+    this.#checkIdle = true;
+    this.#sweepFor(ms);
+    if (this.#sessions.size > 0) this.#sweep!.start();
+  }
+
+  /** A sweep at least as frequent as a deadline of `ms` needs (none for 0: disabled). */
+  #sweepFor(ms: number): void {
+    if (ms <= 0 || ms >= this.#shortest) return;
+    this.#shortest = ms;
+    const running = this.#sweep?.running ?? false;
+    this.#sweep?.stop();
+    this.#sweep = new PeriodicSweep(sweepPeriodFor(ms), (now) => this.#check(now));
+    if (running) this.#sweep.start();
   }
 
   /** A session opened: make sure the sweep runs. */
@@ -38,7 +61,7 @@ export class SessionDeadlines {
   #check(now: number): void {
     const firstByte = this.#firstByteTimeout;
     const lifetime = this.#maxLifetime;
-    const checkIdle = this.#idleTimeout > 0;
+    const checkIdle = this.#checkIdle;
     for (const session of this.#sessions) {
       if (checkIdle) session.checkIdle(now);
       if (firstByte === 0 && lifetime === 0) continue;

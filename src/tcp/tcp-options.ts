@@ -2,10 +2,20 @@
  * The options of a TCP server, checked once at construction (docs/api.md lists them).
  */
 import { normalizeHostSpec, type HostSpec, type LookupFunction } from '../net/addresses.ts';
-import { normalizeLimitOptions, type LimitOptions, type NormalizedLimitOptions } from './limit-options.ts';
-import { ErrorCode, InvalidOptionError, SwitchboardError } from '../core/errors.ts';
-import { supportsReusePort } from '../core/platform.ts';
-import { booleanOption, durationOption, integerOption, optionsObject, portOption, signalOption } from '../core/options.ts';
+import { LIMIT_OPTION_KEYS, normalizeLimitOptions, type LimitOptions, type NormalizedLimitOptions } from './limit-options.ts';
+import { InvalidOptionError } from '../core/errors.ts';
+import {
+  booleanOption,
+  durationOption,
+  functionOption,
+  integerOption,
+  optionNames,
+  optionsObject,
+  portOption,
+  reusePortOption,
+  signalOption,
+  type OptionNames,
+} from '../core/options.ts';
 import type { TlsOptions } from '../tls/tls-options.ts';
 
 /** Options for a TCP server; the limits it applies to peers are listed in docs/limits.md. */
@@ -16,12 +26,6 @@ export interface TcpServerOptions extends LimitOptions {
   port?: number;
   /** Pending-connection queue length; the kernel clamps it to `net.core.somaxconn`. @default 511 */
   backlog?: number;
-  /**
-   * SO_REUSEADDR. Accepted for SocketTools compatibility: libuv sets it on every TCP listener,
-   * so a restarted server can always rebind at once (it still never lets two servers share one address).
-   * @default true
-   */
-  reuseAddress?: boolean;
   /** Never share the address with another socket, nor with cluster workers. @default true (false when `reusePort`) */
   exclusive?: boolean;
   /** SO_REUSEPORT: let several processes bind the same address for scaling (Node ≥ 22.12). @default false */
@@ -67,6 +71,24 @@ export interface NormalizedTcpServerOptions {
   readonly tls: TlsOptions | undefined;
 }
 
+/** Every key of {@link TcpServerOptions}; any other is refused. @internal */
+export const TCP_SERVER_OPTION_NAMES: OptionNames = optionNames<TcpServerOptions>({
+  host: true,
+  port: true,
+  backlog: true,
+  exclusive: true,
+  reusePort: true,
+  ipv6Only: true,
+  keepAlive: true,
+  keepAliveInitialDelay: true,
+  noDelay: true,
+  idleTimeout: true,
+  signal: true,
+  lookup: true,
+  tls: true,
+  ...LIMIT_OPTION_KEYS,
+});
+
 /** The default idle timeout: five minutes. */
 export const DEFAULT_IDLE_TIMEOUT = 300_000;
 
@@ -76,19 +98,16 @@ export const DEFAULT_IDLE_TIMEOUT = 300_000;
  * @throws {SwitchboardError} `SWB_ERR_REUSE_PORT_UNSUPPORTED` when `reusePort` is asked for where it is missing
  */
 export function normalizeTcpServerOptions(input: TcpServerOptions | undefined): NormalizedTcpServerOptions {
-  const options = optionsObject('options', input);
+  if (typeof input === 'object' && input !== null && 'reuseAddress' in input) {
+    // Not a TCP option: libuv sets SO_REUSEADDR on every TCP listener, so it cannot be turned off.
+    throw new InvalidOptionError('reuseAddress', 'is not a TCP option: SO_REUSEADDR is always on for TCP listeners under Node (see docs/addresses.md); it is a UDP option', (input as { reuseAddress?: unknown }).reuseAddress);
+  }
+  const options = optionsObject('options', input, TCP_SERVER_OPTION_NAMES);
   normalizeHostSpec(options.host);
-  const reusePort = booleanOption('reusePort', options.reusePort, false);
+  const reusePort = reusePortOption(options.reusePort);
   const exclusive = booleanOption('exclusive', options.exclusive, !reusePort);
   if (reusePort && exclusive) {
     throw new InvalidOptionError('exclusive', 'must not be true together with `reusePort`, which shares the address', true);
-  }
-  if (reusePort && !supportsReusePort()) {
-    throw new SwitchboardError(ErrorCode.REUSE_PORT_UNSUPPORTED, `\`reusePort\` needs Node >= 22.12 on Linux; this is Node ${process.versions.node} on ${process.platform}`);
-  }
-  booleanOption('reuseAddress', options.reuseAddress, true);
-  if (options.lookup !== undefined && typeof options.lookup !== 'function') {
-    throw new InvalidOptionError('lookup', 'must be a function', options.lookup);
   }
   return {
     host: options.host,
@@ -102,7 +121,7 @@ export function normalizeTcpServerOptions(input: TcpServerOptions | undefined): 
     noDelay: booleanOption('noDelay', options.noDelay, false),
     idleTimeout: durationOption('idleTimeout', options.idleTimeout, DEFAULT_IDLE_TIMEOUT),
     signal: signalOption(options.signal),
-    lookup: options.lookup,
+    lookup: functionOption('lookup', options.lookup),
     limits: normalizeLimitOptions(options),
     tls: options.tls,
   };

@@ -2,14 +2,13 @@
  * A TCP server: one listening socket per resolved address, sessions with an exactly-once
  * lifecycle, and an orderly close (listeners first, then sessions).
  */
-import { EventEmitter } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { ListenTarget } from '../net/addresses.ts';
 import type { AccessRuleSet, AddressList } from '../limits/access-rules.ts';
 import { Admission } from './admission.ts';
 import { DescriptorWatch, descriptorWarning, isDescriptorExhaustion } from './descriptor-watch.ts';
 import type { ThrottleLimits } from './limit-options.ts';
-import { RejectReason } from './reject-reason.ts';
+import { RejectCause, zeroRejectCounts, type RejectCounts, type RejectReason } from './reject-reason.ts';
 import { SessionDeadlines } from './session-deadlines.ts';
 import { AsyncQueue } from '../server/async-queue.ts';
 import { AsyncSession } from './async-session.ts';
@@ -17,18 +16,21 @@ import { CloseCause, type CloseReason } from './close-reason.ts';
 import { goneConnectionInfo, readConnectionInfo, type ConnectionInfo } from './connection-info.ts';
 import { ErrorCode, InvalidOptionError, SwitchboardError, opErrorFromSystem } from '../core/errors.ts';
 import { EventSession } from './event-session.ts';
-import { kCreateSession, type TcpEventHandler, type TcpSessionFunction, type SessionSource, type TcpHandler } from './tcp-handlers.ts';
+import { SessionProvider, TCP_EVENT_CALLBACKS, type TcpEventHandler, type TcpSessionFunction, type TcpHandler } from './tcp-handlers.ts';
 import { bindGroup, boundAddressOf, resolveGroupTargets, type BoundAddress, type BoundSocket, type SocketBinder } from '../net/listener-group.ts';
 import { PendingConnections, acceptHandlerStage, tlsHandshakeStage, type PendingStage } from './pending-connections.ts';
-import { ServerLifecycle, type CloseOptions, type ServerState } from '../server/server-lifecycle.ts';
+import { checkHandlerCallbacks, handlerFailure } from '../server/handler-errors.ts';
+import { ServerBase } from '../server/server-base.ts';
+import { ServerState } from '../server/server-lifecycle.ts';
 import type { SessionHost, TcpSession } from './tcp-session.ts';
 import { normalizeTcpServerOptions, type NormalizedTcpServerOptions, type TcpServerOptions } from './tcp-options.ts';
 import { ServerTls, type TlsServerStats } from '../tls/server-tls.ts';
 import type { TlsOptions } from '../tls/tls-options.ts';
 
 /**
- * The ledger `server.stats()` returns. At any time `accepted === closed + sessions + pending`;
- * after close `listeners`, `sessions` and `pending` are 0, so `accepted === closed`.
+ * The ledger `server.stats()` returns. At any time `accepted === closed + sessions + pending`
+ * and `rejected` is the sum of `rejectedBy`; after close `listeners`, `sessions` and `pending`
+ * are 0, so `accepted === closed`.
  */
 export interface TcpServerStats {
   /** Listening sockets open. */
@@ -43,6 +45,8 @@ export interface TcpServerStats {
   readonly closed: number;
   /** Connections refused before a session opened. */
   readonly rejected: number;
+  /** Refusals by cause, since the server was created (UDP's `dropped` counts drops the same way). */
+  readonly rejectedBy: Readonly<RejectCounts>;
   /** Bytes received over every session. */
   readonly bytesIn: number;
   /** Bytes written over every session, including any still queued in the process. */
@@ -51,13 +55,13 @@ export interface TcpServerStats {
   readonly tls?: TlsServerStats;
 }
 
-/** Why a connection was refused before its session opened. */
-export interface RejectedConnection {
+/**
+ * A connection refused before its session opened: the `rejected` event's argument. `cause` says
+ * which rule or limit refused it — `accept-hook`, `accept-timeout`, `closing`, `denied`,
+ * `max-connections`, `peer-gone`, … (docs/limits.md) — and `error` what failed, when something did.
+ */
+export interface RejectedConnection extends RejectReason {
   readonly info: ConnectionInfo;
-  /** Which rule or limit refused it: `accept-hook`, `accept-timeout`, `closing`, `denied`, `max-connections`, `peer-gone`, … (docs/limits.md). */
-  readonly reason: RejectReason;
-  /** The error behind the refusal, when there is one: the `TlsHandshakeError` of a `tls-handshake` refusal. */
-  readonly error?: SwitchboardError;
 }
 
 /** Options of `server.broadcast()`. */
@@ -66,21 +70,36 @@ export interface BroadcastOptions {
   except?: TcpSession | null;
 }
 
-/** The events a {@link TcpServer} emits, with their arguments. */
-export interface TcpServerEvents {
+/** The events a {@link TcpServer} emits, with their arguments; `S` is its session type. */
+export interface TcpServerEvents<S extends TcpSession = TcpSession> {
   listening: [addresses: readonly BoundAddress[]];
-  session: [session: TcpSession];
+  session: [session: S];
   rejected: [rejection: RejectedConnection];
-  idle: [];
+  /** The last open session closed: none is left (sessions may open again after it). */
+  empty: [];
   close: [];
   warning: [warning: SwitchboardError];
   /** `session` is the one whose handler failed, when a session's handler did. */
-  error: [error: SwitchboardError, session?: TcpSession];
+  error: [error: SwitchboardError, session?: S];
 }
 
 /**
- * A TCP server. Construct it with {@link listen} or `new TcpServer(options, handler)` then
- * `await server.listen()`.
+ * The handler a `TcpServer<S>` is built with: any handler for the default `TcpSession`; for a
+ * narrower `S`, one that serves `S` (so an explicit type argument is checked against the handler).
+ */
+export type TcpHandlerFor<S extends TcpSession> = TcpSession extends S
+  ? TcpHandler
+  : S extends EventSession
+    ? TcpEventHandler<S>
+    : S extends AsyncSession
+      ? TcpSessionFunction<S>
+      : never;
+
+/**
+ * A TCP server. Construct it with {@link listenTcp} (which infers `S` from the handler) or
+ * `new TcpServer<S>(options, handler)` then `await server.listen()`.
+ * @typeParam S - the sessions it serves: `EventSession` for event handlers, `AsyncSession` for a
+ * session function or `for await`, framing's sessions for `framed(…)` handlers.
  *
  * Errors: bad options throw at construction (`SWB_ERR_INVALID_OPTION`); `listen()` rejects with a
  * `ListenError`; a failing handler ends only its session and is reported on `error` (or as a
@@ -88,25 +107,25 @@ export interface TcpServerEvents {
  *
  * Cancellation: `close({ timeout })`, `destroy()`, the `signal` option, or `await using`.
  */
-export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIterable<AsyncSession>, AsyncDisposable {
+export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<TcpServerEvents<S>, Server> implements AsyncIterable<AsyncSession> {
   readonly #options: NormalizedTcpServerOptions;
   readonly #handler: TcpHandler | undefined;
-  readonly #lifecycle: ServerLifecycle;
-  /** Every listener adopted by this listen attempt (its addresses stay readable after close). */
+  /** Every listener adopted by this listen attempt. */
   #listeners: BoundSocket<Server>[] = [];
   readonly #openListeners = new Set<Server>();
-  readonly #sessions = new Set<TcpSession>();
+  readonly #sessions = new Set<S>();
   readonly #pending: PendingConnections;
   readonly #host: SessionHost;
   #nextSessionId = 1;
   #accepted = 0;
   #closedSockets = 0;
   #rejected = 0;
+  readonly #rejectedBy: RejectCounts = zeroRejectCounts();
   #closedBytesIn = 0;
   #closedBytesOut = 0;
   #drainWaiters: (() => void)[] = [];
   /** Closed sessions whose handler promises are still pending. */
-  readonly #unsettled = new Set<TcpSession>();
+  readonly #unsettled = new Set<S>();
   #closingGracefully = false;
   #forcedClose = false;
   #queue: AsyncQueue<AsyncSession> | undefined;
@@ -120,94 +139,33 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
    * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for any invalid option or handler
    * @throws {SwitchboardError} `SWB_ERR_REUSE_PORT_UNSUPPORTED` for `reusePort` where SO_REUSEPORT is missing
    */
-  constructor(options?: TcpServerOptions, handler?: TcpHandler) {
-    super();
-    this.#options = normalizeTcpServerOptions(options);
-    if (handler !== undefined && typeof handler !== 'function' && (typeof handler !== 'object' || handler === null)) {
-      throw new InvalidOptionError('handler', 'must be an object of event handlers or a session function', handler);
-    }
+  constructor(options?: TcpServerOptions, handler?: NoInfer<TcpHandlerFor<S>>) {
+    const settings = normalizeTcpServerOptions(options);
+    checkTcpHandler(handler);
+    super({ transport: 'tcp', warningInterval: 0 });
+    this.#options = settings;
     this.#handler = handler;
     if (handler === undefined) this.#queue = new AsyncQueue();
     const limits = this.#options.limits;
-    this.#tls = this.#options.tls === undefined ? undefined : new ServerTls(this.#options.tls, (warning) => this.#warn(warning));
+    this.#tls = this.#options.tls === undefined ? undefined : new ServerTls(this.#options.tls, (warning) => this.warn(warning));
     this.#host = {
       tls: this.#tls,
-      sessionClosed: (session, reason) => this.#sessionClosed(session, reason),
-      handlerFailed: (session, error) => this.#report(error, session),
+      sessionClosed: (session, reason) => this.#sessionClosed(session as S, reason),
+      handlerFailed: (session, error) => this.report(error, session),
       broadcast: (data, except) => this.broadcast(data, { except }),
+      idleTimeoutSet: (ms) => this.#deadlines.idleTimeoutSet(ms),
       maxBufferedOutput: limits.maxBufferedOutput,
     };
     this.#admission = new Admission(limits);
     this.#pending = this.#pendingStage(handler, limits.acceptTimeout);
     this.#deadlines = new SessionDeadlines(this.#options.idleTimeout, limits.firstByteTimeout, limits.maxLifetime, this.#sessions);
     this.#descriptors = new DescriptorWatch((cause) => this.#descriptorsExhausted(cause));
-    this.#lifecycle = new ServerLifecycle(
-      {
-        stopListening: () => this.#stopListening(),
-        endSessions: () => this.#terminateSessions(CloseCause.SERVER_CLOSE, true),
-        destroySessions: () => this.#terminateSessions(CloseCause.SERVER_DESTROY, false),
-        drained: () => this.#drained(),
-      },
-      () => this.#finishClose(),
-    );
-    this.#lifecycle.closeOnAbort(this.#options.signal);
+    this.closeOnAbort(settings.signal);
   }
 
-  /** `idle`, `binding`, `listening`, `closing` or `closed`. */
-  get state(): ServerState {
-    return this.#lifecycle.state;
-  }
-
-  /** Every bound address: address, port, family, transport. */
-  get addresses(): BoundAddress[] {
-    return this.#listeners.map((listener) => listener.address);
-  }
-
-  /** Resolves once every listener and session is closed; never rejects. */
-  get closed(): Promise<void> {
-    return this.#lifecycle.closed;
-  }
-
-  /**
-   * Binds every address (all or nothing) and starts accepting.
-   * @throws {ListenError} (rejects) listing every address that failed
-   * @throws {SwitchboardError} (rejects) `SWB_ERR_ALREADY_LISTENING`, `SWB_ERR_SERVER_CLOSED`
-   */
-  async listen(): Promise<BoundAddress[]> {
-    const options = this.#options;
-    await this.#lifecycle.listen(
-      async () => {
-        const targets = await resolveGroupTargets(options.host, 'tcp', { ipv6Only: options.ipv6Only, lookup: options.lookup, port: options.port });
-        return bindGroup(targets, options.port, this.#binder(), {
-          onSkip: (_target, warning) => this.#warn(warning),
-        });
-      },
-      (bound) => Promise.all(bound.map((listener) => this.#releaseListener(listener.handle))).then(() => undefined),
-      'listen tcp',
-    );
-    // close() may have come in the microtasks since binding; the listeners are already its to close.
-    if (this.state !== 'listening') throw new SwitchboardError(ErrorCode.SERVER_CLOSED, 'listen tcp: server was closed while binding');
-    this.#descriptors.start();
-    this.#tls?.start();
-    const addresses = this.addresses;
-    this.emit('listening', addresses);
-    return addresses;
-  }
-
-  /**
-   * Stops accepting, refuses every pending connection (`closing`), half-closes every session,
-   * waits for peers up to `timeout`, then destroys what is left. Resolves when every socket is
-   * closed. Idempotent.
-   * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for a `timeout` outside 0–2147483647 ms (or `Infinity`)
-   */
-  close(options?: CloseOptions): Promise<void> {
-    return this.#lifecycle.close(options);
-  }
-
-  /** Closes every listener, pending connection and session at once. Idempotent; resolves when all are closed. */
-  destroy(): Promise<void> {
-    return this.#lifecycle.destroy();
-  }
+  // close(): stops accepting, refuses every pending connection (`closing`), half-closes every
+  // session, waits for peers up to `timeout`, then destroys what is left. destroy(): closes every
+  // listener, pending connection and session at once. Both from ServerBase.
 
   /** The ledger: sockets open, pending, accepted, closed, rejected, bytes in and out. */
   stats(): TcpServerStats {
@@ -224,6 +182,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
       accepted: this.#accepted,
       closed: this.#closedSockets,
       rejected: this.#rejected,
+      rejectedBy: { ...this.#rejectedBy },
       bytesIn,
       bytesOut,
       ...(this.#tls === undefined ? {} : { tls: this.#tls.stats() }),
@@ -246,7 +205,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
   }
 
   /** The open sessions. */
-  sessions(): IterableIterator<TcpSession> {
+  sessions(): IterableIterator<S> {
     return this.#sessions.values();
   }
 
@@ -318,13 +277,35 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
    * for await (const session of server) serve(session);
    */
   [Symbol.asyncIterator](): AsyncIterator<AsyncSession> {
-    if (!this.#queue) throw new SwitchboardError(ErrorCode.INVALID_OPTION, 'iterating sessions needs a server created without a handler');
+    if (!this.#queue) throw new InvalidOptionError('handler', 'must be left out to iterate sessions with `for await`', this.#handler);
     return this.#queue[Symbol.asyncIterator]();
   }
 
-  /** `await using server = await listenTcp(…)` closes it gracefully. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
+  protected async bind(): Promise<BoundSocket<Server>[]> {
+    const options = this.#options;
+    const targets = await resolveGroupTargets(options.host, 'tcp', { ipv6Only: options.ipv6Only, lookup: options.lookup, port: options.port });
+    return bindGroup(targets, options.port, this.#binder(), { onSkip: (_target, warning) => this.warn(warning) });
+  }
+
+  protected release(bound: readonly BoundSocket<Server>[]): Promise<void> {
+    return Promise.all(bound.map((listener) => this.#releaseListener(listener.handle))).then(() => undefined);
+  }
+
+  protected started(): void {
+    this.#descriptors.start();
+    this.#tls?.start();
+  }
+
+  protected boundAddresses(): BoundAddress[] {
+    return this.#listeners.map((listener) => listener.address);
+  }
+
+  protected endSessions(): void {
+    this.#terminateSessions(CloseCause.SERVER_CLOSE, true);
+  }
+
+  protected destroySessions(): void {
+    this.#terminateSessions(CloseCause.SERVER_DESTROY, false);
   }
 
   #binder(): SocketBinder<Server> {
@@ -358,17 +339,19 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
     if (typeof accept === 'function') stages.push(acceptHandlerStage(accept, handler, acceptTimeout));
     if (this.#tls?.mode === 'implicit') stages.push(tlsHandshakeStage(this.#tls));
     return new PendingConnections(stages, {
-      recheck: (info) => (this.state !== 'listening' ? RejectReason.CLOSING : this.#admission.screen(info)),
+      recheck: (info) => (this.state !== ServerState.LISTENING ? RejectCause.CLOSING : this.#admission.screen(info)),
       open: (socket, info) => this.#open(socket, info),
-      refused: (info, reason, reserved, error) => {
+      refused: (info, cause, reserved, error) => {
         this.#rejected++;
+        this.#rejectedBy[cause]++;
         if (reserved) this.#admission.released(info.remoteAddress);
-        this.emit('rejected', error === undefined ? { info, reason } : { info, reason, error });
+        this.emit('rejected', { info, cause, error });
       },
       closed: () => void this.#closedSockets++,
       failed: (stage, info, error) => {
-        const message = error instanceof Error ? error.message : String(error);
-        this.#report(new SwitchboardError(ErrorCode.HANDLER_FAILED, `${stage.name} failed for ${info.remoteAddress}:${info.remotePort}: ${message}`, { cause: error }));
+        const failure = handlerFailure(`${stage.name} failed for ${info.remoteAddress}:${info.remotePort}`, error);
+        this.report(failure);
+        return failure;
       },
       busyMessageFor: (reason) => this.#admission.busyMessageFor(reason),
     });
@@ -381,8 +364,8 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
   #accept(socket: Socket, listening: BoundAddress): void {
     this.#accepted++;
     const info = readConnectionInfo(socket, listening);
-    if (info === undefined) return this.#pending.refuse(socket, goneConnectionInfo(listening), RejectReason.PEER_GONE);
-    if (this.state !== 'listening') return this.#pending.refuse(socket, info, RejectReason.CLOSING);
+    if (info === undefined) return this.#pending.refuse(socket, goneConnectionInfo(listening), RejectCause.PEER_GONE);
+    if (this.state !== ServerState.LISTENING) return this.#pending.refuse(socket, info, RejectCause.CLOSING);
     const refused = this.#admission.screen(info) ?? this.#admission.admit(info, this.#sessions.size + this.#pending.waiting);
     if (refused !== undefined) return this.#pending.refuse(socket, info, refused);
     this.#pending.admit(socket, info);
@@ -392,21 +375,23 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
     const id = this.#nextSessionId++;
     const handler = this.#handler;
     const idleTimeout = this.#options.idleTimeout;
-    const create = (handler as SessionSource | undefined)?.[kCreateSession];
-    const session = create
-      ? create(id, socket, info, this.#host, idleTimeout)
-      : handler === undefined || typeof handler === 'function'
-        ? new AsyncSession(id, socket, info, this.#host, idleTimeout)
-        : new EventSession(id, socket, info, this.#host, idleTimeout, handler);
-    this.#sessions.add(session);
+    const session =
+      handler instanceof SessionProvider
+        ? handler.createSession(id, socket, info, this.#host, idleTimeout)
+        : handler === undefined || typeof handler === 'function'
+          ? new AsyncSession(id, socket, info, this.#host, idleTimeout)
+          : new EventSession(id, socket, info, this.#host, idleTimeout, handler);
+    // S is what the handler serves: its own factory's class, or the one chosen here.
+    this.#sessions.add(session as S);
     this.#deadlines.opened();
-    this.emit('session', session);
-    if (session instanceof EventSession) session.start();
+    this.emit('session', session as S);
+    if (handler instanceof SessionProvider) handler.startSession(session);
+    else if (session instanceof EventSession) session.start();
     else if (typeof handler === 'function') (session as AsyncSession).run(handler as TcpSessionFunction);
     else this.#queue!.push(session as AsyncSession);
   }
 
-  #sessionClosed(session: TcpSession, _reason: CloseReason): void {
+  #sessionClosed(session: S, _reason: CloseReason): void {
     this.#sessions.delete(session);
     this.#admission.released(session.remoteAddress);
     this.#closedSockets++;
@@ -422,7 +407,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
     }
     if (this.#sessions.size > 0) return;
     this.#deadlines.idle();
-    this.emit('idle');
+    this.emit('empty');
     this.#wakeDrainWaiters();
   }
 
@@ -438,7 +423,7 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
     for (const resolve of waiters) resolve();
   }
 
-  #drained(): Promise<void> {
+  protected drained(): Promise<void> {
     if (this.#isDrained()) return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
@@ -464,49 +449,38 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
     this.#wakeDrainWaiters();
   }
 
-  async #stopListening(): Promise<void> {
-    this.#queue?.end();
+  protected async stopListening(): Promise<void> {
+    for (const unclaimed of this.#queue?.end() ?? []) unclaimed.unclaimed();
     this.#descriptors.stop();
     // net.Server#close closes the listening handle at once; its callback waits for the
     // connections it accepted, which the session teardown and the pending stage close.
     const closing = [...this.#openListeners].map((listener) => closeListener(listener));
     this.#openListeners.clear();
     // Sockets not yet sessions will never be: refused (`closing`) and destroyed at once.
-    this.#pending.destroyAll(RejectReason.CLOSING);
+    this.#pending.destroyAll(RejectCause.CLOSING);
     await Promise.all([...closing, this.#pending.empty()]);
   }
 
-  #finishClose(): void {
+  protected override closeFinished(): void {
     this.#tls?.stop();
-    this.emit('close');
   }
 
   #acceptFailed(address: BoundAddress, error: Error): void {
     if (isDescriptorExhaustion(error)) return this.#descriptors.failed(error);
-    this.#report(opErrorFromSystem({ op: 'accept', transport: 'tcp', ...hostPort(address) }, error));
+    this.report(opErrorFromSystem({ op: 'accept', transport: 'tcp', ...hostPort(address) }, error));
   }
 
   /** Out of descriptors: a `warning` (libuv resets the pending connections meanwhile), never an error. */
   #descriptorsExhausted(cause: NodeJS.ErrnoException): void {
     const first = this.#listeners[0]?.address;
-    this.#warn(descriptorWarning({ op: 'accept', transport: 'tcp', ...(first ? hostPort(first) : {}) }, cause));
-  }
-
-  /** Warnings are `warning` events, or process warnings when nobody listens, so none is lost. */
-  #warn(warning: SwitchboardError): void {
-    if (this.listenerCount('warning') > 0) this.emit('warning', warning);
-    else process.emitWarning(warning);
-  }
-
-  /** Runtime failures are events, never exceptions: `error` if anyone listens, else a process warning. */
-  #report(error: SwitchboardError, session?: TcpSession): void {
-    if (this.listenerCount('error') > 0) this.emit('error', error, session);
-    else process.emitWarning(error);
+    this.warn(descriptorWarning({ op: 'accept', transport: 'tcp', ...(first ? hostPort(first) : {}) }, cause));
   }
 }
 
 /**
- * Creates a TCP server, binds every address, and resolves once it is listening.
+ * Creates a TCP server, binds every address, and resolves once it is listening. The server's
+ * session type follows the handler: `EventSession` for event handlers, `AsyncSession` for a
+ * session function or none, a framed session for `framed(…)`.
  * @param handler event handlers, a session function, or nothing to iterate sessions with `for await`
  * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` synchronously for bad options
  * @throws {ListenError} (rejects) when any address fails to bind; nothing stays bound
@@ -516,9 +490,26 @@ export class TcpServer extends EventEmitter<TcpServerEvents> implements AsyncIte
  * });
  * console.log(server.addresses); // 127.0.0.1:7007 and [::1]:7007
  */
+export function listenTcp<S extends EventSession = EventSession>(options: TcpServerOptions | undefined, handler: TcpEventHandler<S>): Promise<TcpServer<S>>;
+export function listenTcp<S extends AsyncSession = AsyncSession>(options: TcpServerOptions | undefined, handler: TcpSessionFunction<S>): Promise<TcpServer<S>>;
+export function listenTcp<S extends TcpSession>(options: TcpServerOptions | undefined, handler: SessionProvider<S>): Promise<TcpServer<S>>;
+export function listenTcp(options?: TcpServerOptions): Promise<TcpServer<AsyncSession>>;
+export function listenTcp(options?: TcpServerOptions, handler?: TcpHandler): Promise<TcpServer>;
 export function listenTcp(options?: TcpServerOptions, handler?: TcpHandler): Promise<TcpServer> {
   const server = new TcpServer(options, handler);
   return server.listen().then(() => server);
+}
+
+/**
+ * A handler is an object of event callbacks (each a function, no unknown one) or a session function.
+ * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` naming the handler or the misspelt callback
+ */
+function checkTcpHandler(handler: unknown): void {
+  if (handler === undefined || typeof handler === 'function') return;
+  if (typeof handler !== 'object' || handler === null) {
+    throw new InvalidOptionError('handler', 'must be an object of event handlers or a session function', handler);
+  }
+  checkHandlerCallbacks(handler, TCP_EVENT_CALLBACKS);
 }
 
 /** Binds one listener; `adopt` takes it inside its `listening` event, before any connection can arrive. */

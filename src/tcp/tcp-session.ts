@@ -10,7 +10,9 @@ import type { ServerTls, StartTlsOptions } from '../tls/server-tls.ts';
 import { invalidState } from '../tls/starttls.ts';
 import { CloseCause, type CloseReason } from './close-reason.ts';
 import type { ConnectionInfo } from './connection-info.ts';
-import { ErrorCode, OpError, SwitchboardError, opErrorFromSystem } from '../core/errors.ts';
+import { ErrorCode, InvalidOptionError, OpError, SwitchboardError, opErrorFromSystem } from '../core/errors.ts';
+import { durationOption } from '../core/options.ts';
+import { handlerFailure } from '../server/handler-errors.ts';
 
 /** What a session needs from the server that owns it. */
 export interface SessionHost {
@@ -20,6 +22,8 @@ export interface SessionHost {
   handlerFailed(session: TcpSession, error: SwitchboardError): void;
   /** Queues `data` on every open session but `except`; returns how many it reached (`server.broadcast`). */
   broadcast(data: string | Uint8Array | readonly Uint8Array[], except: TcpSession | null): number;
+  /** A session set its own idle timeout: the server's sweep must check it often enough. */
+  idleTimeoutSet(ms: number): void;
   /** Queued output above which a further write closes the session (0 = no cap). */
   readonly maxBufferedOutput: number;
   /** The server's TLS (its `tls` option), which `startTls()` upgrades with. */
@@ -32,12 +36,19 @@ export const SessionState = { OPEN: 'open', ENDING: 'ending', CLOSED: 'closed' }
 export type SessionState = (typeof SessionState)[keyof typeof SessionState];
 
 const kSession = Symbol('switchboard.session');
-// Socket listeners are shared functions (assigned in the class's static block, where they may
-// touch private state) so a session costs no closures: idle memory stays near raw node:net.
-let onSocketError: (this: Socket, error: Error) => void;
-let onSocketEnd: (this: Socket) => void;
-let onSocketClose: (this: Socket) => void;
 type OwnedSocket = Socket & { [kSession]: TcpSession };
+
+// Socket listeners are shared module functions that hand the event to the session owning the
+// socket, so a session costs no closure: idle memory stays near raw node:net.
+function onSocketError(this: Socket, error: Error): void {
+  sessionOf(this).socketError(error);
+}
+function onSocketEnd(this: Socket): void {
+  sessionOf(this).socketEnded();
+}
+function onSocketClose(this: Socket): void {
+  sessionOf(this).socketClosed();
+}
 
 /** What {@link TcpSession.callHandler} returns when the handler threw (already reported). @internal */
 export const HANDLER_THREW: unique symbol = Symbol('switchboard.handlerThrew');
@@ -64,7 +75,7 @@ export abstract class TcpSession {
   protected socket: Socket;
   protected sessionState: SessionState = SessionState.OPEN;
   protected lastActivity: number;
-  readonly #idleTimeout: number;
+  #idleTimeout: number;
   #cause: CloseCause | undefined;
   #error: SwitchboardError | undefined;
   #reason: CloseReason | undefined;
@@ -255,6 +266,51 @@ export abstract class TcpSession {
     return this.#host.broadcast(data, this);
   }
 
+  /** This session's idle timeout in ms (0: none): the server's `idleTimeout` unless {@link setIdleTimeout} changed it. */
+  get idleTimeout(): number {
+    return this.#idleTimeout;
+  }
+
+  /**
+   * Changes this session's idle timeout (0 disables it); other sessions keep the server's
+   * `idleTimeout`. Idle time still counts from the last byte read or written, so a session
+   * already idle for longer than `ms` times out at the next check. Returns the session.
+   * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` unless `ms` is a non-negative number of milliseconds
+   * @example
+   * open(session) { if (session.remoteAddress === '127.0.0.1') session.setIdleTimeout(0); }
+   */
+  setIdleTimeout(ms: number): this {
+    if (ms === undefined) throw new InvalidOptionError('idleTimeout', 'must be a non-negative number of milliseconds', ms);
+    const timeout = durationOption('idleTimeout', ms, 0);
+    this.#idleTimeout = timeout;
+    this.#host.idleTimeoutSet(timeout);
+    return this;
+  }
+
+  /**
+   * TCP_NODELAY for this session: `true` sends small writes at once instead of coalescing them
+   * (Nagle's algorithm); the server's `noDelay` option sets it for every session. Returns the session.
+   * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for a value that is not a boolean
+   */
+  setNoDelay(noDelay = true): this {
+    if (typeof noDelay !== 'boolean') throw new InvalidOptionError('noDelay', 'must be a boolean', noDelay);
+    if (!this.socket.destroyed) this.socket.setNoDelay(noDelay);
+    return this;
+  }
+
+  /**
+   * SO_KEEPALIVE for this session, with the idle time before the first probe in ms (0: the
+   * system's); the server's `keepAlive` and `keepAliveInitialDelay` options set it for every
+   * session. Returns the session.
+   * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for a value that is not a boolean, or a delay that is not a non-negative number of milliseconds
+   */
+  setKeepAlive(enable = false, initialDelay = 0): this {
+    if (typeof enable !== 'boolean') throw new InvalidOptionError('keepAlive', 'must be a boolean', enable);
+    const delay = durationOption('keepAliveInitialDelay', initialDelay, 0);
+    if (!this.socket.destroyed) this.socket.setKeepAlive(enable, delay);
+    return this;
+  }
+
   /**
    * Half-closes: queued writes are flushed, then FIN is sent (shutdown before close). The
    * session closes once the peer has closed its side too. Idempotent.
@@ -323,13 +379,7 @@ export abstract class TcpSession {
   reset(cause: CloseCause, error?: SwitchboardError): void {
     if (this.sessionState === SessionState.CLOSED) return;
     this.recordCause(cause, error);
-    const socket = this.socket;
-    if (socket.destroyed) return;
-    try {
-      socket.resetAndDestroy();
-    } catch {
-      socket.destroy(); // not a plain TCP handle: close it the ordinary way
-    }
+    resetSocket(this.socket);
   }
 
   /**
@@ -437,11 +487,7 @@ export abstract class TcpSession {
   /** A user callback failed: report it, and end only this session. */
   protected handlerFailed(error: unknown, callback: string): void {
     if ((this.sessionState === SessionState.CLOSED || this.socket.destroyed) && (error === this.#error || isOwnCloseError(this, error))) return;
-    const wrapped = new SwitchboardError(
-      ErrorCode.HANDLER_FAILED,
-      `${callback} handler of session ${this.id} failed: ${error instanceof Error ? error.message : String(error)}`,
-      { cause: error },
-    );
+    const wrapped = handlerFailure(`${callback} handler of session ${this.id} failed`, error);
     this.#host.handlerFailed(this, wrapped);
     if (this.sessionState === SessionState.CLOSED || this.socket.destroyed) return;
     this.recordCause(CloseCause.HANDLER_ERROR, wrapped);
@@ -477,6 +523,7 @@ export abstract class TcpSession {
   }
 
   #endForServer(): void {
+    if (this.socket.destroyed) return; // a handler failure is closing it already
     this.end();
     this.finishReading();
   }
@@ -502,35 +549,52 @@ export abstract class TcpSession {
     if (controller !== undefined && !controller.signal.aborted) controller.abort(this.#abortReason());
   }
 
-  static {
-    onSocketError = function (this: Socket, error: Error) {
-      const session = sessionOf(this);
-      const reset = (error as NodeJS.ErrnoException).code === 'ECONNRESET' || (error as NodeJS.ErrnoException).code === 'EPIPE';
-      const wrapped = opErrorFromSystem({ op: 'read', transport: 'tcp', address: session.remoteAddress, port: session.remotePort }, error);
-      session.recordCause(reset ? CloseCause.PEER_RESET : CloseCause.SOCKET_ERROR, wrapped);
-    };
-    onSocketEnd = function (this: Socket) {
-      const session = sessionOf(this);
-      session.recordCause(CloseCause.PEER_END);
-      session.peerEnded();
-      // TLS 1.2 has no half-close: the peer's close_notify ends the connection both ways (docs/tls.md).
-      if (!allowsHalfClose(this)) session.end();
-    };
-    onSocketClose = function (this: Socket) {
-      const session = sessionOf(this);
-      session.sessionState = SessionState.CLOSED;
-      const reason: CloseReason = { cause: session.#cause ?? CloseCause.SOCKET_ERROR, error: session.#error };
-      session.#reason = reason;
-      session.#signalAbort();
-      session.closedWith(reason);
-      session.#host.sessionClosed(session, reason);
-      const waiters = session.#closedWaiters;
-      session.#closedWaiters = undefined;
-      if (waiters) for (const resolve of waiters) resolve(reason);
-    };
+  /** The socket reported an error; its close follows. @internal */
+  socketError(error: Error): void {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reset = code === 'ECONNRESET' || code === 'EPIPE';
+    const wrapped = opErrorFromSystem({ op: 'read', transport: 'tcp', address: this.remoteAddress, port: this.remotePort }, error);
+    this.recordCause(reset ? CloseCause.PEER_RESET : CloseCause.SOCKET_ERROR, wrapped);
+  }
+
+  /** The peer sent FIN. @internal */
+  socketEnded(): void {
+    this.recordCause(CloseCause.PEER_END);
+    this.peerEnded();
+    // TLS 1.2 has no half-close: the peer's close_notify ends the connection both ways (docs/tls.md).
+    if (!allowsHalfClose(this.socket)) this.end();
+  }
+
+  /** The socket closed: the session closes, exactly once, with its final reason. @internal */
+  socketClosed(): void {
+    this.sessionState = SessionState.CLOSED;
+    const reason: CloseReason = { cause: this.#cause ?? CloseCause.SOCKET_ERROR, error: this.#error };
+    this.#reason = reason;
+    this.#signalAbort();
+    this.closedWith(reason);
+    this.#host.sessionClosed(this, reason);
+    const waiters = this.#closedWaiters;
+    this.#closedWaiters = undefined;
+    if (waiters) for (const resolve of waiters) resolve(reason);
   }
 }
 
+
+/** Closes a socket with a reset (SO_LINGER 0, then close), so the kernel drops its unsent output at once. */
+function resetSocket(socket: Socket): void {
+  if (socket.destroyed) return;
+  // libuv refuses a reset while our FIN (a shutdown) is in flight, and Node would then lose the
+  // handle without closing it: wait the loop turn the shutdown takes.
+  if (socket.writableEnded && !socket.writableFinished && socket.writableLength === 0) {
+    socket.once('finish', () => resetSocket(socket));
+    return;
+  }
+  try {
+    socket.resetAndDestroy();
+  } catch {
+    socket.destroy(); // not a plain TCP handle: close it the ordinary way
+  }
+}
 
 function asSwitchboardError(error: Error): SwitchboardError {
   return error instanceof SwitchboardError ? error : new SwitchboardError(ErrorCode.SOCKET, error.message, { cause: error });

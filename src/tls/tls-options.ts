@@ -5,7 +5,17 @@
 import * as tls from 'node:tls';
 import type { SecureContext } from 'node:tls';
 import { InvalidOptionError } from '../core/errors.ts';
-import { booleanOption, durationOption, integerOption, optionsObject } from '../core/options.ts';
+import { nearestName } from '../core/nearest-name.ts';
+import {
+  booleanOption,
+  durationOption,
+  findUnknownKey,
+  integerOption,
+  optionNames,
+  optionsObject,
+  type OptionKeyRecord,
+  type OptionNames,
+} from '../core/options.ts';
 
 /** PEM text, as a string or the bytes of a file. */
 export type Pem = string | Buffer;
@@ -112,13 +122,13 @@ export const TLS_DEFAULTS = {
 
 const MODES: readonly TlsMode[] = ['implicit', 'starttls'];
 const VERSIONS: readonly TlsVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
-const CREDENTIAL_KEYS = ['key', 'cert', 'passphrase', 'secureContext'] as const;
-const CREDENTIAL_KEY_SET: ReadonlySet<string> = new Set(CREDENTIAL_KEYS);
-const OPTION_KEYS = new Set<string>([
+const CREDENTIAL_KEYS: OptionKeyRecord<TlsCredentials> = { key: true, cert: true, passphrase: true, secureContext: true };
+const CREDENTIAL_NAMES = optionNames<TlsCredentials>(CREDENTIAL_KEYS);
+const OPTION_NAMES = optionNames<TlsOptions>({
   ...CREDENTIAL_KEYS,
-  'ca', 'requestCert', 'rejectUnauthorized', 'ALPNProtocols', 'ALPNCallback', 'minVersion', 'maxVersion',
-  'sni', 'sniCallback', 'handshakeTimeout', 'expiryWarning', 'mode',
-]);
+  ca: true, requestCert: true, rejectUnauthorized: true, ALPNProtocols: true, ALPNCallback: true, minVersion: true, maxVersion: true,
+  sni: true, sniCallback: true, handshakeTimeout: true, expiryWarning: true, mode: true,
+});
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const SERVER_NAME = /^(?:\*\.)?(?:[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$/;
 
@@ -132,7 +142,7 @@ const SERVER_NAME = /^(?:\*\.)?(?:[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?\.)*[a-z0-9_
 export function normalizeTlsOptions(input: TlsOptions, name = 'tls'): NormalizedTlsOptions {
   if (input === undefined) throw new InvalidOptionError(name, 'must be an object', input);
   const options = optionsObject(name, input);
-  rejectUnknownKeys(name, options, OPTION_KEYS);
+  rejectUnknownKeys(name, options, OPTION_NAMES);
   const ca = options.ca === undefined ? undefined : pemList(`${name}.ca`, options.ca);
   const credentials = normalizeCredentials(name, options, ca);
   const requestCert = booleanOption(`${name}.requestCert`, options.requestCert, false);
@@ -242,14 +252,16 @@ function sniMap(name: string, value: unknown, ca: readonly Pem[] | undefined): R
  */
 export function normalizeTlsCredentials(name: string, value: unknown, ca: readonly Pem[] | undefined): NormalizedTlsCredentials {
   const entry = optionsObject(name, value as TlsCredentials);
-  rejectUnknownKeys(name, entry, CREDENTIAL_KEY_SET);
+  rejectUnknownKeys(name, entry, CREDENTIAL_NAMES);
   return normalizeCredentials(name, entry, ca);
 }
 
-function rejectUnknownKeys(name: string, options: object, known: ReadonlySet<string>): void {
-  for (const [key, value] of Object.entries(options)) {
-    if (!known.has(key)) throw new InvalidOptionError(`${name}.${key}`, `is not a TLS option (known: ${[...known].join(', ')})`, value);
-  }
+function rejectUnknownKeys(name: string, options: object, known: OptionNames): void {
+  const key = findUnknownKey(options, known);
+  if (key === undefined) return;
+  const nearest = nearestName(key, known.names);
+  const hint = nearest === undefined ? '' : `; did you mean \`${nearest}\`?`;
+  throw new InvalidOptionError(`${name}.${key}`, `is not a TLS option (known: ${known.names.join(', ')}${hint})`, (options as Record<string, unknown>)[key]);
 }
 
 function pemList(name: string, value: unknown): Pem[] {

@@ -9,7 +9,7 @@ import { ErrorCode, OpError, opErrorFromSystem, type SwitchboardError } from '..
 import type { BoundAddress, BoundSocket } from '../net/listener-group.ts';
 import { Datagram, UDP_HEADER_BYTES, type ReplyChannel } from './datagram.ts';
 import { sourceKey, type ReplyRateLimiter, type SourceRateLimiter } from '../limits/source-rate-limiter.ts';
-import { DropReason, type UdpLedger } from './udp-ledger.ts';
+import { DropCause, type UdpLedger } from './udp-ledger.ts';
 import type { NormalizedUdpServerOptions } from './udp-options.ts';
 
 /** What an endpoint needs from its server. @internal */
@@ -84,17 +84,17 @@ export class UdpEndpoint implements ReplyChannel {
   sendReply(datagram: Datagram, payload: Uint8Array, address: string, port: number, room: number): boolean {
     const context = this.#context;
     if (!this.#open) {
-      context.ledger.drop(DropReason.CLOSED);
+      context.ledger.drop(DropCause.CLOSED);
       return false;
     }
     if (payload.byteLength > room) {
-      context.ledger.drop(DropReason.AMPLIFICATION);
+      context.ledger.drop(DropCause.AMPLIFICATION);
       context.report(amplificationError(datagram, payload.byteLength, room, context.maxAmplification));
       return false;
     }
     // Counted, not reported one by one: the budget runs dry under a flood, when each report would cost most.
     if (context.replyLimiter !== undefined && !context.replyLimiter.take(payload.byteLength + UDP_HEADER_BYTES[datagram.remoteFamily])) {
-      context.ledger.drop(DropReason.REPLY_RATE_LIMIT);
+      context.ledger.drop(DropCause.REPLY_RATE_LIMIT);
       return false;
     }
     this.socket.send(payload, port, address, this.#onSent);
@@ -107,13 +107,13 @@ export class UdpEndpoint implements ReplyChannel {
     const ledger = context.ledger;
     ledger.datagramsIn++;
     ledger.bytesIn += data.length;
-    if (data.length > context.maxDatagramSize) return ledger.drop(DropReason.TOO_LARGE);
+    if (data.length > context.maxDatagramSize) return ledger.drop(DropCause.TOO_LARGE);
     let address = remote.address;
     let family: AddressFamily = this.localFamily;
     if (this.#mayBeMapped && address.startsWith('::ffff:')) ({ address, family } = unmapAddress(address, 'IPv6'));
     const limiter = context.limiter;
     if (limiter !== undefined && !limiter.admit(family === 'IPv4' ? address : sourceKey(address, family), data.length)) {
-      return ledger.drop(DropReason.RATE_LIMIT);
+      return ledger.drop(DropCause.RATE_LIMIT);
     }
     context.deliver(new Datagram(this, data, address, remote.port, family, remote.address));
   };
@@ -125,9 +125,9 @@ export class UdpEndpoint implements ReplyChannel {
       context.ledger.datagramsOut++;
       context.ledger.bytesOut += bytes;
     } else if (!this.#open) {
-      context.ledger.drop(DropReason.CLOSED);
+      context.ledger.drop(DropCause.CLOSED);
     } else {
-      context.ledger.drop(DropReason.SEND_FAILED);
+      context.ledger.drop(DropCause.SEND_FAILED);
       context.report(sendError(error));
     }
     if (this.#pendingSends === 0) context.sendSettled();

@@ -1,11 +1,17 @@
 /**
  * The counters of a UDP server and its drop report: every datagram in or out is counted once,
- * every drop is counted by reason, and drops are summarised at most once per interval so a
+ * every drop is counted by cause, and drops are summarised at most once per interval so a
  * flood cannot flood the logs too.
  */
+import { zeroCounts } from '../server/cause-counts.ts';
 
-/** Why a datagram, or a reply, was not delivered. */
-export const DropReason = {
+/**
+ * Why a datagram, or a reply, was not delivered: the same shape as `CloseCause` and
+ * `RejectCause` (a const object of kebab-case causes and a union type of them). Drops are
+ * reported in aggregate — counts by cause in `stats().dropped` and the `drop` event — so a flood
+ * costs no event per datagram.
+ */
+export const DropCause = {
   /** Received but larger than `maxDatagramSize`; never delivered. */
   TOO_LARGE: 'too-large',
   /** Received over its source's rate limit; never delivered. */
@@ -27,36 +33,25 @@ export const DropReason = {
   /** A reply asked for after its socket closed, or cancelled by the close. */
   CLOSED: 'closed',
 } as const;
-/** One of the {@link DropReason} values. */
-export type DropReason = (typeof DropReason)[keyof typeof DropReason];
+/** One of the {@link DropCause} values. */
+export type DropCause = (typeof DropCause)[keyof typeof DropCause];
 
-/** Counts by drop reason. */
-export type DropCounts = Record<DropReason, number>;
+/** Counts by drop cause. */
+export type DropCounts = Record<DropCause, number>;
 
 /** The `drop` event's argument: what was dropped since the previous summary. */
 export interface UdpDropSummary {
   /** Drops in this summary. */
   readonly total: number;
-  /** Non-zero counts by reason. */
-  readonly reasons: Readonly<Partial<DropCounts>>;
+  /** Non-zero counts by cause. */
+  readonly causes: Readonly<Partial<DropCounts>>;
   /** How long the summary covers, in ms (from its first drop). */
   readonly durationMs: number;
 }
 
-/** Zeroed counts for every reason. */
+/** Zeroed counts for every cause. */
 export function zeroDropCounts(): DropCounts {
-  return {
-    'too-large': 0,
-    'rate-limit': 0,
-    'queue-full': 0,
-    'max-in-flight': 0,
-    unread: 0,
-    'handler-failed': 0,
-    amplification: 0,
-    'reply-rate-limit': 0,
-    'send-failed': 0,
-    closed: 0,
-  };
+  return zeroCounts(DropCause);
 }
 
 /** The mutable counters shared by a server's sockets. @internal */
@@ -82,10 +77,10 @@ export class UdpLedger {
   }
 
   /** Counts a drop; the first drop of a quiet period starts the interval its summary waits for. */
-  drop(reason: DropReason): void {
-    this.dropped[reason]++;
+  drop(cause: DropCause): void {
+    this.dropped[cause]++;
     if (!this.#reporting) return;
-    this.#pending[reason]++;
+    this.#pending[cause]++;
     if (this.#pendingTotal++ !== 0) return;
     this.#pendingSince = performance.now();
     this.#timer = setTimeout(() => this.flush(), this.#interval);
@@ -102,9 +97,9 @@ export class UdpLedger {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     if (this.#pendingTotal === 0) return;
-    const reasons: Partial<DropCounts> = {};
-    for (const [reason, count] of Object.entries(this.#pending) as [DropReason, number][]) if (count > 0) reasons[reason] = count;
-    const summary: UdpDropSummary = { total: this.#pendingTotal, reasons, durationMs: Math.round(performance.now() - this.#pendingSince) };
+    const causes: Partial<DropCounts> = {};
+    for (const [cause, count] of Object.entries(this.#pending) as [DropCause, number][]) if (count > 0) causes[cause] = count;
+    const summary: UdpDropSummary = { total: this.#pendingTotal, causes, durationMs: Math.round(performance.now() - this.#pendingSince) };
     this.#pending = zeroDropCounts();
     this.#pendingTotal = 0;
     this.#report(summary);

@@ -2,11 +2,21 @@
  * The options of a UDP server, checked once at construction (docs/udp.md lists them with
  * their defaults and why).
  */
-import { isIP } from 'node:net';
-import { normalizeHostSpec, type HostSpec, type LookupFunction } from '../net/addresses.ts';
-import { ErrorCode, InvalidOptionError, SwitchboardError } from '../core/errors.ts';
-import { supportsReusePort } from '../core/platform.ts';
-import { booleanOption, durationOption, integerOption, numberOption, optionsObject, portOption, signalOption } from '../core/options.ts';
+import { isWildcardHost, normalizeHostSpec, type HostSpec, type LookupFunction } from '../net/addresses.ts';
+import { InvalidOptionError } from '../core/errors.ts';
+import {
+  booleanOption,
+  durationOption,
+  functionOption,
+  integerOption,
+  numberOption,
+  optionNames,
+  optionsObject,
+  portOption,
+  rejectUnknownKeys,
+  reusePortOption,
+  signalOption,
+} from '../core/options.ts';
 
 /** Per-source rate limits: one token bucket per source address (an IPv6 source counts per /64). */
 export interface UdpRateLimit {
@@ -120,6 +130,27 @@ export interface NormalizedUdpServerOptions {
 
 const MAX_UDP_PAYLOAD = 65535;
 
+const UDP_SERVER_OPTION_NAMES = optionNames<UdpServerOptions>({
+  host: true,
+  port: true,
+  perInterface: true,
+  reuseAddress: true,
+  reusePort: true,
+  ipv6Only: true,
+  recvBufferSize: true,
+  sendBufferSize: true,
+  maxDatagramSize: true,
+  maxAmplification: true,
+  replyRateLimit: true,
+  maxInFlight: true,
+  rateLimit: true,
+  maxQueuedDatagrams: true,
+  dropReportInterval: true,
+  signal: true,
+  lookup: true,
+});
+const RATE_LIMIT_NAMES = optionNames<UdpRateLimit>({ datagrams: true, bytes: true, maxSources: true }, 'rateLimit');
+
 /**
  * Checks UDP server options and applies defaults.
  * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` naming the option and its constraint
@@ -127,24 +158,19 @@ const MAX_UDP_PAYLOAD = 65535;
  */
 export function normalizeUdpServerOptions(input: UdpServerOptions | undefined): NormalizedUdpServerOptions {
   const options = optionsObject('options', input);
+  const removed = (options as { amplificationAllowance?: unknown }).amplificationAllowance;
+  if (removed !== undefined) {
+    // A removed option must not be ignored silently: the reply limit it set would change unseen.
+    throw new InvalidOptionError('amplificationAllowance', "was removed: a reply's limit is `maxAmplification` times its request's size on the wire, headers included (docs/udp.md)", removed);
+  }
+  rejectUnknownKeys(options, UDP_SERVER_OPTION_NAMES);
   const hosts = normalizeHostSpec(options.host);
   const hasWildcard = hosts.some(isWildcardHost);
   const perInterface = booleanOption('perInterface', options.perInterface, hosts.includes('*'));
   if (perInterface && !hasWildcard) {
     throw new InvalidOptionError('perInterface', "applies only to a wildcard host ('*', '0.0.0.0', '::' or none)", options.host);
   }
-  const reusePort = booleanOption('reusePort', options.reusePort, false);
-  if (reusePort && !supportsReusePort()) {
-    throw new SwitchboardError(ErrorCode.REUSE_PORT_UNSUPPORTED, `\`reusePort\` needs Node >= 22.12 on Linux; this is Node ${process.versions.node} on ${process.platform}`);
-  }
-  if (options.lookup !== undefined && typeof options.lookup !== 'function') {
-    throw new InvalidOptionError('lookup', 'must be a function', options.lookup);
-  }
-  const removed = (options as { amplificationAllowance?: unknown }).amplificationAllowance;
-  if (removed !== undefined) {
-    // A removed option must not be ignored silently: the reply limit it set would change unseen.
-    throw new InvalidOptionError('amplificationAllowance', "was removed: a reply's limit is `maxAmplification` times its request's size on the wire, headers included (docs/udp.md)", removed);
-  }
+  const reusePort = reusePortOption(options.reusePort);
   const maxDatagramSize = integerOption('maxDatagramSize', options.maxDatagramSize, UDP_DEFAULTS.maxDatagramSize, 1, MAX_UDP_PAYLOAD);
   return {
     host: options.host,
@@ -163,15 +189,8 @@ export function normalizeUdpServerOptions(input: UdpServerOptions | undefined): 
     maxQueuedDatagrams: integerOption('maxQueuedDatagrams', options.maxQueuedDatagrams, UDP_DEFAULTS.maxQueuedDatagrams, 1),
     dropReportInterval: durationOption('dropReportInterval', options.dropReportInterval, UDP_DEFAULTS.dropReportInterval),
     signal: signalOption(options.signal),
-    lookup: options.lookup,
+    lookup: functionOption('lookup', options.lookup),
   };
-}
-
-/** `''` (no host), `'*'`, `'0.0.0.0'`, or an all-zero IPv6 literal such as `'::'` or `'[::0]'`. */
-export function isWildcardHost(host: string): boolean {
-  if (host === '' || host === '*' || host === '0.0.0.0') return true;
-  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-  return isIP(bare) === 6 && /^[0:]+$/.test(bare);
 }
 
 function bufferSizeOption(name: string, value: unknown): number | undefined {
@@ -183,7 +202,7 @@ function rateLimitOption(value: unknown, maxDatagramSize: number): NormalizedUdp
   if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) {
     throw new InvalidOptionError('rateLimit', 'must be an object or false', value);
   }
-  const limit = (value ?? {}) as UdpRateLimit;
+  const limit = optionsObject('rateLimit', value as UdpRateLimit | undefined, RATE_LIMIT_NAMES);
   const datagrams = numberOption('rateLimit.datagrams', limit.datagrams, UDP_DEFAULTS.rateDatagrams);
   const bytes = numberOption('rateLimit.bytes', limit.bytes, UDP_DEFAULTS.rateBytes);
   if (bytes > 0 && bytes < maxDatagramSize) {

@@ -4,28 +4,32 @@
  * per-source rate, amplification, queue), and the shared server lifecycle.
  */
 import type { Socket } from 'node:dgram';
-import { EventEmitter } from 'node:events';
 import { networkInterfaces } from 'node:os';
 import type { ListenTarget } from '../net/addresses.ts';
 import { AsyncQueue } from '../server/async-queue.ts';
-import { ErrorCode, SwitchboardError, formatHostPort } from '../core/errors.ts';
+import { ErrorCode, InvalidOptionError, SwitchboardError, formatHostPort } from '../core/errors.ts';
 import type { MaybePromise } from '../tcp/tcp-handlers.ts';
 import { bindGroup, resolveGroupTargets, type BoundAddress, type BoundSocket, type SocketBinder } from '../net/listener-group.ts';
-import { ServerLifecycle, type CloseOptions, type ServerState } from '../server/server-lifecycle.ts';
+import { checkHandlerCallbacks, handlerFailure } from '../server/handler-errors.ts';
+import { ServerBase } from '../server/server-base.ts';
 import type { Datagram } from './datagram.ts';
 import { expandWildcardTargets, readUnbindableIPv6Addresses } from '../net/interface-addresses.ts';
 import { RATE_TICK_MS, ReplyRateLimiter, SourceRateLimiter } from '../limits/source-rate-limiter.ts';
 import { bindUdpSocket, closeUdpSocket, UdpEndpoint, type EndpointContext } from './udp-endpoint.ts';
-import { DropReason, UdpLedger, type DropCounts, type UdpDropSummary } from './udp-ledger.ts';
+import { DropCause, UdpLedger, type DropCounts, type UdpDropSummary } from './udp-ledger.ts';
 import { normalizeUdpServerOptions, type NormalizedUdpServerOptions, type UdpServerOptions } from './udp-options.ts';
 
 /**
  * Event style: `message` is called once per datagram; it may return a promise, which never holds
  * up receiving; while `maxInFlight` of them are pending, new datagrams are dropped (`max-in-flight`).
+ * Any other function-valued key (a misspelt `mesage`) is refused when the server is built.
  */
 export interface UdpEventHandler {
   message(datagram: Datagram): MaybePromise<unknown>;
 }
+
+/** The callback names of {@link UdpEventHandler}. */
+const UDP_EVENT_CALLBACKS: readonly (keyof UdpEventHandler)[] = ['message'];
 
 /** What `listenUdp` serves datagrams with: an object with `message`, a function, or nothing to iterate with `for await`. */
 export type UdpHandler = UdpEventHandler | ((datagram: Datagram) => MaybePromise<unknown>);
@@ -36,8 +40,8 @@ export type UdpHandler = UdpEventHandler | ((datagram: Datagram) => MaybePromise
  * replies asked for = `datagramsOut + pendingReplies + dropped.amplification + dropped['reply-rate-limit'] + dropped['send-failed'] + dropped.closed`.
  */
 export interface UdpServerStats {
-  /** Sockets open. */
-  readonly sockets: number;
+  /** Sockets open (bound and not closed yet), as TCP's `listeners`. */
+  readonly listeners: number;
   /** Datagrams received from the kernel, dropped ones included. */
   readonly datagramsIn: number;
   readonly bytesIn: number;
@@ -52,7 +56,7 @@ export interface UdpServerStats {
   readonly bytesOut: number;
   /** Replies handed to the kernel whose outcome is not known yet. */
   readonly pendingReplies: number;
-  /** Drops by reason, since the server was created. */
+  /** Drops by cause, since the server was created (TCP's `rejectedBy` counts refusals the same way). */
   readonly dropped: Readonly<DropCounts>;
   /** Sources with a rate-limit bucket of their own. */
   readonly sources: number;
@@ -61,7 +65,7 @@ export interface UdpServerStats {
 /** The events a {@link UdpServer} emits, with their arguments. */
 export interface UdpServerEvents {
   listening: [addresses: readonly BoundAddress[]];
-  /** At most once per `dropReportInterval`: what was dropped, by reason. */
+  /** At most once per `dropReportInterval`: what was dropped, by cause. */
   drop: [summary: UdpDropSummary];
   close: [];
   warning: [warning: SwitchboardError];
@@ -85,10 +89,9 @@ export interface UdpServerEvents {
  * queued replies up to `timeout`, then closes every socket; `destroy()`, the `signal` option and
  * `await using` as for TCP.
  */
-export class UdpServer extends EventEmitter<UdpServerEvents> implements AsyncIterable<Datagram>, AsyncDisposable {
+export class UdpServer extends ServerBase<UdpServerEvents, Socket> implements AsyncIterable<Datagram> {
   readonly #options: NormalizedUdpServerOptions;
   readonly #handler: ((datagram: Datagram) => unknown) | undefined;
-  readonly #lifecycle: ServerLifecycle;
   readonly #ledger: UdpLedger;
   readonly #limiter: SourceRateLimiter | undefined;
   readonly #replyLimiter: ReplyRateLimiter | undefined;
@@ -99,18 +102,18 @@ export class UdpServer extends EventEmitter<UdpServerEvents> implements AsyncIte
   #inFlight = 0;
   #draining = false;
   #ticker: NodeJS.Timeout | undefined;
-  #lastWarningAt = -Infinity;
 
   /**
    * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for any invalid option or handler
    * @throws {SwitchboardError} `SWB_ERR_REUSE_PORT_UNSUPPORTED` when `reusePort` is unavailable
    */
   constructor(options?: UdpServerOptions, handler?: UdpHandler) {
-    super();
-    this.#options = normalizeUdpServerOptions(options);
-    this.#handler = normalizeHandler(handler);
-    if (this.#handler === undefined) this.#queue = new AsyncQueue();
-    const settings = this.#options;
+    const settings = normalizeUdpServerOptions(options);
+    const serve = normalizeHandler(handler);
+    super({ transport: 'udp', warningInterval: settings.dropReportInterval });
+    this.#options = settings;
+    this.#handler = serve;
+    if (serve === undefined) this.#queue = new AsyncQueue();
     this.#ledger = new UdpLedger(settings.dropReportInterval, (summary) => this.emit('drop', summary));
     this.#limiter = settings.rateLimit ? new SourceRateLimiter(settings.rateLimit) : undefined;
     this.#replyLimiter = settings.replyRateLimit > 0 ? new ReplyRateLimiter(settings.replyRateLimit) : undefined;
@@ -121,89 +124,15 @@ export class UdpServer extends EventEmitter<UdpServerEvents> implements AsyncIte
       maxDatagramSize: settings.maxDatagramSize,
       maxAmplification: settings.maxAmplification,
       deliver: this.#handler === undefined ? this.#enqueue : this.#dispatch,
-      report: (error) => this.#report(error),
+      report: (error) => this.report(error),
       sendSettled: () => this.#closeSettledEndpoints(),
     };
-    this.#lifecycle = new ServerLifecycle(
-      {
-        stopListening: () => this.#stopListening(),
-        endSessions: () => {
-          this.#draining = true;
-          this.#closeSettledEndpoints();
-        },
-        destroySessions: () => {
-          for (const endpoint of this.#endpoints) void endpoint.close();
-        },
-        drained: () => Promise.resolve(),
-      },
-      () => this.#finishClose(),
-    );
-    this.#lifecycle.closeOnAbort(settings.signal);
+    this.closeOnAbort(settings.signal);
   }
 
-  /** `idle`, `binding`, `listening`, `closing` or `closed`. */
-  get state(): ServerState {
-    return this.#lifecycle.state;
-  }
-
-  /** Every bound address: address, port, family, transport (`udp`). */
-  get addresses(): BoundAddress[] {
-    return this.#endpoints.map((endpoint) => endpoint.address);
-  }
-
-  /** Resolves once every socket is closed; never rejects. */
-  get closed(): Promise<void> {
-    return this.#lifecycle.closed;
-  }
-
-  /**
-   * Binds every address (all or nothing) and starts receiving.
-   * @throws {ListenError} (rejects) listing every address that failed
-   * @throws {SwitchboardError} (rejects) `SWB_ERR_ALREADY_LISTENING`, `SWB_ERR_SERVER_CLOSED`
-   */
-  async listen(): Promise<BoundAddress[]> {
-    const options = this.#options;
-    await this.#lifecycle.listen(
-      async () => {
-        const resolved = await resolveGroupTargets(options.host, 'udp', { ipv6Only: options.ipv6Only, lookup: options.lookup, port: options.port });
-        const targets = options.perInterface ? this.#expandPerInterface(resolved) : resolved;
-        const bound = await bindGroup(targets, options.port, this.#binder(), {
-          onSkip: (_target, warning) => this.#warn(warning),
-        });
-        // Known to the teardown from here on, whatever happens next.
-        this.#endpoints = bound.map((socket) => this.#adopt(socket));
-        return bound;
-      },
-      (sockets) => Promise.all(sockets.map((socket) => closeUdpSocket(socket.handle))).then(() => undefined),
-      'listen udp',
-    );
-    if (this.state !== 'listening') throw new SwitchboardError(ErrorCode.SERVER_CLOSED, 'listen udp: server was closed while binding');
-    for (const endpoint of this.#endpoints) endpoint.start();
-    if (this.#limiter || this.#replyLimiter) {
-      const limiter = this.#limiter;
-      const replyLimiter = this.#replyLimiter;
-      this.#ticker = setInterval(() => {
-        limiter?.tick();
-        replyLimiter?.tick();
-      }, RATE_TICK_MS);
-    }
-    const addresses = this.addresses;
-    this.emit('listening', addresses);
-    return addresses;
-  }
-
-  /**
-   * Stops receiving on every socket at once, waits up to `timeout` for handler promises and
-   * queued replies, then closes every socket. Resolves when all are closed. Idempotent.
-   */
-  close(options?: CloseOptions): Promise<void> {
-    return this.#lifecycle.close(options);
-  }
-
-  /** Closes every socket at once; replies still queued are cancelled. Idempotent. */
-  destroy(): Promise<void> {
-    return this.#lifecycle.destroy();
-  }
+  // close(): stops receiving on every socket at once, waits up to `timeout` for handler promises
+  // and queued replies, then closes every socket. destroy(): closes every socket at once; replies
+  // still queued are cancelled. Both from ServerBase.
 
   /** The ledger: sockets open, datagrams and bytes in and out, drops by reason. */
   stats(): UdpServerStats {
@@ -211,7 +140,7 @@ export class UdpServer extends EventEmitter<UdpServerEvents> implements AsyncIte
     let pendingReplies = 0;
     for (const endpoint of this.#endpoints) pendingReplies += endpoint.pendingSends;
     return {
-      sockets: this.#socketsOpen,
+      listeners: this.#socketsOpen,
       datagramsIn: ledger.datagramsIn,
       bytesIn: ledger.bytesIn,
       accepted: ledger.accepted,
@@ -232,13 +161,50 @@ export class UdpServer extends EventEmitter<UdpServerEvents> implements AsyncIte
    * for await (const datagram of server) datagram.reply(datagram.data);
    */
   [Symbol.asyncIterator](): AsyncIterator<Datagram> {
-    if (!this.#queue) throw new SwitchboardError(ErrorCode.INVALID_OPTION, 'iterating datagrams needs a server created without a handler');
+    if (!this.#queue) throw new InvalidOptionError('handler', 'must be left out to iterate datagrams with `for await`', this.#handler);
     return this.#queue[Symbol.asyncIterator]();
   }
 
-  /** `await using server = await listenUdp(…)` closes it gracefully. */
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
+  protected async bind(): Promise<BoundSocket<Socket>[]> {
+    const options = this.#options;
+    const resolved = await resolveGroupTargets(options.host, 'udp', { ipv6Only: options.ipv6Only, lookup: options.lookup, port: options.port });
+    const targets = options.perInterface ? this.#expandPerInterface(resolved) : resolved;
+    const bound = await bindGroup(targets, options.port, this.#binder(), { onSkip: (_target, warning) => this.warn(warning) });
+    // Known to the teardown from here on, whatever happens next.
+    this.#endpoints = bound.map((socket) => this.#adopt(socket));
+    return bound;
+  }
+
+  protected release(bound: readonly BoundSocket<Socket>[]): Promise<void> {
+    return Promise.all(bound.map((socket) => closeUdpSocket(socket.handle))).then(() => undefined);
+  }
+
+  protected started(): void {
+    for (const endpoint of this.#endpoints) endpoint.start();
+    if (!this.#limiter && !this.#replyLimiter) return;
+    const limiter = this.#limiter;
+    const replyLimiter = this.#replyLimiter;
+    this.#ticker = setInterval(() => {
+      limiter?.tick();
+      replyLimiter?.tick();
+    }, RATE_TICK_MS);
+  }
+
+  protected boundAddresses(): BoundAddress[] {
+    return this.#endpoints.map((endpoint) => endpoint.address);
+  }
+
+  protected endSessions(): void {
+    this.#draining = true;
+    this.#closeSettledEndpoints();
+  }
+
+  protected destroySessions(): void {
+    for (const endpoint of this.#endpoints) void endpoint.close();
+  }
+
+  protected drained(): Promise<void> {
+    return Promise.resolve();
   }
 
   #adopt(socket: BoundSocket<Socket>): UdpEndpoint {
@@ -256,14 +222,14 @@ export class UdpServer extends EventEmitter<UdpServerEvents> implements AsyncIte
   #expandPerInterface(resolved: readonly ListenTarget[]): ListenTarget[] {
     const { targets, skipped } = expandWildcardTargets(resolved, networkInterfaces(), readUnbindableIPv6Addresses());
     for (const { host, requested, reason } of skipped) {
-      this.#warn(new SwitchboardError(ErrorCode.ADDRESS_NOT_AVAILABLE, `not listening on ${formatHostPort(host, undefined)} for ${JSON.stringify(requested)}: ${reason}`));
+      this.warn(new SwitchboardError(ErrorCode.ADDRESS_NOT_AVAILABLE, `not listening on ${formatHostPort(host, undefined)} for ${JSON.stringify(requested)}: ${reason}`));
     }
     return targets;
   }
 
   readonly #dispatch = (datagram: Datagram): void => {
     const cap = this.#options.maxInFlight;
-    if (cap !== 0 && this.#inFlight >= cap) return this.#ledger.drop(DropReason.MAX_IN_FLIGHT);
+    if (cap !== 0 && this.#inFlight >= cap) return this.#ledger.drop(DropCause.MAX_IN_FLIGHT);
     this.#ledger.accepted++;
     let result: unknown;
     try {
@@ -277,7 +243,7 @@ export class UdpServer extends EventEmitter<UdpServerEvents> implements AsyncIte
 
   readonly #enqueue = (datagram: Datagram): void => {
     const queue = this.#queue!;
-    if (queue.size >= this.#options.maxQueuedDatagrams) return this.#ledger.drop(DropReason.QUEUE_FULL);
+    if (queue.size >= this.#options.maxQueuedDatagrams) return this.#ledger.drop(DropCause.QUEUE_FULL);
     this.#ledger.accepted++;
     queue.push(datagram);
   };
@@ -299,10 +265,9 @@ export class UdpServer extends EventEmitter<UdpServerEvents> implements AsyncIte
   }
 
   #handlerFailed(datagram: Datagram, error: unknown): void {
-    this.#ledger.drop(DropReason.HANDLER_FAILED);
-    const message = error instanceof Error ? error.message : String(error);
+    this.#ledger.drop(DropCause.HANDLER_FAILED);
     const from = formatHostPort(datagram.remoteAddress, datagram.remotePort);
-    this.#report(new SwitchboardError(ErrorCode.HANDLER_FAILED, `udp message handler failed for a datagram from ${from}: ${message}`, { cause: error }));
+    this.report(handlerFailure(`udp message handler failed for a datagram from ${from}`, error));
   }
 
   /** Graceful close: a socket closes once no handler promise is pending and its replies are sent. */
@@ -311,36 +276,17 @@ export class UdpServer extends EventEmitter<UdpServerEvents> implements AsyncIte
     for (const endpoint of this.#endpoints) if (endpoint.pendingSends === 0) void endpoint.close();
   }
 
-  #stopListening(): Promise<void> {
+  protected stopListening(): Promise<void> {
     if (this.#ticker) clearInterval(this.#ticker);
     this.#ticker = undefined;
     for (const endpoint of this.#endpoints) endpoint.stopReceiving();
-    for (const _ of this.#queue?.end() ?? []) this.#ledger.drop(DropReason.UNREAD);
+    for (const _ of this.#queue?.end() ?? []) this.#ledger.drop(DropCause.UNREAD);
     return Promise.all(this.#endpoints.map((endpoint) => endpoint.closed)).then(() => undefined);
   }
 
-  #finishClose(): void {
+  protected override closeFinished(): void {
     this.#limiter?.clear();
     this.#ledger.close();
-    this.emit('close');
-  }
-
-  /** Warnings are `warning` events, or process warnings when nobody listens, so none is lost. */
-  #warn(warning: SwitchboardError): void {
-    if (this.listenerCount('warning') > 0) this.emit('warning', warning);
-    else process.emitWarning(warning);
-  }
-
-  /** Runtime failures are events: `error` if anyone listens, else a process warning at most once per interval. */
-  #report(error: SwitchboardError): void {
-    if (this.listenerCount('error') > 0) {
-      this.emit('error', error);
-      return;
-    }
-    const now = performance.now();
-    if (now - this.#lastWarningAt < this.#options.dropReportInterval) return;
-    this.#lastWarningAt = now;
-    process.emitWarning(error);
   }
 }
 
@@ -360,9 +306,16 @@ export function listenUdp(options?: UdpServerOptions, handler?: UdpHandler): Pro
   return server.listen().then(() => server);
 }
 
+/**
+ * The handler as one function of the datagram.
+ * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` naming the handler or the misspelt callback
+ */
 function normalizeHandler(handler: UdpHandler | undefined): ((datagram: Datagram) => unknown) | undefined {
   if (handler === undefined) return undefined;
   if (typeof handler === 'function') return handler;
-  if (typeof handler === 'object' && handler !== null && typeof handler.message === 'function') return handler.message.bind(handler);
-  throw new SwitchboardError(ErrorCode.INVALID_OPTION, `\`handler\` must be a function or an object with a \`message\` function, got ${handler === null ? 'null' : typeof handler}`);
+  const constraint = 'must be a function or an object with a `message` function';
+  if (typeof handler !== 'object' || handler === null) throw new InvalidOptionError('handler', constraint, handler);
+  checkHandlerCallbacks(handler, UDP_EVENT_CALLBACKS);
+  if (typeof handler.message !== 'function') throw new InvalidOptionError('handler', constraint, handler);
+  return handler.message.bind(handler);
 }

@@ -49,7 +49,7 @@ describe('TcpServer under hostile peers', () => {
     );
     server.on('error', (error) => errors.push(error));
     const rejections = new Map<string, number>();
-    server.on('rejected', ({ reason }) => rejections.set(reason, (rejections.get(reason) ?? 0) + 1));
+    server.on('rejected', ({ cause }) => rejections.set(cause, (rejections.get(cause) ?? 0) + 1));
     const port = server.addresses[0]!.port;
 
     const rssStart = process.memoryUsage().rss;

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { hostHasIPv6 } from '../../src/index.ts';
+import { hostHasIPv6 } from '../../src/net/addresses.ts';
 import { ucspiEnvironment } from '../../src/cli/exec/ucspi-env.ts';
 import { connectClient, within } from '../helpers/net.ts';
 import { runCliToExit, startCli } from './cli-process.ts';

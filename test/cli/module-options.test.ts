@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { UsageError } from '../../src/cli/exit-code.ts';
 import { readModuleOptions } from '../../src/cli/module-options.ts';
-import { nearestName } from '../../src/cli/nearest-name.ts';
 
 describe('readModuleOptions', () => {
   it('takes the server options a module may set', () => {
@@ -31,26 +30,13 @@ describe('readModuleOptions', () => {
     assert.throws(() => readModuleOptions('m.ts', { partialFrameTimeout: 1 }), /options\.partialFrameTimeout is an option of framed\(\), not of the server/);
   });
 
+  it('refuses reuseAddress, which TCP does not offer, pointing to the docs', () => {
+    assert.throws(() => readModuleOptions('m.ts', { reuseAddress: true }), /options\.reuseAddress is not a TCP option: SO_REUSEADDR is always on .*docs\/addresses\.md/);
+  });
+
   it('refuses options that are not an object', () => {
     for (const [value, what] of [[null, 'null'], [[1], 'an array'], [7, 'number'], ['x', 'string']] as const) {
       assert.throws(() => readModuleOptions('m.ts', value), new RegExp(`its options export must be an object of server options, got ${what}$`));
     }
-  });
-});
-
-describe('nearestName', () => {
-  const names = ['idleTimeout', 'noDelay', 'port', 'host', 'maxConnections', 'maxConnectionsPerAddress'];
-
-  it('finds a name in another case, or a few edits away', () => {
-    assert.equal(nearestName('IDLETIMEOUT', names), 'idleTimeout');
-    assert.equal(nearestName('prot', names), 'port');
-    assert.equal(nearestName('maxConnection', names), 'maxConnections');
-    assert.equal(nearestName('maxConectionsPerAdress', names), 'maxConnectionsPerAddress');
-  });
-
-  it('guesses nothing when nothing is close', () => {
-    assert.equal(nearestName('path', names), undefined);
-    assert.equal(nearestName('x', names), undefined);
-    assert.equal(nearestName('timeout', names), undefined);
   });
 });

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RejectReason, type RejectedConnection } from '../../src/index.ts';
+import { RejectCause, type RejectedConnection } from '../../src/index.ts';
 import { Logger } from '../../src/cli/logger.ts';
 import { within } from '../helpers/net.ts';
 import { RefusalLog } from '../../src/cli/refusal-log.ts';
 
-function rejection(remoteAddress: string, remotePort: number, reason: RejectReason): RejectedConnection {
+function rejection(remoteAddress: string, remotePort: number, reason: RejectCause): RejectedConnection {
   const family = remoteAddress.includes(':') ? 'IPv6' : 'IPv4';
-  return { reason, info: { remoteAddress, remotePort, remoteFamily: family, localAddress: remoteAddress, localPort: 7, localFamily: family } };
+  return { cause: reason, error: undefined, info: { remoteAddress, remotePort, remoteFamily: family, localAddress: remoteAddress, localPort: 7, localFamily: family } };
 }
 
 function capture(json: boolean) {
@@ -16,14 +16,14 @@ function capture(json: boolean) {
   return { lines, log: new Logger({ json, stdout: stream, stderr: stream, env: {} }) };
 }
 
-const describeReason = (reason: RejectReason): string => (reason === RejectReason.MAX_CONNECTIONS ? 'too many clients (--max-clients 1)' : reason);
+const describeReason = (reason: RejectCause): string => (reason === RejectCause.MAX_CONNECTIONS ? 'too many clients (--max-clients 1)' : reason);
 
 describe('RefusalLog', () => {
   it('writes one line for the refusals of an interval, with counts by reason', () => {
     const { lines, log } = capture(false);
     const refusals = new RefusalLog('echo', log, describeReason, 60_000);
-    for (let i = 0; i < 150; i++) refusals.record(rejection('127.0.0.1', 40000 + i, RejectReason.MAX_CONNECTIONS));
-    for (let i = 0; i < 50; i++) refusals.record(rejection('::1', 50000 + i, RejectReason.DENIED));
+    for (let i = 0; i < 150; i++) refusals.record(rejection('127.0.0.1', 40000 + i, RejectCause.MAX_CONNECTIONS));
+    for (let i = 0; i < 50; i++) refusals.record(rejection('::1', 50000 + i, RejectCause.DENIED));
     assert.deepEqual(lines, [], 'nothing before the interval ends');
     refusals.flush();
     assert.equal(lines.length, 1);
@@ -35,7 +35,7 @@ describe('RefusalLog', () => {
   it('names the peer of a lone refusal', () => {
     const { lines, log } = capture(false);
     const refusals = new RefusalLog('echo', log, describeReason, 60_000);
-    refusals.record(rejection('::1', 4242, RejectReason.MAX_CONNECTIONS));
+    refusals.record(rejection('::1', 4242, RejectCause.MAX_CONNECTIONS));
     refusals.flush();
     assert.deepEqual(lines, ['warning: refused [::1]:4242 (echo): too many clients (--max-clients 1)\n']);
   });
@@ -43,9 +43,9 @@ describe('RefusalLog', () => {
   it('gives the counts as JSON fields with --json', () => {
     const { lines, log } = capture(true);
     const refusals = new RefusalLog('echo', log, describeReason, 60_000);
-    refusals.record(rejection('127.0.0.1', 1, RejectReason.MAX_CONNECTIONS));
-    refusals.record(rejection('127.0.0.1', 2, RejectReason.MAX_CONNECTIONS_PER_ADDRESS));
-    refusals.record(rejection('127.0.0.1', 3, RejectReason.MAX_CONNECTIONS));
+    refusals.record(rejection('127.0.0.1', 1, RejectCause.MAX_CONNECTIONS));
+    refusals.record(rejection('127.0.0.1', 2, RejectCause.MAX_CONNECTIONS_PER_ADDRESS));
+    refusals.record(rejection('127.0.0.1', 3, RejectCause.MAX_CONNECTIONS));
     refusals.flush();
     const record = JSON.parse(lines[0]!) as Record<string, unknown>;
     assert.equal(typeof record.durationMs, 'number');
@@ -64,8 +64,8 @@ describe('RefusalLog', () => {
         resolve();
       };
     });
-    refusals.record(rejection('127.0.0.1', 1, RejectReason.MAX_CONNECTIONS));
-    refusals.record(rejection('127.0.0.1', 2, RejectReason.MAX_CONNECTIONS));
+    refusals.record(rejection('127.0.0.1', 1, RejectCause.MAX_CONNECTIONS));
+    refusals.record(rejection('127.0.0.1', 2, RejectCause.MAX_CONNECTIONS));
     await within(written, 'the line at the end of the interval');
     assert.match(lines[0]!, /^warning: echo: refused 2 connections in/);
   });

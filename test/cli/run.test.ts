@@ -10,7 +10,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { hostHasIPv6 } from '../../src/index.ts';
+import { hostHasIPv6 } from '../../src/net/addresses.ts';
 import { connectClient, within } from '../helpers/net.ts';
 import { MAIN, ROOT, runCliToExit, startCli } from './cli-process.ts';
 import { tcpExchange } from './clients.ts';

@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { hostHasIPv6 } from '../../src/index.ts';
+import { hostHasIPv6 } from '../../src/net/addresses.ts';
 import { chargenLine } from '../../src/cli/services/chargen.ts';
 import { RFC868_EPOCH_OFFSET } from '../../src/cli/services/time.ts';
 import { connectClient, within } from '../helpers/net.ts';

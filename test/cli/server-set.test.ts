@@ -20,7 +20,7 @@ describe('ServerSet', () => {
 
       const servers = new ServerSet([{ name: 'slow', tcp, udp }]);
       await within(servers.close(300), 'the close to end at the 300 ms drain timeout');
-      assert.deepEqual([udp.state, udp.stats().sockets, udp.stats().inFlight], ['closed', 0, 1], 'closed with the handler still pending');
+      assert.deepEqual([udp.state, udp.stats().listeners, udp.stats().inFlight], ['closed', 0, 1], 'closed with the handler still pending');
       assert.equal(tcp.state, 'closed');
     });
   });

@@ -2,9 +2,20 @@
  * Test helpers on real loopback sockets: a server that cleans up after its test, a client that
  * collects what it receives, and waits that are always bounded.
  */
+import { execFileSync } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
 import { TcpServer, type TcpHandler, type TcpServerOptions } from '../../src/index.ts';
+
+/** Whether `ss` (iproute2) is installed, for tests that read the kernel's view of a socket. */
+export const hasSs = ((): boolean => {
+  try {
+    execFileSync('ss', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
 
 /** The default bound on any wait in a test. */
 export const WAIT_MS = 5000;

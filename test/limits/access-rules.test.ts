@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { BlockList } from 'node:net';
 import { describe, it } from 'node:test';
 import { AccessRules } from '../../src/limits/access-rules.ts';
-import { ErrorCode, InvalidOptionError, RejectReason } from '../../src/index.ts';
+import { ErrorCode, InvalidOptionError, RejectCause } from '../../src/index.ts';
 
 describe('AccessRules', () => {
   it('admits everyone without lists', () => {
@@ -14,10 +14,10 @@ describe('AccessRules', () => {
   it('refuses addresses and CIDR prefixes on the deny list, of both families', () => {
     const rules = new AccessRules();
     rules.set({ deny: ['198.18.0.0/15', '192.0.2.7', '2001:db8::/32'] });
-    assert.equal(rules.check('198.19.200.1', 'IPv4'), RejectReason.DENIED);
-    assert.equal(rules.check('192.0.2.7', 'IPv4'), RejectReason.DENIED);
+    assert.equal(rules.check('198.19.200.1', 'IPv4'), RejectCause.DENIED);
+    assert.equal(rules.check('192.0.2.7', 'IPv4'), RejectCause.DENIED);
     assert.equal(rules.check('192.0.2.8', 'IPv4'), undefined);
-    assert.equal(rules.check('2001:db8:ffff::1', 'IPv6'), RejectReason.DENIED);
+    assert.equal(rules.check('2001:db8:ffff::1', 'IPv6'), RejectCause.DENIED);
     assert.equal(rules.check('2001:db9::1', 'IPv6'), undefined);
   });
 
@@ -25,14 +25,14 @@ describe('AccessRules', () => {
     const rules = new AccessRules();
     rules.set({ allow: ['127.0.0.0/8'], deny: ['127.0.0.2'] });
     assert.equal(rules.check('127.0.0.1', 'IPv4'), undefined);
-    assert.equal(rules.check('127.0.0.2', 'IPv4'), RejectReason.DENIED);
-    assert.equal(rules.check('198.18.0.1', 'IPv4'), RejectReason.NOT_ALLOWED);
+    assert.equal(rules.check('127.0.0.2', 'IPv4'), RejectCause.DENIED);
+    assert.equal(rules.check('198.18.0.1', 'IPv4'), RejectCause.NOT_ALLOWED);
   });
 
   it('matches an IPv4 rule against an IPv4-mapped IPv6 peer', () => {
     const rules = new AccessRules();
     rules.set({ deny: ['198.18.0.0/15'] });
-    assert.equal(rules.check('::ffff:198.18.1.1', 'IPv6'), RejectReason.DENIED);
+    assert.equal(rules.check('::ffff:198.18.1.1', 'IPv6'), RejectCause.DENIED);
   });
 
   it('replaces only the lists given; null removes one; an empty array means no list', () => {
@@ -50,7 +50,7 @@ describe('AccessRules', () => {
     rules.set({ deny: list });
     assert.equal(rules.check('198.51.100.1', 'IPv4'), undefined);
     list.addAddress('198.51.100.1');
-    assert.equal(rules.check('198.51.100.1', 'IPv4'), RejectReason.DENIED);
+    assert.equal(rules.check('198.51.100.1', 'IPv4'), RejectCause.DENIED);
     assert.equal(rules.get().deny, list);
   });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { resolveListenTargets, unmapAddress, type LookupFunction } from '../../src/net/addresses.ts';
+import { normalizeHostSpec, resolveListenTargets, unmapAddress, type LookupFunction } from '../../src/net/addresses.ts';
 import { ErrorCode, InvalidOptionError, OpError } from '../../src/core/errors.ts';
 
 const fakeLookup =
@@ -86,6 +86,31 @@ describe('resolveListenTargets', () => {
 
   it('rejects brackets around something that is not IPv6', async () => {
     await assert.rejects(resolveListenTargets('[localhost]', 'tcp'), { code: ErrorCode.INVALID_OPTION });
+  });
+});
+
+describe('normalizeHostSpec', () => {
+  it('refuses a host that carries a port, pointing at the port option', () => {
+    const cases: [string, string][] = [
+      ['localhost:7600', '{ host: "localhost", port: 7600 }'],
+      ['127.0.0.1:80', '{ host: "127.0.0.1", port: 80 }'],
+      ['[::1]:7600', '{ host: "::1", port: 7600 }'],
+      ['[fe80::1%eth0]:7', '{ host: "fe80::1%eth0", port: 7 }'],
+      [' example.test:443 ', '{ host: "example.test", port: 443 }'],
+    ];
+    for (const [host, example] of cases) {
+      assert.throws(() => normalizeHostSpec(['127.0.0.2', host]), (error: unknown) => {
+        assert.ok(error instanceof InvalidOptionError, host);
+        assert.equal(error.option, 'host');
+        assert.equal(error.message, `\`host\` must not carry a port: give the port as the \`port\` option (${example}), got ${JSON.stringify(host)}`);
+        return true;
+      });
+    }
+  });
+
+  it('takes bare and bracketed IPv6 literals, which hold colons but no port', () => {
+    const literals = ['::1', '::', '[::1]', '2001:db8::7600', 'fe80::1%eth0', '::ffff:127.0.0.1', '1:2:3:4:5:6:7:8'];
+    assert.deepEqual(normalizeHostSpec(literals), literals);
   });
 });
 

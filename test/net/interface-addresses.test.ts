@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { describe, it } from 'node:test';
-import { resolveListenTargets, type ListenTarget } from '../../src/index.ts';
+import { resolveListenTargets, type ListenTarget } from '../../src/net/addresses.ts';
 import { expandWildcardTargets, parseUnbindableIPv6, type InterfaceTable } from '../../src/net/interface-addresses.ts';
-import { isWildcardHost } from '../../src/udp/udp-options.ts';
+import { isWildcardHost } from '../../src/net/addresses.ts';
 
 function entry(address: string, family: 'IPv4' | 'IPv6'): NetworkInterfaceInfo {
   const common = { address, netmask: '', mac: '00:00:00:00:00:00', internal: false, cidr: null };

@@ -1,6 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { addressKey, parseIPv6 } from '../../src/net/ip-address.ts';
+import { SocketAddress } from 'node:net';
+import {
+  addressKey,
+  canonicalIPv6,
+  canonicalStrictIPv6,
+  formatIPv6,
+  isUnspecifiedIPv6,
+  mappedIPv4,
+  parseIPv6,
+  parseStrictIPv4,
+  parseStrictIPv6,
+} from '../../src/net/ip-address.ts';
+import { createSeededRandom } from '../helpers/seeded-random.ts';
 
 describe('addressKey', () => {
   it('keeps IPv4 addresses as they are', () => {
@@ -52,5 +64,66 @@ describe('parseIPv6', () => {
     for (const bad of ['1:2:3', '1::2::3', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7::8:9', 'g::1', '1.2.3.4::', '::1.2.3', '::1.2.3.256']) {
       assert.equal(parseIPv6(bad), undefined, bad);
     }
+  });
+});
+
+describe('canonicalIPv6', () => {
+  it('writes an address as Node does, keeping a zone id', () => {
+    const cases: [string, string][] = [
+      ['::0', '::'],
+      ['0:0::0', '::'],
+      ['2001:DB8:0:0:0:0:0:1', '2001:db8::1'],
+      ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
+      ['0001:0db8::0001', '1:db8::1'],
+      ['::ffff:7f00:1', '::ffff:127.0.0.1'],
+      ['1:0:2:3:4:5:6:7', '1:0:2:3:4:5:6:7'],
+      ['fe80:0::1%eth0', 'fe80::1%eth0'],
+    ];
+    for (const [text, canonical] of cases) assert.equal(canonicalIPv6(text), canonical, text);
+    assert.equal(canonicalIPv6('not-an-address'), undefined);
+    assert.equal(canonicalIPv6('1.2.3.4'), undefined);
+  });
+
+  it('agrees with Node for random addresses', () => {
+    const random = createSeededRandom(9);
+    const bytes = Buffer.alloc(16);
+    for (let round = 0; round < 2000; round++) {
+      for (let index = 0; index < 16; index++) bytes[index] = random.next() < 0.5 ? 0 : random.below(256);
+      const text = formatIPv6(bytes, 0);
+      assert.equal(text, new SocketAddress({ address: text, family: 'ipv6' }).address, bytes.toString('hex'));
+      assert.equal(canonicalIPv6(text), text);
+      assert.deepEqual(parseStrictIPv6(text), Buffer.from(bytes));
+    }
+  });
+});
+
+describe('canonicalStrictIPv6', () => {
+  it('refuses a zone and leading zeros in a dotted tail, which canonicalIPv6 takes', () => {
+    assert.equal(canonicalStrictIPv6('::FFFF:192.0.2.1'), '::ffff:192.0.2.1');
+    assert.equal(canonicalStrictIPv6('fe80::1%eth0'), undefined);
+    assert.equal(canonicalStrictIPv6('::ffff:192.0.2.01'), undefined);
+    assert.equal(canonicalIPv6('::ffff:192.0.2.01'), '::ffff:192.0.2.1');
+  });
+});
+
+describe('parseStrictIPv4', () => {
+  it('takes dotted quads without leading zeros only', () => {
+    assert.deepEqual(parseStrictIPv4('192.0.2.255'), [192, 0, 2, 255]);
+    for (const bad of ['', '1.2.3', '1.2.3.4.5', '01.2.3.4', '1.2.3.256', '1..2.3', '1.2.3.4 ', 'a.b.c.d']) assert.equal(parseStrictIPv4(bad), undefined, bad);
+  });
+});
+
+describe('mappedIPv4', () => {
+  it('unmaps a dotted IPv4-mapped address in either case, nothing else', () => {
+    assert.equal(mappedIPv4('::ffff:10.0.0.1'), '10.0.0.1');
+    assert.equal(mappedIPv4('::FFFF:10.0.0.1'), '10.0.0.1');
+    for (const other of ['::ffff:a00:1', '::1', '::ffff:10.0.0', '::fffe:10.0.0.1', '10.0.0.1']) assert.equal(mappedIPv4(other), undefined, other);
+  });
+});
+
+describe('isUnspecifiedIPv6', () => {
+  it('knows the all-zero address in every spelling', () => {
+    for (const zero of ['::', '::0', '0:0:0:0:0:0:0:0', '::0.0.0.0']) assert.equal(isUnspecifiedIPv6(zero), true, zero);
+    for (const other of ['::1', '0.0.0.0', '', '::%eth0']) assert.equal(isUnspecifiedIPv6(other), false, other);
   });
 });

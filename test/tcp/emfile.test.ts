@@ -83,7 +83,7 @@ describe('TcpServer', () => {
       assert.ok(accepted, 'a connection was accepted after descriptors were freed');
 
       for (const client of served) await client.close();
-      await waitForEvent('idle');
+      await waitForEvent('empty');
       child.stdin!.end();
       const closed = (await waitForEvent('closed')) as ChildEvent & { stats: { accepted: number; closed: number; sessions: number } };
       assert.equal(closed.stats.sessions, 0);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
-import { CloseCause, ErrorCode, type AsyncSession, type CloseReason, type EventSession } from '../../src/index.ts';
+import { CloseCause, ErrorCode, createLineCodec, framed, type AsyncSession, type CloseReason, type EventSession } from '../../src/index.ts';
 import { connectClient, deferred, listenLocal, until, within, type TestClient } from '../helpers/net.ts';
 import '../helpers/leak-check.ts';
 
@@ -86,6 +86,56 @@ describe('TcpServer', () => {
       assert.deepEqual(events, ['closing (signal aborted: true)', 'replied', `close ${CloseCause.SERVER_CLOSE}`]);
     });
 
+    it('lets an async frame handler finish the frames in hand, then half-closes', async (t) => {
+      const database = deferred();
+      const inHand = deferred();
+      const events: string[] = [];
+      const server = await listenLocal(t, {}, framed(() => createLineCodec(), {
+        async frame(session, line) {
+          inHand.resolve();
+          await database.promise;
+          session.send(`reply to ${line}`);
+        },
+        closing: (session) => void events.push(`closing, ${session.state}`),
+        close: (_session, reason) => void events.push(`close ${reason.cause}`),
+      }));
+      const client = await connectClient(t, server.addresses[0]!.port);
+      client.send('one\ntwo\n'); // the second frame waits in the backlog
+      await within(inHand.promise, 'the first frame to be in hand');
+      const closing = server.close({ timeout: 5000 });
+      await turns(20);
+      assert.equal(client.socket.readableEnded, false, 'no FIN while frames are in hand');
+      database.resolve();
+      await within(closing, 'the graceful close');
+      assert.equal(client.received.toString(), 'reply to one\nreply to two\n');
+      assert.deepEqual(events, ['closing, open', `close ${CloseCause.SERVER_CLOSE}`]);
+    });
+
+    it('ends only the session whose closing handler throws, as a handler failure', async (t) => {
+      const reasons: CloseReason[] = [];
+      const errors: Error[] = [];
+      const server = await listenLocal(t, {}, {
+        data: (session, chunk) => void session.write(chunk),
+        closing(session) {
+          if (session.id === 1) throw new Error('goodbye failed');
+          session.write('bye\n');
+        },
+        close: (_session, reason) => void reasons.push(reason),
+      });
+      server.on('error', (error) => errors.push(error));
+      const failing = await connectClient(t, server.addresses[0]!.port);
+      failing.send('a');
+      await failing.waitForText('a');
+      const polite = await connectClient(t, server.addresses[0]!.port);
+      polite.send('b');
+      await polite.waitForText('b');
+      await within(server.close({ timeout: 5000 }), 'the graceful close');
+      assert.equal(polite.received.toString(), 'bbye\n');
+      assert.deepEqual(reasons.map((reason) => reason.cause).sort(), [CloseCause.HANDLER_ERROR, CloseCause.SERVER_CLOSE]);
+      assert.equal(errors.length, 1);
+      assert.match(errors[0]!.message, /^closing handler of session 1 failed: goodbye failed$/);
+    });
+
     it('waits for a handler promise whose session has already closed', async (t) => {
       const release = deferred();
       const inHand = deferred<EventSession>();
@@ -140,6 +190,21 @@ describe('TcpServer', () => {
       client.socket.resetAndDestroy();
       await within(once(aborted, 'abort'), 'the abort');
       assert.equal((aborted.reason as { code?: string }).code, ErrorCode.CONNECTION_RESET);
+    });
+
+    it('half-closes at once a session its for-await loop never took, and one waiting in read()', async (t) => {
+      const server = await listenLocal(t, {});
+      const served = (async () => {
+        for await (const session of server) for await (const chunk of session) await session.write(chunk); // one at a time
+      })();
+      const first = await connectClient(t, server.addresses[0]!.port);
+      first.send('one');
+      await first.waitForText('one');
+      const second = await connectClient(t, server.addresses[0]!.port); // queued behind the first
+      await until(() => server.stats().sessions === 2, 'the second session to open');
+      await within(server.close({ timeout: 60_000 }), 'the close, long before its deadline');
+      await within(Promise.all([first.ended, second.ended]), 'both FINs');
+      await within(served, 'the for-await loop to end');
     });
 
     it('still closes at the deadline a session whose handler never settles', async (t) => {

@@ -119,7 +119,7 @@ async function run(seed: number): Promise<void> {
   const controller = new AbortController();
   const observed: Observed = { opens: new Map(), closes: new Map(), rejected: 0, closeEvents: 0, log: [] };
   const server = new TcpServer(serverOptions(random, controller.signal), handler(random, observed, chance(random, 0.8)));
-  server.on('rejected', ({ reason }) => {
+  server.on('rejected', ({ cause: reason }) => {
     observed.rejected++;
     count(`rejected ${reason}`);
   });

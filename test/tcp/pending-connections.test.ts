@@ -8,7 +8,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import { connect, type Server, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { ErrorCode, RejectReason, TcpServer, createLineCodec, framed, type ConnectionInfo, type RejectedConnection } from '../../src/index.ts';
+import { ErrorCode, RejectCause, TcpServer, createLineCodec, framed, type ConnectionInfo, type RejectedConnection } from '../../src/index.ts';
 import { echo } from './admission-helpers.ts';
 import { connectClient, deferred, listenLocal, within, WAIT_MS } from '../helpers/net.ts';
 import '../helpers/leak-check.ts';
@@ -106,7 +106,7 @@ describe('TcpServer pending stage', () => {
       await hook.next();
       await within(server.close({ timeout: 60_000 }), 'close() with a hook pending');
       await within(client.closed, 'the pending client to be closed');
-      assert.deepEqual(refused.list.map((rejection) => rejection.reason), [RejectReason.CLOSING]);
+      assert.deepEqual(refused.list.map((rejection) => rejection.cause), [RejectCause.CLOSING]);
       assertBalanced(server);
     });
 
@@ -138,7 +138,7 @@ describe('TcpServer pending stage', () => {
       const client = await connectClient(t, server.addresses[0]!.port);
       await hook.next();
       const [rejection] = await refused.until(1);
-      assert.equal(rejection!.reason, RejectReason.ACCEPT_TIMEOUT);
+      assert.equal(rejection!.cause, RejectCause.ACCEPT_TIMEOUT);
       assert.equal(rejection!.info.remoteAddress, '127.0.0.1');
       await within(client.closed, 'the timed-out client to be closed');
       assert.equal(hook.signals[0]!.aborted, true);
@@ -156,7 +156,7 @@ describe('TcpServer pending stage', () => {
       const refused = rejections(server);
       await connectClient(t, server.addresses[0]!.port);
       await hook.next();
-      assert.equal((await refused.until(1))[0]!.reason, RejectReason.ACCEPT_TIMEOUT);
+      assert.equal((await refused.until(1))[0]!.cause, RejectCause.ACCEPT_TIMEOUT);
       assert.equal(hook.signals[0]!.aborted, true);
     });
   });
@@ -173,7 +173,7 @@ describe('TcpServer pending stage', () => {
       await hook.next();
       const extra = [rawClient(t, port), rawClient(t, port), rawClient(t, port)];
       await refused.until(3);
-      assert.deepEqual(refused.list.map((rejection) => rejection.reason), Array(3).fill(RejectReason.MAX_CONNECTIONS));
+      assert.deepEqual(refused.list.map((rejection) => rejection.cause), Array(3).fill(RejectCause.MAX_CONNECTIONS));
       await within(Promise.all(extra.map((client) => client.closed)), 'the refused clients to close');
       assert.equal(hook.asked.length, 2, 'the hook is not asked about connections over the limit');
       assert.equal(server.stats().pending, 2);
@@ -192,11 +192,11 @@ describe('TcpServer pending stage', () => {
       await connectClient(t, port, '127.0.0.1', { localAddress: '127.0.0.2' });
       await hook.next();
       rawClient(t, port, '127.0.0.2');
-      assert.equal((await refused.until(1))[0]!.reason, RejectReason.MAX_CONNECTIONS_PER_ADDRESS);
+      assert.equal((await refused.until(1))[0]!.cause, RejectCause.MAX_CONNECTIONS_PER_ADDRESS);
       await connectClient(t, port, '127.0.0.1', { localAddress: '127.0.0.3' }); // another address is welcome
       await hook.next();
       hook.answer(0, false);
-      assert.equal((await refused.until(2))[1]!.reason, RejectReason.ACCEPT_HOOK);
+      assert.equal((await refused.until(2))[1]!.cause, RejectCause.ACCEPT_HOOK);
       await connectClient(t, port, '127.0.0.1', { localAddress: '127.0.0.2' });
       await hook.next();
       assert.equal(hook.asked.length, 3, 'the refused connection gave its slot back');
@@ -210,7 +210,7 @@ describe('TcpServer pending stage', () => {
       await hook.next();
       server.suspend();
       hook.answer(0, true);
-      assert.equal((await refused.until(1))[0]!.reason, RejectReason.SUSPENDED);
+      assert.equal((await refused.until(1))[0]!.cause, RejectCause.SUSPENDED);
       await within(client.closed, 'the refused client to close');
       assert.equal(client.received.toString(), '421 busy\r\n');
       assert.equal(server.stats().sessions, 0);
@@ -238,7 +238,7 @@ describe('TcpServer pending stage', () => {
       client.socket.resetAndDestroy();
       await within(acceptedClosed, 'the server side to see the reset');
       hook.answer(0, true);
-      assert.equal((await refused.until(1))[0]!.reason, RejectReason.PEER_GONE);
+      assert.equal((await refused.until(1))[0]!.cause, RejectCause.PEER_GONE);
       await within(server.close(), 'close');
       assert.equal(server.stats().rejected, 1);
       assertBalanced(server);
@@ -265,7 +265,7 @@ describe('TcpServer pending stage', () => {
       }
       for (const [target, seen] of [[server, refused], [plain, plainRefused]] as const) {
         const list = await seen.until(RESETS);
-        assert.deepEqual(list.map((rejection) => rejection.reason), Array(RESETS).fill(RejectReason.PEER_GONE));
+        assert.deepEqual(list.map((rejection) => rejection.cause), Array(RESETS).fill(RejectCause.PEER_GONE));
         assert.equal(list[0]!.info.remoteAddress, '');
         await within(target.close(), 'close');
         assert.equal(target.stats().accepted, RESETS);

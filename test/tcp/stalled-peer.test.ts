@@ -8,19 +8,10 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { CloseCause, ErrorCode, type CloseReason, type TcpEventHandler, type EventSession, type TcpServer, type TcpServerOptions } from '../../src/index.ts';
-import { connectClient, deferred, listenLocal, until, within, type TestClient } from '../helpers/net.ts';
+import { connectClient, deferred, hasSs, listenLocal, until, within, type TestClient } from '../helpers/net.ts';
 import '../helpers/leak-check.ts';
 
 const BLOCK = Buffer.alloc(64 * 1024, 0x67);
-
-const hasSs = ((): boolean => {
-  try {
-    execFileSync('ss', ['-V'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 /** The kernel's view of the server's end of one connection: its TCP state and unsent bytes, if it still exists. */
 function serverSocket(serverPort: number, clientPort: number): { state: string; sendQueue: number } | undefined {
@@ -37,6 +28,9 @@ function fillOutput(session: EventSession): void {
 }
 
 /** A server and a peer that never reads; `closed` is the session's close reason, `opened` when `open` has run. */
+/** The port each stalled client connected to. */
+const serverPorts = new WeakMap<TestClient, number>();
+
 async function stalledPeer(t: Parameters<typeof listenLocal>[0], options: TcpServerOptions, handler: TcpEventHandler): Promise<{ server: TcpServer; client: TestClient; closed: Promise<CloseReason>; opened: Promise<void> }> {
   const closed = deferred<CloseReason>();
   const opened = deferred();
@@ -49,13 +43,14 @@ async function stalledPeer(t: Parameters<typeof listenLocal>[0], options: TcpSer
     close: (_session, reason) => closed.resolve(reason),
   });
   const client = await connectClient(t, server.addresses[0]!.port);
+  serverPorts.set(client, server.addresses[0]!.port); // server.addresses is empty once the server has closed
   client.socket.pause(); // never reads
   return { server, client, closed: closed.promise, opened: opened.promise };
 }
 
 /** After the session closed: the server socket is gone (no FIN-WAIT-1 holding data), and the peer reads a reset. */
-async function assertReset(client: TestClient, server: TcpServer): Promise<void> {
-  const serverPort = server.addresses[0]!.port;
+async function assertReset(client: TestClient, _server: TcpServer): Promise<void> {
+  const serverPort = serverPorts.get(client)!;
   if (hasSs) {
     const clientPort = client.socket.localPort!;
     let last: ReturnType<typeof serverSocket>;
@@ -97,6 +92,23 @@ describe('a peer that does not read', () => {
     await within(server.close({ timeout: 100 }), 'the close at its deadline');
     assert.equal((await closed).cause, CloseCause.SERVER_CLOSE);
     await assertReset(client, server);
+  });
+
+  it('is reset even when the reset comes while the session\'s FIN is being sent', async (t) => {
+    const closed = deferred<CloseReason>();
+    const server = await listenLocal(t, {}, {
+      open(session) {
+        session.write('bye\n');
+        session.end(); // all of it fits the kernel: the shutdown starts now and completes a turn later
+        session.reset(CloseCause.LIMIT); // what the idle sweep or the close deadline may do in that turn
+      },
+      close: (_session, reason) => closed.resolve(reason),
+    });
+    const client = await connectClient(t, server.addresses[0]!.port, '127.0.0.1', { allowHalfOpen: true });
+    assert.equal((await within(closed.promise, 'the reset session to close')).cause, CloseCause.LOCAL_END);
+    await within(server.close({ timeout: 1000 }), 'the server close');
+    await within(client.ended, 'the FIN, after what was written');
+    assert.equal(client.received.toString(), 'bye\n');
   });
 
   it('is closed normally (EOF, no reset) by an idle timeout with nothing queued', async (t) => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { describe, it } from 'node:test';
-import { RejectReason, TcpServer } from '../../src/index.ts';
+import { RejectCause, TcpServer } from '../../src/index.ts';
 import { listenLocal, within } from '../helpers/net.ts';
 import '../helpers/leak-check.ts';
 import { echo, refusedClient, servedClient } from './admission-helpers.ts';
@@ -16,7 +16,7 @@ describe('TcpServer', () => {
       assert.equal(server.suspended, true);
       assert.equal(server.state, 'listening');
       const { rejection, received } = await refusedClient(t, server);
-      assert.equal(rejection.reason, RejectReason.SUSPENDED);
+      assert.equal(rejection.cause, RejectCause.SUSPENDED);
       assert.equal(received, '421 busy, try later\r\n');
       existing.send('still served');
       await existing.waitForText('still served');
@@ -42,7 +42,7 @@ describe('TcpServer', () => {
       t.after(() => server.destroy());
       server.suspend();
       await server.listen();
-      assert.equal((await refusedClient(t, server)).rejection.reason, RejectReason.SUSPENDED);
+      assert.equal((await refusedClient(t, server)).rejection.cause, RejectCause.SUSPENDED);
       server.resume();
       await servedClient(t, server.addresses[0]!.port);
     });
@@ -53,13 +53,13 @@ describe('TcpServer', () => {
       const server = await listenLocal(t, { host: '0.0.0.0', deny: ['127.0.0.2'] }, echo);
       const port = server.addresses[0]!.port;
       const denied = await refusedClient(t, server, '127.0.0.2');
-      assert.equal(denied.rejection.reason, RejectReason.DENIED);
+      assert.equal(denied.rejection.cause, RejectCause.DENIED);
       assert.equal(denied.rejection.info.remoteAddress, '127.0.0.2');
       const served = await servedClient(t, port, '127.0.0.3');
 
       assert.deepEqual(server.setAccessRules({ allow: ['127.0.0.0/30'], deny: null }), { allow: ['127.0.0.0/30'], deny: null });
       await servedClient(t, port, '127.0.0.2');
-      assert.equal((await refusedClient(t, server, '127.0.0.4')).rejection.reason, RejectReason.NOT_ALLOWED);
+      assert.equal((await refusedClient(t, server, '127.0.0.4')).rejection.cause, RejectCause.NOT_ALLOWED);
       // Sessions already open are not affected by a new rule.
       served.send('kept');
       await served.waitForText('kept');
@@ -69,7 +69,7 @@ describe('TcpServer', () => {
     it('sends no busy message to a denied peer', async (t) => {
       const server = await listenLocal(t, { deny: ['127.0.0.1'], busyMessage: 'busy' }, echo);
       const { rejection, received } = await refusedClient(t, server);
-      assert.equal(rejection.reason, RejectReason.DENIED);
+      assert.equal(rejection.cause, RejectCause.DENIED);
       assert.equal(received, '');
     });
   });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Admission } from '../../src/tcp/admission.ts';
 import { normalizeLimitOptions } from '../../src/tcp/limit-options.ts';
-import { ErrorCode, InvalidOptionError, RejectReason, TcpServer, type ConnectionInfo } from '../../src/index.ts';
+import { ErrorCode, InvalidOptionError, RejectCause, TcpServer, type ConnectionInfo } from '../../src/index.ts';
 import { listenLocal, within } from '../helpers/net.ts';
 import '../helpers/leak-check.ts';
 import { echo, refusedClient, servedClient } from './admission-helpers.ts';
@@ -21,7 +21,7 @@ describe('TcpServer', () => {
       const [firstSession] = server.sessions();
       await servedClient(t, port);
       const { rejection, received } = await refusedClient(t, server);
-      assert.equal(rejection.reason, RejectReason.MAX_CONNECTIONS);
+      assert.equal(rejection.cause, RejectCause.MAX_CONNECTIONS);
       assert.equal(rejection.info.remoteAddress, '127.0.0.1');
       assert.equal(received, 'BUSY\r\n');
       assert.equal(server.stats().rejected, 1);
@@ -42,7 +42,7 @@ describe('TcpServer', () => {
         await client.waitForText('still');
       }
       assert.equal(server.stats().sessions, 3);
-      assert.equal((await refusedClient(t, server)).rejection.reason, RejectReason.MAX_CONNECTIONS);
+      assert.equal((await refusedClient(t, server)).rejection.cause, RejectCause.MAX_CONNECTIONS);
       server.throttle({ maxConnections: 0 });
       await servedClient(t, port);
       assert.equal(server.stats().sessions, 4);
@@ -53,7 +53,7 @@ describe('TcpServer', () => {
       const port = server.addresses[0]!.port;
       await servedClient(t, port, '127.0.0.1');
       const { rejection, received } = await refusedClient(t, server, '127.0.0.1');
-      assert.equal(rejection.reason, RejectReason.MAX_CONNECTIONS_PER_ADDRESS);
+      assert.equal(rejection.cause, RejectCause.MAX_CONNECTIONS_PER_ADDRESS);
       assert.equal(received, '', 'no busy message unless one is configured');
       await servedClient(t, port, '127.0.0.2');
     });
@@ -63,7 +63,7 @@ describe('TcpServer', () => {
       const port = server.addresses[0]!.port;
       await servedClient(t, port);
       await servedClient(t, port);
-      assert.equal((await refusedClient(t, server)).rejection.reason, RejectReason.ACCEPT_RATE);
+      assert.equal((await refusedClient(t, server)).rejection.cause, RejectCause.ACCEPT_RATE);
       server.throttle({ acceptRate: 0 });
       await servedClient(t, port);
     });
@@ -78,8 +78,8 @@ describe('TcpServer', () => {
       });
       const port = server.addresses[0]!.port;
       await servedClient(t, port);
-      assert.equal((await refusedClient(t, server, '127.0.0.2')).rejection.reason, RejectReason.MAX_CONNECTIONS);
-      assert.equal((await refusedClient(t, server, '127.0.0.3')).rejection.reason, RejectReason.DENIED);
+      assert.equal((await refusedClient(t, server, '127.0.0.2')).rejection.cause, RejectCause.MAX_CONNECTIONS);
+      assert.equal((await refusedClient(t, server, '127.0.0.3')).rejection.cause, RejectCause.DENIED);
       assert.deepEqual(asked, ['127.0.0.1']);
     });
 
@@ -130,11 +130,11 @@ describe('Admission', () => {
     const exact = new Admission(normalizeLimitOptions({ maxConnectionsPerAddress: 1 }));
     assert.equal(exact.admit(peer('2001:db8:0:1::a'), 0), undefined);
     assert.equal(exact.admit(peer('2001:db8:0:1::b'), 1), undefined);
-    assert.equal(exact.admit(peer('2001:db8:0:1::a'), 2), RejectReason.MAX_CONNECTIONS_PER_ADDRESS);
+    assert.equal(exact.admit(peer('2001:db8:0:1::a'), 2), RejectCause.MAX_CONNECTIONS_PER_ADDRESS);
 
     const perPrefix = new Admission(normalizeLimitOptions({ maxConnectionsPerAddress: 1, perAddressIPv6Prefix: 64 }));
     assert.equal(perPrefix.admit(peer('2001:db8:0:1::a'), 0), undefined);
-    assert.equal(perPrefix.admit(peer('2001:db8:0:1::b'), 1), RejectReason.MAX_CONNECTIONS_PER_ADDRESS);
+    assert.equal(perPrefix.admit(peer('2001:db8:0:1::b'), 1), RejectCause.MAX_CONNECTIONS_PER_ADDRESS);
     assert.equal(perPrefix.admit(peer('2001:db8:0:2::a'), 1), undefined);
     perPrefix.released('2001:db8:0:1::a');
     assert.equal(perPrefix.admit(peer('2001:db8:0:1::ffff'), 1), undefined);
@@ -143,7 +143,7 @@ describe('Admission', () => {
   it('counts an IPv4-mapped peer and its IPv4 form as one address', () => {
     const admission = new Admission(normalizeLimitOptions({ maxConnectionsPerAddress: 1 }));
     assert.equal(admission.admit(peer('192.0.2.1'), 0), undefined);
-    assert.equal(admission.admit(peer('::ffff:192.0.2.1'), 1), RejectReason.MAX_CONNECTIONS_PER_ADDRESS);
+    assert.equal(admission.admit(peer('::ffff:192.0.2.1'), 1), RejectCause.MAX_CONNECTIONS_PER_ADDRESS);
     assert.equal(admission.openFrom('::ffff:192.0.2.1'), 1);
   });
 
@@ -151,24 +151,24 @@ describe('Admission', () => {
     const admission = new Admission(normalizeLimitOptions({}));
     for (let i = 0; i < 3; i++) assert.equal(admission.admit(peer('192.0.2.9'), i), undefined);
     admission.throttle({ maxConnectionsPerAddress: 3 });
-    assert.equal(admission.admit(peer('192.0.2.9'), 3), RejectReason.MAX_CONNECTIONS_PER_ADDRESS);
+    assert.equal(admission.admit(peer('192.0.2.9'), 3), RejectCause.MAX_CONNECTIONS_PER_ADDRESS);
     admission.released('192.0.2.9');
     assert.equal(admission.admit(peer('192.0.2.9'), 2), undefined);
   });
 
   it('spends no accept-rate token on a connection another limit refuses', () => {
     const admission = new Admission(normalizeLimitOptions({ maxConnections: 1, acceptRate: 0.001, acceptBurst: 1 }));
-    assert.equal(admission.admit(peer('192.0.2.1'), 1), RejectReason.MAX_CONNECTIONS);
+    assert.equal(admission.admit(peer('192.0.2.1'), 1), RejectCause.MAX_CONNECTIONS);
     assert.equal(admission.admit(peer('192.0.2.1'), 0), undefined);
-    assert.equal(admission.admit(peer('192.0.2.1'), 0), RejectReason.ACCEPT_RATE);
+    assert.equal(admission.admit(peer('192.0.2.1'), 0), RejectCause.ACCEPT_RATE);
   });
 
   it('sends the busy message only to peers refused for capacity', () => {
     const admission = new Admission(normalizeLimitOptions({ busyMessage: 'busy' }));
-    for (const reason of [RejectReason.SUSPENDED, RejectReason.MAX_CONNECTIONS, RejectReason.MAX_CONNECTIONS_PER_ADDRESS, RejectReason.ACCEPT_RATE]) {
+    for (const reason of [RejectCause.SUSPENDED, RejectCause.MAX_CONNECTIONS, RejectCause.MAX_CONNECTIONS_PER_ADDRESS, RejectCause.ACCEPT_RATE]) {
       assert.equal(admission.busyMessageFor(reason)?.toString(), 'busy', reason);
     }
-    for (const reason of [RejectReason.DENIED, RejectReason.NOT_ALLOWED, RejectReason.ACCEPT_HOOK, RejectReason.CLOSING]) {
+    for (const reason of [RejectCause.DENIED, RejectCause.NOT_ALLOWED, RejectCause.ACCEPT_HOOK, RejectCause.CLOSING]) {
       assert.equal(admission.busyMessageFor(reason), undefined, reason);
     }
   });

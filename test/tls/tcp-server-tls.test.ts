@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import type { ConnectionOptions } from 'node:tls';
-import { RejectReason, TlsExpiryWarning, TlsHandshakeError, TlsHandshakeSummary, type EventSession, type RejectedConnection, type SwitchboardError, type TcpEventHandler, type TcpServer, type TcpServerOptions, type TcpSession, type TlsOptions } from '../../src/index.ts';
+import { RejectCause, TlsExpiryWarning, TlsHandshakeError, TlsHandshakeSummary, type EventSession, type RejectedConnection, type SwitchboardError, type TcpEventHandler, type TcpServer, type TcpServerOptions, type TcpSession, type TlsOptions } from '../../src/index.ts';
 import { createTestCertificates, pemPair, type TestCertificates } from '../helpers/certs.ts';
 import { assertNoLeakedHandles, deferred, listenLocal, openNetworkHandles, until, within } from '../helpers/net.ts';
 import { assertEchoes, briefField, establishedOn, partialClientHello, rawClient, readToEnd, runPeer, sClient, skipWithout, tlsClient } from './peers.ts';
@@ -104,7 +104,7 @@ describe('TcpServer with the tls option', () => {
       const refused = await sClient(port, ['-brief', '-alpn', 'foo']);
       assert.match(refused.output, /alert no application protocol/);
       await until(() => rejected.length === 1, 'the refusal');
-      assert.equal(rejected[0]!.reason, RejectReason.TLS_HANDSHAKE);
+      assert.equal(rejected[0]!.cause, RejectCause.TLS_HANDSHAKE);
       assert.ok(rejected[0]!.error instanceof TlsHandshakeError);
       assert.equal((rejected[0]!.error as TlsHandshakeError).reason, 'no-application-protocol');
       assert.equal(server.stats().tls?.failures['no-application-protocol'], 1);
@@ -125,7 +125,7 @@ describe('TcpServer with the tls option', () => {
       assert.match(none.output, /alert certificate required/);
       await sClient(port, ['-brief', '-servername', 'a.test', '-cert', certs.strangerClient.certPath, '-key', certs.strangerClient.keyPath]);
       await until(() => rejected.length === 2, 'two refusals');
-      assert.deepEqual(rejected.map((r) => [r.reason, (r.error as TlsHandshakeError).reason, (r.error as TlsHandshakeError).tlsCode]), [
+      assert.deepEqual(rejected.map((r) => [r.cause, (r.error as TlsHandshakeError).reason, (r.error as TlsHandshakeError).tlsCode]), [
         ['tls-handshake', 'client-certificate', 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE'],
         ['tls-handshake', 'client-certificate', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE'],
       ]);
@@ -194,13 +194,13 @@ describe('TcpServer with the tls option', () => {
       const client = await rawClient(port);
       await within(client.closed, 'the refusal');
       await until(() => rejected.length === 1, 'the refusal event');
-      assert.equal(rejected[0]!.reason, RejectReason.ACCEPT_HOOK);
+      assert.equal(rejected[0]!.cause, RejectCause.ACCEPT_HOOK);
       assert.equal(server.stats().tls?.handshakes, 0);
       assert.equal(server.stats().tls?.failed, 0);
       server.setAccessRules({ deny: ['127.0.0.1'] });
       await within((await rawClient(port)).closed, 'the denied close');
       await until(() => rejected.length === 2, 'the second refusal');
-      assert.equal(rejected[1]!.reason, RejectReason.DENIED);
+      assert.equal(rejected[1]!.cause, RejectCause.DENIED);
       assert.deepEqual([server.stats().tls?.handshakes, server.stats().tls?.failed], [0, 0]);
     });
 
@@ -228,7 +228,7 @@ describe('TcpServer with the tls option', () => {
       await within(Promise.all(clients.map((client) => client.closed)), 'every plaintext connection to close');
       await until(() => warnings.some((w) => w instanceof TlsHandshakeSummary), 'the summary warning', 3000);
       assert.equal(rejected.length, 20);
-      assert.ok(rejected.every((r) => r.reason === 'tls-handshake' && (r.error as TlsHandshakeError).reason === 'not-tls'));
+      assert.ok(rejected.every((r) => r.cause === 'tls-handshake' && (r.error as TlsHandshakeError).reason === 'not-tls'));
       const summaries = warnings.filter((w): w is TlsHandshakeSummary => w instanceof TlsHandshakeSummary);
       assert.equal(summaries.length, 1, 'one warning for the burst');
       assert.equal(summaries[0]!.code, 'SWB_ERR_TLS_HANDSHAKE_FAILURES');
@@ -268,7 +268,7 @@ describe('TcpServer with the tls option', () => {
       await client.closed;
       await until(() => rejected.length === 1, 'the refusal');
       // The reset closes the socket before the handshake can answer: the peer is gone.
-      assert.ok(['peer-gone', 'tls-handshake'].includes(rejected[0]!.reason), rejected[0]!.reason);
+      assert.ok(['peer-gone', 'tls-handshake'].includes(rejected[0]!.cause), rejected[0]!.cause);
       await until(() => server.stats().tls?.failures['peer-closed'] === 1, 'the failure counted');
       await assertBalanced(server);
     });
@@ -280,7 +280,7 @@ describe('TcpServer with the tls option', () => {
       await until(() => server.stats().tls?.inProgress === 3, 'three handshakes running');
       await within(server.close({ timeout: 5000 }), 'the graceful close', 3000);
       await within(Promise.all(clients.map((client) => client.closed)), 'the clients to be closed');
-      assert.deepEqual(rejected.map((r) => r.reason), ['closing', 'closing', 'closing']);
+      assert.deepEqual(rejected.map((r) => r.cause), ['closing', 'closing', 'closing']);
       assert.equal(server.stats().tls?.failures.aborted, 3);
       assert.equal(server.stats().tls?.inProgress, 0);
       assert.ok(!warnings.some((w) => w instanceof TlsHandshakeSummary), 'aborted handshakes are not the peers\' failures');

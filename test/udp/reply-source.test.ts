@@ -46,7 +46,7 @@ describe('UDP reply source on a multi-homed host (network namespaces)', () => {
       }
       assert.equal(ledger.datagramsIn, 5);
       assert.equal(ledger.datagramsOut, 5);
-      assert.equal(ledger.sockets, 0);
+      assert.equal(ledger.listeners, 0);
     });
 
     await t.test('raw dgram on 0.0.0.0 answers a request to the secondary 192.0.2.2 from the primary 192.0.2.1, and a connected client discards it', () => {

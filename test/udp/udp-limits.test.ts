@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ErrorCode, hostHasIPv6, OpError, SwitchboardError, UDP_DEFAULTS, type Datagram, type UdpDropSummary } from '../../src/index.ts';
+import { ErrorCode, OpError, SwitchboardError, UDP_DEFAULTS, type Datagram, type UdpDropSummary } from '../../src/index.ts';
+import { hostHasIPv6 } from '../../src/net/addresses.ts';
 import { deferred, within } from '../helpers/net.ts';
 import '../helpers/leak-check.ts';
 import { echo, listenUdpLocal, roundTrip, udpClient, until, UdpTestClient } from './helpers/udp.ts';
@@ -201,7 +202,7 @@ describe('UdpServer limits', () => {
       stats = server.stats();
       assert.deepEqual([stats.datagramsIn, stats.accepted, stats.inFlight, stats.dropped['max-in-flight']], [6, 3, 0, 3]);
       assert.equal(stats.datagramsIn, stats.accepted + stats.dropped['too-large'] + stats.dropped['rate-limit'] + stats.dropped['queue-full'] + stats.dropped['max-in-flight']);
-      assert.deepEqual(summaries.map((summary) => summary.reasons), [{ 'max-in-flight': 3 }], 'the drops have a reason of their own in the summary');
+      assert.deepEqual(summaries.map((summary) => summary.causes), [{ 'max-in-flight': 3 }], 'the drops have a reason of their own in the summary');
     });
 
     it('never counts a handler that returns no promise', async (t) => {
@@ -374,7 +375,7 @@ describe('UdpServer limits', () => {
       await server.close();
       assert.equal(summaries.length, 1);
       assert.equal(summaries[0]!.total, 3);
-      assert.deepEqual(summaries[0]!.reasons, { 'too-large': 3 });
+      assert.deepEqual(summaries[0]!.causes, { 'too-large': 3 });
       assert.ok(summaries[0]!.durationMs >= 0);
       assert.deepEqual(order, ['drop', 'close']);
     });
@@ -386,7 +387,7 @@ describe('UdpServer limits', () => {
       const client = await udpClient(t);
       await client.send(Buffer.alloc(11), server.addresses[0]!.port, '127.0.0.1');
       const first = await within(summary.promise, 'the drop summary');
-      assert.deepEqual([first.total, first.reasons], [1, { 'too-large': 1 }]);
+      assert.deepEqual([first.total, first.causes], [1, { 'too-large': 1 }]);
     });
   });
 
@@ -408,7 +409,7 @@ describe('UdpServer limits', () => {
       await until(() => server.stats().pendingReplies === 0, 'replies to complete');
       await server.close();
       const stats = server.stats();
-      assert.equal(stats.sockets, 0);
+      assert.equal(stats.listeners, 0);
       assert.equal(stats.dropped['too-large'], 1);
       assert.equal(stats.dropped['handler-failed'], 1);
       assert.equal(stats.datagramsIn, stats.accepted + stats.dropped['too-large'] + stats.dropped['rate-limit'] + stats.dropped['queue-full'] + stats.dropped['max-in-flight']);

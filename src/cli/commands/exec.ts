@@ -95,7 +95,7 @@ export function splitAtProgram(args: readonly string[]): [string[], string[]] {
 /** Resolves once every server has no session left. */
 function sessionsGone(servers: ServerSet): Promise<void> {
   return Promise.all(
-    servers.endpoints.map(({ tcp }) => (tcp.stats().sessions === 0 ? undefined : new Promise<void>((resolve) => tcp.once('idle', resolve)))),
+    servers.endpoints.map(({ tcp }) => (tcp.stats().sessions === 0 ? undefined : new Promise<void>((resolve) => tcp.once('empty', resolve)))),
   ).then(() => undefined);
 }
 
