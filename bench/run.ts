@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { columnMatches, columns } from './lib/columns.ts';
+import { columnMatches, columns, isTlsColumn } from './lib/columns.ts';
 import type { BenchColumn } from './lib/columns.ts';
 import { ensureLoadgen, loadgenArgs, loadgenTimeoutMs, sampleFrom } from './lib/loadgen.ts';
 import type { Sample, Timing } from './lib/loadgen.ts';
@@ -19,6 +19,7 @@ import { commandWorks, headline, runCommand, runInherited, startServer } from '.
 import { formatColumn, formatSaturationNote, formatVerdicts } from './lib/report.ts';
 import type { Results, Verdict } from './lib/report.ts';
 import { servers } from './lib/servers.ts';
+import { ensureBenchCertificate } from './lib/tls-material.ts';
 import type { BenchServer } from './lib/servers.ts';
 
 const USAGE = `usage: node bench/run.ts [options]
@@ -27,7 +28,8 @@ const USAGE = `usage: node bench/run.ts [options]
   --rounds N          rounds of alternation (default 3; 1 with --quick)
   --only LIST         comma-separated selectors, repeatable:
                         a column: ${columns.map((c) => c.name).join(', ')}
-                        a group: tcp, udp, tcp-lines, tcp-echo, tcp-connect, tcp-idle, udp-echo
+                        a group: tcp, udp, tls, tcp-lines, tcp-echo, tcp-connect, tcp-idle, udp-echo,
+                          tls-echo (TLS: load from bench/lib/tls-loadgen.c, C against OpenSSL)
                         a server: ${servers.map((s) => s.name).join(', ')}
                           (its baseline is added)
                         codecs: bench/codecs.ts
@@ -53,6 +55,8 @@ const TIMINGS: Record<'full' | 'quick', Timing & { rounds: number }> = {
 const repoRoot = path.resolve(import.meta.dirname, '..');
 const cacheDir = path.join(repoRoot, '.cache');
 const loadgenSource = path.resolve(repoRoot, '../shared/tools/loadgen.c');
+/** The TLS columns' load side, in C against OpenSSL (libssl-dev). */
+const tlsLoadgenSource = path.join(repoRoot, 'bench/lib/tls-loadgen.c');
 const libraryIndex = path.join(repoRoot, 'src/index.ts');
 
 function fail(message: string): never {
@@ -149,7 +153,15 @@ async function main(): Promise<number> {
   const pinning = os.availableParallelism() >= 2 && commandWorks('taskset', ['-c', LOADGEN_CPU, 'true']);
   const pinned = (cpu: string, command: string, args: readonly string[]): [string, string[]] =>
     pinning ? ['taskset', ['-c', cpu, command, ...args]] : [command, [...args]];
-  const loadgen = plan.length > 0 ? await ensureLoadgen(loadgenSource, cacheDir) : '';
+  const loadgen = plan.some((p) => !isTlsColumn(p.column)) ? await ensureLoadgen(loadgenSource, cacheDir) : '';
+  const tlsLoadgen = plan.some((p) => isTlsColumn(p.column)) ? await ensureLoadgen(tlsLoadgenSource, cacheDir, 'tls-loadgen', ['-lssl', '-lcrypto']) : '';
+  const loadgenFor = (column: BenchColumn): string => (isTlsColumn(column) ? tlsLoadgen : loadgen);
+  if (tlsLoadgen !== '') {
+    // The TLS servers read the bench certificate from these (the children inherit them).
+    const material = ensureBenchCertificate(path.join(cacheDir, 'bench-tls'));
+    process.env.BENCH_TLS_KEY = material.key;
+    process.env.BENCH_TLS_CERT = material.cert;
+  }
   const profileDir = path.join(cacheDir, 'profiles');
   if (options.cpuProfile) mkdirSync(profileDir, { recursive: true });
 
@@ -181,7 +193,7 @@ async function main(): Promise<number> {
     out.push('', 'loadgen commands (per column; <port> and <pid> are the server\'s):');
     const width = Math.max(...plan.map((p) => p.column.name.length));
     for (const { column } of plan) {
-      out.push(`  ${column.name.padEnd(width)}  ${pinned(LOADGEN_CPU, loadgen, loadgenArgs(column, timing, '<port>', '<pid>')).flat().join(' ')}`);
+      out.push(`  ${column.name.padEnd(width)}  ${pinned(LOADGEN_CPU, loadgenFor(column), loadgenArgs(column, timing, '<port>', '<pid>')).flat().join(' ')}`);
     }
   }
   process.stdout.write(`${out.join('\n')}\n\n`);
@@ -198,7 +210,7 @@ async function main(): Promise<number> {
       return { ok: false, reason: `server did not start: ${(error as Error).message}` };
     }
     try {
-      const [lgCommand, lgArgs] = pinned(LOADGEN_CPU, loadgen, loadgenArgs(column, timing, String(srv.port), String(srv.pid)));
+      const [lgCommand, lgArgs] = pinned(LOADGEN_CPU, loadgenFor(column), loadgenArgs(column, timing, String(srv.port), String(srv.pid)));
       const run = await runCommand(lgCommand, lgArgs, loadgenTimeoutMs(timing));
       if (srv.hasExited()) {
         return { ok: false, reason: `server exited during the measurement: ${headline(srv.stderr())}` };

@@ -5,7 +5,15 @@
  */
 import type { ServerKind } from './servers.ts';
 
-export type LoadgenMode = 'tcp-echo' | 'tcp-connect' | 'udp-echo' | 'tcp-idle';
+export type LoadgenMode = 'tcp-echo' | 'tcp-connect' | 'udp-echo' | 'tcp-idle' | TlsLoadgenMode;
+
+/** The modes of bench/lib/tls-loadgen.c, the TLS load side (the plain loadgen speaks no TLS). */
+export type TlsLoadgenMode = 'tls-connect' | 'tls-echo';
+
+/** Whether a column is driven by the TLS load generator. */
+export function isTlsColumn(column: BenchColumn): column is BenchColumn & { mode: TlsLoadgenMode } {
+  return column.mode === 'tls-connect' || column.mode === 'tls-echo';
+}
 
 export interface BenchColumn {
   /** Short name, used by `--only` and in the report. */
@@ -32,6 +40,11 @@ export const columns: readonly BenchColumn[] = [
   // Ping-pong cannot drive a line server: loadgen's payload does not end in '\n', so the
   // tail of a message waits for the next one. Pipelined 1 KiB messages hold ~4 '\n' each.
   { name: 'line-pipe1k', kind: 'tcp-lines', mode: 'tcp-echo', args: ['-c', '16', '-d', '16', '-s', '1024'], metric: 'msgs_per_s', unit: 'msgs/s', description: "line echo, pipelined: 16 connections, 16 messages of 1 KiB (about 4 '\\n' each) in flight" },
+  // TLS, load from bench/lib/tls-loadgen.c (C against OpenSSL, pinned like loadgen): full
+  // handshakes (no resumption) for tls-connect; ping-pong and pipelined over established sessions.
+  { name: 'tls-connect', kind: 'tls', mode: 'tls-connect', args: ['-c', '16', '-s', '16'], metric: 'conns_per_s', unit: 'conns/s', description: '16 clients loop connect, full TLS handshake, send 16 B, read the echo, close_notify, close' },
+  { name: 'tls-pp16', kind: 'tls', mode: 'tls-echo', args: ['-c', '16', '-d', '1', '-s', '16'], metric: 'msgs_per_s', unit: 'msgs/s', description: 'TLS ping-pong: 16 established connections, one 16-byte message in flight on each' },
+  { name: 'tls-pipe16k', kind: 'tls', mode: 'tls-echo', args: ['-c', '16', '-d', '16', '-s', '16384'], metric: 'msgs_per_s', unit: 'msgs/s', description: 'TLS pipelined: 16 established connections, 16 messages of 16 KiB in flight on each' },
   { name: 'udp-pp64', kind: 'udp', mode: 'udp-echo', args: ['-c', '16', '-d', '1', '-s', '64'], metric: 'dgrams_per_s', unit: 'dgrams/s', description: 'ping-pong: 16 connected UDP sockets, one 64-byte datagram in flight on each' },
 ];
 
@@ -41,6 +54,6 @@ export function columnMatches(column: BenchColumn, selector: string): boolean {
     selector === column.name ||
     selector === column.mode ||
     selector === column.kind ||
-    (selector === 'tcp' && column.kind !== 'udp')
+    (selector === 'tcp' && column.kind !== 'udp' && column.kind !== 'tls')
   );
 }

@@ -29,21 +29,21 @@ function mtimeMs(file: string): number | null {
  * missing or older than the source.
  * @throws Error when the source is missing or gcc fails.
  */
-export async function ensureLoadgen(source: string, cacheDir: string): Promise<string> {
+export async function ensureLoadgen(source: string, cacheDir: string, name = 'loadgen', libraries: readonly string[] = []): Promise<string> {
   const sourceTime = mtimeMs(source);
-  if (sourceTime === null) throw new Error(`loadgen source not found at ${source}`);
-  const binary = path.join(cacheDir, 'loadgen');
+  if (sourceTime === null) throw new Error(`${name} source not found at ${source}`);
+  const binary = path.join(cacheDir, name);
   const binaryTime = mtimeMs(binary);
   if (binaryTime !== null && binaryTime >= sourceTime) return binary;
 
   mkdirSync(cacheDir, { recursive: true });
   // Build beside the target and rename, so a concurrent run never executes half a file.
   const partial = `${binary}.${process.pid}.tmp`;
-  const result = await runCommand('gcc', ['-O2', '-Wall', '-o', partial, source], 120_000);
+  const result = await runCommand('gcc', ['-O2', '-Wall', '-o', partial, source, ...libraries], 120_000);
   if (result.code !== 0) {
     rmSync(partial, { force: true });
     const why = result.timedOut ? 'timed out' : result.error?.message ?? `exit code ${result.code}`;
-    throw new Error(`building loadgen with gcc failed (${why})\n${result.stderr}`);
+    throw new Error(`building ${name} with gcc failed (${why})\n${result.stderr}`);
   }
   renameSync(partial, binary);
   return binary;

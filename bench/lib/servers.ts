@@ -5,7 +5,7 @@
  */
 
 /** What a server speaks, and therefore which columns it can be measured in. */
-export type ServerKind = 'tcp' | 'tcp-lines' | 'udp';
+export type ServerKind = 'tcp' | 'tcp-lines' | 'udp' | 'tls';
 
 /** Ratios a server aims for against its baseline; printed beside the figures, never enforced. */
 export interface Targets {
@@ -35,5 +35,7 @@ export const servers: readonly BenchServer[] = [
   { name: 'raw-net-line-echo', script: 'raw-net-line-echo.ts', kind: 'tcp-lines', baseline: null },
   { name: 'switchboard-line-echo', script: 'switchboard-line-echo.ts', kind: 'tcp-lines', baseline: 'raw-net-line-echo', requires: ['listen', 'framed'], targets: { throughput: 0.9 } },
   { name: 'raw-dgram-echo', script: 'raw-dgram-echo.ts', kind: 'udp', baseline: null },
+  { name: 'raw-tls-echo', script: 'raw-tls-echo.ts', kind: 'tls', baseline: null },
+  { name: 'switchboard-tls-echo', script: 'switchboard-tls-echo.ts', kind: 'tls', baseline: 'raw-tls-echo', requires: ['listen'], targets: { throughput: 0.97 } },
   { name: 'switchboard-udp-echo', script: 'switchboard-udp-echo.ts', kind: 'udp', baseline: 'raw-dgram-echo', requires: ['listenUdp'], targets: { throughput: 0.97 } },
 ];

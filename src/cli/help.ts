@@ -2,6 +2,7 @@
 import { formatByteRate, formatDuration } from './args.ts';
 import { DEFAULT_DRAIN_TIMEOUT, EXEC_DEFAULTS, RUN_DEFAULTS, SERVE_DEFAULTS, SERVE_UDP_DEFAULTS, type ServerDefaults } from './defaults.ts';
 import { DEFAULT_PORT_BASE, SERVICES } from './services/registry.ts';
+import { TLS_HELP } from './tls-flags.ts';
 
 const COMMON = `Output and shutdown:
       --json               one JSON object per log line
@@ -64,6 +65,8 @@ UDP limits, per service (0 = none); a reply is at most 3 times its request on th
       --udp-reply-rate R   reply bytes per second, all sources together, headers included
                            (default ${formatByteRate(SERVE_UDP_DEFAULTS.replyBytesPerSecond)}; units B, kB, MB, KiB, MiB)
 
+${TLS_HELP}
+
 ${COMMON}
 
 ${ADDRESSES}
@@ -79,13 +82,17 @@ export const EXEC_HELP = `Usage: switchboard exec --listen ADDRESS [options] -- 
 
 Runs PROGRAM for each TCP connection with the connection as its stdin and stdout (tcpserver,
 inetd 'nowait'). PROGRAM's environment adds PROTO (TCP or TCP6), TCPLOCALIP, TCPLOCALPORT,
-TCPREMOTEIP and TCPREMOTEPORT. Its stderr is logged line by line; its exit status is logged.
+TCPREMOTEIP and TCPREMOTEPORT; over TLS also PROTO=SSL, SSLLOCALIP, SSLLOCALPORT, SSLREMOTEIP,
+SSLREMOTEPORT and ucspi-ssl's SSL_PROTOCOL, SSL_CIPHER, SSL_CLIENT_S_DN, … (docs/cli.md).
+Its stderr is logged line by line; its exit status is logged.
 PROGRAM is checked at start (found in PATH, executable); one that cannot be started at a
 connection fails that connection only.
 
   -l, --listen ADDRESS       where to accept connections (required; repeatable)
 
 ${limits(EXEC_DEFAULTS)}
+
+${TLS_HELP}
 
 ${COMMON}
 On shutdown each PROGRAM gets SIGTERM, then SIGKILL when the drain timeout ends.
@@ -108,6 +115,8 @@ server once it listens (to broadcast, throttle, …).
   -l, --listen ADDRESS       where to accept connections (required; repeatable)
 
 ${limits(RUN_DEFAULTS)}
+
+${TLS_HELP}
 
 ${COMMON}
 

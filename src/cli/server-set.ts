@@ -159,6 +159,8 @@ function watchTcpServer(server: TcpServer, name: string, options: ServerSetOptio
   server.on('rejected', (rejection) => {
     // Refusals while closing or suspended (exec's drain) are the shutdown itself: not reported.
     if (rejection.cause === RejectCause.CLOSING || rejection.cause === RejectCause.SUSPENDED) return;
+    // Failed TLS handshakes come summarised by reason in the server's own `warning`: logged once, there.
+    if (rejection.cause === RejectCause.TLS_HANDSHAKE) return;
     refusals.record(rejection);
   });
   server.on('close', () => refusals.flush());

@@ -84,6 +84,10 @@ export const ErrorCode = {
   TLS_PLAINTEXT_AFTER_STARTTLS: 'SWB_ERR_TLS_PLAINTEXT_AFTER_STARTTLS',
   /** STARTTLS was asked for where it cannot run (already TLS, closed, or the plaintext reader still attached). */
   TLS_INVALID_STATE: 'SWB_ERR_TLS_INVALID_STATE',
+  /** A `warning`: TLS handshakes failed since the last such warning, counted by reason. */
+  TLS_HANDSHAKE_FAILURES: 'SWB_ERR_TLS_HANDSHAKE_FAILURES',
+  /** A `warning`: a certificate in use expires within `tls.expiryWarning`, or has expired. */
+  TLS_CERTIFICATE_EXPIRING: 'SWB_ERR_TLS_CERTIFICATE_EXPIRING',
   /** `LISTEN_FDS`, `LISTEN_PID` or `LISTEN_FDNAMES` is malformed (not a count, names not matching the count). */
   ACTIVATION_BAD_ENVIRONMENT: 'SWB_ERR_ACTIVATION_BAD_ENVIRONMENT',
   /** Sockets from the service manager were asked for and none were passed to this process. */

@@ -117,6 +117,11 @@ export class FramedAsyncSession<In, Out> extends AsyncSession {
     super.closedWith(reason);
   }
 
+  /** STARTTLS: frames decoded but not read, and a partial frame, are plaintext that followed the command. */
+  protected override detachReader(): number {
+    return super.detachReader() + (this.#frames.length - this.#next) + this.#codec.pendingBytes;
+  }
+
   /** The codec error this session is closing for, rethrown by the session function, is no handler bug. */
   protected override handlerFailed(error: unknown, callback: string): void {
     if (this.#closedForFailure && error === this.#failure) return;

@@ -15,6 +15,8 @@ import { EventSession } from '../tcp/event-session.ts';
 import { isThenable, type TcpEventHandler } from '../tcp/tcp-handlers.ts';
 import { writeData } from '../tcp/socket-write.ts';
 import { HANDLER_THREW, SessionState, sessionOf, type SessionHost } from '../tcp/tcp-session.ts';
+import type { TlsInfo } from '../tls/describe-tls.ts';
+import type { StartTlsOptions } from '../tls/server-tls.ts';
 import type { FramedEventHandler } from './framed.ts';
 import type { FramingLimits, PartialFrameClock } from './framing-limits.ts';
 
@@ -41,6 +43,8 @@ export class FramedEventSession<In, Out> extends EventSession {
   #frameHandlerThrew = false;
   /** The codec failed: nothing more is decoded. */
   #failed = false;
+  /** STARTTLS asked for by a frame handler mid-chunk: frames after it are counted, not delivered. */
+  #tlsRequest: { options: StartTlsOptions; pipelined: number; result: PromiseWithResolvers<TlsInfo> } | undefined;
 
   /** @internal Created by the server through {@link framed}. */
   constructor(
@@ -54,13 +58,13 @@ export class FramedEventSession<In, Out> extends EventSession {
     limits: FramingLimits,
   ) {
     // The user's callbacks are the event handler as they are (`this` stays theirs); framed()
-    // refuses a `data` callback, so the base class reads nothing itself.
+    // refuses a `data` callback, so the base class reads nothing itself: this class's own
+    // listener joins the socket in attachReader(), which the base constructor calls.
     super(id, socket, info, host, idleTimeout, handler as TcpEventHandler);
     this.#codec = codec;
     this.#handler = handler;
     this.#limits = limits;
     this.#clock = limits.clockFor(this, FramedEventSession.#readingFromPeer);
-    socket.on('data', FramedEventSession.#onSocketData);
   }
 
   /** This session's codec (its `encode` gives the bytes `send` would write, e.g. for `server.broadcast`). */
@@ -111,6 +115,8 @@ export class FramedEventSession<In, Out> extends EventSession {
     // Replies to the frames before a bad one have been flushed above; now close.
     if (failure !== kNoFailure) this.#decodeFailed(failure, CloseCause.LIMIT);
     else this.#clock.decoded(this.#codec.pendingBytes);
+    // STARTTLS asked for by a frame of this chunk: the upgrade starts now the chunk is decoded.
+    if (this.#tlsRequest !== undefined) this.#startRequestedTls();
   }
 
   #finishInput(): void {
@@ -138,6 +144,42 @@ export class FramedEventSession<In, Out> extends EventSession {
     const end = this.#handler.end;
     if (!end) return this.end();
     this.callHandler('end', end, this.#handler);
+  }
+
+  /**
+   * STARTTLS. From a frame handler while a chunk is decoded, the upgrade starts once the chunk is:
+   * every frame after the command in it is plaintext that followed it, and closes the session.
+   */
+  override startTls(options: StartTlsOptions = {}): Promise<TlsInfo> {
+    if (decoding !== this || this.#tlsRequest !== undefined) return super.startTls(options);
+    this.#tlsRequest = { options, pipelined: 0, result: Promise.withResolvers<TlsInfo>() };
+    return this.#tlsRequest.result.promise;
+  }
+
+  /** The decoding `data` listener joins the socket (at open, and on the `TLSSocket` after `startTls()`). */
+  protected override attachReader(): void {
+    super.attachReader();
+    this.socket.on('data', FramedEventSession.#onSocketData);
+  }
+
+  /** STARTTLS: the listener leaves the plaintext socket; frames waiting behind an async handler, and a partial frame, followed the command. */
+  protected override detachReader(): number {
+    this.socket.off('data', FramedEventSession.#onSocketData);
+    return super.detachReader() + (this.#backlog?.length ?? 0) + this.#codec.pendingBytes;
+  }
+
+  #startRequestedTls(): void {
+    const { options, pipelined, result } = this.#tlsRequest!;
+    this.#tlsRequest = undefined;
+    const own = options.buffered ?? 0;
+    const buffered = pipelined === 0 ? own : (typeof own === 'number' ? own : own.length) + pipelined;
+    let upgrade: Promise<TlsInfo>;
+    try {
+      upgrade = super.startTls({ ...options, buffered });
+    } catch (error) {
+      return result.reject(error);
+    }
+    upgrade.then(result.resolve, result.reject);
   }
 
   #handle(frame: Out): void {
@@ -245,7 +287,8 @@ export class FramedEventSession<In, Out> extends EventSession {
   /** The codec's frame callback, shared by every session: the frame belongs to the session {@link decoding}. */
   static #deliverFrame(frame: unknown): void {
     const session = decoding!;
-    if (session.#backlog !== undefined) session.#backlog.push(frame);
+    if (session.#tlsRequest !== undefined) session.#tlsRequest.pipelined++;
+    else if (session.#backlog !== undefined) session.#backlog.push(frame);
     else session.#handle(frame);
   }
 

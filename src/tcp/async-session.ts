@@ -51,6 +51,16 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
     socket.on('data', onSocketData);
   }
 
+  /** STARTTLS: reading leaves the plaintext socket; chunks not yet read are plaintext that followed the command. */
+  protected override detachReader(): number {
+    this.socket.off('data', onSocketData);
+    return this.#queuedBytes;
+  }
+
+  protected override attachReader(): void {
+    this.socket.on('data', onSocketData);
+  }
+
   /**
    * Resolves with the next bytes (≥ 1) as soon as any are there, or `null` at end of stream.
    * Never waits to fill a buffer (SocketTools' Read).

@@ -26,6 +26,8 @@ export const CloseCause = {
   SERVER_CLOSE: 'server-close',
   /** `server.destroy()` ended the session at once. */
   SERVER_DESTROY: 'server-destroy',
+  /** `session.startTls()` failed: plaintext followed the command, or the handshake failed (the error says which). */
+  TLS_HANDSHAKE: 'tls-handshake',
 } as const;
 
 /** One of the {@link CloseCause} values. */

@@ -32,9 +32,21 @@ export class EventSession extends TcpSession {
   constructor(id: number, socket: Socket, info: ConnectionInfo, host: SessionHost, idleTimeout: number, handler: TcpEventHandler) {
     super(id, socket, info, host, idleTimeout);
     this.#handler = handler;
-    if (handler.drain) socket.on('drain', onSocketDrain);
-    if (handler.data) socket.on('data', onSocketData);
+    this.attachReader();
+  }
+
+  /** The `data` and `drain` listeners join the socket (at open, and on the `TLSSocket` after `startTls()`). */
+  protected override attachReader(): void {
+    const { socket } = this;
+    if (this.#handler.drain) socket.on('drain', onSocketDrain);
+    if (this.#handler.data) socket.on('data', onSocketData);
     else socket.resume(); // no reader: discard input so the peer never blocks
+  }
+
+  /** STARTTLS: the listeners leave the plaintext socket; what follows the command is in the caller's parser. */
+  protected override detachReader(): number {
+    this.socket.off('data', onSocketData).off('drain', onSocketDrain);
+    return 0;
   }
 
   /** Calls the `open` handler; reading waits while a promise it returns is pending. @internal */

@@ -1,21 +1,38 @@
 /**
  * The pending stage: every socket the kernel hands over is owned here from its `connection` event
  * until it becomes a session or closes. Between the two run the admission stages — the `accept`
- * handler today; a TLS handshake or a PROXY header read are further stages — each an async step
+ * handler, then the TLS handshake; a PROXY header read would be another — each an async step
  * with a deadline that may refuse the socket. A refused socket stays owned until its `close`, so
  * the ledger, `destroy()` and the close deadline see every socket (docs/lifecycle.md).
  */
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { SwitchboardError } from '../core/errors.ts';
+import type { ServerTls } from '../tls/server-tls.ts';
 import { PeriodicSweep, sweepPeriodFor } from '../server/periodic-sweep.ts';
 import { RejectCause } from './reject-reason.ts';
 import type { ConnectionInfo } from './connection-info.ts';
 import { isThenable } from './tcp-handlers.ts';
-import type { SwitchboardError } from '../core/errors.ts';
 import { reportListenerFailure } from '../server/server-lifecycle.ts';
 
-/** What a stage decides: `undefined` passes the connection on, a reason refuses it. */
-export type StageVerdict = RejectCause | undefined;
+/**
+ * What a stage decides: `undefined` passes the connection on; `{ socket }` passes it on over a
+ * socket that replaces the one it was given (a `TLSSocket` over the accepted one: later stages
+ * and the session get it, and destroying it closes the accepted socket too); a cause refuses
+ * it, and `{ cause, error }` refuses it saying why in detail (the `rejected` event carries `error`).
+ */
+export type StageVerdict = RejectCause | undefined | StageHandover | StageRefusal;
+
+/** A stage passes the connection on over a replacement socket. @internal */
+export interface StageHandover {
+  readonly socket: Socket;
+}
+
+/** A stage refuses the connection, with the error that says why. @internal */
+export interface StageRefusal {
+  readonly cause: RejectCause;
+  readonly error: SwitchboardError;
+}
 
 /**
  * One step between accept and open. A stage is added by appending it to the server's list: it
@@ -32,14 +49,19 @@ export interface PendingStage {
   readonly timeoutReason: RejectCause;
   /** The refusal when the step throws or rejects (the failure is reported first). */
   readonly failureReason: RejectCause;
-  /** Runs the step for one connection. */
-  run(info: ConnectionInfo, signal: AbortSignal): StageVerdict | PromiseLike<StageVerdict>;
+  /**
+   * Runs the step for one connection. `socket` is the connection's socket as the stages before
+   * handed it on; a stage that works on it must stop when `signal` aborts and must never destroy
+   * a socket it did not make (the pending stage closes the connection through the last socket
+   * handed on).
+   */
+  run(info: ConnectionInfo, signal: AbortSignal, socket: Socket): StageVerdict | PromiseLike<StageVerdict>;
 }
 
 /** What the pending stage needs from its server. @internal */
 export interface PendingHost {
   /** The last check as the stages pass a connection (server closing, suspended, a new deny rule). */
-  recheck(info: ConnectionInfo): StageVerdict;
+  recheck(info: ConnectionInfo): RejectCause | undefined;
   /** Every stage passed: from this call on the socket belongs to a session. */
   open(socket: Socket, info: ConnectionInfo): void;
   /** A connection was refused; `reserved` says whether it held a slot in the limits to give back; `error` is what failed, if anything did. */
@@ -57,7 +79,10 @@ type PendingSocket = Socket & { [kPending]: PendingConnection | undefined };
 
 /** One socket owned by the pending stage: waiting on a stage, or refused and closing. */
 class PendingConnection {
-  readonly socket: Socket;
+  /** The socket as accepted: ownership listens for its `close`. */
+  readonly accepted: Socket;
+  /** The socket the stages hand on: the accepted one, or a stage's replacement (TLS). */
+  socket: Socket;
   readonly info: ConnectionInfo;
   readonly owner: PendingConnections;
   /** Set while a stage is running asynchronously: the stage's own controller. */
@@ -71,6 +96,7 @@ class PendingConnection {
 
   constructor(owner: PendingConnections, socket: Socket, info: ConnectionInfo, waiting: boolean) {
     this.owner = owner;
+    this.accepted = socket;
     this.socket = socket;
     this.info = info;
     this.waiting = waiting;
@@ -176,7 +202,7 @@ export class PendingConnections {
   }
 
   #disown(connection: PendingConnection): void {
-    const socket = connection.socket;
+    const socket = connection.accepted;
     socket.off('error', onPendingError);
     socket.off('close', onPendingClose);
     (socket as PendingSocket)[kPending] = undefined;
@@ -198,7 +224,7 @@ export class PendingConnections {
       connection.controller = controller;
       let verdict: StageVerdict | PromiseLike<StageVerdict>;
       try {
-        verdict = stage.run(connection.info, controller.signal);
+        verdict = stage.run(connection.info, controller.signal, connection.socket);
       } catch (error) {
         if (!controller.signal.aborted) this.#failed(connection, stage, error);
         return;
@@ -217,7 +243,7 @@ export class PendingConnections {
         return;
       }
       connection.controller = undefined;
-      if (verdict !== undefined) return this.#refuseWaiting(connection, verdict);
+      if (!this.#passes(connection, verdict)) return;
     }
     this.#pass(connection);
   }
@@ -225,8 +251,18 @@ export class PendingConnections {
   #answered(connection: PendingConnection, controller: AbortController, index: number, verdict: StageVerdict): void {
     if (controller.signal.aborted) return; // the connection stopped waiting: the answer is moot
     connection.controller = undefined;
-    if (verdict !== undefined) return this.#refuseWaiting(connection, verdict);
-    this.#run(connection, index + 1);
+    if (this.#passes(connection, verdict)) this.#run(connection, index + 1);
+  }
+
+  /** Applies a stage's verdict: true when the connection goes on to the next stage. */
+  #passes(connection: PendingConnection, verdict: StageVerdict): boolean {
+    if (verdict === undefined) return true;
+    if (typeof verdict === 'string') this.#refuseWaiting(connection, verdict);
+    else if ('socket' in verdict) {
+      connection.socket = verdict.socket;
+      return true;
+    } else this.#refuseWaiting(connection, verdict.cause, verdict.error);
+    return false;
   }
 
   #failed(connection: PendingConnection, stage: PendingStage, error: unknown): void {
@@ -298,6 +334,28 @@ export function acceptHandlerStage(
     run(info, signal) {
       const answer = accept.call(receiver, info, signal);
       return isThenable(answer) ? answer.then(judge) : judge(answer);
+    },
+  };
+}
+
+/**
+ * The TLS handshake as a stage (implicit TLS): passes the connection on over its `TLSSocket`, or
+ * refuses it (`tls-handshake`, the `TlsHandshakeError` as `error`) once the handshake has failed
+ * and closed it. Its deadline is the handshake's own (`tls.handshakeTimeout`), which closes the
+ * connection, so the stage sets none; the server closing aborts it through `signal`. @internal
+ */
+export function tlsHandshakeStage(tls: ServerTls): PendingStage {
+  return {
+    name: 'TLS handshake',
+    timeout: 0,
+    timeoutReason: RejectCause.TLS_HANDSHAKE,
+    failureReason: RejectCause.TLS_HANDSHAKE,
+    run(_info, signal, socket) {
+      return new Promise<StageVerdict>((resolve) => {
+        // The refusal is known before the sockets close: heard then, it is `tls-handshake`, not `peer-gone`.
+        const failed = (error: SwitchboardError): void => resolve({ cause: RejectCause.TLS_HANDSHAKE, error });
+        tls.handshake(socket, signal, failed).then((secure) => resolve({ socket: secure }), () => {});
+      });
     },
   };
 }

@@ -29,6 +29,8 @@ export const RejectCause = {
   MAX_CONNECTIONS_PER_ADDRESS: 'max-connections-per-address',
   /** Connections arrived faster than `acceptRate` allows. */
   ACCEPT_RATE: 'accept-rate',
+  /** The TLS handshake failed (implicit TLS): the rejection's `error` is the `TlsHandshakeError`, whose `reason` says why. */
+  TLS_HANDSHAKE: 'tls-handshake',
 } as const;
 
 /** One of the {@link RejectCause} values. */

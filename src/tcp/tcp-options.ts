@@ -16,6 +16,7 @@ import {
   signalOption,
   type OptionNames,
 } from '../core/options.ts';
+import type { TlsOptions } from '../tls/tls-options.ts';
 
 /** Options for a TCP server; the limits it applies to peers are listed in docs/limits.md. */
 export interface TcpServerOptions extends LimitOptions {
@@ -43,6 +44,12 @@ export interface TcpServerOptions extends LimitOptions {
   signal?: AbortSignal;
   /** Resolves host names to every address. @default dns.lookup with `all: true`, `order: 'verbatim'` */
   lookup?: LookupFunction;
+  /**
+   * TLS on every connection (`mode: 'implicit'`, the default: the handshake runs before the
+   * session opens) or on `session.startTls()` (`mode: 'starttls'`); docs/tls.md. Checked, and
+   * every context built, at construction.
+   */
+  tls?: TlsOptions;
 }
 
 /** Options after checking, with defaults applied. @internal */
@@ -60,6 +67,8 @@ export interface NormalizedTcpServerOptions {
   readonly signal: AbortSignal | undefined;
   readonly lookup: LookupFunction | undefined;
   readonly limits: NormalizedLimitOptions;
+  /** Checked where the server builds its contexts (src/tls/server-tls.ts). */
+  readonly tls: TlsOptions | undefined;
 }
 
 /** Every key of {@link TcpServerOptions}; any other is refused. @internal */
@@ -76,6 +85,7 @@ export const TCP_SERVER_OPTION_NAMES: OptionNames = optionNames<TcpServerOptions
   idleTimeout: true,
   signal: true,
   lookup: true,
+  tls: true,
   ...LIMIT_OPTION_KEYS,
 });
 
@@ -113,5 +123,6 @@ export function normalizeTcpServerOptions(input: TcpServerOptions | undefined): 
     signal: signalOption(options.signal),
     lookup: functionOption('lookup', options.lookup),
     limits: normalizeLimitOptions(options),
+    tls: options.tls,
   };
 }

@@ -14,16 +14,18 @@ import { AsyncQueue } from '../server/async-queue.ts';
 import { AsyncSession } from './async-session.ts';
 import { CloseCause, type CloseReason } from './close-reason.ts';
 import { goneConnectionInfo, readConnectionInfo, type ConnectionInfo } from './connection-info.ts';
-import { InvalidOptionError, opErrorFromSystem, type SwitchboardError } from '../core/errors.ts';
+import { ErrorCode, InvalidOptionError, SwitchboardError, opErrorFromSystem } from '../core/errors.ts';
 import { EventSession } from './event-session.ts';
 import { SessionProvider, TCP_EVENT_CALLBACKS, type TcpEventHandler, type TcpSessionFunction, type TcpHandler } from './tcp-handlers.ts';
 import { bindGroup, boundAddressOf, resolveGroupTargets, type BoundAddress, type BoundSocket, type SocketBinder } from '../net/listener-group.ts';
-import { PendingConnections, acceptHandlerStage, type PendingStage } from './pending-connections.ts';
+import { PendingConnections, acceptHandlerStage, tlsHandshakeStage, type PendingStage } from './pending-connections.ts';
 import { checkHandlerCallbacks, handlerFailure } from '../server/handler-errors.ts';
 import { ServerBase } from '../server/server-base.ts';
 import { ServerState } from '../server/server-lifecycle.ts';
 import type { SessionHost, TcpSession } from './tcp-session.ts';
 import { normalizeTcpServerOptions, type NormalizedTcpServerOptions, type TcpServerOptions } from './tcp-options.ts';
+import { ServerTls, type TlsServerStats } from '../tls/server-tls.ts';
+import type { TlsOptions } from '../tls/tls-options.ts';
 
 /**
  * The ledger `server.stats()` returns. At any time `accepted === closed + sessions + pending`
@@ -49,6 +51,8 @@ export interface TcpServerStats {
   readonly bytesIn: number;
   /** Bytes written over every session, including any still queued in the process. */
   readonly bytesOut: number;
+  /** TLS handshakes (implicit and STARTTLS), failures by reason; only with the `tls` option. */
+  readonly tls?: TlsServerStats;
 }
 
 /**
@@ -128,6 +132,8 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
   readonly #admission: Admission;
   readonly #deadlines: SessionDeadlines;
   readonly #descriptors: DescriptorWatch;
+  /** The `tls` option's contexts and handshake counts (src/tls/server-tls.ts). */
+  readonly #tls: ServerTls | undefined;
 
   /**
    * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for any invalid option or handler
@@ -141,7 +147,9 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
     this.#handler = handler;
     if (handler === undefined) this.#queue = new AsyncQueue();
     const limits = this.#options.limits;
+    this.#tls = this.#options.tls === undefined ? undefined : new ServerTls(this.#options.tls, (warning) => this.warn(warning));
     this.#host = {
+      tls: this.#tls,
       sessionClosed: (session, reason) => this.#sessionClosed(session as S, reason),
       handlerFailed: (session, error) => this.report(error, session),
       broadcast: (data, except) => this.broadcast(data, { except }),
@@ -177,7 +185,23 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
       rejectedBy: { ...this.#rejectedBy },
       bytesIn,
       bytesOut,
+      ...(this.#tls === undefined ? {} : { tls: this.#tls.stats() }),
     };
+  }
+
+  /**
+   * Replaces the TLS material for the next handshakes (implicit and STARTTLS): the new options
+   * (complete, as for the `tls` option) are checked and every context built first; on failure
+   * the material in use stays. Sessions already open, and handshakes already running, are
+   * untouched. Warns (`SWB_ERR_TLS_CERTIFICATE_EXPIRING`) when a new certificate expires soon.
+   * @throws {SwitchboardError} `SWB_ERR_TLS_RELOAD_FAILED` (the failure as `cause`), also for a change of `tls.mode`;
+   * `SWB_ERR_TLS_INVALID_STATE` on a server created without the `tls` option
+   * @example
+   * process.on('SIGHUP', () => server.setTls({ key: readFileSync('key.pem'), cert: readFileSync('cert.pem') }));
+   */
+  setTls(options: TlsOptions): void {
+    if (this.#tls === undefined) throw new SwitchboardError(ErrorCode.TLS_INVALID_STATE, 'setTls: this server was created without the `tls` option');
+    this.#tls.replace(options);
   }
 
   /** The open sessions. */
@@ -269,6 +293,7 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
 
   protected started(): void {
     this.#descriptors.start();
+    this.#tls?.start();
   }
 
   protected boundAddresses(): BoundAddress[] {
@@ -312,6 +337,7 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
     const stages: PendingStage[] = [];
     const accept = (handler as TcpEventHandler | undefined)?.accept;
     if (typeof accept === 'function') stages.push(acceptHandlerStage(accept, handler, acceptTimeout));
+    if (this.#tls?.mode === 'implicit') stages.push(tlsHandshakeStage(this.#tls));
     return new PendingConnections(stages, {
       recheck: (info) => (this.state !== ServerState.LISTENING ? RejectCause.CLOSING : this.#admission.screen(info)),
       open: (socket, info) => this.#open(socket, info),
@@ -433,6 +459,10 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
     // Sockets not yet sessions will never be: refused (`closing`) and destroyed at once.
     this.#pending.destroyAll(RejectCause.CLOSING);
     await Promise.all([...closing, this.#pending.empty()]);
+  }
+
+  protected override closeFinished(): void {
+    this.#tls?.stop();
   }
 
   #acceptFailed(address: BoundAddress, error: Error): void {

@@ -4,6 +4,10 @@
  */
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { TLSSocket } from 'node:tls';
+import { allowsHalfClose, describeTls, type TlsInfo } from '../tls/describe-tls.ts';
+import type { ServerTls, StartTlsOptions } from '../tls/server-tls.ts';
+import { invalidState } from '../tls/starttls.ts';
 import { CloseCause, type CloseReason } from './close-reason.ts';
 import type { ConnectionInfo } from './connection-info.ts';
 import { ErrorCode, InvalidOptionError, OpError, SwitchboardError, opErrorFromSystem } from '../core/errors.ts';
@@ -22,6 +26,8 @@ export interface SessionHost {
   idleTimeoutSet(ms: number): void;
   /** Queued output above which a further write closes the session (0 = no cap). */
   readonly maxBufferedOutput: number;
+  /** The server's TLS (its `tls` option), which `startTls()` upgrades with. */
+  readonly tls?: ServerTls | undefined;
 }
 
 /** The states of a session: open, then ending (our FIN queued), then closed. */
@@ -65,7 +71,8 @@ export abstract class TcpSession {
   readonly openedTick: number;
   readonly #info: ConnectionInfo;
   readonly #host: SessionHost;
-  protected readonly socket: Socket;
+  /** The session's socket: a `TLSSocket` once TLS is up (implicit, or from `startTls()` on). */
+  protected socket: Socket;
   protected sessionState: SessionState = SessionState.OPEN;
   protected lastActivity: number;
   #idleTimeout: number;
@@ -84,6 +91,14 @@ export abstract class TcpSession {
   #discarding = false;
   /** Created on first use of {@link signal}, so a session that never asks costs nothing. */
   #abort: AbortController | undefined;
+  /** TLS (src/tls): what {@link tls} reports, read once the handshake completed. */
+  #tls: TlsInfo | null;
+  /** TLS: a `startTls()` handshake is running; an `end()` meanwhile waits for it. */
+  #upgrading = false;
+  #endAfterUpgrade = false;
+  /** TLS: plaintext bytes read and written before `startTls()`. */
+  #plainRead = 0;
+  #plainWritten = 0;
 
   constructor(id: number, socket: Socket, info: ConnectionInfo, host: SessionHost, idleTimeout: number) {
     this.id = id;
@@ -94,6 +109,7 @@ export abstract class TcpSession {
     this.#info = info;
     this.#host = host;
     this.socket = socket;
+    this.#tls = socket instanceof TLSSocket ? describeTls(socket) : null;
     (socket as OwnedSocket)[kSession] = this;
     socket.on('error', onSocketError);
     socket.on('end', onSocketEnd);
@@ -109,16 +125,112 @@ export abstract class TcpSession {
   get localAddress(): string { return this.#info.localAddress; }
   get localPort(): number { return this.#info.localPort; }
   get localFamily(): ConnectionInfo['localFamily'] { return this.#info.localFamily; }
-  /** Bytes received from the peer so far. */
-  get bytesRead(): number { return this.socket.bytesRead; }
-  /** Bytes written to the session so far, including any still queued in the process. */
-  get bytesWritten(): number { return this.socket.bytesWritten; }
+  /** Bytes received from the peer so far (over TLS: the decrypted bytes). */
+  get bytesRead(): number { return this.#plainRead + this.socket.bytesRead; }
+  /** Bytes written to the session so far, including any still queued in the process (over TLS: before encryption). */
+  get bytesWritten(): number { return this.#plainWritten + this.socket.bytesWritten; }
   /** Milliseconds since the last byte read or written. */
   get idleTime(): number { return performance.now() - this.lastActivity; }
   /** `open`, `ending` (our side half-closed) or `closed`. */
   get state(): SessionState { return this.sessionState; }
   /** The reason the session closed, once it has. */
   get closeReason(): CloseReason | undefined { return this.#reason; }
+
+  /**
+   * The TLS parameters — protocol, cipher, ALPN, server name, client certificate — or `null`
+   * on a plaintext session (and while `startTls()` runs). See docs/tls.md.
+   */
+  get tls(): TlsInfo | null {
+    return this.#tls;
+  }
+
+  /**
+   * STARTTLS: upgrades this plaintext session to TLS with the server's `tls` option (`mode:
+   * 'starttls'`) and resolves with {@link tls} once the handshake completed. Call it as you parse
+   * the command, and let it write the go-ahead (`goAhead`): it stops reading plaintext first, and
+   * if any byte followed the command — in your parser (`buffered`) or unread in the session — it
+   * closes the session instead (`SWB_ERR_TLS_PLAINTEXT_AFTER_STARTTLS`; the CVE-2011-0411 class).
+   * Reads, writes and the idle timeout carry on over TLS; writes made meanwhile are sent encrypted.
+   *
+   * Errors (rejects): `SWB_ERR_TLS_INVALID_STATE` when the session is already TLS (or upgrading),
+   * not open, or the server has no `tls` option — nothing is closed; a `TlsHandshakeError` when
+   * the upgrade failed — the session is closed (cause `tls-handshake`, that error as its error).
+   * @throws {InvalidOptionError} synchronously for a malformed option
+   * @example
+   * if (line === 'STARTTLS') await session.startTls({ goAhead: '220 2.0.0 Ready to start TLS\r\n' });
+   */
+  startTls(options: StartTlsOptions = {}): Promise<TlsInfo> {
+    const tls = this.#host.tls;
+    const open = this.sessionState === SessionState.OPEN && !this.socket.destroyed;
+    const refusal = tls === undefined ? 'the server has no `tls` option (give it one with `mode: "starttls"`)'
+      : this.#upgrading ? 'a STARTTLS upgrade is already running'
+      : this.socket instanceof TLSSocket ? 'the connection is already TLS'
+      : !open ? `the session is ${this.sessionState === SessionState.OPEN ? 'closed' : this.sessionState}` : undefined;
+    if (refusal !== undefined) return Promise.reject(invalidState(refusal));
+    const plain = this.socket;
+    const held = this.detachReader();
+    let upgrade: Promise<TLSSocket>;
+    this.#upgrading = true;
+    try {
+      upgrade = tls!.upgrade(plain, options, held, {
+        wrapped: (secure) => this.#adopt(plain, secure),
+        failed: (error) => {
+          // A cause already recorded means we closed it (destroy, the server closing): not the peer's failure.
+          if (this.#cause !== undefined) return true;
+          this.recordCause(CloseCause.TLS_HANDSHAKE, error);
+          return false;
+        },
+      });
+    } catch (error) {
+      this.#upgraded();
+      throw error;
+    }
+    return upgrade.then(
+      () => {
+        this.#upgraded();
+        if (this.#tls === null) throw this.closeReason?.error ?? new SwitchboardError(ErrorCode.SESSION_CLOSED, `session ${this.id} closed as its TLS handshake completed`);
+        return this.#tls;
+      },
+      (error: unknown) => {
+        this.#upgraded();
+        throw error;
+      },
+    );
+  }
+
+  /** STARTTLS: the style's reader leaves the socket; returns what the session holds unread (bytes, frames). */
+  protected detachReader(): number {
+    return 0;
+  }
+
+  /** STARTTLS: the style's reader joins the (new) socket. */
+  protected attachReader(): void {}
+
+  /** STARTTLS: the session's listeners move to the `TLSSocket`, which every later write and destroy goes through. */
+  #adopt(plain: Socket, secure: TLSSocket): void {
+    plain.off('error', onSocketError).off('end', onSocketEnd).off('close', onSocketClose);
+    this.#plainRead = plain.bytesRead;
+    this.#plainWritten = plain.bytesWritten;
+    this.socket = secure;
+    (secure as unknown as OwnedSocket)[kSession] = this;
+    secure.on('error', onSocketError).on('end', onSocketEnd).on('close', onSocketClose);
+  }
+
+  /** STARTTLS settled: reading resumes on whichever socket the session now has, unless it closed. */
+  #upgraded(): void {
+    this.#upgrading = false;
+    if (this.socket.destroyed) return;
+    this.#tls = describeTls(this.socket);
+    this.attachReader();
+    this.#flow();
+    if (this.#endAfterUpgrade) this.socket.end();
+  }
+
+  /** Our FIN (over TLS, close_notify first) — after the handshake when `startTls()` is running. */
+  #endSocket(): void {
+    if (this.#upgrading) this.#endAfterUpgrade = true;
+    else this.socket.end();
+  }
 
   /** Resolves (never rejects) with the close reason once the socket has closed. */
   get closed(): Promise<CloseReason> {
@@ -208,7 +320,7 @@ export abstract class TcpSession {
     // Once the server is closing, a session that ends gracefully ends because of it.
     this.recordCause(this.#closeRequested ? CloseCause.SERVER_CLOSE : CloseCause.LOCAL_END);
     this.sessionState = SessionState.ENDING;
-    this.socket.end();
+    this.#endSocket();
   }
 
   /** Closes at once, discarding queued writes. With an error, it becomes the close reason's error. */
@@ -252,7 +364,7 @@ export abstract class TcpSession {
     if (graceful) {
       if (this.sessionState === SessionState.OPEN) {
         this.sessionState = SessionState.ENDING;
-        this.socket.end();
+        this.#endSocket();
       }
     } else {
       this.socket.destroy();
@@ -418,7 +530,8 @@ export abstract class TcpSession {
 
   #flow(): void {
     const socket = this.socket;
-    if (socket.destroyed) return;
+    // While `startTls()` runs the handshake reads on its own: pausing would stall it.
+    if (socket.destroyed || this.#upgrading) return;
     if (this.#holds > 0 && !this.#discarding) socket.pause();
     else socket.resume();
   }
@@ -448,6 +561,8 @@ export abstract class TcpSession {
   socketEnded(): void {
     this.recordCause(CloseCause.PEER_END);
     this.peerEnded();
+    // TLS 1.2 has no half-close: the peer's close_notify ends the connection both ways (docs/tls.md).
+    if (!allowsHalfClose(this.socket)) this.end();
   }
 
   /** The socket closed: the session closes, exactly once, with its final reason. @internal */

@@ -77,3 +77,13 @@ function nameAttributes(name: Readonly<Record<string, string | string[] | undefi
   for (const [key, value] of Object.entries(name ?? {})) if (value !== undefined) attributes[key] = value;
   return attributes;
 }
+
+/**
+ * Whether the connection allows half-close: plain TCP and TLS 1.3 do (a close_notify closes one
+ * direction); TLS 1.2 does not (a close_notify closes the connection, RFC 5246 §7.2.1).
+ */
+export function allowsHalfClose(socket: unknown): boolean {
+  if (!(socket instanceof TLSSocket)) return true;
+  const protocol = socket.getProtocol();
+  return protocol === null || protocol === 'TLSv1.3';
+}

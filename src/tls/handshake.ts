@@ -70,8 +70,23 @@ export function handshakeSettings(contexts: TlsContexts | TlsContextSet, options
   };
 }
 
+/**
+ * What the server integration learns of a handshake as it happens, synchronously: the sockets
+ * close only after `failed`, so a server hears why before it sees the close. @internal
+ */
+export interface HandshakeHooks {
+  /** The `TLSSocket` now wraps the plaintext one: route every later destroy through it. */
+  wrapped?(secure: TLSSocket): void;
+  /**
+   * The handshake failed; both sockets are about to be destroyed. Returning true says the
+   * connection was closed on our side (the session was destroyed): the server counts it as
+   * `aborted`, not as the peer's failure.
+   */
+  failed?(error: TlsHandshakeError): boolean | void;
+}
+
 /** {@link handshake} with settings already checked. @internal */
-export function startHandshake(socket: Socket, { set, timeout, signal }: HandshakeSettings): Promise<TLSSocket> {
+export function startHandshake(socket: Socket, { set, timeout, signal }: HandshakeSettings, hooks: HandshakeHooks = {}): Promise<TLSSocket> {
   const { promise, resolve, reject } = Promise.withResolvers<TLSSocket>();
   // 'close' comes when the handle is released, after `closed` turns true: wait for the event.
   // A socket already destroyed before the call may have emitted it already; it is not waited for.
@@ -84,6 +99,7 @@ export function startHandshake(socket: Socket, { set, timeout, signal }: Handsha
     if (settled) return;
     settled = true;
     detach();
+    hooks.failed?.(error);
     // Late errors from sockets being torn down have nowhere to go; they must not crash the process.
     socket.on('error', ignore);
     secure?.on('error', ignore);
@@ -138,6 +154,7 @@ export function startHandshake(socket: Socket, { set, timeout, signal }: Handsha
   secureClosed = closeEvent(secure);
   secure.disableRenegotiation();
   secure.on('secure', onSecure).on('error', onError).on('end', onPeerEnd).on('close', onClose);
+  hooks.wrapped?.(secure);
   return promise;
 }
 

@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { ErrorCode, InvalidOptionError, SwitchboardError } from '../core/errors.ts';
 import { HandshakeFailure, TlsHandshakeError } from './handshake-error.ts';
-import { destroyAndWait, handshakeSettings, startHandshake, type HandshakeOptions } from './handshake.ts';
+import { destroyAndWait, handshakeSettings, startHandshake, type HandshakeHooks, type HandshakeOptions, type HandshakeSettings } from './handshake.ts';
 import type { TlsContexts, TlsContextSet } from './secure-contexts.ts';
 
 /** Options of {@link upgradeToTls}. */
@@ -43,13 +43,26 @@ export interface UpgradeToTlsOptions extends HandshakeOptions {
  */
 export function upgradeToTls(socket: Socket, contexts: TlsContexts | TlsContextSet, options: UpgradeToTlsOptions = {}): Promise<TLSSocket> {
   const { buffered = 0, goAhead, ...handshakeOptions } = options;
+  checkUpgradeOptions(buffered, goAhead);
+  return startUpgrade(socket, handshakeSettings(contexts, handshakeOptions), buffered, goAhead);
+}
+
+/**
+ * Checks `buffered` and `goAhead` of {@link upgradeToTls}.
+ * @throws {InvalidOptionError} for a malformed one
+ * @internal
+ */
+export function checkUpgradeOptions(buffered: unknown, goAhead: unknown): void {
   if (!(typeof buffered === 'number' && Number.isInteger(buffered) && buffered >= 0) && !(buffered instanceof Uint8Array)) {
     throw new InvalidOptionError('buffered', 'must be a non-negative integer or a Uint8Array', buffered);
   }
   if (goAhead !== undefined && typeof goAhead !== 'string' && !(goAhead instanceof Uint8Array)) {
     throw new InvalidOptionError('goAhead', 'must be a string or a Uint8Array', goAhead);
   }
-  const settings = handshakeSettings(contexts, handshakeOptions);
+}
+
+/** {@link upgradeToTls} with its options checked; `hooks` hear of the wrap and a failure first. @internal */
+export function startUpgrade(socket: Socket, settings: HandshakeSettings, buffered: number | Uint8Array, goAhead: string | Uint8Array | undefined, hooks: HandshakeHooks = {}): Promise<TLSSocket> {
   if (socket instanceof TLSSocket) return Promise.reject(invalidState('the connection is already TLS'));
   if (socket.destroyed) return Promise.reject(invalidState('the connection is closed'));
   if (socket.listenerCount('data') > 0 || socket.listenerCount('readable') > 0) {
@@ -59,14 +72,16 @@ export function upgradeToTls(socket: Socket, contexts: TlsContexts | TlsContextS
   const pending = socket.readableLength + (typeof buffered === 'number' ? buffered : buffered.length);
   if (pending > 0) {
     const error = new TlsHandshakeError(HandshakeFailure.PLAINTEXT_AFTER_STARTTLS, `${pending} bytes of plaintext followed the STARTTLS command; the connection is closed and they are discarded`);
+    hooks.failed?.(error);
     return destroyAndWait(socket).then(() => Promise.reject(error));
   }
   // After the check and before the wrap, in this same turn: Node sends TLS records only after
   // writes the plaintext socket still has queued, so the reply leaves first.
   if (goAhead !== undefined) socket.write(goAhead);
-  return startHandshake(socket, settings);
+  return startHandshake(socket, settings, hooks);
 }
 
-function invalidState(reason: string): SwitchboardError {
+/** A `SWB_ERR_TLS_INVALID_STATE` error: `STARTTLS refused: the connection is already TLS`. @internal */
+export function invalidState(reason: string): SwitchboardError {
   return new SwitchboardError(ErrorCode.TLS_INVALID_STATE, `STARTTLS refused: ${reason}`);
 }

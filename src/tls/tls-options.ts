@@ -23,6 +23,12 @@ export type Pem = string | Buffer;
 /** The TLS versions a server may accept. */
 export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
 
+/**
+ * How a server uses its TLS material: `implicit` speaks TLS from the first byte on every
+ * connection; `starttls` opens sessions in plaintext and upgrades each on `session.startTls()`.
+ */
+export type TlsMode = 'implicit' | 'starttls';
+
 /** A certificate and its key, or a `SecureContext` built by the caller. */
 export interface TlsCredentials {
   /** The private key(s), PEM; one per certificate type (e.g. RSA and ECDSA). */
@@ -52,6 +58,8 @@ export type AlpnCallback = (info: { readonly servername: string | undefined; rea
 
 /** The `tls` option: TLS on every connection of a TCP server (docs/tls.md). */
 export interface TlsOptions extends TlsCredentials {
+  /** TLS from the first byte, or in plaintext until `session.startTls()`. @default 'implicit' */
+  mode?: TlsMode;
   /** CA certificates that client certificates must chain to; added to every context Switchboard builds. */
   ca?: Pem | readonly Pem[];
   /** Ask the client for a certificate. @default false */
@@ -88,6 +96,7 @@ export interface NormalizedTlsCredentials {
 
 /** TLS options after checking, with defaults applied. @internal */
 export interface NormalizedTlsOptions {
+  readonly mode: TlsMode;
   readonly credentials: NormalizedTlsCredentials;
   readonly ca: readonly Pem[] | undefined;
   readonly requestCert: boolean;
@@ -111,13 +120,14 @@ export const TLS_DEFAULTS = {
   expiryWarning: 14 * 24 * 60 * 60 * 1000,
 } as const;
 
+const MODES: readonly TlsMode[] = ['implicit', 'starttls'];
 const VERSIONS: readonly TlsVersion[] = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'];
 const CREDENTIAL_KEYS: OptionKeyRecord<TlsCredentials> = { key: true, cert: true, passphrase: true, secureContext: true };
 const CREDENTIAL_NAMES = optionNames<TlsCredentials>(CREDENTIAL_KEYS);
 const OPTION_NAMES = optionNames<TlsOptions>({
   ...CREDENTIAL_KEYS,
   ca: true, requestCert: true, rejectUnauthorized: true, ALPNProtocols: true, ALPNCallback: true, minVersion: true, maxVersion: true,
-  sni: true, sniCallback: true, handshakeTimeout: true, expiryWarning: true,
+  sni: true, sniCallback: true, handshakeTimeout: true, expiryWarning: true, mode: true,
 });
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const SERVER_NAME = /^(?:\*\.)?(?:[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$/;
@@ -151,7 +161,11 @@ export function normalizeTlsOptions(input: TlsOptions, name = 'tls'): Normalized
   if (VERSIONS.indexOf(minVersion) > VERSIONS.indexOf(maxVersion)) {
     throw new InvalidOptionError(`${name}.minVersion`, `must not be above \`maxVersion\` (${maxVersion})`, minVersion);
   }
+  if (options.mode !== undefined && !MODES.includes(options.mode)) {
+    throw new InvalidOptionError(`${name}.mode`, `must be one of ${MODES.map((m) => `"${m}"`).join(', ')}`, options.mode);
+  }
   return {
+    mode: options.mode ?? 'implicit',
     credentials,
     ca,
     requestCert,

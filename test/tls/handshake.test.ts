@@ -1,8 +1,6 @@
 import '../helpers/leak-check.ts';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { connect as netConnect, type Socket } from 'node:net';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { hostHasIPv6 } from '../../src/net/addresses.ts';
@@ -14,7 +12,7 @@ import { TlsContexts } from '../../src/tls/secure-contexts.ts';
 import type { TlsOptions } from '../../src/tls/tls-options.ts';
 import { createTestCertificates, pemPair, type TestCertificates } from '../helpers/certs.ts';
 import { assertNoLeakedHandles, openNetworkHandles, within } from '../helpers/net.ts';
-import { listenHandshakes, runPeer, sClient, skipWithout, type HandshakeServer, type Outcome } from './peers.ts';
+import { assertEchoes, briefField, establishedOn, listenHandshakes, partialClientHello, rawClient, runPeer, sClient, skipWithout, type HandshakeServer, type Outcome } from './peers.ts';
 
 let certs: TestCertificates;
 before(async () => {
@@ -32,11 +30,6 @@ function base(extra: Partial<TlsOptions> = {}): TlsOptions {
   return { ...pemPair(certs.server), ca: certs.ca.cert, sni: { 'a.test': pemPair(certs.a), 'b.test': pemPair(certs.b) }, ...extra };
 }
 
-/** `Key: value` from `openssl s_client` output (`-brief` leaves out the ALPN line). */
-function briefField(output: string, name: string): string | undefined {
-  return new RegExp(`^${name}: (.*)$`, 'm').exec(output)?.[1]?.trim();
-}
-
 function assertFailed(outcome: Outcome, code: string, reason: string, tlsCode?: string): void {
   assert.ok(outcome.error instanceof TlsHandshakeError, `expected a TlsHandshakeError, got ${outcome.error ?? 'success'}`);
   assert.equal(outcome.error.code, code);
@@ -44,39 +37,6 @@ function assertFailed(outcome: Outcome, code: string, reason: string, tlsCode?: 
   if (tlsCode !== undefined) assert.equal(outcome.error.tlsCode, tlsCode);
   assert.equal(outcome.raw.destroyed, true);
   assert.equal(outcome.rawCloses(), 1, 'the accepted socket closed exactly once, before the promise settled');
-}
-
-/** Opens a raw TCP client; its errors are expected (the server closes on it). */
-function rawClient(port: number): Promise<{ socket: Socket; closed: Promise<void> }> {
-  const socket = netConnect({ port, host: '127.0.0.1' });
-  socket.on('error', () => {});
-  socket.on('data', () => {});
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  return within(new Promise((resolve) => socket.once('connect', () => resolve({ socket, closed }))), 'a raw connection');
-}
-
-/** Sockets on this port that are ESTABLISHED, as the kernel sees them. */
-function establishedOn(port: number): number {
-  const out = execFileSync('ss', ['-tnH', 'state', 'established', `( sport = :${port} )`], { encoding: 'utf8' });
-  return out.split('\n').filter((line) => line.trim() !== '').length;
-}
-
-/** The first bytes of a real ClientHello, captured from Node's TLS client. */
-async function partialClientHello(t: TestContext, bytes: number): Promise<Buffer> {
-  const captured = Promise.withResolvers<Buffer>();
-  const server = await listenHandshakes(t, (socket) => {
-    socket.once('data', (chunk: Buffer) => {
-      captured.resolve(chunk.subarray(0, bytes));
-      socket.destroy();
-    });
-    return new Promise<never>(() => {});
-  });
-  const client = tlsConnect({ port: server.port, host: '127.0.0.1', rejectUnauthorized: false });
-  client.on('error', () => {});
-  const hello = await within(captured.promise, 'a ClientHello');
-  client.destroy();
-  assert.equal(hello[0], 0x16, 'a TLS handshake record');
-  return hello;
 }
 
 describe('handshake', () => {
@@ -399,11 +359,7 @@ describe('handshake', () => {
       open.on('error', () => {});
       await within(new Promise((resolve) => open.once('secureConnect', resolve)), 'the long-lived connection');
       t.after(() => open.destroy());
-      const echo = async (text: string): Promise<void> => {
-        const reply = new Promise<string>((resolve) => open.once('data', (chunk: Buffer) => resolve(chunk.toString())));
-        open.write(text);
-        assert.equal(await within(reply, `the echo of ${text}`), text);
-      };
+      const echo = (text: string): Promise<void> => assertEchoes(open, text);
       await echo('before');
       contexts.replace({ ...pemPair(certs.b), ca: certs.ca.cert });
       await echo('after');

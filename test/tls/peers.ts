@@ -3,10 +3,11 @@
  * through a handshake function, the outcomes in accept order, and real TLS peers
  * (`openssl s_client`, `gnutls-cli`) run as bounded child processes.
  */
-import { spawn } from 'node:child_process';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { connect as netConnect, createServer, type AddressInfo, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
-import type { TLSSocket } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { hasProgram } from '../cli/cli-process.ts';
 import { WAIT_MS, within } from '../helpers/net.ts';
 import { describeTls, type TlsInfo } from '../../src/tls/describe-tls.ts';
@@ -126,4 +127,71 @@ export function skipWithout(t: TestContext, program: string): boolean {
 /** `openssl s_client` against 127.0.0.1:port that waits for the server to close (`-ign_eof`). */
 export function sClient(port: number, args: readonly string[], options: { input?: string; ms?: number } = {}): Promise<PeerRun> {
   return runPeer('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-ign_eof', ...args], options);
+}
+
+/** `Key: value` from `openssl s_client` output (`-brief` leaves out the ALPN line). */
+export function briefField(output: string, name: string): string | undefined {
+  return new RegExp(`^${name}: (.*)$`, 'm').exec(output)?.[1]?.trim();
+}
+
+/** Sockets on this port that are ESTABLISHED, as the kernel sees them. */
+export function establishedOn(port: number): number {
+  const out = execFileSync('ss', ['-tnH', 'state', 'established', `( sport = :${port} )`], { encoding: 'utf8' });
+  return out.split('\n').filter((line) => line.trim() !== '').length;
+}
+
+/** The first bytes of a real ClientHello, captured from Node's TLS client. */
+export async function partialClientHello(t: TestContext, bytes: number): Promise<Buffer> {
+  const captured = Promise.withResolvers<Buffer>();
+  const server = await listenHandshakes(t, (socket) => {
+    socket.once('data', (chunk: Buffer) => {
+      captured.resolve(chunk.subarray(0, bytes));
+      socket.destroy();
+    });
+    return new Promise<never>(() => {});
+  });
+  const client = tlsConnect({ port: server.port, host: '127.0.0.1', rejectUnauthorized: false });
+  client.on('error', () => {});
+  const hello = await within(captured.promise, 'a ClientHello');
+  client.destroy();
+  assert.equal(hello[0], 0x16, 'a TLS handshake record');
+  return hello;
+}
+
+/** A raw TCP client whose errors are expected (the server closes on it), and its close. */
+export function rawClient(port: number): Promise<{ socket: Socket; closed: Promise<void> }> {
+  const socket = netConnect({ port, host: '127.0.0.1' });
+  socket.on('error', () => {});
+  socket.on('data', () => {});
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  return within(new Promise((resolve) => socket.once('connect', () => resolve({ socket, closed }))), 'a raw connection');
+}
+
+/** A Node TLS client on 127.0.0.1, resolved once its handshake completed; destroyed after the test. */
+export async function tlsClient(t: TestContext, port: number, options: ConnectionOptions = {}): Promise<TLSSocket> {
+  const socket = tlsConnect({ port, host: '127.0.0.1', ...options });
+  t.after(() => socket.destroy());
+  await within(new Promise<void>((resolve, reject) => {
+    socket.once('secureConnect', resolve);
+    socket.once('error', reject);
+  }), 'a TLS handshake');
+  socket.on('error', () => {});
+  return socket;
+}
+
+/** Everything a socket sends until it ends, as text (bounded). */
+export function readToEnd(socket: Socket, what = 'the reply'): Promise<string> {
+  return within(new Promise<string>((resolve) => {
+    let text = '';
+    socket.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+    socket.once('end', () => resolve(text));
+    socket.once('close', () => resolve(text));
+  }), what);
+}
+
+/** Writes `text` and asserts that the next chunk back is the same text (an echo, bounded). */
+export async function assertEchoes(socket: Socket, text: string): Promise<void> {
+  const reply = new Promise<string>((resolve) => socket.once('data', (chunk: Buffer) => resolve(chunk.toString())));
+  socket.write(text);
+  assert.equal(await within(reply, `the echo of ${text}`), text);
 }

@@ -22,8 +22,10 @@ function rejects(options: unknown, option: string, message: RegExp): void {
 }
 
 describe('normalizeTlsOptions', () => {
-  it('applies the defaults: TLS 1.2 to 1.3, no client certificate, a 10 s handshake deadline, a 14-day expiry warning', () => {
+  it('applies the defaults: implicit TLS 1.2 to 1.3, no client certificate, a 10 s handshake deadline, a 14-day expiry warning', () => {
     const options = normalizeTlsOptions({ key, cert });
+    assert.equal(options.mode, 'implicit');
+    assert.equal(normalizeTlsOptions({ key, cert, mode: 'starttls' }).mode, 'starttls');
     assert.equal(options.minVersion, 'TLSv1.2');
     assert.equal(options.maxVersion, 'TLSv1.3');
     assert.equal(options.requestCert, false);
@@ -58,6 +60,7 @@ describe('normalizeTlsOptions', () => {
     rejects({ cert }, 'tls.key', /is required \(or `secureContext`\)/);
     rejects({ key }, 'tls.cert', /is required/);
     rejects({ key: '', cert }, 'tls.key', /must be PEM text/);
+    rejects({ key, cert, mode: 'explicit' as never }, 'tls.mode', /must be one of "implicit", "starttls", got "explicit"/);
     rejects({ key: [], cert }, 'tls.key', /must not be an empty list/);
     rejects({ key: 42, cert }, 'tls.key', /must be PEM text.*got 42$/);
     rejects({ key: [key, key], cert }, 'tls.key', /one key per certificate \(1\)/);

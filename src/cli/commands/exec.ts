@@ -16,19 +16,23 @@ import { createExecHandler } from '../exec/exec-handler.ts';
 import { findProgram } from '../exec/find-program.ts';
 import { EXEC_HELP } from '../help.ts';
 import { groupByPort } from '../serve-plan.ts';
+import { TLS_OPTIONS, readTlsFlags, tlsOptionsFrom, withTlsReload } from '../tls-flags.ts';
 import type { Logger } from '../logger.ts';
 import type { ServerSet } from '../server-set.ts';
 import type { Stoppable } from '../shutdown.ts';
 import { packageVersion } from '../version.ts';
 import { createLogger, printText, readListenAddresses, readServerSettings, serveEndpoints } from './common.ts';
 
+const EXEC_OPTIONS = { ...SERVER_OPTIONS, ...TLS_OPTIONS } as const;
+
 /** Runs `exec`; resolves with the exit code. @throws {UsageError} */
 export async function execCommand(args: readonly string[]): Promise<number> {
   const [own, programArgs] = splitAtProgram(args);
-  const { values } = parseCommandLine('exec', own, SERVER_OPTIONS, false);
+  const { values } = parseCommandLine('exec', own, EXEC_OPTIONS, false);
   if (values.help) return printText(EXEC_HELP);
   if (values.version) return printText(packageVersion());
-  const settings = readServerSettings(values, EXEC_DEFAULTS);
+  const tlsFiles = readTlsFlags(values, 'exec');
+  const settings = { ...readServerSettings(values, EXEC_DEFAULTS), ...(tlsFiles && { serverOptions: { tls: tlsOptionsFrom(tlsFiles, {}, 'exec') } }) };
   const addresses = readListenAddresses(values, 'exec');
   const [program, ...programRest] = programArgs;
   if (program === undefined || program === '') throw new UsageError('no PROGRAM given: switchboard exec --listen HOST:PORT -- PROGRAM [ARGS…]', 'exec');
@@ -40,7 +44,7 @@ export async function execCommand(args: readonly string[]): Promise<number> {
   const children = new ChildProcesses();
   const tcp = createExecHandler({ program, args: programRest }, children, log, settings.drainTimeout);
   const endpoints = groupByPort(addresses).map(({ hosts, port }) => ({ name, hosts, port, tcp }));
-  return serveEndpoints(endpoints, settings, log, { stoppable: (servers) => stopExec(servers, children, log) });
+  return serveEndpoints(endpoints, settings, log, withTlsReload(tlsFiles, undefined, log, { stoppable: (servers) => stopExec(servers, children, log) }));
 }
 
 /** After SIGKILL at the drain deadline, how long to wait for the process groups to empty. */
@@ -78,7 +82,7 @@ function stopExec(servers: ServerSet, children: ChildProcesses, log: Logger): St
  * follows belongs to PROGRAM, flags included.
  */
 export function splitAtProgram(args: readonly string[]): [string[], string[]] {
-  const takesValue = valueFlags(SERVER_OPTIONS);
+  const takesValue = valueFlags(EXEC_OPTIONS);
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (arg === '--') return [args.slice(0, i), args.slice(i + 1)];

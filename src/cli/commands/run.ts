@@ -10,19 +10,21 @@ import { RUN_HELP } from '../help.ts';
 import { ModuleLoadError, loadHandlerModule, type LoadedHandler } from '../load-module.ts';
 import type { ModuleServerOptions } from '../module-options.ts';
 import { groupByPort } from '../serve-plan.ts';
+import { TLS_OPTIONS, readTlsFlags, tlsOptionsFrom, withTlsReload } from '../tls-flags.ts';
 import type { RunningEndpoint } from '../server-set.ts';
 import { packageVersion } from '../version.ts';
 import { createLogger, printText, readListenAddresses, readServerSettings, serveEndpoints, type ServerFlagValues } from './common.ts';
 
 /** Runs `run`; resolves with the exit code. @throws {UsageError} */
 export async function runCommand(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine('run', args, SERVER_OPTIONS, true);
+  const { values, positionals } = parseCommandLine('run', args, { ...SERVER_OPTIONS, ...TLS_OPTIONS }, true);
   if (values.help) return printText(RUN_HELP);
   if (values.version) return printText(packageVersion());
   const [modulePath, ...extra] = positionals;
   if (modulePath === undefined) throw new UsageError('no MODULE given: switchboard run MODULE --listen HOST:PORT', 'run');
   if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`, 'run');
   readServerSettings(values, RUN_DEFAULTS); // the flags' own mistakes first, before the module runs
+  const tlsFiles = readTlsFlags(values, 'run');
   const addresses = readListenAddresses(values, 'run');
   const log = createLogger(values);
 
@@ -35,7 +37,10 @@ export async function runCommand(args: readonly string[]): Promise<number> {
     return ExitCode.FAILURE;
   }
   if (loaded.warning !== undefined) log.warn('warning', `${modulePath}: ${loaded.warning}`, { module: modulePath });
-  checkOptionValues(modulePath, loaded.options);
+  // The TLS flags' files replace the material of the module's own `tls` options (its mode, ALPN, … stay).
+  const moduleTls = loaded.options.tls;
+  const options = tlsFiles ? { ...loaded.options, tls: tlsOptionsFrom(tlsFiles, moduleTls, 'run') } : loaded.options;
+  checkOptionValues(modulePath, options);
   const endpoints = groupByPort(addresses).map(({ hosts, port }) => ({ name: loaded.name, hosts, port, tcp: loaded.handler }));
   const { setup } = loaded;
   const ready = setup && (async (running: readonly RunningEndpoint[]) => {
@@ -47,7 +52,7 @@ export async function runCommand(args: readonly string[]): Promise<number> {
       }
     }
   });
-  return serveEndpoints(endpoints, mergeModuleOptions(values, loaded.options), log, { ready });
+  return serveEndpoints(endpoints, mergeModuleOptions(values, options), log, withTlsReload(tlsFiles, moduleTls, log, ready ? { ready } : {}));
 }
 
 /**
