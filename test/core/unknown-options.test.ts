@@ -52,7 +52,7 @@ describe('unknown option keys', () => {
         host: '127.0.0.1', port: 0, backlog: 8, exclusive: true, reusePort: false, ipv6Only: false,
         keepAlive: false, keepAliveInitialDelay: 0, noDelay: false, idleTimeout: 1000, signal: new AbortController().signal,
         lookup: async () => [], maxConnections: 1, maxConnectionsPerAddress: 1, acceptRate: 1, acceptBurst: 1,
-        perAddressIPv6Prefix: 64, busyMessage: 'busy', allow: ['127.0.0.1'], deny: ['10.0.0.0/8'], maxBufferedOutput: 1,
+        perAddressIPv6Prefix: 64, busyMessage: 'busy', allow: ['127.0.0.1'], deny: ['198.18.0.0/15'], maxBufferedOutput: 1,
         highWaterMark: 1, acceptTimeout: 1, firstByteTimeout: 1, maxLifetime: 1,
       });
       t.after(() => server.destroy());
@@ -75,10 +75,10 @@ describe('unknown option keys', () => {
     });
 
     it('setAccessRules() refuses a key other than allow and deny, and changes nothing', (t) => {
-      const server = new TcpServer({ deny: ['10.0.0.0/8'] });
+      const server = new TcpServer({ deny: ['198.18.0.0/15'] });
       t.after(() => server.destroy());
       rejectsUnknown(() => server.setAccessRules({ alow: ['127.0.0.1'] } as never), 'alow', 'unknown option "alow" (did you mean "allow"?)');
-      assert.deepEqual(server.accessRules, { allow: null, deny: ['10.0.0.0/8'] });
+      assert.deepEqual(server.accessRules, { allow: null, deny: ['198.18.0.0/15'] });
     });
   });
 

@@ -115,9 +115,9 @@ describe('parseStrictIPv4', () => {
 
 describe('mappedIPv4', () => {
   it('unmaps a dotted IPv4-mapped address in either case, nothing else', () => {
-    assert.equal(mappedIPv4('::ffff:10.0.0.1'), '10.0.0.1');
-    assert.equal(mappedIPv4('::FFFF:10.0.0.1'), '10.0.0.1');
-    for (const other of ['::ffff:a00:1', '::1', '::ffff:10.0.0', '::fffe:10.0.0.1', '10.0.0.1']) assert.equal(mappedIPv4(other), undefined, other);
+    assert.equal(mappedIPv4('::ffff:198.18.0.1'), '198.18.0.1');
+    assert.equal(mappedIPv4('::FFFF:198.18.0.1'), '198.18.0.1');
+    for (const other of ['::ffff:a00:1', '::1', '::ffff:198.18.0', '::fffe:198.18.0.1', '198.18.0.1']) assert.equal(mappedIPv4(other), undefined, other);
   });
 });
 

@@ -12,7 +12,7 @@ describe('PROXY v1', () => {
     const valid: [string, string, ReturnType<typeof relayed>][] = [
       ['what HAProxy 2.6 sends (send-proxy)', 'PROXY TCP4 127.0.0.1 127.0.0.1 56208 18504\r\n', relayed(1, inet('127.0.0.1', 56208), inet('127.0.0.1', 18504))],
       ['the longest TCP4 line (56 bytes)', 'PROXY TCP4 255.255.255.255 255.255.255.255 65535 65535\r\n', relayed(1, inet('255.255.255.255', 65535), inet('255.255.255.255', 65535))],
-      ['zero octets and ports written as a single 0', 'PROXY TCP4 0.0.0.0 10.0.0.1 0 0\r\n', relayed(1, inet('0.0.0.0', 0), inet('10.0.0.1', 0))],
+      ['zero octets and ports written as a single 0', 'PROXY TCP4 0.0.0.0 198.18.0.1 0 0\r\n', relayed(1, inet('0.0.0.0', 0), inet('198.18.0.1', 0))],
       ['the longest TCP6 line (104 bytes)', `PROXY TCP6 ${MAX_FF} ${MAX_FF} 65535 65535\r\n`, relayed(1, inet(MAX_FF, 65535), inet(MAX_FF, 65535))],
       ['IPv6 in upper case and in full, reported as Node writes it', 'PROXY TCP6 2001:DB8:0:0:0:0:0:1 0:0:0:0:0:0:0:1 443 80\r\n', relayed(1, inet('2001:db8::1', 443), inet('::1', 80))],
       ['IPv6 groups with leading zeros (4 hex digits each, as the spec writes them)', 'PROXY TCP6 0001:0db8::0001 :: 1 2\r\n', relayed(1, inet('1:db8::1', 1), inet('::', 2))],

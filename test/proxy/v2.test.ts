@@ -117,9 +117,9 @@ describe('PROXY v2', () => {
     });
 
     it('skips the dummy addresses of a LOCAL header (as AWS NLB sends) and still reads its TLVs', () => {
-      const dummy = v2(LOCAL, TCP4, ipv4Block('10.0.0.1', '10.0.0.2', 1, 2));
+      const dummy = v2(LOCAL, TCP4, ipv4Block('198.18.0.1', '198.18.0.2', 1, 2));
       assertEverySplit(Buffer.concat([dummy, PAYLOAD]), { header: unattributed(2, 'local'), length: 28 });
-      const withCrc = sealCrc32c(v2(LOCAL, TCP4, Buffer.concat([ipv4Block('10.0.0.1', '10.0.0.2', 1, 2), CRC32C_PLACEHOLDER])), 31);
+      const withCrc = sealCrc32c(v2(LOCAL, TCP4, Buffer.concat([ipv4Block('198.18.0.1', '198.18.0.2', 1, 2), CRC32C_PLACEHOLDER])), 31);
       assertEverySplit(withCrc, { header: unattributed(2, 'local', { tlvs: tlvs({ crc32c: true }) }), length: 35 });
     });
 

@@ -247,7 +247,7 @@ describe('TcpServer pending stage', () => {
     it('never reaches the hook, the deny list or a session when its address cannot be read', async (t) => {
       const opened: number[] = [];
       const hook = heldHook();
-      const server = await listenLocal(t, { deny: ['10.0.0.0/8'] }, { ...echo, accept: hook.accept, open: (session) => void opened.push(session.id) });
+      const server = await listenLocal(t, { deny: ['198.18.0.0/15'] }, { ...echo, accept: hook.accept, open: (session) => void opened.push(session.id) });
       const refused = rejections(server);
       const plain = await listenLocal(t, {}, { ...echo, open: (session) => void opened.push(session.id) });
       const plainRefused = rejections(plain);
