@@ -5,7 +5,6 @@
 import { BlockList, isIP } from 'node:net';
 import { InvalidOptionError } from '../core/errors.ts';
 import { optionNames, optionsObject } from '../core/options.ts';
-import { RejectCause } from '../tcp/reject-reason.ts';
 
 /**
  * Addresses and CIDR prefixes (`'10.0.0.0/8'`, `'::1'`, `'2001:db8::/32'`), or a `net.BlockList`
@@ -27,6 +26,16 @@ interface CompiledList {
   readonly source: AddressList;
   readonly blockList: BlockList;
 }
+
+/** Why the access rules refuse an address; a server reports these values as its own refusal causes. */
+export const AccessRefusal = {
+  /** The address matched the deny list. */
+  DENIED: 'denied',
+  /** An allow list is set and the address is not on it. */
+  NOT_ALLOWED: 'not-allowed',
+} as const;
+/** One of the {@link AccessRefusal} values. */
+export type AccessRefusal = (typeof AccessRefusal)[keyof typeof AccessRefusal];
 
 /** Checks peers against the allow and deny lists. */
 export class AccessRules {
@@ -52,11 +61,11 @@ export class AccessRules {
   }
 
   /** Why `address` is refused, or undefined when it may connect. */
-  check(address: string, family: 'IPv4' | 'IPv6'): RejectCause | undefined {
+  check(address: string, family: 'IPv4' | 'IPv6'): AccessRefusal | undefined {
     if (this.#allow === undefined && this.#deny === undefined) return undefined;
     const type = family === 'IPv6' ? 'ipv6' : 'ipv4';
-    if (this.#deny?.blockList.check(address, type)) return RejectCause.DENIED;
-    if (this.#allow && !this.#allow.blockList.check(address, type)) return RejectCause.NOT_ALLOWED;
+    if (this.#deny?.blockList.check(address, type)) return AccessRefusal.DENIED;
+    if (this.#allow && !this.#allow.blockList.check(address, type)) return AccessRefusal.NOT_ALLOWED;
     return undefined;
   }
 }

@@ -5,6 +5,7 @@
  * union type of them, and an event payload with `cause` and `error`.
  */
 import type { SwitchboardError } from '../core/errors.ts';
+import { AccessRefusal } from '../limits/access-rules.ts';
 import { zeroCounts } from '../server/cause-counts.ts';
 
 /** The causes a connection can be refused with. */
@@ -18,9 +19,9 @@ export const RejectCause = {
   /** The `accept` handler had not answered within `acceptTimeout`. */
   ACCEPT_TIMEOUT: 'accept-timeout',
   /** The peer's address matched the deny list. */
-  DENIED: 'denied',
+  DENIED: AccessRefusal.DENIED,
   /** An allow list is set and the peer's address is not on it. */
-  NOT_ALLOWED: 'not-allowed',
+  NOT_ALLOWED: AccessRefusal.NOT_ALLOWED,
   /** The server is suspended (`server.suspend()`). */
   SUSPENDED: 'suspended',
   /** `maxConnections` sessions were already open. */
