@@ -31,17 +31,17 @@ const names = new Map<Member, string>();
 let guests = 0;
 const lines = createLineCodec({ maxLineLength: 1024, newline: '\r\n' });
 
-/** To every member but the one whose handler is running. */
-function broadcast(line: string): void {
+/** To every member but `sender` (server.broadcast reaches everyone unless told whom to skip). */
+function broadcast(sender: Member, line: string): void {
   const bytes = lines.encode(line);
-  for (const server of servers) server.broadcast(bytes);
+  for (const server of servers) server.broadcast(bytes, { except: sender });
 }
 
 function command(session: Member, name: string, line: string): void {
   const [verb, ...rest] = line.split(' ');
   const argument = rest.join(' ').trim();
   if (verb === '/nick' && /^[\w-]{1,20}$/.test(argument)) {
-    broadcast(`* ${name} is now ${argument}`);
+    broadcast(session, `* ${name} is now ${argument}`);
     names.set(session, argument);
     session.send(`* you are ${argument}`);
   } else if (verb === '/who') {
@@ -62,17 +62,17 @@ export default framed(() => createLineCodec({ maxLineLength: 1024, newline: '\r\
     const name = `guest-${++guests}`;
     names.set(session, name);
     session.send(`* welcome, ${name}; ${names.size - 1} other(s) here. /nick NAME to rename.`);
-    broadcast(`* ${name} joined`);
+    broadcast(session, `* ${name} joined`);
   },
   frame(session, line) {
     const name = names.get(session)!;
     if (line.startsWith('/')) command(session, name, line);
-    else if (line.trim() !== '') broadcast(`${name}: ${line}`);
+    else if (line.trim() !== '') broadcast(session, `${name}: ${line}`);
   },
   close(session) {
     const name = names.get(session);
     names.delete(session);
-    if (name !== undefined) broadcast(`* ${name} left`);
+    if (name !== undefined) broadcast(session, `* ${name} left`);
   },
 }, {
   onCodecError: (error) => (error.code === 'SWB_ERR_FRAME_TOO_LARGE' ? '* line too long (1 KiB at most), bye' : '* not UTF-8, bye'),
