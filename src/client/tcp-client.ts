@@ -76,9 +76,9 @@ export function dialReportOf(session: TcpSession): DialReport | undefined {
  * }));
  */
 export function connectTcp(options: TcpClientOptions): Promise<AsyncSession>;
+export function connectTcp<S extends TcpSession>(options: TcpClientOptions, handler: SessionProvider<S>): Promise<S>;
 export function connectTcp<S extends EventSession = EventSession>(options: TcpClientOptions, handler: TcpEventHandler<S>): Promise<S>;
 export function connectTcp<S extends AsyncSession = AsyncSession>(options: TcpClientOptions, handler: TcpSessionFunction<S>): Promise<S>;
-export function connectTcp<S extends TcpSession>(options: TcpClientOptions, handler: SessionProvider<S>): Promise<S>;
 export function connectTcp(options: TcpClientOptions, handler?: TcpHandler): Promise<TcpSession>;
 export function connectTcp(options: TcpClientOptions, handler?: TcpHandler): Promise<TcpSession> {
   const settings = normalizeTcpClientOptions(options);
