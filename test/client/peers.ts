@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import type { TestContext } from 'node:test';
 import { LineCollector } from '../cli/cli-process.ts';
+import { listenTcp, listenUdp } from '../../src/index.ts';
 
 /** A listening peer program. */
 export interface Peer {
@@ -32,4 +33,12 @@ export async function startPeer(t: TestContext, program: string, args: readonly 
   const line = await output.waitFor(listening, `${program} to listen`);
   const port = Number(/(\d+)\D*$/.exec(line)?.[1]);
   return { port, output };
+}
+
+/** A port nothing listens on (for `transport` at `host`): bound, read back, released. */
+export async function closedPort(transport: 'tcp' | 'udp', host: string): Promise<number> {
+  const server = transport === 'tcp' ? await listenTcp({ host, port: 0 }) : await listenUdp({ host, port: 0 });
+  const port = server.addresses[0]!.port;
+  await server.close();
+  return port;
 }

@@ -14,7 +14,6 @@ import {
   createLineCodec,
   dialReportOf,
   framed,
-  listenTcp,
   type CloseReason,
 } from '../../src/index.ts';
 import { parseProxyHeader } from '../../src/proxy/index.ts';
@@ -23,20 +22,12 @@ import { createTestCertificates } from '../helpers/certs.ts';
 import { deferred, until, within } from '../helpers/net.ts';
 import '../helpers/leak-check.ts';
 import { skipWithout } from '../tls/peers.ts';
-import { startPeer } from './peers.ts';
+import { closedPort, startPeer } from './peers.ts';
 
 const FAMILIES = [
   { name: 'IPv4', host: '127.0.0.1', shown: '127.0.0.1' },
   { name: 'IPv6', host: '::1', shown: '[::1]' },
 ] as const;
-
-/** A port nothing listens on: bound, read back, released. */
-async function closedPort(host: string): Promise<number> {
-  const server = await listenTcp({ host, port: 0 });
-  const port = server.addresses[0]!.port;
-  await server.close();
-  return port;
-}
 
 /** A raw node:net server that hands each accepted socket to `onSocket`; closed after the test. */
 async function rawServer(t: TestContext, host: string, onSocket: (socket: Socket) => void): Promise<number> {
@@ -117,7 +108,7 @@ describe('connectTcp', () => {
       });
 
       it(`refused: dial tcp ${family.shown}:PORT: connection refused (ECONNREFUSED), SWB_ERR_CONNECTION_REFUSED`, async () => {
-        const port = await closedPort(family.host);
+        const port = await closedPort('tcp', family.host);
         await assert.rejects(connectTcp({ host: family.host, port }), (error: unknown) => {
           assert.ok(error instanceof OpError);
           assert.equal(error.code, ErrorCode.CONNECTION_REFUSED);
@@ -155,7 +146,7 @@ describe('connectTcp', () => {
     });
 
     it('every address refused: the first attempt\'s failure, every attempt in cause', async () => {
-      const port = await closedPort('127.0.0.1');
+      const port = await closedPort('tcp', '127.0.0.1');
       const lookup = async () => [{ address: '127.0.0.1', family: 4 }, { address: '::1', family: 6 }];
       await assert.rejects(connectTcp({ host: 'both.test', port, lookup }), (error: unknown) => {
         assert.ok(error instanceof OpError);

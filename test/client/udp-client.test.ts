@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ErrorCode, OpError, UdpClient, connectUdp, listenUdp, type Datagram } from '../../src/index.ts';
+import { ErrorCode, OpError, UdpClient, connectUdp, type Datagram } from '../../src/index.ts';
+import { closedPort } from './peers.ts';
 import { listenLocalUdp } from '../../src/testing/index.ts';
 import { within } from '../helpers/net.ts';
 import '../helpers/leak-check.ts';
@@ -9,14 +10,6 @@ const FAMILIES = [
   { name: 'IPv4', host: '127.0.0.1', shown: '127.0.0.1', connected: true },
   { name: 'IPv6', host: '::1', shown: '[::1]', connected: false },
 ] as const;
-
-/** A UDP port nothing listens on. */
-async function closedPort(host: string): Promise<number> {
-  const server = await listenUdp({ host, port: 0 });
-  const port = server.addresses[0]!.port;
-  await server.close();
-  return port;
-}
 
 describe('connectUdp', () => {
   for (const family of FAMILIES) {
@@ -64,7 +57,7 @@ describe('connectUdp', () => {
   }
 
   it('IPv4, connected: the ICMP port unreachable of a closed port rejects at once with SWB_ERR_CONNECTION_REFUSED', async () => {
-    const port = await closedPort('127.0.0.1');
+    const port = await closedPort('udp', '127.0.0.1');
     await using client = await connectUdp({ host: '127.0.0.1', port });
     await assert.rejects(within(client.request('x', { timeout: 5000 }), 'the refusal', 2000), {
       code: ErrorCode.CONNECTION_REFUSED,
