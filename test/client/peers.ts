@@ -1,6 +1,7 @@
 /**
  * Real peer servers for the client tests — `socat TCP-LISTEN`, `openssl s_server` — run as child
- * processes on a port they choose (port 0) and print; killed after the test.
+ * processes on a port they choose (port 0) and print; killed after the test. And a port nothing
+ * listens on, for refusals.
  */
 import { spawn } from 'node:child_process';
 import type { TestContext } from 'node:test';

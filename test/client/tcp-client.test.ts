@@ -244,6 +244,47 @@ describe('connectTcp', () => {
     });
   });
 
+  it('with TLS too, the PROXY header comes first and the ClientHello right after it', async (t) => {
+    const received = deferred<Buffer>();
+    const port = await rawServer(t, '127.0.0.1', (socket) => {
+      const chunks: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        const bytes = Buffer.concat(chunks);
+        const lineEnd = bytes.indexOf('\r\n');
+        if (lineEnd >= 0 && bytes.length >= lineEnd + 4) {
+          received.resolve(bytes);
+          socket.destroy(); // no TLS here: the dial fails, which is not what this test is about
+        }
+      });
+    });
+    const proxyHeader = { version: 1, source: { address: '203.0.113.7', port: 51000 }, destination: { address: '198.51.100.1', port: 443 } } as const;
+    await assert.rejects(connectTcp({ host: '127.0.0.1', port, proxyHeader, tls: { servername: 'example.test' } }), (error: unknown) => error instanceof OpError && error.op === 'dial');
+    const bytes = await within(received.promise, 'the header and the ClientHello');
+    const header = 'PROXY TCP4 203.0.113.7 198.51.100.1 51000 443\r\n';
+    assert.equal(bytes.subarray(0, header.length).toString('latin1'), header);
+    assert.deepEqual([...bytes.subarray(header.length, header.length + 2)], [0x16, 0x03], 'a TLS handshake record follows');
+  });
+
+  describe('a client handler that throws', () => {
+    it('ends only its session (handler-error) and is reported as a process warning', async (t) => {
+      const server = await listenLocal(t, {}, { open(session) { session.write('boom\n'); } });
+      const warned = deferred<Error>();
+      const onWarning = (warning: Error): void => warned.resolve(warning);
+      process.on('warning', onWarning);
+      t.after(() => void process.off('warning', onWarning));
+      const session = await connectTcp({ host: '127.0.0.1', port: server.addresses[0]!.port }, {
+        data() { throw new Error('bad reply'); },
+      });
+      const reason = await within(session.closed, 'the close');
+      assert.equal(reason.cause, CloseCause.HANDLER_ERROR);
+      assert.equal(reason.error?.code, ErrorCode.HANDLER_FAILED);
+      const warning = await within(warned.promise, 'the warning');
+      assert.equal((warning as { code?: string }).code, ErrorCode.HANDLER_FAILED);
+      assert.match(warning.message, /^data handler of session \d+ failed: bad reply$/);
+    });
+  });
+
   describe('TLS', () => {
     it('against a Switchboard TLS server: SNI and ALPN negotiated, session.tls reports them', async (t) => {
       const certs = await createTestCertificates(t);
