@@ -66,3 +66,9 @@ export type {
   LengthFieldLength,
   FixedLengthCodecOptions,
 } from './codecs/index.ts';
+export { connectTcp, dialReportOf } from './client/tcp-client.ts';
+export type { DialReport } from './client/tcp-client.ts';
+export { DEFAULT_CONNECT_TIMEOUT } from './client/tcp-client-options.ts';
+export type { TcpClientOptions, TcpClientTlsOptions } from './client/tcp-client-options.ts';
+export { connectUdp, UdpClient } from './client/udp-client.ts';
+export type { UdpClientOptions, UdpRequestOptions, UdpClientStats } from './client/udp-client.ts';

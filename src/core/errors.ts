@@ -102,6 +102,18 @@ export const ErrorCode = {
   ACTIVATION_NO_CONNECTION: 'SWB_ERR_ACTIVATION_NO_CONNECTION',
   /** A readiness or watchdog notification could not be handed to the service manager (the warning's code). */
   NOTIFY_FAILED: 'SWB_ERR_NOTIFY_FAILED',
+  /** A client's connection was refused: nothing listens at the address (ECONNREFUSED). */
+  CONNECTION_REFUSED: 'SWB_ERR_CONNECTION_REFUSED',
+  /** A client's connection (lookup, connect, TLS handshake) did not complete within its `timeout`. */
+  CONNECT_TIMEOUT: 'SWB_ERR_CONNECT_TIMEOUT',
+  /** No route to the host, or the network is unreachable (EHOSTUNREACH, ENETUNREACH). */
+  HOST_UNREACHABLE: 'SWB_ERR_HOST_UNREACHABLE',
+  /** A client's connection attempt was cancelled by its `AbortSignal`. */
+  CONNECT_ABORTED: 'SWB_ERR_CONNECT_ABORTED',
+  /** The server's TLS certificate did not verify against the client's CA, or does not name the host. */
+  TLS_SERVER_CERTIFICATE: 'SWB_ERR_TLS_SERVER_CERTIFICATE',
+  /** A UDP request got no reply from the server after every retry. */
+  REQUEST_TIMEOUT: 'SWB_ERR_REQUEST_TIMEOUT',
 } as const;
 
 /** One of the stable `SWB_ERR_*` codes. */

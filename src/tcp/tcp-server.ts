@@ -18,6 +18,7 @@ import { ErrorCode, InvalidOptionError, SwitchboardError, opErrorFromSystem } fr
 import { EventSession } from './event-session.ts';
 import { SessionProvider, TCP_EVENT_CALLBACKS, type TcpEventHandler, type TcpSessionFunction, type TcpHandler } from './tcp-handlers.ts';
 import { bindGroup, boundAddressOf, resolveGroupTargets, type BoundAddress, type BoundSocket, type SocketBinder } from '../net/listener-group.ts';
+import { checkTcpHandler, createSessionFor, startSessionFor } from './session-factory.ts';
 import { PendingConnections, acceptHandlerStage, tlsHandshakeStage, type PendingStage } from './pending-connections.ts';
 import { checkHandlerCallbacks, handlerFailure } from '../server/handler-errors.ts';
 import { ServerBase } from '../server/server-base.ts';
@@ -375,20 +376,12 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
     const id = this.#nextSessionId++;
     const handler = this.#handler;
     const idleTimeout = this.#options.idleTimeout;
-    const session =
-      handler instanceof SessionProvider
-        ? handler.createSession(id, socket, info, this.#host, idleTimeout)
-        : handler === undefined || typeof handler === 'function'
-          ? new AsyncSession(id, socket, info, this.#host, idleTimeout)
-          : new EventSession(id, socket, info, this.#host, idleTimeout, handler);
-    // S is what the handler serves: its own factory's class, or the one chosen here.
-    this.#sessions.add(session as S);
+    // S is what the handler serves: its own factory's class, or the one chosen for it.
+    const session = createSessionFor(handler, id, socket, info, this.#host, idleTimeout) as S;
+    this.#sessions.add(session);
     this.#deadlines.opened();
-    this.emit('session', session as S);
-    if (handler instanceof SessionProvider) handler.startSession(session);
-    else if (session instanceof EventSession) session.start();
-    else if (typeof handler === 'function') (session as AsyncSession).run(handler as TcpSessionFunction);
-    else this.#queue!.push(session as AsyncSession);
+    this.emit('session', session);
+    if (!startSessionFor(handler, session)) this.#queue!.push(session as TcpSession as AsyncSession);
   }
 
   #sessionClosed(session: S, _reason: CloseReason): void {
@@ -498,18 +491,6 @@ export function listenTcp(options?: TcpServerOptions, handler?: TcpHandler): Pro
 export function listenTcp(options?: TcpServerOptions, handler?: TcpHandler): Promise<TcpServer> {
   const server = new TcpServer(options, handler);
   return server.listen().then(() => server);
-}
-
-/**
- * A handler is an object of event callbacks (each a function, no unknown one) or a session function.
- * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` naming the handler or the misspelt callback
- */
-function checkTcpHandler(handler: unknown): void {
-  if (handler === undefined || typeof handler === 'function') return;
-  if (typeof handler !== 'object' || handler === null) {
-    throw new InvalidOptionError('handler', 'must be an object of event handlers or a session function', handler);
-  }
-  checkHandlerCallbacks(handler, TCP_EVENT_CALLBACKS);
 }
 
 /** Binds one listener; `adopt` takes it inside its `listening` event, before any connection can arrive. */

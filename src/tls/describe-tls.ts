@@ -58,9 +58,10 @@ export function describeTls(socket: unknown): TlsInfo | null {
 }
 
 function peerCertificateOf(socket: TLSSocket): TlsPeerCertificate | null {
+  // The legacy object first: on a client socket (Node 24) it comes back empty once the X509 one was read.
+  const legacy = socket.getPeerCertificate();
   const x509 = socket.getPeerX509Certificate();
   if (x509 === undefined) return null;
-  const legacy = socket.getPeerCertificate();
   return {
     subject: nameAttributes(legacy.subject),
     issuer: nameAttributes(legacy.issuer),

@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import * as api from '../../src/index.ts';
+import * as kit from '../../src/testing/index.ts';
 
 const apiDoc = readFileSync(new URL('../../docs/api.md', import.meta.url), 'utf8');
 const indexSource = readFileSync(new URL('../../src/index.ts', import.meta.url), 'utf8');
+const kitSource = readFileSync(new URL('../../src/testing/index.ts', import.meta.url), 'utf8');
 
 /**
  * The names a Markdown page documents: the name a heading starts with, and the name an inline
@@ -78,5 +80,13 @@ describe('docs/api.md', () => {
     const documented = documentedNames(apiDoc);
     const missing = exported.filter((name) => !documented.has(name));
     assert.deepEqual(missing, [], `type exports without an entry in docs/api.md: ${missing.join(', ')}`);
+  });
+
+  it('documents every export of the testing entry, src/testing/index.ts (switchboard/testing)', () => {
+    const exported = [...Object.keys(kit), ...typeOnlyExports(kitSource)];
+    assert.ok(exported.includes('scriptedClient') && exported.includes('ScriptedClientOptions'), 'both kinds of export were read');
+    const documented = documentedNames(apiDoc);
+    const missing = exported.filter((name) => !documented.has(name));
+    assert.deepEqual(missing, [], `testing exports without an entry in docs/api.md: ${missing.join(', ')}`);
   });
 });

@@ -5,7 +5,6 @@
 import { execFileSync } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
-import { TcpServer, type TcpHandler, type TcpServerOptions } from '../../src/index.ts';
 
 /** Whether `ss` (iproute2) is installed, for tests that read the kernel's view of a socket. */
 export const hasSs = ((): boolean => {
@@ -52,13 +51,8 @@ export async function until(condition: () => boolean, what: string, ms?: number)
   }
 }
 
-/** Listens on loopback port 0 (unless told otherwise) and destroys the server after the test. */
-export async function listenLocal(t: TestContext, options: TcpServerOptions = {}, handler?: TcpHandler): Promise<TcpServer> {
-  const server = new TcpServer({ host: '127.0.0.1', port: 0, ...options }, handler);
-  t.after(() => server.destroy());
-  await server.listen();
-  return server;
-}
+/** Listens on loopback port 0 (unless told otherwise) and destroys the server after the test: the testing kit's. */
+export { listenLocal } from '../../src/testing/listen-local.ts';
 
 /** A loopback client that records everything it receives. */
 export class TestClient {
@@ -153,23 +147,8 @@ export async function connectClient(t: TestContext | undefined, port: number, ho
   return client;
 }
 
-/** Network handles (TCP, UDP, pipes) currently open in this process, by type. */
-export function openNetworkHandles(): string[] {
-  return process.getActiveResourcesInfo().filter((type) => /TCP|UDP|Pipe/.test(type));
-}
-
-/**
- * Asserts that no network handle is left beyond `baseline`. Closing is asynchronous inside libuv,
- * so this yields to the event loop a bounded number of times before judging.
- */
-export async function assertNoLeakedHandles(baseline: readonly string[]): Promise<void> {
-  for (let turn = 0; turn < 20; turn++) {
-    if (openNetworkHandles().length <= baseline.length) return;
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  const now = openNetworkHandles();
-  if (now.length > baseline.length) throw new Error(`leaked network handles: before ${JSON.stringify(baseline)}, after ${JSON.stringify(now)}`);
-}
+/** The handle census and the bounded leak assertion are the testing kit's (src/testing/leaks.ts). */
+export { assertNoLeakedHandles, openNetworkHandles } from '../../src/testing/leaks.ts';
 
 /** A promise and its resolver, for events a test waits on. */
 export function deferred<T = void>(): PromiseWithResolvers<T> {

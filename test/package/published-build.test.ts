@@ -1,7 +1,8 @@
 /**
  * The package as users get it: emitted `.js` + `.d.ts` (Node will not strip types inside
  * node_modules). Builds into a temporary folder, type-checks a strict consumer and the
- * repository's examples against the declarations, runs them on the emitted JavaScript, runs the
+ * repository's examples (and their tests, through `switchboard/testing`) against the declarations,
+ * runs them on the emitted JavaScript, runs the
  * emitted `switchboard` command, runs both on a Node.js too old for them when the machine has
  * one, and lists what `npm pack` would publish.
  */
@@ -35,6 +36,21 @@ await Promise.all([tcp.close(), udp.close(), lines.close()]);
 console.log(JSON.stringify({ ok: true, code: ErrorCode.ADDRESS_IN_USE }));
 `;
 
+// The testing subpath, as a user's test would use it with a runner of its own (here: none at all).
+const kitConsumer = `
+import { createLineCodec, framed } from 'switchboard';
+import { assertServerClean, listenLocal, openNetworkHandles, scriptedClient, type Cleanup } from 'switchboard/testing';
+const cleanups: Cleanup[] = [];
+const baseline = openNetworkHandles();
+const server = await listenLocal((fn: Cleanup) => cleanups.push(fn), {}, framed(() => createLineCodec(), { frame(session, line) { session.send(line.toUpperCase()); } }));
+const client = await scriptedClient({ onTestFinished: (fn: Cleanup) => cleanups.push(fn) }, server);
+client.send('hi');
+const reply = await client.expect('HI');
+for (const cleanup of cleanups.reverse()) await cleanup();
+await assertServerClean(server, baseline);
+console.log(JSON.stringify({ ok: true, reply }));
+`;
+
 /** A `node` on PATH (or the system's) older than the package supports, if the machine has one. */
 function findOldNode(): { path: string; version: string } | undefined {
   const candidates = [...(process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'node')), '/usr/bin/node', '/usr/local/bin/node'];
@@ -61,24 +77,34 @@ describe('the published build', () => {
     await writeFile(join(work, 'package.json'), JSON.stringify({ type: 'module' }));
     for (const file of ['README.md', 'LICENSE', 'docs']) await cp(join(root, file), join(pkg, file), { recursive: true });
     await cp(join(root, 'examples'), join(work, 'examples'), { recursive: true });
+    // The examples' own tests import 'switchboard/testing' as a user's tests would.
+    await cp(join(root, 'test', 'examples'), join(work, 'test', 'examples'), { recursive: true });
   });
   after(() => rm(work, { recursive: true, force: true }));
 
   it('type-checks and runs for a strict consumer, and ships a working command', async () => {
     await writeFile(join(work, 'consumer.ts'), consumer);
+    await writeFile(join(work, 'kit-consumer.ts'), kitConsumer);
     await writeFile(
       join(work, 'tsconfig.json'),
       JSON.stringify({
         compilerOptions: {
           target: 'es2024', lib: ['es2024', 'esnext.disposable'], module: 'nodenext', moduleResolution: 'nodenext',
           strict: true, types: ['node'], skipLibCheck: false, outDir: 'out',
+          // The examples' tests import the examples as `.ts`, as this repository's sources do.
+          rewriteRelativeImportExtensions: true,
         },
-        files: ['consumer.ts', 'examples/chat.ts', 'examples/echo-server.ts', 'examples/length-prefixed.ts'],
+        files: [
+          'consumer.ts', 'kit-consumer.ts', 'examples/chat.ts', 'examples/chat-client.ts', 'examples/echo-server.ts', 'examples/length-prefixed.ts',
+          'examples/length-prefixed-client.ts', 'test/examples/chat.test.ts', 'test/examples/length-prefixed.test.ts',
+        ],
       }),
     );
     await run(process.execPath, [tsc, '-p', work], { cwd: work, timeout: 120_000 });
     const { stdout } = await run(process.execPath, [join(work, 'out', 'consumer.js')], { cwd: work, timeout: 20_000 });
     assert.deepEqual(JSON.parse(stdout), { ok: true, code: 'SWB_ERR_ADDRESS_IN_USE' });
+    const kit = await run(process.execPath, [join(work, 'out', 'kit-consumer.js')], { cwd: work, timeout: 20_000 });
+    assert.deepEqual(JSON.parse(kit.stdout), { ok: true, reply: 'HI' });
     // The examples import the package by its name, as a user's copy of them would.
     const example = "import('./out/examples/length-prefixed.js').then(({ respond }) => console.log(respond(Buffer.from('\\x02abc')).toString('hex')))";
     const reversed = await run(process.execPath, ['--input-type=module', '-e', example], { cwd: work, timeout: 20_000 });

@@ -4,7 +4,7 @@
  * socket reads nothing more until the user resumes.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { createLineCodec, framed, type TcpEventHandler, type EventSession } from '../../src/index.ts';
 import { connectClient, deferred, listenLocal, until, within } from '../helpers/net.ts';
 import '../helpers/leak-check.ts';
@@ -28,7 +28,7 @@ interface Paused {
 }
 
 /** Serves `handler`, connects a peer that sends INPUT but never reads, and waits for the user's pause. */
-async function pausedByUser(t: Parameters<typeof listenLocal>[0], handler: (paused: PromiseWithResolvers<Paused>) => TcpEventHandler): Promise<{ paused: Paused; bytesAtPause: number }> {
+async function pausedByUser(t: TestContext, handler: (paused: PromiseWithResolvers<Paused>) => TcpEventHandler): Promise<{ paused: Paused; bytesAtPause: number }> {
   const paused = deferred<Paused>();
   const server = await listenLocal(t, {}, handler(paused));
   server.on('error', () => {});

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { CloseCause, ErrorCode, type CloseReason, type TcpEventHandler, type EventSession, type TcpServer, type TcpServerOptions } from '../../src/index.ts';
 import { connectClient, deferred, hasSs, listenLocal, until, within, type TestClient } from '../helpers/net.ts';
 import '../helpers/leak-check.ts';
@@ -31,7 +31,7 @@ function fillOutput(session: EventSession): void {
 /** The port each stalled client connected to. */
 const serverPorts = new WeakMap<TestClient, number>();
 
-async function stalledPeer(t: Parameters<typeof listenLocal>[0], options: TcpServerOptions, handler: TcpEventHandler): Promise<{ server: TcpServer; client: TestClient; closed: Promise<CloseReason>; opened: Promise<void> }> {
+async function stalledPeer(t: TestContext, options: TcpServerOptions, handler: TcpEventHandler): Promise<{ server: TcpServer; client: TestClient; closed: Promise<CloseReason>; opened: Promise<void> }> {
   const closed = deferred<CloseReason>();
   const opened = deferred();
   const server = await listenLocal(t, options, {
