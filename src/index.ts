@@ -12,7 +12,7 @@ export { TcpSession, SessionState } from './tcp/tcp-session.ts';
 export { EventSession } from './tcp/event-session.ts';
 export { AsyncSession } from './tcp/async-session.ts';
 export { CloseCause } from './tcp/close-reason.ts';
-export type { CloseReason } from './tcp/close-reason.ts';
+export type { CloseReason, CloseCounts } from './tcp/close-reason.ts';
 export type { ConnectionInfo } from './tcp/connection-info.ts';
 export { ServerState, DEFAULT_CLOSE_TIMEOUT } from './server/server-lifecycle.ts';
 export type { CloseOptions } from './server/server-lifecycle.ts';
@@ -66,3 +66,31 @@ export type {
   LengthFieldLength,
   FixedLengthCodecOptions,
 } from './codecs/index.ts';
+export {
+  MetricsRegistry,
+  listenMetrics,
+  MetricsServer,
+  DiagnosticsChannel,
+  METRIC_FAMILIES,
+  PROMETHEUS_CONTENT_TYPE,
+  SESSION_DURATION_BUCKETS,
+  TLS_HANDSHAKE_BUCKETS,
+} from './observability/index.ts';
+export type {
+  MetricsRegistryOptions,
+  ObserveOptions,
+  MetricsSnapshot,
+  ServerSnapshot,
+  LastError,
+  HistogramSnapshot,
+  MetricFamily,
+  MetricsServerOptions,
+  StatusDocument,
+  StatusSample,
+  SessionOpenMessage,
+  SessionCloseMessage,
+  ConnectionRejectMessage,
+  DatagramDropMessage,
+  ServerListenContext,
+  TlsHandshakeContext,
+} from './observability/index.ts';
