@@ -66,31 +66,14 @@ export type {
   LengthFieldLength,
   FixedLengthCodecOptions,
 } from './codecs/index.ts';
-export {
-  MetricsRegistry,
-  listenMetrics,
-  MetricsServer,
-  DiagnosticsChannel,
-  METRIC_FAMILIES,
-  PROMETHEUS_CONTENT_TYPE,
-  SESSION_DURATION_BUCKETS,
-  TLS_HANDSHAKE_BUCKETS,
-} from './observability/index.ts';
-export type {
-  MetricsRegistryOptions,
-  ObserveOptions,
-  MetricsSnapshot,
-  ServerSnapshot,
-  LastError,
-  HistogramSnapshot,
-  MetricFamily,
-  MetricsServerOptions,
-  StatusDocument,
-  StatusSample,
-  SessionOpenMessage,
-  SessionCloseMessage,
-  ConnectionRejectMessage,
-  DatagramDropMessage,
-  ServerListenContext,
-  TlsHandshakeContext,
-} from './observability/index.ts';
+export { MetricsRegistry } from './observability/metrics-registry.ts';
+export type { MetricsRegistryOptions, ObserveOptions, MetricsSnapshot, ServerSnapshot, LastError } from './observability/metrics-registry.ts';
+export { SESSION_DURATION_BUCKETS, TLS_HANDSHAKE_BUCKETS } from './observability/histogram.ts';
+export type { HistogramSnapshot } from './observability/histogram.ts';
+export { METRIC_FAMILIES } from './observability/metric-families.ts';
+export type { MetricFamily } from './observability/metric-families.ts';
+export { PROMETHEUS_CONTENT_TYPE } from './observability/prometheus-text.ts';
+export { listenMetrics, MetricsServer } from './observability/metrics-http.ts';
+export type { MetricsServerOptions, StatusDocument, StatusSample } from './observability/metrics-http.ts';
+export { DiagnosticsChannel } from './server/diagnostics.ts';
+export type { SessionOpenMessage, SessionCloseMessage, ConnectionRejectMessage, DatagramDropMessage, ServerListenContext, TlsHandshakeContext } from './observability/channel-messages.ts';
