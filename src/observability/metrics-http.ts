@@ -68,7 +68,7 @@ const OPTIONS = optionNames<MetricsServerOptions>({
 });
 
 /** The paths served, each to its handler. */
-const ROUTES = ['/metrics', '/healthz', '/readyz', '/status', '/status.json', '/status.js', '/status.css'] as const;
+const ROUTES = ['/metrics', '/healthz', '/readyz', '/status', '/status.json', '/status.js', '/status.css', '/favicon.ico'] as const;
 type Route = (typeof ROUTES)[number];
 
 /**
@@ -190,6 +190,10 @@ export class MetricsServer implements AsyncDisposable {
         return send(response, 200, 'text/javascript; charset=utf-8', STATUS_PAGE_JS, false, head);
       case '/status.css':
         return send(response, 200, 'text/css; charset=utf-8', STATUS_PAGE_CSS, false, head);
+      case '/favicon.ico':
+        // Browsers ask for it; no icon, and no 404 in their console either.
+        response.statusCode = 204;
+        return void response.end();
     }
   }
 

@@ -24,15 +24,13 @@ export const STATUS_PAGE_HTML = `<!doctype html>
 <main>
 <section aria-labelledby="chart-title">
 <h2 id="chart-title">Sessions and throughput</h2>
-<svg id="chart" viewBox="0 0 600 180" role="img" aria-labelledby="chart-title chart-desc" preserveAspectRatio="none">
+<p id="chart-scale" class="legend">Waiting for data…</p>
+<svg id="chart" viewBox="0 0 600 170" role="img" aria-labelledby="chart-title chart-desc" preserveAspectRatio="none">
 <desc id="chart-desc">Open sessions (solid line) and bytes per second in plus out (dashed line) over the last minutes.</desc>
-<line class="axis" x1="40" y1="160" x2="600" y2="160"></line>
-<line class="axis" x1="40" y1="10" x2="40" y2="160"></line>
+<line class="axis" x1="0" y1="160" x2="600" y2="160"></line>
+<line class="axis" x1="0" y1="10" x2="0" y2="160"></line>
 <polyline id="line-sessions" class="sessions" points=""></polyline>
 <polyline id="line-throughput" class="throughput" points=""></polyline>
-<text id="max-sessions" x="44" y="22" class="label">sessions</text>
-<text id="max-throughput" x="596" y="22" class="label" text-anchor="end">bytes/s</text>
-<text id="span" x="596" y="176" class="label" text-anchor="end"></text>
 </svg>
 <p class="legend"><span class="key solid" aria-hidden="true"></span> sessions open · <span class="key dashed" aria-hidden="true"></span> bytes/s (in + out)</p>
 </section>
@@ -56,7 +54,7 @@ export const STATUS_PAGE_HTML = `<!doctype html>
 
 /** The stylesheet. */
 export const STATUS_PAGE_CSS = `:root { color-scheme: light dark; font-family: system-ui, sans-serif; }
-body { margin: 0 auto; padding: 0.5rem 1rem 2rem; max-width: 80rem; line-height: 1.4; }
+body { margin: 0 auto; padding: 0.5rem 1rem 2rem; max-width: 100rem; line-height: 1.4; }
 h1 { font-size: 1.4rem; margin: 0.5rem 0; }
 h2 { font-size: 1.1rem; margin: 1.2rem 0 0.4rem; }
 #summary { font-weight: 600; }
@@ -65,13 +63,12 @@ svg { width: 100%; height: 12rem; border: 1px solid currentColor; box-sizing: bo
 polyline { fill: none; stroke: currentColor; vector-effect: non-scaling-stroke; }
 .sessions { stroke-width: 2.5; }
 .throughput { stroke-width: 1.5; stroke-dasharray: 6 4; }
-.label { font-size: 12px; fill: currentColor; }
 .legend { font-size: 0.9rem; }
 .key { display: inline-block; width: 2rem; vertical-align: middle; border-top: 3px solid currentColor; }
 .key.dashed { border-top: 2px dashed currentColor; }
 .scroll { overflow-x: auto; }
-table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
-th, td { border: 1px solid currentColor; padding: 0.25rem 0.45rem; text-align: left; vertical-align: top; }
+table { border-collapse: collapse; width: 100%; font-size: 0.9rem; font-variant-numeric: tabular-nums; }
+th, td { border: 1px solid currentColor; padding: 0.2rem 0.35rem; text-align: left; vertical-align: top; }
 td.number { text-align: right; white-space: nowrap; }
 tr.not-ready td:first-child::after { content: " (not ready)"; font-weight: 600; }
 @media (max-width: 700px) {
@@ -154,7 +151,7 @@ export const STATUS_PAGE_JS = `'use strict';
   }
 
   function chart(history, intervalMs) {
-    const left = 40, right = 600, top = 28, bottom = 160;
+    const left = 2, right = 598, top = 14, bottom = 158;
     const points = history.length;
     const sessions = history.map((h) => h.sessions);
     const rates = history.map((h, i) => (i === 0 ? 0 : Math.max(0, (h.bytesIn + h.bytesOut - history[i - 1].bytesIn - history[i - 1].bytesOut) / Math.max(0.001, (h.t - history[i - 1].t) / 1000))));
@@ -166,9 +163,8 @@ export const STATUS_PAGE_JS = `'use strict';
     };
     const maxSessions = draw(sessions, 'line-sessions');
     const maxRate = draw(rates, 'line-throughput');
-    $('max-sessions').textContent = 'max ' + maxSessions + ' sessions';
-    $('max-throughput').textContent = 'max ' + bytes(Math.round(maxRate)) + '/s';
-    $('span').textContent = 'last ' + duration(Math.max(0, points - 1) * intervalMs / 1000);
+    $('chart-scale').textContent = 'Top of the chart: ' + maxSessions + ' sessions (solid), ' + bytes(Math.round(maxRate)) + '/s (dashed) · the last ' +
+      duration(Math.max(0, points - 1) * intervalMs / 1000) + ', one point every ' + (intervalMs / 1000) + ' s; now ' + (sessions[points - 1] || 0) + ' sessions, ' + bytes(Math.round(rates[points - 1] || 0)) + '/s';
   }
 
   let delay = 2000;
