@@ -61,7 +61,7 @@ describe('diagnostics channels', () => {
       for (const each of channels) delete (each as { publish?: unknown }).publish;
       delete (tlsHandshakeChannel as { tracePromise?: unknown }).tracePromise;
     });
-    const server = await listenLocal(t, { maxConnections: 1, tls: pemPair(certs.server) }, { open: (session) => void session.end('bye\n') });
+    const server = await listenLocal(t, { maxConnections: 1, tls: pemPair(certs.server) }, { open: (session) => { session.write('bye\n'); session.end(); } });
     server.on('warning', () => {}); // the not-tls summary
     const port = server.addresses[0]!.port;
     const client = tlsConnect({ port, host: '127.0.0.1', ca: certs.ca.cert, servername: 'localhost' });

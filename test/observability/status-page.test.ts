@@ -18,6 +18,10 @@ import { createSocket } from 'node:dgram';
 
 const CHROMIUM = '/usr/bin/chromium';
 
+// What the functions run inside the page use: the test's own types are Node's, not the DOM's.
+declare const document: any;
+declare function getComputedStyle(element: unknown, pseudo?: string): { content: string };
+
 type Browser = import('playwright-core').Browser;
 
 /** Chromium, or the reason it cannot be launched here. */
@@ -74,6 +78,15 @@ describe('/status in headless Chromium', () => {
     const pinger = createSocket('udp4');
     const pings = setInterval(() => pinger.send('ping', udp.addresses[0]!.port, '127.0.0.1'), 20);
     const load = Promise.all(Array.from({ length: 4 }, client));
+    let pingerOpen = true;
+    const closePinger = (): Promise<void> => (pingerOpen ? ((pingerOpen = false), new Promise<void>((resolve) => pinger.close(() => resolve()))) : Promise.resolve());
+    t.after(async () => {
+      loading = false;
+      clearInterval(pings);
+      for (const socket of held) socket.destroy();
+      await closePinger();
+      await load;
+    });
 
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     const problems: string[] = [];
@@ -86,7 +99,7 @@ describe('/status in headless Chromium', () => {
     await page.waitForSelector('tr[data-service="echo"][data-transport="udp"]', { timeout: 5000 });
     const pointsOf = (): Promise<string> => page.locator('#line-throughput').getAttribute('points').then((points) => points ?? '');
     const first = await pointsOf();
-    await page.waitForFunction((before) => document.getElementById('line-throughput')!.getAttribute('points') !== before, first, { timeout: 5000 });
+    await page.waitForFunction((before) => document.getElementById('line-throughput').getAttribute('points') !== before, first, { timeout: 5000 });
     const moved = await pointsOf();
     assert.notEqual(moved, first, 'the chart redraws as the load runs');
     assert.match(await page.locator('#summary').textContent() ?? '', /^READY · healthy · event loop delay \d+ ms/);
@@ -97,18 +110,18 @@ describe('/status in headless Chromium', () => {
     loading = false;
     await load;
     clearInterval(pings);
-    await new Promise<void>((resolve) => pinger.close(() => resolve()));
+    await closePinger();
     for (const socket of held) socket.destroy();
     await until(() => server.stats().sessions === 0 && server.stats().pending === 0 && udp.stats().inFlight === 0 && udp.stats().datagramsIn === udp.stats().datagramsOut, 'the load to settle');
     const settledAt = Date.now();
     await page.waitForFunction((after) => Date.parse(document.body.dataset.time ?? '') > after, settledAt, { timeout: 5000 });
     const status = (await (await fetch(`${metrics.url}/status.json`)).json()) as StatusDocument;
-    const cells = await page.$$eval('tbody tr', (rows) =>
-      rows.map((row) => ({
-        transport: (row as HTMLElement).dataset.transport,
-        values: Object.fromEntries([...row.querySelectorAll('td')].map((td) => [td.dataset.field, td.dataset.value ?? td.textContent])),
+    const cells = (await page.evaluate(() =>
+      [...document.querySelectorAll('tbody tr')].map((row: any) => ({
+        transport: row.dataset.transport,
+        values: Object.fromEntries([...row.querySelectorAll('td')].map((td: any) => [td.dataset.field, td.dataset.value ?? td.textContent])),
       })),
-    );
+    )) as { transport: string; values: Record<string, string> }[];
     const tcpServer = status.servers.find((entry) => entry.transport === 'tcp')!;
     const tcpStats = server.stats();
     const tcpRow = cells.find((row) => row.transport === 'tcp')!.values;
@@ -127,9 +140,9 @@ describe('/status in headless Chromium', () => {
 
     // Phone width: nothing wider than the screen, every number still labelled.
     await page.setViewportSize({ width: 360, height: 780 });
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    const overflow = (await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth)) as number;
     assert.ok(overflow <= 0, `the page is ${overflow}px wider than a 360px screen`);
-    const label = await page.$eval('td[data-field="bytesIn"]', (td) => getComputedStyle(td, '::before').content);
+    const label = await page.evaluate(() => getComputedStyle(document.querySelector('td[data-field="bytesIn"]'), '::before').content);
     assert.equal(label, '"Bytes in: "');
     await page.screenshot({ path: join(dir, 'status-phone.png'), fullPage: true });
     assert.deepEqual(problems, [], 'no console errors or warnings');
