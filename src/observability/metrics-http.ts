@@ -6,6 +6,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { formatHostPort, InvalidOptionError, opErrorFromSystem } from '../core/errors.ts';
 import { durationOption, integerOption, optionNames, optionsObject, portOption } from '../core/options.ts';
 import { LoopMonitor } from './loop-monitor.ts';
@@ -38,7 +39,7 @@ export interface MetricsServerOptions {
 
 /** One point of the status page's chart: totals over every server at one moment. */
 export interface StatusSample {
-  /** ms since the epoch. */
+  /** ms since the epoch, read from the monotonic clock (`performance.timeOrigin + performance.now()`). */
   readonly t: number;
   readonly sessions: number;
   readonly bytesIn: number;
@@ -144,7 +145,8 @@ export class MetricsServer implements AsyncDisposable {
       bytesIn += server.stats.bytesIn;
       bytesOut += server.stats.bytesOut;
     }
-    this.#history.push({ t: Date.now(), sessions, bytesIn, bytesOut });
+    // Monotonic (the page divides by differences of `t`), expressed as ms since the epoch.
+    this.#history.push({ t: Math.round(performance.timeOrigin + performance.now()), sessions, bytesIn, bytesOut });
     if (this.#history.length > this.#historySize) this.#history.shift();
   }
 
