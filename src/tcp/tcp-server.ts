@@ -412,11 +412,11 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
   #sessionClosed(session: S, reason: CloseReason): void {
     this.#sessions.delete(session);
     this.#closedBy[reason.cause]++;
-    if (sessionCloseChannel.hasSubscribers) sessionCloseChannel.publish({ server: this, session, reason });
     this.#admission.released(session.remoteAddress);
     this.#closedSockets++;
     this.#closedBytesIn += session.bytesRead;
     this.#closedBytesOut += session.bytesWritten;
+    if (sessionCloseChannel.hasSubscribers) sessionCloseChannel.publish({ server: this, session, reason });
     if (session.busy) {
       // Its socket is gone but a handler promise still runs: a graceful close waits for it too.
       this.#unsettled.add(session);

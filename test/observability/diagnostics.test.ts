@@ -78,6 +78,7 @@ describe('diagnostics channels', () => {
 
   it('session.open then session.close exactly once per session, in order, with the close reason', async (t) => {
     const events: { event: string; id: number; cause?: string }[] = [];
+    const ledgers: string[] = [];
     const server = await listenLocal(t, { idleTimeout: 100 }, {
       data(session, chunk) {
         if (chunk.toString().startsWith('end')) session.end();
@@ -90,7 +91,11 @@ describe('diagnostics channels', () => {
     });
     watch(t, DiagnosticsChannel.SESSION_CLOSE, (message) => {
       const { server: from, session, reason } = message as SessionCloseMessage;
-      if (from === server) events.push({ event: 'close', id: session.id, cause: reason.cause });
+      if (from !== server) return;
+      events.push({ event: 'close', id: session.id, cause: reason.cause });
+      // A subscriber reading the ledger from inside the message sees it whole.
+      const stats = server.stats();
+      if (stats.accepted !== stats.closed + stats.sessions + stats.pending) ledgers.push(JSON.stringify(stats));
     });
     const port = server.addresses[0]!.port;
     const behaviours = ['peer-end', 'end', 'destroy', 'reset', 'idle'] as const;
@@ -123,6 +128,7 @@ describe('diagnostics channels', () => {
       const mine = events.filter((event) => event.id === id);
       assert.deepEqual(mine, [{ event: 'open', id }, { event: 'close', id, cause: causes[index] }], `session ${id}`);
     }
+    assert.deepEqual(ledgers, [], 'accepted === closed + sessions + pending inside every close message');
   });
 
   it('connection.reject carries the cause; the TLS handshake is traced start → asyncEnd, error on failure', async (t) => {
