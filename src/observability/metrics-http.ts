@@ -111,7 +111,7 @@ export class MetricsServer implements AsyncDisposable {
   /** Every document `/status.json` would return now. */
   status(): StatusDocument {
     const snapshot = this.#registry.snapshot();
-    return { ...snapshot, healthy: this.#loop.healthy, eventLoopDelaySeconds: this.#loop.delay / 1000, intervalMs: this.#interval, history: this.#history };
+    return { ...snapshot, healthy: this.#loop.healthy, eventLoopDelaySeconds: this.#loop.delay / 1000, intervalMs: this.#interval, history: [...this.#history] };
   }
 
   /** Stops listening and closes every connection; idempotent. */

@@ -102,6 +102,17 @@ describe('switchboard --metrics', () => {
     await until(() => server.state === 'closed', 'the server to close');
   });
 
+  it('is on exec too: every listener in the scrape, ready until SIGTERM', async (t) => {
+    const cli = startCli(t, ['exec', '--listen', '127.0.0.1:0', '--metrics', '127.0.0.1:0', '--', 'cat']);
+    const [listening] = await cli.listening(1);
+    const line = await cli.stdout.waitFor(/^metrics on http:\/\/127\.0\.0\.1:\d+\/metrics/, 'the metrics line');
+    const metricsPort = Number(/:(\d+)\/metrics/.exec(line)![1]);
+    assert.equal((await httpRequest(metricsPort, '/readyz')).status, 200);
+    const samples = parseSamples((await httpRequest(metricsPort, '/metrics')).body);
+    assert.equal(total(samples, 'switchboard_listeners', { transport: 'tcp', listener: `127.0.0.1:${listening!.port}` }), 1);
+    assert.equal((await cli.stop()).code, 0);
+  });
+
   it('refuses a malformed address as a usage error', async (t) => {
     const result = await runCliToExit(t, ['serve', 'echo', '--listen', '127.0.0.1:0', '--metrics', 'nowhere']);
     assert.equal(result.code, 2);
