@@ -3,6 +3,7 @@ import { formatByteRate, formatDuration } from './args.ts';
 import { DEFAULT_DRAIN_TIMEOUT, EXEC_DEFAULTS, RUN_DEFAULTS, SERVE_DEFAULTS, SERVE_UDP_DEFAULTS, type ServerDefaults } from './defaults.ts';
 import { DEFAULT_PORT_BASE, SERVICES } from './services/registry.ts';
 import { TLS_HELP } from './tls-flags.ts';
+import { METRICS_HELP } from './metrics-flags.ts';
 
 const COMMON = `Output and shutdown:
       --json               one JSON object per log line
@@ -67,6 +68,8 @@ UDP limits, per service (0 = none); a reply is at most 3 times its request on th
 
 ${TLS_HELP}
 
+${METRICS_HELP}
+
 ${COMMON}
 
 ${ADDRESSES}
@@ -94,6 +97,8 @@ ${limits(EXEC_DEFAULTS)}
 
 ${TLS_HELP}
 
+${METRICS_HELP}
+
 ${COMMON}
 On shutdown each PROGRAM gets SIGTERM, then SIGKILL when the drain timeout ends.
 
@@ -117,6 +122,8 @@ server once it listens (to broadcast, throttle, …).
 ${limits(RUN_DEFAULTS)}
 
 ${TLS_HELP}
+
+${METRICS_HELP}
 
 ${COMMON}
 

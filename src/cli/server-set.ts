@@ -108,6 +108,7 @@ function logListening(log: Logger, name: string, address: BoundAddress): void {
     port: address.port,
     family: address.family,
     service: name,
+    listener: formatListenAddress(address.address, address.port),
   });
 }
 

@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { ErrorCode, SwitchboardError, type Transport } from '../core/errors.ts';
 import type { BoundAddress, BoundSocket } from '../net/listener-group.ts';
+import { serverListenChannel } from './diagnostics.ts';
 import { ServerLifecycle, ServerState, type CloseOptions } from './server-lifecycle.ts';
 
 /** The events every server emits, whose arguments the base supplies (a transport adds its own). */
@@ -72,7 +73,12 @@ export abstract class ServerBase<Events extends Record<keyof Events, unknown[]>,
    * @throws {ListenError} (rejects) listing every address that failed
    * @throws {SwitchboardError} (rejects) `SWB_ERR_ALREADY_LISTENING`, `SWB_ERR_SERVER_CLOSED`
    */
-  async listen(): Promise<BoundAddress[]> {
+  listen(): Promise<BoundAddress[]> {
+    if (serverListenChannel.hasSubscribers) return serverListenChannel.tracePromise(() => this.#listen(), { server: this, transport: this.#reporting.transport });
+    return this.#listen();
+  }
+
+  async #listen(): Promise<BoundAddress[]> {
     const what = `listen ${this.#reporting.transport}`;
     await this.#lifecycle.listen(
       () => this.bind(),

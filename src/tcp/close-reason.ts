@@ -3,6 +3,7 @@
  * the first cause recorded wins (docs/lifecycle.md).
  */
 import type { SwitchboardError } from '../core/errors.ts';
+import { zeroCounts } from '../server/cause-counts.ts';
 
 /** The causes a session can close with. */
 export const CloseCause = {
@@ -38,4 +39,12 @@ export interface CloseReason {
   readonly cause: CloseCause;
   /** The error behind the cause, when there was one. */
   readonly error: SwitchboardError | undefined;
+}
+
+/** Counts by close cause, as `stats().closedBy` gives them. */
+export type CloseCounts = Record<CloseCause, number>;
+
+/** Zeroed counts for every cause. */
+export function zeroCloseCounts(): CloseCounts {
+  return zeroCounts(CloseCause);
 }

@@ -12,7 +12,8 @@ import { RejectCause, zeroRejectCounts, type RejectCounts, type RejectReason } f
 import { SessionDeadlines } from './session-deadlines.ts';
 import { AsyncQueue } from '../server/async-queue.ts';
 import { AsyncSession } from './async-session.ts';
-import { CloseCause, type CloseReason } from './close-reason.ts';
+import { CloseCause, zeroCloseCounts, type CloseCounts, type CloseReason } from './close-reason.ts';
+import { connectionRejectChannel, sessionCloseChannel, sessionOpenChannel } from '../server/diagnostics.ts';
 import { goneConnectionInfo, readConnectionInfo, type ConnectionInfo } from './connection-info.ts';
 import { ErrorCode, InvalidOptionError, SwitchboardError, opErrorFromSystem } from '../core/errors.ts';
 import { EventSession } from './event-session.ts';
@@ -46,6 +47,14 @@ export interface TcpServerStats {
   readonly closed: number;
   /** Connections refused before a session opened. */
   readonly rejected: number;
+  /** Accepted connections still waiting on a stage (the `accept` handler, the TLS handshake): neither opened nor refused yet, so `accepted === opened + rejected + waiting`. */
+  readonly waiting: number;
+  /** Sessions opened since the server was created: `opened === sessions + the sum of closedBy`. */
+  readonly opened: number;
+  /** Sessions closed, by cause. */
+  readonly closedBy: Readonly<CloseCounts>;
+  /** The most sessions open at once since the server was created. */
+  readonly peakSessions: number;
   /** Refusals by cause, since the server was created (UDP's `dropped` counts drops the same way). */
   readonly rejectedBy: Readonly<RejectCounts>;
   /** Bytes received over every session. */
@@ -122,6 +131,8 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
   #closedSockets = 0;
   #rejected = 0;
   readonly #rejectedBy: RejectCounts = zeroRejectCounts();
+  readonly #closedBy: CloseCounts = zeroCloseCounts();
+  #peakSessions = 0;
   #closedBytesIn = 0;
   #closedBytesOut = 0;
   #drainWaiters: (() => void)[] = [];
@@ -183,6 +194,10 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
       accepted: this.#accepted,
       closed: this.#closedSockets,
       rejected: this.#rejected,
+      waiting: this.#pending.waiting,
+      opened: this.#nextSessionId - 1,
+      closedBy: { ...this.#closedBy },
+      peakSessions: this.#peakSessions,
       rejectedBy: { ...this.#rejectedBy },
       bytesIn,
       bytesOut,
@@ -346,6 +361,7 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
         this.#rejected++;
         this.#rejectedBy[cause]++;
         if (reserved) this.#admission.released(info.remoteAddress);
+        if (connectionRejectChannel.hasSubscribers) connectionRejectChannel.publish({ server: this, info, cause, error });
         this.emit('rejected', { info, cause, error });
       },
       closed: () => void this.#closedSockets++,
@@ -379,17 +395,21 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
     // S is what the handler serves: its own factory's class, or the one chosen for it.
     const session = createSessionFor(handler, id, socket, info, this.#host, idleTimeout) as S;
     this.#sessions.add(session);
+    if (this.#sessions.size > this.#peakSessions) this.#peakSessions = this.#sessions.size;
+    if (sessionOpenChannel.hasSubscribers) sessionOpenChannel.publish({ server: this, session });
     this.#deadlines.opened();
     this.emit('session', session);
     if (!startSessionFor(handler, session)) this.#queue!.push(session as TcpSession as AsyncSession);
   }
 
-  #sessionClosed(session: S, _reason: CloseReason): void {
+  #sessionClosed(session: S, reason: CloseReason): void {
     this.#sessions.delete(session);
+    this.#closedBy[reason.cause]++;
     this.#admission.released(session.remoteAddress);
     this.#closedSockets++;
     this.#closedBytesIn += session.bytesRead;
     this.#closedBytesOut += session.bytesWritten;
+    if (sessionCloseChannel.hasSubscribers) sessionCloseChannel.publish({ server: this, session, reason });
     if (session.busy) {
       // Its socket is gone but a handler promise still runs: a graceful close waits for it too.
       this.#unsettled.add(session);

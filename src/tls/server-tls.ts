@@ -7,6 +7,7 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { ErrorCode, SwitchboardError } from '../core/errors.ts';
+import { tlsHandshakeChannel } from '../server/diagnostics.ts';
 import type { ExpiringCertificate } from './certificates.ts';
 import { HandshakeFailure, TlsHandshakeError } from './handshake-error.ts';
 import { handshakeSettings, startHandshake, type HandshakeHooks } from './handshake.ts';
@@ -126,7 +127,7 @@ export class ServerTls {
    * sockets close. Aborting `signal` closes the connection.
    */
   handshake(socket: Socket, signal: AbortSignal, failed: (error: TlsHandshakeError) => void): Promise<TLSSocket> {
-    return this.#counted(startHandshake(socket, handshakeSettings(this.contexts, { signal }), this.#hooks({ failed })));
+    return this.#counted(startHandshake(socket, handshakeSettings(this.contexts, { signal }), this.#hooks({ failed })), socket);
   }
 
   /**
@@ -139,7 +140,7 @@ export class ServerTls {
     checkUpgradeOptions(buffered, goAhead);
     const settings = handshakeSettings(this.contexts, timeout === undefined ? {} : { timeout });
     const held = (typeof buffered === 'number' ? buffered : buffered.length) + sessionBuffered;
-    return this.#counted(startUpgrade(socket, settings, held, goAhead, this.#hooks(hooks)));
+    return this.#counted(startUpgrade(socket, settings, held, goAhead, this.#hooks(hooks)), socket);
   }
 
   /**
@@ -193,7 +194,8 @@ export class ServerTls {
     };
   }
 
-  #counted(handshake: Promise<TLSSocket>): Promise<TLSSocket> {
+  #counted(started: Promise<TLSSocket>, socket: Socket): Promise<TLSSocket> {
+    const handshake = tlsHandshakeChannel.hasSubscribers ? tlsHandshakeChannel.tracePromise(() => started, { socket, mode: this.mode }) : started;
     this.#inProgress++;
     return handshake.then(
       (secure) => {

@@ -16,6 +16,7 @@ import type { Datagram } from './datagram.ts';
 import { expandWildcardTargets, readUnbindableIPv6Addresses } from '../net/interface-addresses.ts';
 import { RATE_TICK_MS, ReplyRateLimiter, SourceRateLimiter } from '../limits/source-rate-limiter.ts';
 import { bindUdpSocket, closeUdpSocket, UdpEndpoint, type EndpointContext } from './udp-endpoint.ts';
+import { datagramDropChannel } from '../server/diagnostics.ts';
 import { DropCause, UdpLedger, type DropCounts, type UdpDropSummary } from './udp-ledger.ts';
 import { normalizeUdpServerOptions, type NormalizedUdpServerOptions, type UdpServerOptions } from './udp-options.ts';
 
@@ -114,7 +115,10 @@ export class UdpServer extends ServerBase<UdpServerEvents, Socket> implements As
     this.#options = settings;
     this.#handler = serve;
     if (serve === undefined) this.#queue = new AsyncQueue();
-    this.#ledger = new UdpLedger(settings.dropReportInterval, (summary) => this.emit('drop', summary));
+    this.#ledger = new UdpLedger(settings.dropReportInterval, (summary) => {
+      if (datagramDropChannel.hasSubscribers) datagramDropChannel.publish({ server: this, summary });
+      this.emit('drop', summary);
+    });
     this.#limiter = settings.rateLimit ? new SourceRateLimiter(settings.rateLimit) : undefined;
     this.#replyLimiter = settings.replyRateLimit > 0 ? new ReplyRateLimiter(settings.replyRateLimit) : undefined;
     this.#context = {

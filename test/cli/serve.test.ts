@@ -227,7 +227,8 @@ describe('switchboard serve', () => {
       assert.equal(typeof record.msg, 'string');
     }
     const [echo] = records;
-    assert.deepEqual({ ...echo, time: undefined, port: undefined }, {
+    assert.equal(echo!.listener, `127.0.0.1:${echo!.port}`, 'the listener label of its metrics');
+    assert.deepEqual({ ...echo, time: undefined, port: undefined, listener: undefined }, {
       time: undefined,
       level: 'info',
       event: 'listening',
@@ -237,6 +238,7 @@ describe('switchboard serve', () => {
       port: undefined,
       family: 'IPv4',
       service: 'echo',
+      listener: undefined,
     });
   });
 

@@ -129,7 +129,7 @@ describe('the published build', () => {
     const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: pkg, timeout: 60_000, env: { ...process.env, npm_config_update_notifier: 'false' } });
     const [packed] = JSON.parse(stdout) as [{ files: { path: string }[] }];
     const files = packed.files.map((file) => file.path);
-    for (const needed of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'docs/cli.md']) assert.ok(files.includes(needed), `${needed} is published`);
+    for (const needed of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'docs/cli.md', 'dist/observability/status-page.js', 'docs/observability.md', 'docs/status-page.png']) assert.ok(files.includes(needed), `${needed} is published`);
     assert.deepEqual(files.filter((file) => !/^(dist|docs)\//.test(file) && !['LICENSE', 'README.md', 'package.json'].includes(file)), [], 'nothing else at the top');
     assert.deepEqual(files.filter((file) => file.endsWith('.map')), [], 'no source maps');
     for (const file of files.filter((path) => path.endsWith('.js'))) {

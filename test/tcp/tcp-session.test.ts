@@ -257,8 +257,8 @@ describe('EventSession', () => {
       assert.equal(rejection.info.remoteAddress, '127.0.0.1');
       assert.deepEqual(opened, []);
       assert.deepEqual(
-        { ...server.stats(), rejectedBy: undefined, bytesIn: 0, bytesOut: 0 },
-        { listeners: 1, sessions: 0, pending: 0, accepted: 1, closed: 1, rejected: 1, rejectedBy: undefined, bytesIn: 0, bytesOut: 0 },
+        { ...server.stats(), rejectedBy: undefined, closedBy: undefined, bytesIn: 0, bytesOut: 0 },
+        { listeners: 1, sessions: 0, pending: 0, accepted: 1, closed: 1, rejected: 1, rejectedBy: undefined, waiting: 0, opened: 0, closedBy: undefined, peakSessions: 0, bytesIn: 0, bytesOut: 0 },
       );
     });
 

@@ -16,6 +16,7 @@ import { createExecHandler } from '../exec/exec-handler.ts';
 import { findProgram } from '../exec/find-program.ts';
 import { EXEC_HELP } from '../help.ts';
 import { groupByPort } from '../serve-plan.ts';
+import { METRICS_OPTIONS, readMetricsFlag, withMetrics } from '../metrics-flags.ts';
 import { TLS_OPTIONS, readTlsFlags, tlsOptionsFrom, withTlsReload } from '../tls-flags.ts';
 import type { Logger } from '../logger.ts';
 import type { ServerSet } from '../server-set.ts';
@@ -23,7 +24,7 @@ import type { Stoppable } from '../shutdown.ts';
 import { packageVersion } from '../version.ts';
 import { createLogger, printText, readListenAddresses, readServerSettings, serveEndpoints } from './common.ts';
 
-const EXEC_OPTIONS = { ...SERVER_OPTIONS, ...TLS_OPTIONS } as const;
+const EXEC_OPTIONS = { ...SERVER_OPTIONS, ...TLS_OPTIONS, ...METRICS_OPTIONS } as const;
 
 /** Runs `exec`; resolves with the exit code. @throws {UsageError} */
 export async function execCommand(args: readonly string[]): Promise<number> {
@@ -44,7 +45,7 @@ export async function execCommand(args: readonly string[]): Promise<number> {
   const children = new ChildProcesses();
   const tcp = createExecHandler({ program, args: programRest }, children, log, settings.drainTimeout);
   const endpoints = groupByPort(addresses).map(({ hosts, port }) => ({ name, hosts, port, tcp }));
-  return serveEndpoints(endpoints, settings, log, withTlsReload(tlsFiles, undefined, log, { stoppable: (servers) => stopExec(servers, children, log) }));
+  return serveEndpoints(endpoints, settings, log, withMetrics(readMetricsFlag(values), log, withTlsReload(tlsFiles, undefined, log, { stoppable: (servers) => stopExec(servers, children, log) })));
 }
 
 /** After SIGKILL at the drain deadline, how long to wait for the process groups to empty. */

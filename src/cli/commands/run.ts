@@ -10,6 +10,7 @@ import { RUN_HELP } from '../help.ts';
 import { ModuleLoadError, loadHandlerModule, type LoadedHandler } from '../load-module.ts';
 import type { ModuleServerOptions } from '../module-options.ts';
 import { groupByPort } from '../serve-plan.ts';
+import { METRICS_OPTIONS, readMetricsFlag, withMetrics } from '../metrics-flags.ts';
 import { TLS_OPTIONS, readTlsFlags, tlsOptionsFrom, withTlsReload } from '../tls-flags.ts';
 import type { RunningEndpoint } from '../server-set.ts';
 import { packageVersion } from '../version.ts';
@@ -17,7 +18,7 @@ import { createLogger, printText, readListenAddresses, readServerSettings, serve
 
 /** Runs `run`; resolves with the exit code. @throws {UsageError} */
 export async function runCommand(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine('run', args, { ...SERVER_OPTIONS, ...TLS_OPTIONS }, true);
+  const { values, positionals } = parseCommandLine('run', args, { ...SERVER_OPTIONS, ...TLS_OPTIONS, ...METRICS_OPTIONS }, true);
   if (values.help) return printText(RUN_HELP);
   if (values.version) return printText(packageVersion());
   const [modulePath, ...extra] = positionals;
@@ -25,6 +26,7 @@ export async function runCommand(args: readonly string[]): Promise<number> {
   if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`, 'run');
   readServerSettings(values, RUN_DEFAULTS); // the flags' own mistakes first, before the module runs
   const tlsFiles = readTlsFlags(values, 'run');
+  const metrics = readMetricsFlag(values);
   const addresses = readListenAddresses(values, 'run');
   const log = createLogger(values);
 
@@ -52,7 +54,7 @@ export async function runCommand(args: readonly string[]): Promise<number> {
       }
     }
   });
-  return serveEndpoints(endpoints, mergeModuleOptions(values, options), log, withTlsReload(tlsFiles, moduleTls, log, ready ? { ready } : {}));
+  return serveEndpoints(endpoints, mergeModuleOptions(values, options), log, withMetrics(metrics, log, withTlsReload(tlsFiles, moduleTls, log, ready ? { ready } : {})));
 }
 
 /**
