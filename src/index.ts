@@ -66,3 +66,12 @@ export type {
   LengthFieldLength,
   FixedLengthCodecOptions,
 } from './codecs/index.ts';
+export type { SystemdListenOption, SystemdListenOptions } from './net/passed-sockets.ts';
+export { ActivationError } from './net/activation-error.ts';
+export { listenFds } from './net/listen-fds.ts';
+export type { ListenFd, ListenFdKind, ListenFdSet, ListenFdsOptions } from './net/listen-fds.ts';
+export type { ListenEnvironment } from './net/listen-env.ts';
+export { inetdConnection } from './activation/inetd.ts';
+export type { InetdConnection, InetdOptions, InetdOrigin } from './activation/inetd.ts';
+export { ServiceNotifier } from './activation/notify.ts';
+export type { ServiceNotifierOptions, ServiceNotifierEvents, NotifyEnvironment } from './activation/notify.ts';

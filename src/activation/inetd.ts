@@ -8,9 +8,9 @@ import { Socket } from 'node:net';
 import { IPV6_ANY } from '../net/addresses.ts';
 import { readConnectionInfo, type ConnectionInfo } from '../tcp/connection-info.ts';
 import { ErrorCode } from '../core/errors.ts';
-import { ActivationError } from './activation-error.ts';
-import { LISTEN_FDS_START, UNNAMED_FD } from './listen-env.ts';
-import { describeListenFd, inspectListenFds, listenFds, type ListenFd, type ListenFdsOptions } from './listen-fds.ts';
+import { ActivationError } from '../net/activation-error.ts';
+import { LISTEN_FDS_START, UNNAMED_FD } from '../net/listen-env.ts';
+import { describeListenFd, inspectListenFds, listenFds, type ListenFd, type ListenFdsOptions } from '../net/listen-fds.ts';
 
 /** Where the connection was found. */
 export type InetdOrigin = 'listen-fds' | 'stdio';

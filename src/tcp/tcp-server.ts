@@ -26,6 +26,7 @@ import type { SessionHost, TcpSession } from './tcp-session.ts';
 import { normalizeTcpServerOptions, type NormalizedTcpServerOptions, type TcpServerOptions } from './tcp-options.ts';
 import { ServerTls, type TlsServerStats } from '../tls/server-tls.ts';
 import type { TlsOptions } from '../tls/tls-options.ts';
+import { adoptPassedSockets, adoptStreamListener, passedTarget } from '../net/passed-sockets.ts';
 
 /**
  * The ledger `server.stats()` returns. At any time `accepted === closed + sessions + pending`
@@ -283,6 +284,16 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
 
   protected async bind(): Promise<BoundSocket<Server>[]> {
     const options = this.#options;
+    if (options.systemd !== undefined) {
+      return adoptPassedSockets(options.systemd, 'tcp', {
+        adopt: async (fd) => {
+          const handle = createListener(options);
+          const address = await adoptStreamListener(handle, fd, (bound) => this.#adopt({ handle, target: passedTarget(bound), address: bound }));
+          return { handle, address };
+        },
+        close: (handle) => this.#releaseListener(handle),
+      });
+    }
     const targets = await resolveGroupTargets(options.host, 'tcp', { ipv6Only: options.ipv6Only, lookup: options.lookup, port: options.port });
     return bindGroup(targets, options.port, this.#binder(), { onSkip: (_target, warning) => this.warn(warning) });
   }
@@ -520,13 +531,7 @@ function bindListener(
   adopt: (server: Server, port: number) => void,
 ): Promise<{ handle: Server; port: number }> {
   return new Promise((resolve, reject) => {
-    const server = createServer({
-      allowHalfOpen: true,
-      noDelay: options.noDelay,
-      keepAlive: options.keepAlive,
-      keepAliveInitialDelay: options.keepAliveInitialDelay,
-      ...(options.limits.highWaterMark === undefined ? {} : { highWaterMark: options.limits.highWaterMark }),
-    });
+    const server = createListener(options);
     const onError = (error: Error): void => {
       server.off('listening', onListening);
       reject(error);
@@ -548,6 +553,17 @@ function bindListener(
       exclusive: options.exclusive,
       ...(options.reusePort ? { reusePort: true } : {}),
     });
+  });
+}
+
+/** A listener, not yet listening, with the options every connection gets. */
+function createListener(options: NormalizedTcpServerOptions): Server {
+  return createServer({
+    allowHalfOpen: true,
+    noDelay: options.noDelay,
+    keepAlive: options.keepAlive,
+    keepAliveInitialDelay: options.keepAliveInitialDelay,
+    ...(options.limits.highWaterMark === undefined ? {} : { highWaterMark: options.limits.highWaterMark }),
   });
 }
 
