@@ -3,12 +3,12 @@
  * server adopts instead of binding, checked at construction, selected and type-checked before
  * any of them is touched, and adopted all or nothing like a bound group.
  */
-import type { Server } from 'node:net';
+import { Socket, type Server } from 'node:net';
 import { ErrorCode, InvalidOptionError, type Transport } from '../core/errors.ts';
 import type { ListenTarget } from './addresses.ts';
 import { ActivationError } from './activation-error.ts';
-import type { ListenEnvironment } from './listen-env.ts';
-import { adoptStreamFd, describeListenFd, listenFds, selectListenFds, type AdoptedAddress, type ListenFd } from './listen-fds.ts';
+import { LISTEN_FDS_START, type ListenEnvironment } from './listen-env.ts';
+import { adoptStreamFd, assertAdoptable, describeListenFd, findInetdFd, listenFds, selectListenFds, type AdoptedAddress, type ListenFd, type ListenFdSet } from './listen-fds.ts';
 import type { BoundAddress, BoundSocket } from './listener-group.ts';
 
 /**
@@ -22,6 +22,16 @@ export type SystemdListenOption = true | string | readonly string[] | SystemdLis
 export interface SystemdListenOptions {
   /** The fd names to adopt; every fd of each. @default every fd of the server's transport */
   readonly names?: string | readonly string[];
+  /** The fds to adopt, by number (3, 4, …), instead of by name; each must have been passed. */
+  readonly fds?: readonly number[];
+  /**
+   * TCP only: inetd mode (`Accept=yes`). Serve the one connection the manager accepted for this
+   * process — fd 3 when `LISTEN_FDS=1` passed a connected socket, else fds 0/1
+   * (`StandardInput=socket`) — as the server's one session; it listens on nothing. Close the
+   * server when it is `empty` (or `rejected` it).
+   * @default false
+   */
+  readonly inetd?: boolean;
   /** Accept `LISTEN_FDS` without `LISTEN_PID` (systemfd, catflap). @default false */
   readonly allowMissingPid?: boolean;
   /** The variables to read instead of this process's (read once, then removed from `process.env`). */
@@ -31,11 +41,13 @@ export interface SystemdListenOptions {
 /** The option after checking. @internal */
 export interface NormalizedSystemdOption {
   readonly names: readonly string[] | undefined;
+  readonly fds: readonly number[] | undefined;
+  readonly inetd: boolean;
   readonly allowMissingPid: boolean;
   readonly env: ListenEnvironment | undefined;
 }
 
-const SYSTEMD_KEYS: ReadonlySet<string> = new Set(['names', 'allowMissingPid', 'env']);
+const SYSTEMD_KEYS: ReadonlySet<string> = new Set(['names', 'fds', 'inetd', 'allowMissingPid', 'env']);
 
 /**
  * Checks the `systemd` option; undefined when it is absent (or `false`).
@@ -44,15 +56,20 @@ const SYSTEMD_KEYS: ReadonlySet<string> = new Set(['names', 'allowMissingPid', '
 export function normalizeSystemdOption(value: unknown, hostOrPort: boolean): NormalizedSystemdOption | undefined {
   if (value === undefined || value === false) return undefined;
   if (hostOrPort) throw new InvalidOptionError('systemd', 'must not be given together with `host` or `port`: the service manager chose the addresses (start a second server for others)', value);
-  if (value === true) return { names: undefined, allowMissingPid: false, env: undefined };
-  if (typeof value === 'string' || Array.isArray(value)) return { names: namesOption(value), allowMissingPid: false, env: undefined };
+  if (value === true) return { names: undefined, fds: undefined, inetd: false, allowMissingPid: false, env: undefined };
+  if (typeof value === 'string' || Array.isArray(value)) return { names: namesOption(value), fds: undefined, inetd: false, allowMissingPid: false, env: undefined };
   if (typeof value !== 'object' || value === null) throw new InvalidOptionError('systemd', 'must be true, an fd name, an array of fd names, or { names, allowMissingPid, env }', value);
   const unknown = Object.keys(value).find((key) => !SYSTEMD_KEYS.has(key));
-  if (unknown !== undefined) throw new InvalidOptionError(`systemd.${unknown}`, 'is not an option of `systemd` (names, allowMissingPid, env)', (value as Record<string, unknown>)[unknown]);
+  if (unknown !== undefined) throw new InvalidOptionError(`systemd.${unknown}`, 'is not an option of `systemd` (names, fds, inetd, allowMissingPid, env)', (value as Record<string, unknown>)[unknown]);
   const options = value as SystemdListenOptions;
   if (options.allowMissingPid !== undefined && typeof options.allowMissingPid !== 'boolean') throw new InvalidOptionError('systemd.allowMissingPid', 'must be a boolean', options.allowMissingPid);
   if (options.env !== undefined && (typeof options.env !== 'object' || options.env === null)) throw new InvalidOptionError('systemd.env', 'must be an object of LISTEN_* variables', options.env);
-  return { names: options.names === undefined ? undefined : namesOption(options.names), allowMissingPid: options.allowMissingPid ?? false, env: options.env };
+  if (options.inetd !== undefined && typeof options.inetd !== 'boolean') throw new InvalidOptionError('systemd.inetd', 'must be a boolean', options.inetd);
+  const fds = options.fds === undefined ? undefined : fdsOption(options.fds);
+  if ([options.names !== undefined, fds !== undefined, options.inetd === true].filter(Boolean).length > 1) {
+    throw new InvalidOptionError('systemd', 'takes one of `names`, `fds` and `inetd`', value);
+  }
+  return { names: options.names === undefined ? undefined : namesOption(options.names), fds, inetd: options.inetd ?? false, allowMissingPid: options.allowMissingPid ?? false, env: options.env };
 }
 
 function namesOption(value: unknown): readonly string[] {
@@ -60,6 +77,12 @@ function namesOption(value: unknown): readonly string[] {
   const valid = Array.isArray(names) && names.length > 0 && names.every((name) => typeof name === 'string' && /^[^\s:]{1,255}$/.test(name));
   if (!valid) throw new InvalidOptionError('systemd', 'fd names must be non-empty strings without `:` or white space (at least one)', value);
   return [...(names as string[])];
+}
+
+function fdsOption(value: unknown): readonly number[] {
+  const valid = Array.isArray(value) && value.length > 0 && value.every((fd) => Number.isInteger(fd) && fd >= LISTEN_FDS_START && fd < 2 ** 31);
+  if (!valid) throw new InvalidOptionError('systemd.fds', `must be a non-empty array of fd numbers from ${LISTEN_FDS_START}`, value);
+  return [...(value as number[])];
 }
 
 /** How a transport adopts one passed fd and closes what it adopted. */
@@ -77,7 +100,7 @@ export interface PassedSocketAdopter<Handle> {
  */
 export async function adoptPassedSockets<Handle>(option: NormalizedSystemdOption, transport: Transport, adopter: PassedSocketAdopter<Handle>): Promise<BoundSocket<Handle>[]> {
   const set = listenFds({ allowMissingPid: option.allowMissingPid, ...(option.env === undefined ? {} : { env: option.env }) });
-  const chosen = selectListenFds(set, { transport, names: option.names });
+  const chosen = option.fds === undefined ? selectListenFds(set, { transport, names: option.names }) : selectByNumber(set, option.fds, transport);
   const adopted: BoundSocket<Handle>[] = [];
   try {
     for (const fd of chosen) {
@@ -89,6 +112,32 @@ export async function adoptPassedSockets<Handle>(option: NormalizedSystemdOption
     throw error;
   }
   return adopted;
+}
+
+function selectByNumber(set: ListenFdSet, fds: readonly number[], transport: Transport): ListenFd[] {
+  return fds.map((number) => {
+    const fd = set.fds.find((passed) => passed.fd === number);
+    if (fd === undefined) {
+      const passed = set.fds.length === 0 ? `none were: ${set.reason ?? 'LISTEN_FDS=0'}` : `the passed fds are ${set.fds.map((entry) => entry.fd).join(', ')}`;
+      throw new ActivationError(ErrorCode.ACTIVATION_NO_SOCKETS, `socket activation: fd ${number} was not passed to this process (${passed})`, { fd: number });
+    }
+    assertAdoptable(fd, transport);
+    return fd;
+  });
+}
+
+/**
+ * The connection of an inetd-mode TCP server: the passed connected socket wrapped as a
+ * `net.Socket` (half-open allowed, as a listener's connections), and the local address it
+ * reports, with `origin: 'systemd'`.
+ * @throws {ActivationError} `SWB_ERR_ACTIVATION_NO_CONNECTION`, `SWB_ERR_ACTIVATION_FD_TYPE`
+ */
+export function inetdSocket(option: NormalizedSystemdOption): { address: BoundAddress; socket: Socket } {
+  const { fd } = findInetdFd({ allowMissingPid: option.allowMissingPid, ...(option.env === undefined ? {} : { env: option.env }) });
+  const socket = new Socket({ fd: fd.fd, readable: true, writable: true, allowHalfOpen: true });
+  const family = socket.localFamily === 'IPv6' ? 'IPv6' : 'IPv4';
+  const address = passedBoundAddress({ fd: fd.fd, name: fd.name, transport: 'tcp', family, address: socket.localAddress ?? fd.address ?? '', port: socket.localPort ?? fd.port ?? 0 });
+  return { address, socket };
 }
 
 /**

@@ -26,7 +26,7 @@ import type { SessionHost, TcpSession } from './tcp-session.ts';
 import { normalizeTcpServerOptions, type NormalizedTcpServerOptions, type TcpServerOptions } from './tcp-options.ts';
 import { ServerTls, type TlsServerStats } from '../tls/server-tls.ts';
 import type { TlsOptions } from '../tls/tls-options.ts';
-import { adoptPassedSockets, adoptStreamListener, passedTarget } from '../net/passed-sockets.ts';
+import { adoptPassedSockets, adoptStreamListener, inetdSocket, passedTarget } from '../net/passed-sockets.ts';
 
 /**
  * The ledger `server.stats()` returns. At any time `accepted === closed + sessions + pending`
@@ -135,6 +135,8 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
   readonly #descriptors: DescriptorWatch;
   /** The `tls` option's contexts and handshake counts (src/tls/server-tls.ts). */
   readonly #tls: ServerTls | undefined;
+  /** inetd mode (`systemd: { inetd: true }`): serves the one passed connection. */
+  #inetd: { readonly handle: Server; readonly socket: Socket } | undefined;
 
   /**
    * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for any invalid option or handler
@@ -284,6 +286,15 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
 
   protected async bind(): Promise<BoundSocket<Server>[]> {
     const options = this.#options;
+    if (options.systemd?.inetd === true) {
+      // inetd mode: a listener that never listens, from whose `connection` event the one
+      // connection is served as any other once the server serves (started()).
+      const { socket, address } = inetdSocket(options.systemd);
+      const handle = createListener(options);
+      this.#adopt({ handle, target: passedTarget(address), address });
+      this.#inetd = { handle, socket };
+      return [{ handle, target: passedTarget(address), address }];
+    }
     if (options.systemd !== undefined) {
       return adoptPassedSockets(options.systemd, 'tcp', {
         adopt: async (fd) => {
@@ -299,12 +310,17 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
   }
 
   protected release(bound: readonly BoundSocket<Server>[]): Promise<void> {
+    this.#inetd?.socket.destroy();
+    this.#inetd = undefined;
     return Promise.all(bound.map((listener) => this.#releaseListener(listener.handle))).then(() => undefined);
   }
 
   protected started(): void {
     this.#descriptors.start();
     this.#tls?.start();
+    const inetd = this.#inetd;
+    this.#inetd = undefined;
+    inetd?.handle.emit('connection', inetd.socket);
   }
 
   protected boundAddresses(): BoundAddress[] {

@@ -182,6 +182,8 @@ export function normalizeUdpServerOptions(input: UdpServerOptions | undefined): 
     throw new InvalidOptionError('perInterface', "applies only to a wildcard host ('*', '0.0.0.0', '::' or none)", options.host);
   }
   const reusePort = reusePortOption(options.reusePort);
+  const systemd = normalizeSystemdOption(options.systemd, options.host !== undefined || options.port !== undefined || options.perInterface !== undefined);
+  if (systemd?.inetd === true) throw new InvalidOptionError('systemd.inetd', 'is for TCP servers: inetd mode serves one connection', true);
   const maxDatagramSize = integerOption('maxDatagramSize', options.maxDatagramSize, UDP_DEFAULTS.maxDatagramSize, 1, MAX_UDP_PAYLOAD);
   return {
     host: options.host,
@@ -201,7 +203,7 @@ export function normalizeUdpServerOptions(input: UdpServerOptions | undefined): 
     dropReportInterval: durationOption('dropReportInterval', options.dropReportInterval, UDP_DEFAULTS.dropReportInterval),
     signal: signalOption(options.signal),
     lookup: functionOption('lookup', options.lookup),
-    systemd: normalizeSystemdOption(options.systemd, options.host !== undefined || options.port !== undefined || options.perInterface !== undefined),
+    systemd,
   };
 }
 
