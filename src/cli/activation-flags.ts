@@ -77,6 +77,19 @@ export function readActivationFlags(values: ActivationFlagValues, command: strin
   return { listens, named, all, inetd };
 }
 
+/**
+ * Takes the `LISTEN_*` variables out of `process.env` whether or not the command serves the
+ * passed sockets, so that no program `exec` runs inherits them (the first read removes them;
+ * malformed ones are reported only where they are used).
+ */
+export function forgetListenEnvironment(): void {
+  try {
+    listenFds();
+  } catch {
+    // reported by the flags that use them
+  }
+}
+
 /** Whether the flags ask for anything to serve. */
 export function servesAnything(request: ActivationRequest): boolean {
   return request.listens.length > 0 || request.named.length > 0 || request.all || request.inetd;

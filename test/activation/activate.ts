@@ -165,5 +165,9 @@ export async function startReceiver(t: TestContext, openToAll = false) {
       const matching = await lines.waitForCount(new RegExp(`"event": "message".*${pattern.source}`), count, `message(s) matching ${pattern}`, ms);
       return matching.map((line) => JSON.parse(line) as Received);
     },
+    /** The text of every message received so far. */
+    messages(): string[] {
+      return lines.lines.filter((line) => line.includes('"event": "message"')).map((line) => (JSON.parse(line) as Received).message);
+    },
   };
 }

@@ -6,7 +6,7 @@ import { ExitCode, UsageError } from '../exit-code.ts';
 import { Logger } from '../logger.ts';
 import { startServerSet, type Endpoint, type RunningEndpoint, type ServerSet, type ServerSetOptions } from '../server-set.ts';
 import { ShutdownSignals, type Stoppable } from '../shutdown.ts';
-import { ServiceNotification, inetdFinished } from '../activation-flags.ts';
+import { ServiceNotification, forgetListenEnvironment, inetdFinished } from '../activation-flags.ts';
 
 /** The flag values every serving command has (as `parseArgs` returns them). */
 export interface ServerFlagValues {
@@ -82,6 +82,7 @@ export interface ServeHooks {
 export async function serveEndpoints(endpoints: readonly Endpoint[] | (() => readonly Endpoint[]), settings: ServerSettings & ServerSetOptions, log: Logger, hooks: ServeHooks = {}): Promise<number> {
   const { stoppable, ready } = hooks;
   const signals = new ShutdownSignals(settings.drainTimeout, log);
+  forgetListenEnvironment();
   const notification = new ServiceNotification(log);
   let servers: ServerSet;
   let list: readonly Endpoint[] = [];
