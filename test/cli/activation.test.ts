@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { hostHasIPv6 } from '../../src/net/addresses.ts';
 import { FIXTURES, HAS_SOCKET_ACTIVATE, HAS_SYSTEMD_NOTIFY, socketActivate, startReceiver, tempDir, type ActivatedProcess } from '../activation/activate.ts';
+import { createTestCertificates } from '../helpers/certs.ts';
 import { connectClient, within } from '../helpers/net.ts';
 import '../helpers/leak-check.ts';
 import { CliProcess, MAIN, NODE_FLAGS, hasProgram, parseListening, startCli } from './cli-process.ts';
@@ -165,6 +166,21 @@ describe('switchboard and sd_notify', { skip: (!HAS_PYTHON && 'python3 is not in
     const [stopping] = await receiver.waitFor(/STOPPING=1/);
     assert.match(stopping!.message, /^STOPPING=1\nSTATUS=stopping: 0 session\(s\) have 10000 ms to finish$/);
     assert.deepEqual(await cli.exit(), { code: 0, signal: null });
+  });
+
+  it('sends RELOADING=1 then READY=1 around a SIGHUP reload of the TLS files', async (t) => {
+    const certs = await createTestCertificates(t);
+    const receiver = await startReceiver(t);
+    const cli = startCli(t, ['serve', 'daytime', '--listen', '127.0.0.1:0', '--tls-cert', certs.server.certPath, '--tls-key', certs.server.keyPath], { NOTIFY_SOCKET: receiver.path });
+    await cli.listening(2);
+    await receiver.waitFor(/READY=1/);
+    cli.signal('SIGHUP');
+    await cli.stdout.waitFor(/SIGHUP: TLS certificates re-read/, 'the reload line');
+    const [reloading] = await receiver.waitFor(/RELOADING=1/);
+    assert.match(reloading!.message, /^RELOADING=1\nMONOTONIC_USEC=\d+\nSTATUS=reloading$/);
+    const readies = await receiver.waitFor(/READY=1/, 2);
+    assert.ok(readies[1]!.t >= reloading!.t, 'READY=1 again after the reload');
+    assert.deepEqual(await cli.stop(), { code: 0, signal: null });
   });
 
   it('sends no READY=1 when an address cannot be bound', async (t) => {
