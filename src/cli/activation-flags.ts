@@ -19,6 +19,15 @@ export const ACTIVATION_OPTIONS = {
   inetd: { type: 'boolean' },
 } as const;
 
+/** The `--help` paragraph of these flags (docs/systemd.md has the rest). */
+export const ACTIVATION_HELP = `Under a service manager (systemd socket units, systemd-socket-activate; docs/systemd.md):
+  -l, --listen systemd:NAME  the passed sockets named NAME (FileDescriptorName=, --fdname); mixes
+                             with addresses (serve: SERVICE=systemd:NAME too)
+      --listen-fds           every passed socket; serve picks the service by fd name (echo, echo-udp);
+                             one connected socket (Accept=yes) is inetd mode
+      --inetd                serve the one connection on fds 0/1 (StandardInput=socket), then exit
+  With NOTIFY_SOCKET set: READY=1 once bound, STATUS=, STOPPING=1, WATCHDOG=1 (Type=notify, NotifyAccess=all).`;
+
 /** Their values, as `parseArgs` returns them. */
 export interface ActivationFlagValues {
   readonly listen?: string[] | undefined;
