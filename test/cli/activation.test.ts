@@ -104,6 +104,17 @@ describe('switchboard under systemd-socket-activate', { skip: !HAS_SOCKET_ACTIVA
     assert.deepEqual(await activated.exit(), { code: 0, signal: null });
   });
 
+  it('exec without activation flags still keeps LISTEN_* from its programs', async (t) => {
+    const program = ['sh', '-c', 'env | grep -c "^LISTEN_" ; true'];
+    const { activated, port } = await socketActivate(t, ['tcp4'], 1, (p) => ['-l', `127.0.0.1:${p}`, ...SWITCHBOARD, 'exec', '--listen', '127.0.0.1:0', '--', ...program]);
+    const waking = await connectClient(t, port); // starts the command; waits in the backlog, never served
+    const [bound] = (await activated.stdout.waitForCount(/^listening /, 1, 'listening lines')).map(parseListening);
+    assert.equal((await tcpExchange(t, '127.0.0.1', bound!.port)).toString(), '0\n');
+    await waking.close();
+    activated.child.kill('SIGTERM');
+    assert.deepEqual(await activated.exit(), { code: 0, signal: null });
+  });
+
   it('exec --listen-fds ignores fds meant for another process (LISTEN_PID mismatch)', async (t) => {
     // sh runs node as its child (the `exit` keeps sh from exec'ing it), so LISTEN_PID is sh's.
     const { activated, port } = await socketActivate(t, ['tcp4'], 1, (p) => ['-l', `127.0.0.1:${p}`, 'sh', '-c', '"$0" "$@"; exit $?', ...SWITCHBOARD, 'exec', '--json', '--listen-fds', '--', 'cat']);
