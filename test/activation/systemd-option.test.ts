@@ -70,7 +70,7 @@ describe('the systemd option under systemd-socket-activate', { skip: !HAS_SOCKET
       ...['systemd-socket-activate', '-d', '-l', `127.0.0.1:${p}`, '--fdname=echo:echo:echo-udp'],
       ...[NODE, FIXTURE, '--tcp', 'echo', '--udp', 'echo-udp'],
     ]);
-    assert.equal((await tcpExchange(t, '127.0.0.1', port, 'the connection that started it\n')).toString(), 'the connection that started it\n');
+    assert.equal((await tcpExchange(t, '127.0.0.1', port, 'the connection that started it\n', { ms: 20_000 })).toString(), 'the connection that started it\n');
     const listening = await activated.report<{ tcp: unknown[]; udp: unknown[] }>('listening');
     assert.deepEqual(listening.tcp, [
       { address: '127.0.0.1', port, family: 'IPv4', transport: 'tcp', origin: 'systemd', fd: 3, fdName: 'echo' },
@@ -100,7 +100,7 @@ describe('the systemd option under systemd-socket-activate', { skip: !HAS_SOCKET
       ...['systemd-socket-activate', '-d', '-l', `127.0.0.1:${p}`],
       ...[NODE, FIXTURE, '--tcp', '*'],
     ]);
-    assert.equal((await tcpExchange(t, '127.0.0.1', port, 'all\n')).toString(), 'all\n');
+    assert.equal((await tcpExchange(t, '127.0.0.1', port, 'all\n', { ms: 20_000 })).toString(), 'all\n');
     const listening = await activated.report<{ tcp: { fd: number; fdName: string }[] }>('listening');
     assert.deepEqual(listening.tcp.map(({ fd, fdName }) => `${fd} ${fdName}`), ['3 unknown']);
     activated.child.kill('SIGTERM');

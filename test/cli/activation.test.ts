@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect as connectTls, type TLSSocket } from 'node:tls';
 import { describe, it } from 'node:test';
 import { hostHasIPv6 } from '../../src/net/addresses.ts';
 import { FIXTURES, HAS_SOCKET_ACTIVATE, HAS_SYSTEMD_NOTIFY, socketActivate, startReceiver, tempDir, type ActivatedProcess } from '../activation/activate.ts';
@@ -36,7 +37,7 @@ describe('switchboard under systemd-socket-activate', { skip: !HAS_SOCKET_ACTIVA
       ...SWITCHBOARD, 'serve', '--listen-fds',
     ]);
     assert.deepEqual(activated.stdout.lines, [], 'nothing runs before the first connection');
-    const first = await tcpExchange(t, '127.0.0.1', port, 'the line that started it all\n');
+    const first = await tcpExchange(t, '127.0.0.1', port, 'the line that started it all\n', { ms: 20_000 });
     assert.equal(first.toString(), 'the line that started it all\n');
 
     const listening = (await activated.stdout.waitForCount(/^listening /, 3, 'listening lines')).map(parseListening);
@@ -54,9 +55,43 @@ describe('switchboard under systemd-socket-activate', { skip: !HAS_SOCKET_ACTIVA
     assert.deepEqual(await activated.exit(), { code: 0, signal: null });
   });
 
+  it('serve --listen-fds serves a service passed only a datagram fd', async (t) => {
+    const { activated, port } = await socketActivate(t, ['udp4'], 1, (p) => ['-d', '-l', `127.0.0.1:${p}`, '--fdname=daytime-udp', ...SWITCHBOARD, 'serve', '--listen-fds']);
+    const udp = await udpClient(t, 4);
+    udp.send('127.0.0.1', port, 'what time is it?'); // starts the command; the datagram waits in the socket's buffer
+    const listening = (await activated.stdout.waitForCount(/^listening /, 1, 'listening lines', 15_000)).map(parseListening);
+    assert.match((await udp.reply(port)).toString(), /\d{4}.*\r\n$/, 'daytime answered the datagram that started it');
+    assert.deepEqual(listening, [{ transport: 'udp', host: '127.0.0.1', port, name: 'daytime', passed: 'fd 3 "daytime-udp"' }]);
+    activated.child.kill('SIGTERM');
+    assert.deepEqual(await activated.exit(), { code: 0, signal: null });
+  });
+
+  it('applies the limits and TLS flags to passed sockets as to bound ones', async (t) => {
+    const certs = await createTestCertificates(t);
+    const { activated, port } = await socketActivate(t, ['tcp4'], 1, (p) => [
+      '-l', `127.0.0.1:${p}`, '--fdname=echo',
+      ...SWITCHBOARD, 'serve', '--listen-fds', '--max-clients', '1', '--tls-cert', certs.server.certPath, '--tls-key', certs.server.keyPath,
+    ]);
+    const first = await within(new Promise<TLSSocket>((resolve, reject) => {
+      const socket = connectTls({ host: '127.0.0.1', port, ca: certs.ca.cert, servername: 'localhost' }, () => resolve(socket));
+      socket.once('error', reject);
+    }), 'the TLS handshake', 15_000);
+    t.after(() => void first.destroy());
+    first.write('over TLS\n');
+    const echoed = await within(new Promise<string>((resolve) => first.once('data', (data: Buffer) => resolve(data.toString()))), 'the echo');
+    assert.equal(echoed, 'over TLS\n');
+    assert.equal(first.getPeerCertificate().subject.CN, 'localhost');
+    // --max-clients 1: a second client is refused while the first is open.
+    await tcpExchange(t, '127.0.0.1', port, undefined, { allowReset: true });
+    await activated.stderr.waitFor(/too many clients \(--max-clients 1\)/, 'the refusal line', 15_000);
+    first.end();
+    activated.child.kill('SIGTERM');
+    assert.deepEqual(await activated.exit(), { code: 0, signal: null });
+  });
+
   it('serve SERVICE --listen-fds serves unnamed fds with the one service named; a name no service has fails coded', async (t) => {
     const named = await socketActivate(t, ['tcp4'], 1, (p) => ['-l', `127.0.0.1:${p}`, ...SWITCHBOARD, 'serve', 'daytime', '--listen-fds']);
-    const reply = await tcpExchange(t, '127.0.0.1', named.port);
+    const reply = await tcpExchange(t, '127.0.0.1', named.port, undefined, { ms: 20_000 });
     assert.match(reply.toString(), /\d{4}.*\r\n$/, 'daytime answered');
     named.activated.child.kill('SIGTERM');
     assert.deepEqual(await named.activated.exit(), { code: 0, signal: null });
@@ -88,7 +123,7 @@ describe('switchboard under systemd-socket-activate', { skip: !HAS_SOCKET_ACTIVA
   it('exec --listen-fds mixes with --listen; its programs see no LISTEN_* variable and no inherited socket', async (t) => {
     const program = ['sh', '-c', 'env | grep -E "^(LISTEN_|NOTIFY_SOCKET)" ; ls -l /proc/self/fd | sed -n "s/.*-> //p"'];
     const { activated, port } = await socketActivate(t, ['tcp4'], 1, (p) => ['-l', `127.0.0.1:${p}`, ...SWITCHBOARD, 'exec', '--listen-fds', '--listen', '127.0.0.1:0', '--', ...program], { NOTIFY_SOCKET: '/nonexistent/notify.sock' });
-    const passedChild = (await tcpExchange(t, '127.0.0.1', port)).toString().trim().split('\n');
+    const passedChild = (await tcpExchange(t, '127.0.0.1', port, undefined, { ms: 20_000 })).toString().trim().split('\n');
     const listening = (await activated.stdout.waitForCount(/^listening /, 2, 'listening lines')).map(parseListening);
     assert.equal(listening[0]!.passed, 'fd 3 "unknown"');
     // systemd-socket-activate exec'd the CLI: its pid is the CLI's, and its fd 3 the passed listener.
@@ -108,7 +143,7 @@ describe('switchboard under systemd-socket-activate', { skip: !HAS_SOCKET_ACTIVA
     const program = ['sh', '-c', 'env | grep -c "^LISTEN_" ; true'];
     const { activated, port } = await socketActivate(t, ['tcp4'], 1, (p) => ['-l', `127.0.0.1:${p}`, ...SWITCHBOARD, 'exec', '--listen', '127.0.0.1:0', '--', ...program]);
     const waking = await connectClient(t, port); // starts the command; waits in the backlog, never served
-    const [bound] = (await activated.stdout.waitForCount(/^listening /, 1, 'listening lines')).map(parseListening);
+    const [bound] = (await activated.stdout.waitForCount(/^listening /, 1, 'listening lines', 15_000)).map(parseListening);
     assert.equal((await tcpExchange(t, '127.0.0.1', bound!.port)).toString(), '0\n');
     await waking.close();
     activated.child.kill('SIGTERM');
@@ -152,7 +187,7 @@ describe('switchboard under systemd-socket-activate', { skip: !HAS_SOCKET_ACTIVA
   ]) {
     it(`inetd mode for a run module, ${title}`, async (t) => {
       const { activated, port } = await socketActivate(t, ['tcp4'], 1, (p) => [...flags, '-l', `127.0.0.1:${p}`, ...SWITCHBOARD, ...command]);
-      assert.equal((await tcpExchange(t, '127.0.0.1', port, 'one connection\n')).toString(), 'one connection\n');
+      assert.equal((await tcpExchange(t, '127.0.0.1', port, 'one connection\n', { ms: 20_000 })).toString(), 'one connection\n');
       await activated.stderr.waitFor(/^Child \d+ died with code 0$/, 'the instance to exit 0', 15_000);
       activated.child.kill('SIGTERM');
       await activated.exit();
@@ -209,8 +244,8 @@ describe('switchboard and sd_notify', { skip: (!HAS_PYTHON && 'python3 is not in
   });
 
   it('pings WATCHDOG=1 every WATCHDOG_USEC/2 while the loop runs, with a gap while a handler blocks it', async (t) => {
-    // Timing is the subject here: pings every 300 ms; the module blocks the loop for 900 ms (3 of them).
-    const watchdogUsec = 600_000;
+    // Timing is the subject here: pings every 500 ms; the module blocks the loop for 1500 ms (3 of them).
+    const watchdogUsec = 1_000_000;
     const receiver = await startReceiver(t);
     const cli = startCli(t, ['run', BLOCKING_ECHO, '--listen', '127.0.0.1:0'], { NOTIFY_SOCKET: receiver.path, WATCHDOG_USEC: String(watchdogUsec) });
     const [listening] = await cli.listening(1);
@@ -220,8 +255,8 @@ describe('switchboard and sd_notify', { skip: (!HAS_PYTHON && 'python3 is not in
       assert.ok(gap < watchdogUsec / 1000, `a gap of ${gap} ms while the loop ran would trip the watchdog`);
     }
     const client = await connectClient(t, listening!.port);
-    client.send('block 900\n');
-    await client.waitForText('block 900\n', 10_000);
+    client.send('block 1500\n');
+    await client.waitForText('block 1500\n', 10_000);
     const after = await receiver.waitFor(/"message": "WATCHDOG=1"/, running.length + 3, 10_000);
     const gaps = after.slice(1).map((entry, index) => (entry.t - after[index]!.t) / 1e6);
     assert.ok(Math.max(...gaps) >= watchdogUsec / 1000, `the blocked loop left a gap of at least WATCHDOG_USEC (gaps: ${gaps.join(', ')})`);
