@@ -58,7 +58,7 @@ export function normalizeSystemdOption(value: unknown, hostOrPort: boolean): Nor
   if (hostOrPort) throw new InvalidOptionError('systemd', 'must not be given together with `host` or `port`: the service manager chose the addresses (start a second server for others)', value);
   if (value === true) return { names: undefined, fds: undefined, inetd: false, allowMissingPid: false, env: undefined };
   if (typeof value === 'string' || Array.isArray(value)) return { names: namesOption(value), fds: undefined, inetd: false, allowMissingPid: false, env: undefined };
-  if (typeof value !== 'object' || value === null) throw new InvalidOptionError('systemd', 'must be true, an fd name, an array of fd names, or { names, allowMissingPid, env }', value);
+  if (typeof value !== 'object' || value === null) throw new InvalidOptionError('systemd', 'must be true, an fd name, an array of fd names, or { names, fds, inetd, allowMissingPid, env }', value);
   const unknown = Object.keys(value).find((key) => !SYSTEMD_KEYS.has(key));
   if (unknown !== undefined) throw new InvalidOptionError(`systemd.${unknown}`, 'is not an option of `systemd` (names, fds, inetd, allowMissingPid, env)', (value as Record<string, unknown>)[unknown]);
   const options = value as SystemdListenOptions;
@@ -87,7 +87,7 @@ function fdsOption(value: unknown): readonly number[] {
 
 /** How a transport adopts one passed fd and closes what it adopted. */
 export interface PassedSocketAdopter<Handle> {
-  /** Adopts `fd`; the server takes the handle before this resolves, as with {@link SocketBinder}. */
+  /** Adopts `fd`; the server takes the handle before this resolves, as with a `SocketBinder`'s `bind`. */
   adopt(fd: ListenFd): Promise<{ handle: Handle; address: BoundAddress }>;
   close(handle: Handle): Promise<void>;
 }
