@@ -2,7 +2,7 @@
  * A TCP server: one listening socket per resolved address, sessions with an exactly-once
  * lifecycle, and an orderly close (listeners first, then sessions).
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import type { ListenTarget } from '../net/addresses.ts';
 import type { AccessRuleSet, AddressList } from '../limits/access-rules.ts';
 import { Admission } from './admission.ts';
@@ -26,7 +26,7 @@ import type { SessionHost, TcpSession } from './tcp-session.ts';
 import { normalizeTcpServerOptions, type NormalizedTcpServerOptions, type TcpServerOptions } from './tcp-options.ts';
 import { ServerTls, type TlsServerStats } from '../tls/server-tls.ts';
 import type { TlsOptions } from '../tls/tls-options.ts';
-import { adoptPassedSockets, adoptStreamListener, inetdSocket, passedTarget } from '../net/passed-sockets.ts';
+import { adoptPassedListeners, createListener, inetdListener, type InetdListener } from './passed-listeners.ts';
 
 /**
  * The ledger `server.stats()` returns. At any time `accepted === closed + sessions + pending`
@@ -135,8 +135,8 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
   readonly #descriptors: DescriptorWatch;
   /** The `tls` option's contexts and handshake counts (src/tls/server-tls.ts). */
   readonly #tls: ServerTls | undefined;
-  /** inetd mode (`systemd: { inetd: true }`): serves the one passed connection. */
-  #inetd: { readonly handle: Server; readonly socket: Socket } | undefined;
+  /** inetd mode (`systemd: { inetd: true }`): the one passed connection, served once the server serves. */
+  #inetd: InetdListener | undefined;
 
   /**
    * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for any invalid option or handler
@@ -287,40 +287,23 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
   protected async bind(): Promise<BoundSocket<Server>[]> {
     const options = this.#options;
     if (options.systemd?.inetd === true) {
-      // inetd mode: a listener that never listens, from whose `connection` event the one
-      // connection is served as any other once the server serves (started()).
-      const { socket, address } = inetdSocket(options.systemd);
-      const handle = createListener(options);
-      this.#adopt({ handle, target: passedTarget(address), address });
-      this.#inetd = { handle, socket };
-      return [{ handle, target: passedTarget(address), address }];
+      this.#inetd = inetdListener(options, options.systemd, (listener) => this.#adopt(listener));
+      return this.#inetd.bound;
     }
-    if (options.systemd !== undefined) {
-      return adoptPassedSockets(options.systemd, 'tcp', {
-        adopt: async (fd) => {
-          const handle = createListener(options);
-          const address = await adoptStreamListener(handle, fd, (bound) => this.#adopt({ handle, target: passedTarget(bound), address: bound }));
-          return { handle, address };
-        },
-        close: (handle) => this.#releaseListener(handle),
-      });
-    }
+    if (options.systemd !== undefined) return adoptPassedListeners(options, options.systemd, (listener) => this.#adopt(listener), (handle) => this.#releaseListener(handle));
     const targets = await resolveGroupTargets(options.host, 'tcp', { ipv6Only: options.ipv6Only, lookup: options.lookup, port: options.port });
     return bindGroup(targets, options.port, this.#binder(), { onSkip: (_target, warning) => this.warn(warning) });
   }
 
   protected release(bound: readonly BoundSocket<Server>[]): Promise<void> {
-    this.#inetd?.socket.destroy();
-    this.#inetd = undefined;
+    this.#inetd?.abandon();
     return Promise.all(bound.map((listener) => this.#releaseListener(listener.handle))).then(() => undefined);
   }
 
   protected started(): void {
     this.#descriptors.start();
     this.#tls?.start();
-    const inetd = this.#inetd;
-    this.#inetd = undefined;
-    inetd?.handle.emit('connection', inetd.socket);
+    this.#inetd?.serve();
   }
 
   protected boundAddresses(): BoundAddress[] {
@@ -569,17 +552,6 @@ function bindListener(
       exclusive: options.exclusive,
       ...(options.reusePort ? { reusePort: true } : {}),
     });
-  });
-}
-
-/** A listener, not yet listening, with the options every connection gets. */
-function createListener(options: NormalizedTcpServerOptions): Server {
-  return createServer({
-    allowHalfOpen: true,
-    noDelay: options.noDelay,
-    keepAlive: options.keepAlive,
-    keepAliveInitialDelay: options.keepAliveInitialDelay,
-    ...(options.limits.highWaterMark === undefined ? {} : { highWaterMark: options.limits.highWaterMark }),
   });
 }
 
