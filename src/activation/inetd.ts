@@ -8,12 +8,10 @@ import { Socket } from 'node:net';
 import { IPV6_ANY } from '../net/addresses.ts';
 import { readConnectionInfo, type ConnectionInfo } from '../tcp/connection-info.ts';
 import { ErrorCode } from '../core/errors.ts';
-import { ActivationError } from './activation-error.ts';
-import { LISTEN_FDS_START, UNNAMED_FD } from './listen-env.ts';
-import { describeListenFd, inspectListenFds, listenFds, type ListenFd, type ListenFdsOptions } from './listen-fds.ts';
+import { ActivationError } from '../net/activation-error.ts';
+import { findInetdFd, type InetdOrigin, type ListenFdsOptions } from '../net/listen-fds.ts';
 
-/** Where the connection was found. */
-export type InetdOrigin = 'listen-fds' | 'stdio';
+export type { InetdOrigin } from '../net/listen-fds.ts';
 
 /** The one connection of an inetd-mode process. */
 export interface InetdConnection {
@@ -34,11 +32,9 @@ export interface InetdOptions extends ListenFdsOptions {
   readonly allowHalfOpen?: boolean;
 }
 
-const STDIN_FD = 0;
-
 /**
  * Wraps the connection the service manager handed this process. Reads (and removes from
- * `process.env`) the `LISTEN_*` variables like {@link listenFds}. On fds 0/1 the socket is
+ * `process.env`) the `LISTEN_*` variables like `listenFds`. On fds 0/1 the socket is
  * also this process's stdout: write nothing to `process.stdout` (it would reach the peer), and
  * do not touch `process.stdin` (Node cannot wrap fd 0 twice: `EEXIST`).
  * @throws ActivationError `SWB_ERR_ACTIVATION_NO_CONNECTION` when there is no connected socket;
@@ -48,12 +44,7 @@ const STDIN_FD = 0;
  * socket.pipe(socket); // echo, then exit when the peer closes
  */
 export function inetdConnection(options: InetdOptions = {}): InetdConnection {
-  const passed = listenFds(options).fds;
-  const found = options.fd === undefined ? findConnection(passed) : { fd: inspectOne(options.fd, passed), origin: originOf(options.fd) };
-  const { fd, origin } = found;
-  if (fd.kind !== 'unknown' && (fd.kind !== 'stream' || fd.family === 'unix' || fd.state !== 'connected')) {
-    throw new ActivationError(ErrorCode.ACTIVATION_FD_TYPE, `inetd mode: ${describeListenFd(fd)} is not a connected TCP socket`, { fd: fd.fd, fdName: fd.name });
-  }
+  const { fd, origin } = findInetdFd(options);
   const socket = new Socket({ fd: fd.fd, readable: true, writable: true, allowHalfOpen: options.allowHalfOpen ?? false });
   const family = socket.localFamily === 'IPv4' ? 'IPv4' : 'IPv6';
   const info = readConnectionInfo(socket, { address: IPV6_ANY, port: socket.localPort ?? 0, family });
@@ -62,21 +53,4 @@ export function inetdConnection(options: InetdOptions = {}): InetdConnection {
     throw new ActivationError(ErrorCode.ACTIVATION_NO_CONNECTION, `inetd mode: the peer of fd ${fd.fd} is already gone`, { fd: fd.fd });
   }
   return { socket, info, fd: fd.fd, origin };
-}
-
-function findConnection(passed: readonly ListenFd[]): { fd: ListenFd; origin: InetdOrigin } {
-  const [only] = passed;
-  if (passed.length === 1 && only !== undefined && only.state === 'connected') return { fd: only, origin: 'listen-fds' };
-  const stdin = inspectOne(STDIN_FD, passed);
-  if (stdin.kind === 'unknown' || (stdin.kind === 'stream' && stdin.state === 'connected')) return { fd: stdin, origin: 'stdio' };
-  const sawFds = passed.length === 0 ? 'no LISTEN_FDS' : `LISTEN_FDS passed ${passed.map(describeListenFd).join(', ')}`;
-  throw new ActivationError(ErrorCode.ACTIVATION_NO_CONNECTION, `inetd mode: no connected socket: ${sawFds}, and fd 0 is ${stdin.kind === 'stream' ? 'a listener' : `not a connected socket (${stdin.kind})`}`);
-}
-
-function inspectOne(fd: number, passed: readonly ListenFd[]): ListenFd {
-  return passed.find((entry) => entry.fd === fd) ?? inspectListenFds([{ fd, name: UNNAMED_FD }])[0]!;
-}
-
-function originOf(fd: number): InetdOrigin {
-  return fd >= LISTEN_FDS_START ? 'listen-fds' : 'stdio';
 }

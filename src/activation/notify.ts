@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import { ErrorCode, InvalidOptionError, SwitchboardError } from '../core/errors.ts';
 import { integerOption } from '../core/options.ts';
 import { enqueueNotification, notifyArguments, notifyMessage, type NotifyMessage } from './notify-message.ts';
-import { takeProcessEnvironment } from './process-env.ts';
+import { takeProcessEnvironment } from '../net/process-env.ts';
 
 /** The variables a service manager sets for notification. */
 export interface NotifyEnvironment {

@@ -4,6 +4,7 @@ import { DEFAULT_DRAIN_TIMEOUT, EXEC_DEFAULTS, RUN_DEFAULTS, SERVE_DEFAULTS, SER
 import { DEFAULT_PORT_BASE, SERVICES } from './services/registry.ts';
 import { TLS_HELP } from './tls-flags.ts';
 import { METRICS_HELP } from './metrics-flags.ts';
+import { ACTIVATION_HELP } from './activation-flags.ts';
 
 const COMMON = `Output and shutdown:
       --json               one JSON object per log line
@@ -70,6 +71,8 @@ ${TLS_HELP}
 
 ${METRICS_HELP}
 
+${ACTIVATION_HELP}
+
 ${COMMON}
 
 ${ADDRESSES}
@@ -91,13 +94,15 @@ Its stderr is logged line by line; its exit status is logged.
 PROGRAM is checked at start (found in PATH, executable); one that cannot be started at a
 connection fails that connection only.
 
-  -l, --listen ADDRESS       where to accept connections (required; repeatable)
+  -l, --listen ADDRESS       where to accept connections (repeatable; required without --listen-fds or --inetd)
 
 ${limits(EXEC_DEFAULTS)}
 
 ${TLS_HELP}
 
 ${METRICS_HELP}
+
+${ACTIVATION_HELP}
 
 ${COMMON}
 On shutdown each PROGRAM gets SIGTERM, then SIGKILL when the drain timeout ends.
@@ -117,13 +122,15 @@ MODULE may also export 'options' (server options such as firstByteTimeout, busyM
 a flag given here wins over them, they win over the defaults) and 'setup', called with each
 server once it listens (to broadcast, throttle, …).
 
-  -l, --listen ADDRESS       where to accept connections (required; repeatable)
+  -l, --listen ADDRESS       where to accept connections (repeatable; required without --listen-fds or --inetd)
 
 ${limits(RUN_DEFAULTS)}
 
 ${TLS_HELP}
 
 ${METRICS_HELP}
+
+${ACTIVATION_HELP}
 
 ${COMMON}
 

@@ -10,12 +10,13 @@ import { TCP_SERVER_OPTION_NAMES } from '../tcp/tcp-options.ts';
 import { UsageError } from './exit-code.ts';
 
 /** What a module's `options` export may set. */
-export type ModuleServerOptions = Omit<TcpServerOptions, 'host' | 'port' | 'signal'>;
+export type ModuleServerOptions = Omit<TcpServerOptions, 'host' | 'port' | 'signal' | 'systemd'>;
 
 /** Names a module may not set, and why. */
 const NOT_FOR_A_MODULE: Readonly<Record<string, string>> = {
   host: 'is --listen\'s to set',
   port: 'is --listen\'s to set',
+  systemd: 'is the command line\'s to set: --listen systemd:NAME, --listen-fds or --inetd',
   signal: 'is not for a module: the command closes the server on SIGINT and SIGTERM',
   partialFrameTimeout: 'is an option of framed(), not of the server: framed(createCodec, handler, { partialFrameTimeout })',
   reuseAddress: 'is not a TCP option: SO_REUSEADDR is always on for TCP listeners under Node (see docs/addresses.md)',

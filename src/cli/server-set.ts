@@ -2,7 +2,7 @@
  * Starts every server a command asks for — TCP, and UDP beside it on the same port — all or
  * nothing, prints one `listening` line per bound socket, and closes them together.
  */
-import { ErrorCode, RejectCause, TcpServer, type BoundAddress, type TcpHandler, type TcpServerOptions, type UdpServer } from '../index.ts';
+import { ErrorCode, RejectCause, TcpServer, type BoundAddress, type SystemdListenOption, type TcpHandler, type TcpServerOptions, type UdpServer } from '../index.ts';
 import type { UdpLimits } from './defaults.ts';
 import { formatListenAddress } from './listen-address.ts';
 import type { Logger } from './logger.ts';
@@ -19,6 +19,12 @@ export interface Endpoint {
   readonly port: number;
   readonly tcp: TcpHandler;
   readonly udp?: UdpResponder;
+  /** Serve the sockets the service manager passed instead of `hosts` and `port` (src/cli/activation-flags.ts). */
+  readonly systemd?: SystemdListenOption;
+  /** With `systemd`: the passed datagram sockets `udp` answers on; none means no UDP server. */
+  readonly udpSystemd?: SystemdListenOption;
+  /** With `udpSystemd`: no stream socket was passed for the service, so its TCP server never listens. */
+  readonly udpOnly?: boolean;
 }
 
 /** Settings shared by every server of the set; the caps apply to each server on its own. */
@@ -102,13 +108,15 @@ export async function startServerSet(endpoints: readonly Endpoint[], options: Se
 }
 
 function logListening(log: Logger, name: string, address: BoundAddress): void {
-  log.info('listening', `listening ${address.transport} ${formatListenAddress(address.address, address.port)} ${name}`, {
+  const passed = address.origin === undefined ? '' : ` (${address.origin} fd ${address.fd} ${JSON.stringify(address.fdName)})`;
+  log.info('listening', `listening ${address.transport} ${formatListenAddress(address.address, address.port)} ${name}${passed}`, {
     transport: address.transport,
     address: address.address,
     port: address.port,
     family: address.family,
     service: name,
     listener: formatListenAddress(address.address, address.port),
+    ...(address.origin === undefined ? {} : { origin: address.origin, fd: address.fd, fdName: address.fdName }),
   });
 }
 
@@ -123,8 +131,7 @@ async function startEndpoint(endpoint: Endpoint, options: ServerSetOptions, log:
       {
         perAddressIPv6Prefix: PER_IP_IPV6_PREFIX,
         ...options.serverOptions,
-        host,
-        port: endpoint.port,
+        ...(endpoint.systemd !== undefined ? { systemd: endpoint.systemd } : endpoint.udpOnly === true ? {} : { host, port: endpoint.port }),
         idleTimeout: options.idleTimeout,
         maxConnections: options.maxClients,
         maxConnectionsPerAddress: options.maxPerIp,
@@ -132,12 +139,13 @@ async function startEndpoint(endpoint: Endpoint, options: ServerSetOptions, log:
       endpoint.tcp,
     );
     watchTcpServer(server, endpoint.name, options, log);
-    await server.listen();
-    if (!endpoint.udp) return { name: endpoint.name, tcp: server, udp: undefined };
+    if (endpoint.udpOnly !== true) await server.listen();
+    if (!endpoint.udp || ((endpoint.systemd !== undefined || endpoint.udpOnly === true) && endpoint.udpSystemd === undefined)) return { name: endpoint.name, tcp: server, udp: undefined };
     // UDP on the port TCP got, so a port-0 service still answers both on one number.
     const port = server.addresses[0]?.port ?? endpoint.port;
     try {
-      const udp = await startUdpServer({ host, port, name: endpoint.name, respond: endpoint.udp }, log, options.udp);
+      const where = endpoint.udpSystemd === undefined ? { host, port } : { systemd: endpoint.udpSystemd };
+      const udp = await startUdpServer({ ...where, name: endpoint.name, respond: endpoint.udp }, log, options.udp);
       return { name: endpoint.name, tcp: server, udp };
     } catch (error) {
       await server.destroy();

@@ -3,7 +3,7 @@
  * service's responder, inside limits meant for a host on the Internet (a UDP service answers
  * whatever source address a datagram claims, so it must not be a good reflector).
  */
-import { ErrorCode, UdpServer, type HostSpec, type UdpServerOptions } from '../index.ts';
+import { ErrorCode, UdpServer, type HostSpec, type SystemdListenOption, type UdpServerOptions } from '../index.ts';
 import { parseByteRate, parseDatagramRate } from './args.ts';
 import { SERVE_UDP_DEFAULTS, type UdpLimits } from './defaults.ts';
 import type { Logger } from './logger.ts';
@@ -48,8 +48,10 @@ export function udpServerLimits(limits: UdpLimits): UdpServerOptions {
 
 /** What to start. */
 export interface UdpEndpoint {
-  readonly host: HostSpec;
-  readonly port: number;
+  readonly host?: HostSpec;
+  readonly port?: number;
+  /** The passed datagram sockets to answer on, instead of `host` and `port`. */
+  readonly systemd?: SystemdListenOption;
   /** For log lines. */
   readonly name: string;
   readonly respond: UdpResponder;
@@ -61,7 +63,8 @@ export interface UdpEndpoint {
  */
 export async function startUdpServer(endpoint: UdpEndpoint, log: Logger, limits: UdpLimits = SERVE_UDP_DEFAULTS): Promise<UdpServer> {
   const { name, respond } = endpoint;
-  const server = new UdpServer({ host: endpoint.host, port: endpoint.port, ...udpServerLimits(limits) }, {
+  const where = endpoint.systemd === undefined ? { host: endpoint.host, port: endpoint.port } : { systemd: endpoint.systemd };
+  const server = new UdpServer({ ...where, ...udpServerLimits(limits) }, {
     message(datagram) {
       const reply = respond(datagram.data, datagram.replyBudget);
       if (reply !== undefined) datagram.reply(reply); // false when refused: counted, summarised by `drop`

@@ -12,6 +12,12 @@ export interface BoundAddress {
   readonly port: number;
   readonly family: AddressFamily;
   readonly transport: Transport;
+  /** `systemd` for a socket the service manager passed and the server adopted (the `systemd` option); absent for one it bound. */
+  readonly origin?: 'systemd';
+  /** The passed fd, for `origin: 'systemd'`. */
+  readonly fd?: number;
+  /** The name the manager gave that fd (`FileDescriptorName=`, `--fdname`; `unknown` when none), for `origin: 'systemd'`. */
+  readonly fdName?: string;
 }
 
 /** The address a socket bound for `target` on `port` reports. */

@@ -17,6 +17,7 @@ import {
   type OptionNames,
 } from '../core/options.ts';
 import type { TlsOptions } from '../tls/tls-options.ts';
+import { normalizeSystemdOption, type NormalizedSystemdOption, type SystemdListenOption } from '../net/passed-sockets.ts';
 
 /** Options for a TCP server; the limits it applies to peers are listed in docs/limits.md. */
 export interface TcpServerOptions extends LimitOptions {
@@ -50,6 +51,14 @@ export interface TcpServerOptions extends LimitOptions {
    * every context built, at construction.
    */
   tls?: TlsOptions;
+  /**
+   * Serve the listening sockets the service manager passed (socket activation, docs/systemd.md)
+   * instead of binding: `true` for every stream fd, an fd name or names for those fds. Not
+   * with `host` or `port`; `backlog`, `exclusive`, `reusePort` and `ipv6Only` are then the
+   * manager's. Closing the server closes the adopted sockets.
+   * @default none (bind `host` and `port`)
+   */
+  systemd?: SystemdListenOption;
 }
 
 /** Options after checking, with defaults applied. @internal */
@@ -69,6 +78,7 @@ export interface NormalizedTcpServerOptions {
   readonly limits: NormalizedLimitOptions;
   /** Checked where the server builds its contexts (src/tls/server-tls.ts). */
   readonly tls: TlsOptions | undefined;
+  readonly systemd: NormalizedSystemdOption | undefined;
 }
 
 /** Every key of {@link TcpServerOptions}; any other is refused. @internal */
@@ -86,6 +96,7 @@ export const TCP_SERVER_OPTION_NAMES: OptionNames = optionNames<TcpServerOptions
   signal: true,
   lookup: true,
   tls: true,
+  systemd: true,
   ...LIMIT_OPTION_KEYS,
 });
 
@@ -124,5 +135,6 @@ export function normalizeTcpServerOptions(input: TcpServerOptions | undefined): 
     lookup: functionOption('lookup', options.lookup),
     limits: normalizeLimitOptions(options),
     tls: options.tls,
+    systemd: normalizeSystemdOption(options.systemd, options.host !== undefined || options.port !== undefined),
   };
 }

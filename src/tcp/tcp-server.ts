@@ -2,7 +2,7 @@
  * A TCP server: one listening socket per resolved address, sessions with an exactly-once
  * lifecycle, and an orderly close (listeners first, then sessions).
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import type { ListenTarget } from '../net/addresses.ts';
 import type { AccessRuleSet, AddressList } from '../limits/access-rules.ts';
 import { Admission } from './admission.ts';
@@ -28,6 +28,7 @@ import type { SessionHost, TcpSession } from './tcp-session.ts';
 import { normalizeTcpServerOptions, type NormalizedTcpServerOptions, type TcpServerOptions } from './tcp-options.ts';
 import { ServerTls, type TlsServerStats } from '../tls/server-tls.ts';
 import type { TlsOptions } from '../tls/tls-options.ts';
+import { adoptPassedListeners, createListener, inetdListener, type InetdListener } from './passed-listeners.ts';
 
 /**
  * The ledger `server.stats()` returns. At any time `accepted === closed + sessions + pending`
@@ -146,6 +147,8 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
   readonly #descriptors: DescriptorWatch;
   /** The `tls` option's contexts and handshake counts (src/tls/server-tls.ts). */
   readonly #tls: ServerTls | undefined;
+  /** inetd mode (`systemd: { inetd: true }`): the one passed connection, served once the server serves. */
+  #inetd: InetdListener | undefined;
 
   /**
    * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for any invalid option or handler
@@ -299,17 +302,24 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
 
   protected async bind(): Promise<BoundSocket<Server>[]> {
     const options = this.#options;
+    if (options.systemd?.inetd === true) {
+      this.#inetd = inetdListener(options, options.systemd, (listener) => this.#adopt(listener));
+      return this.#inetd.bound;
+    }
+    if (options.systemd !== undefined) return adoptPassedListeners(options, options.systemd, (listener) => this.#adopt(listener), (handle) => this.#releaseListener(handle));
     const targets = await resolveGroupTargets(options.host, 'tcp', { ipv6Only: options.ipv6Only, lookup: options.lookup, port: options.port });
     return bindGroup(targets, options.port, this.#binder(), { onSkip: (_target, warning) => this.warn(warning) });
   }
 
   protected release(bound: readonly BoundSocket<Server>[]): Promise<void> {
+    this.#inetd?.abandon();
     return Promise.all(bound.map((listener) => this.#releaseListener(listener.handle))).then(() => undefined);
   }
 
   protected started(): void {
     this.#descriptors.start();
     this.#tls?.start();
+    this.#inetd?.serve();
   }
 
   protected boundAddresses(): BoundAddress[] {
@@ -521,13 +531,7 @@ function bindListener(
   adopt: (server: Server, port: number) => void,
 ): Promise<{ handle: Server; port: number }> {
   return new Promise((resolve, reject) => {
-    const server = createServer({
-      allowHalfOpen: true,
-      noDelay: options.noDelay,
-      keepAlive: options.keepAlive,
-      keepAliveInitialDelay: options.keepAliveInitialDelay,
-      ...(options.limits.highWaterMark === undefined ? {} : { highWaterMark: options.limits.highWaterMark }),
-    });
+    const server = createListener(options);
     const onError = (error: Error): void => {
       server.off('listening', onListening);
       reject(error);

@@ -11,6 +11,8 @@ import { Datagram, UDP_HEADER_BYTES, type ReplyChannel } from './datagram.ts';
 import { sourceKey, type ReplyRateLimiter, type SourceRateLimiter } from '../limits/source-rate-limiter.ts';
 import { DropCause, type UdpLedger } from './udp-ledger.ts';
 import type { NormalizedUdpServerOptions } from './udp-options.ts';
+import { adoptDatagramFd, datagramTypeOf, type ListenFd } from '../net/listen-fds.ts';
+import { passedBoundAddress } from '../net/passed-sockets.ts';
 
 /** What an endpoint needs from its server. @internal */
 export interface EndpointContext {
@@ -206,6 +208,25 @@ export function bindUdpSocket(target: ListenTarget, port: number, options: UdpBi
       onError(error as Error);
     }
   });
+}
+
+/**
+ * Creates a dgram socket on a passed datagram fd (the `systemd` option), with the buffer sizes
+ * asked for; closing the socket closes the fd. On failure the socket is closed before the
+ * promise rejects with the coded error.
+ * @throws {ActivationError} (rejects) `SWB_ERR_ACTIVATION_FD_TYPE`, `SWB_ERR_ACTIVATION_FD_TAKEN`
+ */
+export async function adoptUdpSocket(fd: ListenFd, options: UdpBindOptions): Promise<{ handle: Socket; address: BoundAddress }> {
+  const settings: SocketOptions = { type: datagramTypeOf(fd), lookup: literalLookup as unknown as SocketOptions['lookup'] };
+  if (options.recvBufferSize !== undefined) settings.recvBufferSize = options.recvBufferSize;
+  if (options.sendBufferSize !== undefined) settings.sendBufferSize = options.sendBufferSize;
+  const socket = createSocket(settings);
+  try {
+    return { handle: socket, address: passedBoundAddress(await adoptDatagramFd(socket, fd)) };
+  } catch (error) {
+    await closeUdpSocket(socket);
+    throw error;
+  }
 }
 
 /** Closes a dgram socket once; resolves when its handle is closed. */

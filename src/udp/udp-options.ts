@@ -4,6 +4,7 @@
  */
 import { isWildcardHost, normalizeHostSpec, type HostSpec, type LookupFunction } from '../net/addresses.ts';
 import { InvalidOptionError } from '../core/errors.ts';
+import { normalizeSystemdOption, type NormalizedSystemdOption, type SystemdListenOption } from '../net/passed-sockets.ts';
 import {
   booleanOption,
   durationOption,
@@ -89,6 +90,14 @@ export interface UdpServerOptions {
   signal?: AbortSignal;
   /** Resolves host names to every address. @default dns.lookup with `all: true`, `order: 'verbatim'` */
   lookup?: LookupFunction;
+  /**
+   * Serve the datagram sockets the service manager passed (socket activation, docs/systemd.md)
+   * instead of binding: `true` for every datagram fd, an fd name or names for those fds. Not
+   * with `host`, `port` or `perInterface`; `reuseAddress`, `reusePort` and `ipv6Only` are then
+   * the manager's. Closing the server closes the adopted sockets.
+   * @default none (bind `host` and `port`)
+   */
+  systemd?: SystemdListenOption;
 }
 
 /** The defaults of the UDP limits (docs/udp.md says why each is what it is). */
@@ -126,6 +135,7 @@ export interface NormalizedUdpServerOptions {
   readonly dropReportInterval: number;
   readonly signal: AbortSignal | undefined;
   readonly lookup: LookupFunction | undefined;
+  readonly systemd: NormalizedSystemdOption | undefined;
 }
 
 const MAX_UDP_PAYLOAD = 65535;
@@ -148,6 +158,7 @@ const UDP_SERVER_OPTION_NAMES = optionNames<UdpServerOptions>({
   dropReportInterval: true,
   signal: true,
   lookup: true,
+  systemd: true,
 });
 const RATE_LIMIT_NAMES = optionNames<UdpRateLimit>({ datagrams: true, bytes: true, maxSources: true }, 'rateLimit');
 
@@ -171,6 +182,8 @@ export function normalizeUdpServerOptions(input: UdpServerOptions | undefined): 
     throw new InvalidOptionError('perInterface', "applies only to a wildcard host ('*', '0.0.0.0', '::' or none)", options.host);
   }
   const reusePort = reusePortOption(options.reusePort);
+  const systemd = normalizeSystemdOption(options.systemd, options.host !== undefined || options.port !== undefined || options.perInterface !== undefined);
+  if (systemd?.inetd === true) throw new InvalidOptionError('systemd.inetd', 'is for TCP servers: inetd mode serves one connection', true);
   const maxDatagramSize = integerOption('maxDatagramSize', options.maxDatagramSize, UDP_DEFAULTS.maxDatagramSize, 1, MAX_UDP_PAYLOAD);
   return {
     host: options.host,
@@ -190,6 +203,7 @@ export function normalizeUdpServerOptions(input: UdpServerOptions | undefined): 
     dropReportInterval: durationOption('dropReportInterval', options.dropReportInterval, UDP_DEFAULTS.dropReportInterval),
     signal: signalOption(options.signal),
     lookup: functionOption('lookup', options.lookup),
+    systemd,
   };
 }
 

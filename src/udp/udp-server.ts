@@ -15,8 +15,9 @@ import { ServerBase } from '../server/server-base.ts';
 import type { Datagram } from './datagram.ts';
 import { expandWildcardTargets, readUnbindableIPv6Addresses } from '../net/interface-addresses.ts';
 import { RATE_TICK_MS, ReplyRateLimiter, SourceRateLimiter } from '../limits/source-rate-limiter.ts';
-import { bindUdpSocket, closeUdpSocket, UdpEndpoint, type EndpointContext } from './udp-endpoint.ts';
 import { datagramDropChannel } from '../server/diagnostics.ts';
+import { adoptUdpSocket, bindUdpSocket, closeUdpSocket, UdpEndpoint, type EndpointContext } from './udp-endpoint.ts';
+import { adoptPassedSockets } from '../net/passed-sockets.ts';
 import { DropCause, UdpLedger, type DropCounts, type UdpDropSummary } from './udp-ledger.ts';
 import { normalizeUdpServerOptions, type NormalizedUdpServerOptions, type UdpServerOptions } from './udp-options.ts';
 
@@ -171,12 +172,17 @@ export class UdpServer extends ServerBase<UdpServerEvents, Socket> implements As
 
   protected async bind(): Promise<BoundSocket<Socket>[]> {
     const options = this.#options;
-    const resolved = await resolveGroupTargets(options.host, 'udp', { ipv6Only: options.ipv6Only, lookup: options.lookup, port: options.port });
-    const targets = options.perInterface ? this.#expandPerInterface(resolved) : resolved;
-    const bound = await bindGroup(targets, options.port, this.#binder(), { onSkip: (_target, warning) => this.warn(warning) });
+    const bound = options.systemd !== undefined ? await adoptPassedSockets(options.systemd, 'udp', { adopt: (fd) => adoptUdpSocket(fd, options), close: closeUdpSocket }) : await this.#bindAddresses();
     // Known to the teardown from here on, whatever happens next.
     this.#endpoints = bound.map((socket) => this.#adopt(socket));
     return bound;
+  }
+
+  async #bindAddresses(): Promise<BoundSocket<Socket>[]> {
+    const options = this.#options;
+    const resolved = await resolveGroupTargets(options.host, 'udp', { ipv6Only: options.ipv6Only, lookup: options.lookup, port: options.port });
+    const targets = options.perInterface ? this.#expandPerInterface(resolved) : resolved;
+    return bindGroup(targets, options.port, this.#binder(), { onSkip: (_target, warning) => this.warn(warning) });
   }
 
   protected release(bound: readonly BoundSocket<Socket>[]): Promise<void> {

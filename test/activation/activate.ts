@@ -4,6 +4,9 @@
  * by line, retried on the rare port taken between the probe and its bind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createSocket, type Socket as DatagramSocket } from 'node:dgram';
 import { createServer, type Server } from 'node:net';
 import type { TestContext } from 'node:test';
@@ -123,4 +126,48 @@ export async function socketActivate(
     await activated.exit();
   }
   throw new Error('systemd-socket-activate found no free port in 5 attempts');
+}
+
+/** One datagram the receiver got. */
+export interface Received {
+  /** Arrival, CLOCK_MONOTONIC in ns (the clock of process.hrtime). */
+  readonly t: number;
+  readonly pid: number | null;
+  readonly message: string;
+}
+
+/** A temporary folder removed after the test. */
+export function tempDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'swb-notify-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Starts the Python receiver; stopped (stdin closed) after the test. */
+export async function startReceiver(t: TestContext, openToAll = false) {
+  const dir = tempDir(t);
+  if (openToAll) chmodSync(dir, 0o755);
+  const path = join(dir, 'notify.sock');
+  const child = spawn('python3', [`${FIXTURES}notify-receiver.py`, path, ...(openToAll ? ['--open'] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = new LineCollector();
+  child.stdout.setEncoding('utf8').on('data', (text: string) => lines.push(text));
+  child.stdout.on('end', () => lines.end());
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  t.after(async () => {
+    child.stdin.end();
+    await within(exited, 'the receiver to exit');
+  });
+  await lines.waitFor(/"event": "ready"/, 'the receiver to bind');
+  return {
+    path,
+    /** Resolves with the messages whose JSON line matches `pattern`, once there are `count`. */
+    async waitFor(pattern: RegExp, count = 1, ms?: number): Promise<Received[]> {
+      const matching = await lines.waitForCount(new RegExp(`"event": "message".*${pattern.source}`), count, `message(s) matching ${pattern}`, ms);
+      return matching.map((line) => JSON.parse(line) as Received);
+    },
+    /** The text of every message received so far. */
+    messages(): string[] {
+      return lines.lines.filter((line) => line.includes('"event": "message"')).map((line) => (JSON.parse(line) as Received).message);
+    },
+  };
 }

@@ -5,9 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { ServiceNotifier, type ServiceNotifierOptions } from '../../src/activation/notify.ts';
@@ -15,48 +13,9 @@ import type { SwitchboardError } from '../../src/core/errors.ts';
 import { LineCollector, hasProgram } from '../cli/cli-process.ts';
 import { within } from '../helpers/net.ts';
 import '../helpers/leak-check.ts';
-import { FIXTURES, HAS_SYSTEMD_NOTIFY } from './activate.ts';
+import { FIXTURES, HAS_SYSTEMD_NOTIFY, startReceiver, tempDir } from './activate.ts';
 
 const HAS_PYTHON = hasProgram('python3');
-
-interface Received {
-  /** Arrival, CLOCK_MONOTONIC in ns (the clock of process.hrtime). */
-  readonly t: number;
-  readonly pid: number | null;
-  readonly message: string;
-}
-
-/** A temporary folder removed after the test. */
-function tempDir(t: TestContext): string {
-  const dir = mkdtempSync(join(tmpdir(), 'swb-notify-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** Starts the Python receiver; stopped (stdin closed) after the test. */
-async function startReceiver(t: TestContext, openToAll = false) {
-  const dir = tempDir(t);
-  if (openToAll) chmodSync(dir, 0o755);
-  const path = join(dir, 'notify.sock');
-  const child = spawn('python3', [`${FIXTURES}notify-receiver.py`, path, ...(openToAll ? ['--open'] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = new LineCollector();
-  child.stdout.setEncoding('utf8').on('data', (text: string) => lines.push(text));
-  child.stdout.on('end', () => lines.end());
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  t.after(async () => {
-    child.stdin.end();
-    await within(exited, 'the receiver to exit');
-  });
-  await lines.waitFor(/"event": "ready"/, 'the receiver to bind');
-  return {
-    path,
-    /** Resolves with the messages whose JSON line matches `pattern`, once there are `count`. */
-    async waitFor(pattern: RegExp, count = 1, ms?: number): Promise<Received[]> {
-      const matching = await lines.waitForCount(new RegExp(`"event": "message".*${pattern.source}`), count, `message(s) matching ${pattern}`, ms);
-      return matching.map((line) => JSON.parse(line) as Received);
-    },
-  };
-}
 
 /** One stand-in helper in flight: what it was run with; `release` lets it exit with `code`. */
 interface HeldHelper {

@@ -22,6 +22,8 @@ export interface Listening {
   readonly host: string;
   readonly port: number;
   readonly name: string;
+  /** For a socket the service manager passed: `fd 3 "echo"`. */
+  readonly passed?: string;
 }
 
 /** Lines of one output stream, with waits on them. */
@@ -162,12 +164,12 @@ export class CliProcess {
   }
 }
 
-/** Parses `listening tcp [::1]:10007 echo`. */
+/** Parses `listening tcp [::1]:10007 echo`, or `listening tcp 127.0.0.1:7 echo (systemd fd 3 "echo")`. */
 export function parseListening(line: string): Listening {
-  const match = /^listening (tcp|udp) (\[[^\]]+\]|[^\s:]+):(\d+) (\S+)$/.exec(line);
+  const match = /^listening (tcp|udp) (\[[^\]]+\]|[^\s:]+):(\d+) (\S+)(?: \(systemd (fd \d+ "[^"]*")\))?$/.exec(line);
   if (!match) throw new Error(`not a listening line: ${JSON.stringify(line)}`);
-  const [, transport, host = '', port, name = ''] = match;
-  return { transport: transport as 'tcp' | 'udp', host: host.replace(/^\[|\]$/g, ''), port: Number(port), name };
+  const [, transport, host = '', port, name = '', passed] = match;
+  return { transport: transport as 'tcp' | 'udp', host: host.replace(/^\[|\]$/g, ''), port: Number(port), name, ...(passed === undefined ? {} : { passed }) };
 }
 
 /**

@@ -7,12 +7,13 @@ import { connectClient, within } from '../helpers/net.ts';
  * Connects, sends `payload` (if any), half-closes when `end` says so, and resolves with every
  * byte received until the server closes (the client closes its side on the server's FIN, as
  * nc and socat do). A reset is an error unless `allowReset` (a refused connection may see one).
+ * `ms` bounds the wait (longer for a connection that first has to start the server).
  */
-export async function tcpExchange(t: TestContext, host: string, port: number, payload?: string | Buffer, options: { end?: boolean; allowReset?: boolean } = {}): Promise<Buffer> {
+export async function tcpExchange(t: TestContext, host: string, port: number, payload?: string | Buffer, options: { end?: boolean; allowReset?: boolean; ms?: number } = {}): Promise<Buffer> {
   const client = await connectClient(t, port, host);
   if (payload !== undefined) client.send(payload);
   if (options.end ?? true) client.socket.end();
-  await within(client.closed, `the server at ${host}:${port} to close the connection`);
+  await within(client.closed, `the server at ${host}:${port} to close the connection`, options.ms);
   const reset = (client.error as NodeJS.ErrnoException | undefined)?.code === 'ECONNRESET';
   if (client.error && !(reset && options.allowReset)) throw client.error;
   return client.received;

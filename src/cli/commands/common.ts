@@ -3,10 +3,10 @@ import { ListenError, SwitchboardError } from '../../index.ts';
 import { parseCount, parseDuration } from '../args.ts';
 import { DEFAULT_DRAIN_TIMEOUT, type ServerDefaults, type UdpLimits } from '../defaults.ts';
 import { ExitCode, UsageError } from '../exit-code.ts';
-import { parseListenAddress, type ListenAddress } from '../listen-address.ts';
 import { Logger } from '../logger.ts';
 import { startServerSet, type Endpoint, type RunningEndpoint, type ServerSet, type ServerSetOptions } from '../server-set.ts';
 import { ShutdownSignals, type Stoppable } from '../shutdown.ts';
+import { ServiceNotification, forgetListenEnvironment, inetdFinished } from '../activation-flags.ts';
 
 /** The flag values every serving command has (as `parseArgs` returns them). */
 export interface ServerFlagValues {
@@ -40,16 +40,9 @@ export function readServerSettings(values: ServerFlagValues, defaults: ServerDef
   };
 }
 
-/** `--listen` values for `exec` and `run`: at least one, no `SERVICE=` prefix. @throws {UsageError} */
-export function readListenAddresses(values: ServerFlagValues, command: string): ListenAddress[] {
-  const listens = values.listen ?? [];
-  if (listens.length === 0) throw new UsageError(`--listen is required (HOST:PORT, [IPv6]:PORT, *:PORT or :PORT)`, command);
-  return listens.map((text) => parseListenAddress(text));
-}
-
-/** The logger the flags ask for. */
-export function createLogger(values: ServerFlagValues): Logger {
-  return new Logger({ json: values.json === true, quiet: values.quiet === true, verbose: values.verbose === true });
+/** The logger the flags ask for; with `--inetd` stdout may be the connection, so every line goes to stderr. */
+export function createLogger(values: ServerFlagValues & { readonly inetd?: boolean | undefined }): Logger {
+  return new Logger({ json: values.json === true, quiet: values.quiet === true, verbose: values.verbose === true, ...(values.inetd === true && { stdout: process.stderr }) });
 }
 
 /**
@@ -80,18 +73,34 @@ export interface ServeHooks {
 }
 
 /**
- * Starts `endpoints` and serves them until a signal closes them; resolves with the exit code
- * (1 when they cannot all be bound, or `ready` fails). Signals are caught from before the first bind.
+ * Starts `endpoints` (a function is called inside the start, so that what it throws is a
+ * failure to start) and serves them until a signal closes them, or in inetd mode until the one
+ * connection is over; resolves with the exit code (1 when they cannot all be bound, or `ready`
+ * fails). Signals are caught from before the first bind. Under a service manager it is told
+ * READY, STATUS and STOPPING (src/cli/activation-flags.ts).
  */
-export async function serveEndpoints(endpoints: readonly Endpoint[], settings: ServerSettings & ServerSetOptions, log: Logger, hooks: ServeHooks = {}): Promise<number> {
+export async function serveEndpoints(endpoints: readonly Endpoint[] | (() => readonly Endpoint[]), settings: ServerSettings & ServerSetOptions, log: Logger, hooks: ServeHooks = {}): Promise<number> {
   const { stoppable, ready } = hooks;
   const signals = new ShutdownSignals(settings.drainTimeout, log);
+  forgetListenEnvironment();
+  const notification = new ServiceNotification(log);
   let servers: ServerSet;
+  let list: readonly Endpoint[] = [];
   try {
-    servers = await startServerSet(endpoints, settings, log, ready);
+    list = typeof endpoints === 'function' ? endpoints() : endpoints;
+    servers = await startServerSet(list, settings, log, ready);
   } catch (error) {
     signals.dispose();
+    await notification.close();
     return startFailure(error, log);
   }
-  return signals.serve(stoppable ? stoppable(servers) : servers);
+  const target = notification.serving(servers, stoppable ? stoppable(servers) : servers);
+  const inetd = inetdFinished(servers, list)?.then(async () => {
+    log.info('closing', 'the connection is over: closing (inetd mode)', {});
+    await target.close(settings.drainTimeout);
+    return ExitCode.OK;
+  });
+  const code = await (inetd === undefined ? signals.serve(target) : Promise.race([signals.serve(target), inetd]));
+  await notification.close();
+  return code;
 }

@@ -15,16 +15,16 @@ import { ChildProcesses } from '../exec/children.ts';
 import { createExecHandler } from '../exec/exec-handler.ts';
 import { findProgram } from '../exec/find-program.ts';
 import { EXEC_HELP } from '../help.ts';
-import { groupByPort } from '../serve-plan.ts';
 import { METRICS_OPTIONS, readMetricsFlag, withMetrics } from '../metrics-flags.ts';
+import { ACTIVATION_OPTIONS, readActivationFlags, tcpEndpoints } from '../activation-flags.ts';
 import { TLS_OPTIONS, readTlsFlags, tlsOptionsFrom, withTlsReload } from '../tls-flags.ts';
 import type { Logger } from '../logger.ts';
 import type { ServerSet } from '../server-set.ts';
 import type { Stoppable } from '../shutdown.ts';
 import { packageVersion } from '../version.ts';
-import { createLogger, printText, readListenAddresses, readServerSettings, serveEndpoints } from './common.ts';
+import { createLogger, printText, readServerSettings, serveEndpoints } from './common.ts';
 
-const EXEC_OPTIONS = { ...SERVER_OPTIONS, ...TLS_OPTIONS, ...METRICS_OPTIONS } as const;
+const EXEC_OPTIONS = { ...SERVER_OPTIONS, ...TLS_OPTIONS, ...METRICS_OPTIONS, ...ACTIVATION_OPTIONS } as const;
 
 /** Runs `exec`; resolves with the exit code. @throws {UsageError} */
 export async function execCommand(args: readonly string[]): Promise<number> {
@@ -34,7 +34,7 @@ export async function execCommand(args: readonly string[]): Promise<number> {
   if (values.version) return printText(packageVersion());
   const tlsFiles = readTlsFlags(values, 'exec');
   const settings = { ...readServerSettings(values, EXEC_DEFAULTS), ...(tlsFiles && { serverOptions: { tls: tlsOptionsFrom(tlsFiles, {}, 'exec') } }) };
-  const addresses = readListenAddresses(values, 'exec');
+  const planned = tcpEndpoints(readActivationFlags(values, 'exec'), 'exec');
   const [program, ...programRest] = programArgs;
   if (program === undefined || program === '') throw new UsageError('no PROGRAM given: switchboard exec --listen HOST:PORT -- PROGRAM [ARGS…]', 'exec');
   const found = findProgram(program, process.env.PATH);
@@ -44,8 +44,7 @@ export async function execCommand(args: readonly string[]): Promise<number> {
   const name = basename(program);
   const children = new ChildProcesses();
   const tcp = createExecHandler({ program, args: programRest }, children, log, settings.drainTimeout);
-  const endpoints = groupByPort(addresses).map(({ hosts, port }) => ({ name, hosts, port, tcp }));
-  return serveEndpoints(endpoints, settings, log, withMetrics(readMetricsFlag(values), log, withTlsReload(tlsFiles, undefined, log, { stoppable: (servers) => stopExec(servers, children, log) })));
+  return serveEndpoints(() => planned(name, tcp), settings, log, withMetrics(readMetricsFlag(values), log, withTlsReload(tlsFiles, undefined, log, { stoppable: (servers) => stopExec(servers, children, log) })));
 }
 
 /** After SIGKILL at the drain deadline, how long to wait for the process groups to empty. */

@@ -9,16 +9,16 @@ import { ExitCode, UsageError } from '../exit-code.ts';
 import { RUN_HELP } from '../help.ts';
 import { ModuleLoadError, loadHandlerModule, type LoadedHandler } from '../load-module.ts';
 import type { ModuleServerOptions } from '../module-options.ts';
-import { groupByPort } from '../serve-plan.ts';
 import { METRICS_OPTIONS, readMetricsFlag, withMetrics } from '../metrics-flags.ts';
+import { ACTIVATION_OPTIONS, readActivationFlags, tcpEndpoints } from '../activation-flags.ts';
 import { TLS_OPTIONS, readTlsFlags, tlsOptionsFrom, withTlsReload } from '../tls-flags.ts';
 import type { RunningEndpoint } from '../server-set.ts';
 import { packageVersion } from '../version.ts';
-import { createLogger, printText, readListenAddresses, readServerSettings, serveEndpoints, type ServerFlagValues } from './common.ts';
+import { createLogger, printText, readServerSettings, serveEndpoints, type ServerFlagValues } from './common.ts';
 
 /** Runs `run`; resolves with the exit code. @throws {UsageError} */
 export async function runCommand(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine('run', args, { ...SERVER_OPTIONS, ...TLS_OPTIONS, ...METRICS_OPTIONS }, true);
+  const { values, positionals } = parseCommandLine('run', args, { ...SERVER_OPTIONS, ...TLS_OPTIONS, ...METRICS_OPTIONS, ...ACTIVATION_OPTIONS }, true);
   if (values.help) return printText(RUN_HELP);
   if (values.version) return printText(packageVersion());
   const [modulePath, ...extra] = positionals;
@@ -27,7 +27,7 @@ export async function runCommand(args: readonly string[]): Promise<number> {
   readServerSettings(values, RUN_DEFAULTS); // the flags' own mistakes first, before the module runs
   const tlsFiles = readTlsFlags(values, 'run');
   const metrics = readMetricsFlag(values);
-  const addresses = readListenAddresses(values, 'run');
+  const planned = tcpEndpoints(readActivationFlags(values, 'run'), 'run');
   const log = createLogger(values);
 
   let loaded: LoadedHandler;
@@ -43,7 +43,6 @@ export async function runCommand(args: readonly string[]): Promise<number> {
   const moduleTls = loaded.options.tls;
   const options = tlsFiles ? { ...loaded.options, tls: tlsOptionsFrom(tlsFiles, moduleTls, 'run') } : loaded.options;
   checkOptionValues(modulePath, options);
-  const endpoints = groupByPort(addresses).map(({ hosts, port }) => ({ name: loaded.name, hosts, port, tcp: loaded.handler }));
   const { setup } = loaded;
   const ready = setup && (async (running: readonly RunningEndpoint[]) => {
     for (const { tcp } of running) {
@@ -54,7 +53,7 @@ export async function runCommand(args: readonly string[]): Promise<number> {
       }
     }
   });
-  return serveEndpoints(endpoints, mergeModuleOptions(values, options), log, withMetrics(metrics, log, withTlsReload(tlsFiles, moduleTls, log, ready ? { ready } : {})));
+  return serveEndpoints(() => planned(loaded.name, loaded.handler), mergeModuleOptions(values, options), log, withMetrics(metrics, log, withTlsReload(tlsFiles, moduleTls, log, ready ? { ready } : {})));
 }
 
 /**

@@ -7,14 +7,16 @@ import { SERVE_HELP } from '../help.ts';
 import { planServe } from '../serve-plan.ts';
 import type { Endpoint } from '../server-set.ts';
 import { parseQuotes } from '../services/qotd.ts';
-import type { ServiceConfig, ServiceHandlers } from '../services/service.ts';
+import type { ServiceConfig, ServiceDefinition, ServiceHandlers } from '../services/service.ts';
 import { METRICS_OPTIONS, readMetricsFlag, withMetrics } from '../metrics-flags.ts';
+import { SERVICE_NAMES } from '../services/registry.ts';
+import { ACTIVATION_OPTIONS, readActivationFlags, serveActivatedEndpoints, servesAnything } from '../activation-flags.ts';
 import { TLS_OPTIONS, readTlsFlags, tlsOptionsFrom, withTlsReload } from '../tls-flags.ts';
 import { readUdpLimits } from '../udp-wiring.ts';
 import { packageVersion } from '../version.ts';
 import { createLogger, printText, readServerSettings, serveEndpoints } from './common.ts';
 
-const OPTIONS = { ...SERVER_OPTIONS, ...UDP_OPTIONS, ...TLS_OPTIONS, ...METRICS_OPTIONS, quotes: { type: 'string' } } as const;
+const OPTIONS = { ...SERVER_OPTIONS, ...UDP_OPTIONS, ...TLS_OPTIONS, ...METRICS_OPTIONS, ...ACTIVATION_OPTIONS, quotes: { type: 'string' } } as const;
 
 /** Runs `serve`; resolves with the exit code. @throws {UsageError} */
 export async function serveCommand(args: readonly string[]): Promise<number> {
@@ -24,18 +26,23 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
   const tlsFiles = readTlsFlags(values, 'serve');
   const metrics = readMetricsFlag(values);
   const settings = { ...readServerSettings(values, SERVE_DEFAULTS), udp: readUdpLimits(values), ...(tlsFiles && { serverOptions: { tls: tlsOptionsFrom(tlsFiles, {}, 'serve') } }) };
-  const plan = planServe(positionals, values.listen ?? []);
+  const activation = readActivationFlags(values, 'serve', SERVICE_NAMES);
+  // With passed sockets, only the addresses given are bound besides them (no default addresses).
+  const withAddress = positionals.filter((argument) => argument.includes('='));
+  const plan = !servesAnything(activation) || activation.listens.length > 0 ? planServe(positionals, activation.listens) : withAddress.length > 0 ? planServe(withAddress, []) : [];
   const config: ServiceConfig = values.quotes === undefined ? {} : { quotes: readQuotesFile(values.quotes) };
   const log = createLogger(values);
 
   // One instance per service, shared by its endpoints (chargen's UDP rotation, say).
   const instances = new Map<string, ServiceHandlers>();
-  const endpoints: Endpoint[] = plan.map(({ service, hosts, port }) => {
+  const handlersOf = (service: ServiceDefinition): ServiceHandlers => {
     const handlers = instances.get(service.name) ?? service.create(config);
     instances.set(service.name, handlers);
-    return { name: service.name, hosts, port, tcp: handlers.tcp, udp: handlers.udp };
-  });
-  return serveEndpoints(endpoints, settings, log, withMetrics(metrics, log, withTlsReload(tlsFiles, undefined, log)));
+    return handlers;
+  };
+  const endpoints: Endpoint[] = plan.map(({ service, hosts, port }) => ({ name: service.name, hosts, port, ...handlersOf(service) }));
+  const activated = serveActivatedEndpoints(activation, positionals, handlersOf);
+  return serveEndpoints(() => [...activated(), ...endpoints], settings, log, withMetrics(metrics, log, withTlsReload(tlsFiles, undefined, log)));
 }
 
 /** @throws {UsageError} naming `--quotes` when the file is unreadable, empty, or holds a quote too long */

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { hostHasIPv6 } from '../../src/net/addresses.ts';
-import { closeOnExecOf, inspectFds, parseInetTable, parseUnixTable, socketInodeOf } from '../../src/activation/proc-sockets.ts';
+import { closeOnExecOf, inspectFds, parseInetTable, parseUnixTable, socketInodeOf } from '../../src/net/proc-sockets.ts';
 import { within } from '../helpers/net.ts';
 import '../helpers/leak-check.ts';
 

@@ -8,7 +8,7 @@ import type { EventEmitter } from 'node:events';
 import type { Server } from 'node:net';
 import { ErrorCode, formatHostPort, type Transport } from '../core/errors.ts';
 import { ActivationError } from './activation-error.ts';
-import { parseListenEnvironment, takeListenEnvironment, type ListenEnvironment, type ListenEnvironmentOptions, type ListenFdEntry } from './listen-env.ts';
+import { LISTEN_FDS_START, UNNAMED_FD, parseListenEnvironment, takeListenEnvironment, type ListenEnvironment, type ListenEnvironmentOptions, type ListenFdEntry } from './listen-env.ts';
 import { inspectFds, type FdInspection, type SocketFamily, type SocketKind, type SocketState } from './proc-sockets.ts';
 
 /** What a passed fd is: a socket type, or why it is none Switchboard can tell. */
@@ -219,6 +219,45 @@ function untilListening(target: EventEmitter, start: () => void): Promise<void> 
       target.off('error', onError);
     }
   });
+}
+
+/** Where an inetd-mode connection was found. */
+export type InetdOrigin = 'listen-fds' | 'stdio';
+
+const STDIN_FD = 0;
+
+/**
+ * The connected socket of an inetd-mode process (`Accept=yes`): fd 3 when `LISTEN_FDS=1`
+ * passed a connected socket, else fd 0 (`StandardInput=socket`, `--inetd`); or the fd given.
+ * Reads it without touching it.
+ * @throws ActivationError `SWB_ERR_ACTIVATION_NO_CONNECTION` when there is no connected socket;
+ *   `SWB_ERR_ACTIVATION_FD_TYPE` when the fd is not a connected TCP socket
+ */
+export function findInetdFd(options: ListenFdsOptions & { readonly fd?: number | undefined } = {}): { fd: ListenFd; origin: InetdOrigin } {
+  const passed = listenFds(options).fds;
+  const found = options.fd === undefined ? findConnection(passed) : { fd: inspectOne(options.fd, passed), origin: originOf(options.fd) };
+  const { fd } = found;
+  if (fd.kind !== 'unknown' && (fd.kind !== 'stream' || fd.family === 'unix' || fd.state !== 'connected')) {
+    throw new ActivationError(ErrorCode.ACTIVATION_FD_TYPE, `inetd mode: ${describeListenFd(fd)} is not a connected TCP socket`, { fd: fd.fd, fdName: fd.name });
+  }
+  return found;
+}
+
+function findConnection(passed: readonly ListenFd[]): { fd: ListenFd; origin: InetdOrigin } {
+  const [only] = passed;
+  if (passed.length === 1 && only !== undefined && only.state === 'connected') return { fd: only, origin: 'listen-fds' };
+  const stdin = inspectOne(STDIN_FD, passed);
+  if (stdin.kind === 'unknown' || (stdin.kind === 'stream' && stdin.state === 'connected')) return { fd: stdin, origin: 'stdio' };
+  const sawFds = passed.length === 0 ? 'no LISTEN_FDS' : `LISTEN_FDS passed ${passed.map(describeListenFd).join(', ')}`;
+  throw new ActivationError(ErrorCode.ACTIVATION_NO_CONNECTION, `inetd mode: no connected socket: ${sawFds}, and fd 0 is ${stdin.kind === 'stream' ? 'a listener' : `not a connected socket (${stdin.kind})`}`);
+}
+
+function inspectOne(fd: number, passed: readonly ListenFd[]): ListenFd {
+  return passed.find((entry) => entry.fd === fd) ?? inspectListenFds([{ fd, name: UNNAMED_FD }])[0]!;
+}
+
+function originOf(fd: number): InetdOrigin {
+  return fd >= LISTEN_FDS_START ? 'listen-fds' : 'stdio';
 }
 
 /** `fd 5 "echo-udp" (udp 127.0.0.1:7)`: how messages name a passed fd. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ActivationError } from '../../src/activation/activation-error.ts';
-import { adoptStreamFd, datagramTypeOf, describeListenFd, listenFds, selectListenFds, type ListenFd, type ListenFdSet } from '../../src/activation/listen-fds.ts';
+import { ActivationError } from '../../src/net/activation-error.ts';
+import { adoptStreamFd, datagramTypeOf, describeListenFd, listenFds, selectListenFds, type ListenFd, type ListenFdSet } from '../../src/net/listen-fds.ts';
 import { createServer } from 'node:net';
 import '../helpers/leak-check.ts';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ActivationError } from '../../src/activation/activation-error.ts';
-import { parseListenEnvironment, takeListenEnvironment } from '../../src/activation/listen-env.ts';
+import { ActivationError } from '../../src/net/activation-error.ts';
+import { parseListenEnvironment, takeListenEnvironment } from '../../src/net/listen-env.ts';
 
 const PID = 4242;
 
