@@ -17,6 +17,7 @@ import {
   type OptionNames,
 } from '../core/options.ts';
 import type { TlsOptions } from '../tls/tls-options.ts';
+import { normalizeProxyProtocol, type NormalizedProxyProtocol, type ProxyProtocolOptions } from '../proxy/proxy-options.ts';
 
 /** Options for a TCP server; the limits it applies to peers are listed in docs/limits.md. */
 export interface TcpServerOptions extends LimitOptions {
@@ -50,6 +51,11 @@ export interface TcpServerOptions extends LimitOptions {
    * every context built, at construction.
    */
   tls?: TlsOptions;
+  /**
+   * The PROXY protocol (v1 and v2) from the balancers in `from`: their connections must begin with
+   * a header, and the session reports the client it names; docs/proxy-protocol.md. Runs before TLS.
+   */
+  proxyProtocol?: ProxyProtocolOptions;
 }
 
 /** Options after checking, with defaults applied. @internal */
@@ -69,6 +75,7 @@ export interface NormalizedTcpServerOptions {
   readonly limits: NormalizedLimitOptions;
   /** Checked where the server builds its contexts (src/tls/server-tls.ts). */
   readonly tls: TlsOptions | undefined;
+  readonly proxyProtocol: NormalizedProxyProtocol | undefined;
 }
 
 /** Every key of {@link TcpServerOptions}; any other is refused. @internal */
@@ -86,6 +93,7 @@ export const TCP_SERVER_OPTION_NAMES: OptionNames = optionNames<TcpServerOptions
   signal: true,
   lookup: true,
   tls: true,
+  proxyProtocol: true,
   ...LIMIT_OPTION_KEYS,
 });
 
@@ -124,5 +132,6 @@ export function normalizeTcpServerOptions(input: TcpServerOptions | undefined): 
     lookup: functionOption('lookup', options.lookup),
     limits: normalizeLimitOptions(options),
     tls: options.tls,
+    proxyProtocol: normalizeProxyProtocol(options.proxyProtocol),
   };
 }
