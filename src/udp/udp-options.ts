@@ -17,6 +17,7 @@ import {
   reusePortOption,
   signalOption,
 } from '../core/options.ts';
+import { normalizeUdpProxyProtocol, type NormalizedProxyProtocol, type UdpProxyProtocolOptions } from '../proxy/proxy-options.ts';
 
 /** Per-source rate limits: one token bucket per source address (an IPv6 source counts per /64). */
 export interface UdpRateLimit {
@@ -89,6 +90,12 @@ export interface UdpServerOptions {
   signal?: AbortSignal;
   /** Resolves host names to every address. @default dns.lookup with `all: true`, `order: 'verbatim'` */
   lookup?: LookupFunction;
+  /**
+   * The PROXY protocol v2 from the balancers in `from`: each of their datagrams must begin with a
+   * header, and the datagram reports the client it names; replies still go to the balancer
+   * (docs/proxy-protocol.md).
+   */
+  proxyProtocol?: UdpProxyProtocolOptions;
 }
 
 /** The defaults of the UDP limits (docs/udp.md says why each is what it is). */
@@ -126,6 +133,7 @@ export interface NormalizedUdpServerOptions {
   readonly dropReportInterval: number;
   readonly signal: AbortSignal | undefined;
   readonly lookup: LookupFunction | undefined;
+  readonly proxyProtocol: NormalizedProxyProtocol | undefined;
 }
 
 const MAX_UDP_PAYLOAD = 65535;
@@ -148,6 +156,7 @@ const UDP_SERVER_OPTION_NAMES = optionNames<UdpServerOptions>({
   dropReportInterval: true,
   signal: true,
   lookup: true,
+  proxyProtocol: true,
 });
 const RATE_LIMIT_NAMES = optionNames<UdpRateLimit>({ datagrams: true, bytes: true, maxSources: true }, 'rateLimit');
 
@@ -190,6 +199,7 @@ export function normalizeUdpServerOptions(input: UdpServerOptions | undefined): 
     dropReportInterval: durationOption('dropReportInterval', options.dropReportInterval, UDP_DEFAULTS.dropReportInterval),
     signal: signalOption(options.signal),
     lookup: functionOption('lookup', options.lookup),
+    proxyProtocol: normalizeUdpProxyProtocol(options.proxyProtocol),
   };
 }
 
