@@ -3,7 +3,7 @@
  * it arrived on (sendto semantics) within the server's amplification limit.
  */
 import type { AddressFamily } from '../net/addresses.ts';
-import type { ProxyInfo } from '../proxy/proxy-info.ts';
+import type { Ends, ProxyInfo } from '../proxy/proxy-info.ts';
 
 /**
  * The IP and UDP header bytes of one datagram on the wire, by family (20 + 8 for IPv4, 40 + 8 for
@@ -13,14 +13,8 @@ import type { ProxyInfo } from '../proxy/proxy-info.ts';
 export const UDP_HEADER_BYTES = Object.freeze({ IPv4: 28, IPv6: 48 });
 
 /** What the PROXY header of a datagram from a trusted balancer said: its payload and the client's ends. @internal */
-export interface RelayedDatagram {
+export interface RelayedDatagram extends Ends {
   readonly payload: Buffer;
-  readonly remoteAddress: string;
-  readonly remotePort: number;
-  readonly remoteFamily: AddressFamily;
-  readonly localAddress: string;
-  readonly localPort: number;
-  readonly localFamily: AddressFamily;
   readonly proxy: ProxyInfo;
 }
 
