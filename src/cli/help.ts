@@ -3,6 +3,7 @@ import { formatByteRate, formatDuration } from './args.ts';
 import { DEFAULT_DRAIN_TIMEOUT, EXEC_DEFAULTS, RUN_DEFAULTS, SERVE_DEFAULTS, SERVE_UDP_DEFAULTS, type ServerDefaults } from './defaults.ts';
 import { DEFAULT_PORT_BASE, SERVICES } from './services/registry.ts';
 import { TLS_HELP } from './tls-flags.ts';
+import { PROXY_HELP } from './proxy-flags.ts';
 
 const COMMON = `Output and shutdown:
       --json               one JSON object per log line
@@ -67,6 +68,8 @@ UDP limits, per service (0 = none); a reply is at most 3 times its request on th
 
 ${TLS_HELP}
 
+${PROXY_HELP}
+
 ${COMMON}
 
 ${ADDRESSES}
@@ -84,6 +87,8 @@ Runs PROGRAM for each TCP connection with the connection as its stdin and stdout
 inetd 'nowait'). PROGRAM's environment adds PROTO (TCP or TCP6), TCPLOCALIP, TCPLOCALPORT,
 TCPREMOTEIP and TCPREMOTEPORT; over TLS also PROTO=SSL, SSLLOCALIP, SSLLOCALPORT, SSLREMOTEIP,
 SSLREMOTEPORT and ucspi-ssl's SSL_PROTOCOL, SSL_CIPHER, SSL_CLIENT_S_DN, … (docs/cli.md).
+Behind a balancer (--proxy-protocol) the TCP* remote and local variables are the client's, as the
+PROXY header names them, and PROXYREMOTEIP, PROXYREMOTEPORT the balancer's.
 Its stderr is logged line by line; its exit status is logged.
 PROGRAM is checked at start (found in PATH, executable); one that cannot be started at a
 connection fails that connection only.
@@ -93,6 +98,8 @@ connection fails that connection only.
 ${limits(EXEC_DEFAULTS)}
 
 ${TLS_HELP}
+
+${PROXY_HELP}
 
 ${COMMON}
 On shutdown each PROGRAM gets SIGTERM, then SIGKILL when the drain timeout ends.
@@ -117,6 +124,8 @@ server once it listens (to broadcast, throttle, …).
 ${limits(RUN_DEFAULTS)}
 
 ${TLS_HELP}
+
+${PROXY_HELP}
 
 ${COMMON}
 

@@ -17,13 +17,14 @@ import { findProgram } from '../exec/find-program.ts';
 import { EXEC_HELP } from '../help.ts';
 import { groupByPort } from '../serve-plan.ts';
 import { TLS_OPTIONS, readTlsFlags, tlsOptionsFrom, withTlsReload } from '../tls-flags.ts';
+import { PROXY_OPTIONS, readProxyFlags, withProxyProtocol } from '../proxy-flags.ts';
 import type { Logger } from '../logger.ts';
 import type { ServerSet } from '../server-set.ts';
 import type { Stoppable } from '../shutdown.ts';
 import { packageVersion } from '../version.ts';
 import { createLogger, printText, readListenAddresses, readServerSettings, serveEndpoints } from './common.ts';
 
-const EXEC_OPTIONS = { ...SERVER_OPTIONS, ...TLS_OPTIONS } as const;
+const EXEC_OPTIONS = { ...SERVER_OPTIONS, ...TLS_OPTIONS, ...PROXY_OPTIONS } as const;
 
 /** Runs `exec`; resolves with the exit code. @throws {UsageError} */
 export async function execCommand(args: readonly string[]): Promise<number> {
@@ -32,6 +33,7 @@ export async function execCommand(args: readonly string[]): Promise<number> {
   if (values.help) return printText(EXEC_HELP);
   if (values.version) return printText(packageVersion());
   const tlsFiles = readTlsFlags(values, 'exec');
+  const proxyProtocol = readProxyFlags(values, 'exec');
   const settings = { ...readServerSettings(values, EXEC_DEFAULTS), ...(tlsFiles && { serverOptions: { tls: tlsOptionsFrom(tlsFiles, {}, 'exec') } }) };
   const addresses = readListenAddresses(values, 'exec');
   const [program, ...programRest] = programArgs;
@@ -44,7 +46,7 @@ export async function execCommand(args: readonly string[]): Promise<number> {
   const children = new ChildProcesses();
   const tcp = createExecHandler({ program, args: programRest }, children, log, settings.drainTimeout);
   const endpoints = groupByPort(addresses).map(({ hosts, port }) => ({ name, hosts, port, tcp }));
-  return serveEndpoints(endpoints, settings, log, withTlsReload(tlsFiles, undefined, log, { stoppable: (servers) => stopExec(servers, children, log) }));
+  return serveEndpoints(endpoints, withProxyProtocol(settings, proxyProtocol), log, withTlsReload(tlsFiles, undefined, log, { stoppable: (servers) => stopExec(servers, children, log) }));
 }
 
 /** After SIGKILL at the drain deadline, how long to wait for the process groups to empty. */

@@ -11,13 +11,14 @@ import { ModuleLoadError, loadHandlerModule, type LoadedHandler } from '../load-
 import type { ModuleServerOptions } from '../module-options.ts';
 import { groupByPort } from '../serve-plan.ts';
 import { TLS_OPTIONS, readTlsFlags, tlsOptionsFrom, withTlsReload } from '../tls-flags.ts';
+import { PROXY_OPTIONS, readProxyFlags, withProxyProtocol } from '../proxy-flags.ts';
 import type { RunningEndpoint } from '../server-set.ts';
 import { packageVersion } from '../version.ts';
 import { createLogger, printText, readListenAddresses, readServerSettings, serveEndpoints, type ServerFlagValues } from './common.ts';
 
 /** Runs `run`; resolves with the exit code. @throws {UsageError} */
 export async function runCommand(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine('run', args, { ...SERVER_OPTIONS, ...TLS_OPTIONS }, true);
+  const { values, positionals } = parseCommandLine('run', args, { ...SERVER_OPTIONS, ...TLS_OPTIONS, ...PROXY_OPTIONS }, true);
   if (values.help) return printText(RUN_HELP);
   if (values.version) return printText(packageVersion());
   const [modulePath, ...extra] = positionals;
@@ -25,6 +26,7 @@ export async function runCommand(args: readonly string[]): Promise<number> {
   if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`, 'run');
   readServerSettings(values, RUN_DEFAULTS); // the flags' own mistakes first, before the module runs
   const tlsFiles = readTlsFlags(values, 'run');
+  const proxyProtocol = readProxyFlags(values, 'run');
   const addresses = readListenAddresses(values, 'run');
   const log = createLogger(values);
 
@@ -52,7 +54,7 @@ export async function runCommand(args: readonly string[]): Promise<number> {
       }
     }
   });
-  return serveEndpoints(endpoints, mergeModuleOptions(values, options), log, withTlsReload(tlsFiles, moduleTls, log, ready ? { ready } : {}));
+  return serveEndpoints(endpoints, withProxyProtocol(mergeModuleOptions(values, options), proxyProtocol), log, withTlsReload(tlsFiles, moduleTls, log, ready ? { ready } : {}));
 }
 
 /**

@@ -9,11 +9,12 @@ import type { Endpoint } from '../server-set.ts';
 import { parseQuotes } from '../services/qotd.ts';
 import type { ServiceConfig, ServiceHandlers } from '../services/service.ts';
 import { TLS_OPTIONS, readTlsFlags, tlsOptionsFrom, withTlsReload } from '../tls-flags.ts';
+import { PROXY_OPTIONS, readProxyFlags, withProxyProtocol } from '../proxy-flags.ts';
 import { readUdpLimits } from '../udp-wiring.ts';
 import { packageVersion } from '../version.ts';
 import { createLogger, printText, readServerSettings, serveEndpoints } from './common.ts';
 
-const OPTIONS = { ...SERVER_OPTIONS, ...UDP_OPTIONS, ...TLS_OPTIONS, quotes: { type: 'string' } } as const;
+const OPTIONS = { ...SERVER_OPTIONS, ...UDP_OPTIONS, ...TLS_OPTIONS, ...PROXY_OPTIONS, quotes: { type: 'string' } } as const;
 
 /** Runs `serve`; resolves with the exit code. @throws {UsageError} */
 export async function serveCommand(args: readonly string[]): Promise<number> {
@@ -21,6 +22,7 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
   if (values.help) return printText(SERVE_HELP);
   if (values.version) return printText(packageVersion());
   const tlsFiles = readTlsFlags(values, 'serve');
+  const proxyProtocol = readProxyFlags(values, 'serve');
   const settings = { ...readServerSettings(values, SERVE_DEFAULTS), udp: readUdpLimits(values), ...(tlsFiles && { serverOptions: { tls: tlsOptionsFrom(tlsFiles, {}, 'serve') } }) };
   const plan = planServe(positionals, values.listen ?? []);
   const config: ServiceConfig = values.quotes === undefined ? {} : { quotes: readQuotesFile(values.quotes) };
@@ -33,7 +35,7 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
     instances.set(service.name, handlers);
     return { name: service.name, hosts, port, tcp: handlers.tcp, udp: handlers.udp };
   });
-  return serveEndpoints(endpoints, settings, log, withTlsReload(tlsFiles, undefined, log));
+  return serveEndpoints(endpoints, withProxyProtocol(settings, proxyProtocol), log, withTlsReload(tlsFiles, undefined, log));
 }
 
 /** @throws {UsageError} naming `--quotes` when the file is unreadable, empty, or holds a quote too long */
