@@ -23,6 +23,8 @@ export type ProxyAdmission = 'header' | 'direct' | 'refuse';
 export class TcpProxyProtocol {
   readonly #options: NormalizedProxyProtocol;
   readonly #counters = new ProxyCounters();
+  /** Connections judged trusted at accept, so the stage reads their header without asking the list again. */
+  readonly #trusted = new WeakSet<ConnectionInfo>();
   readonly stage: PendingStage;
 
   constructor(options: NormalizedProxyProtocol) {
@@ -35,7 +37,10 @@ export class TcpProxyProtocol {
    * Counts the untrusted ones.
    */
   admission(info: ConnectionInfo): ProxyAdmission {
-    if (this.#options.trusts(info.remoteAddress, info.remoteFamily)) return 'header';
+    if (this.#options.trusts(info.remoteAddress, info.remoteFamily)) {
+      this.#trusted.add(info);
+      return 'header';
+    }
     if (this.#options.untrusted === 'refuse') {
       this.#counters.refused++;
       return 'refuse';
@@ -44,9 +49,9 @@ export class TcpProxyProtocol {
     return 'direct';
   }
 
-  /** Whether the stage must read a header from this connection. */
+  /** Whether the stage must read a header from this connection: {@link admission} said so. */
   trusts(info: ConnectionInfo): boolean {
-    return this.#options.trusts(info.remoteAddress, info.remoteFamily);
+    return this.#trusted.has(info);
   }
 
   get counters(): ProxyCounters {
@@ -77,33 +82,36 @@ function headerStage(protocol: TcpProxyProtocol, options: NormalizedProxyProtoco
     },
     run(info, signal, socket) {
       if (!protocol.trusts(info)) return undefined;
-      return readHeader(socket, info, new ProxyHeaderParser(parserOptions), signal).then((verdict): StageVerdict => {
-        if ('cause' in verdict) counters.failed(verdict.error.code);
-        else counters.parsed(verdict.info.proxy!);
-        return verdict;
-      });
+      return readHeader(socket, info, new ProxyHeaderParser(parserOptions), signal, counters);
     },
   };
 }
 
-type HeaderVerdict = { readonly socket: Socket; readonly info: ConnectionInfo } | { readonly cause: RejectCause; readonly error: ProxyProtocolError };
-
-/** Reads the header off `socket`, leaving every byte after it unread there. */
-function readHeader(socket: Socket, info: ConnectionInfo, parser: ProxyHeaderParser, signal: AbortSignal): Promise<HeaderVerdict> {
+/**
+ * Reads the header off `socket`, leaving every byte after it unread there, and counts the
+ * outcome. Once `signal` has aborted (the deadline, a reset, the server closing) the pending
+ * stage has closed the socket: whatever arrives after that is ignored, and the promise never settles.
+ */
+function readHeader(socket: Socket, info: ConnectionInfo, parser: ProxyHeaderParser, signal: AbortSignal, counters: ProxyCounters): Promise<StageVerdict> {
   return new Promise((resolve) => {
     const stop = (): void => {
       socket.off('readable', onReadable);
       socket.off('end', onEnd);
-      signal.removeEventListener('abort', stop);
     };
     const settle = (result: Exclude<ProxyParseResult, { state: 'partial' }>): void => {
       stop();
-      if (result.state === 'failed') return resolve({ cause: RejectCause.PROXY_HEADER, error: result.error });
+      if (result.state === 'failed') {
+        counters.failed(result.error.code);
+        return resolve({ cause: RejectCause.PROXY_HEADER, error: result.error });
+      }
+      const header = result.header;
+      counters.parsed(header);
       if (result.rest.length > 0) socket.unshift(result.rest);
       const peer = { address: info.remoteAddress, port: info.remotePort, family: info.remoteFamily };
-      resolve({ socket, info: { ...endsAfterHeader(info, result.header), proxy: proxyInfoOf(result.header, peer) } });
+      resolve({ socket, info: { ...endsAfterHeader(info, header), proxy: proxyInfoOf(header, peer) } });
     };
     const onReadable = (): void => {
+      if (signal.aborted) return stop();
       // Reading exactly what is buffered never schedules the stream's 'end': a peer that sent its
       // header and FIN together still has its 'end' heard by the session, not lost in between.
       while (socket.readableLength > 0) {
@@ -112,8 +120,10 @@ function readHeader(socket: Socket, info: ConnectionInfo, parser: ProxyHeaderPar
       }
       socket.read(); // nothing buffered, the header incomplete: at EOF this emits 'end', which refuses it
     };
-    const onEnd = (): void => settle(parser.finish());
-    signal.addEventListener('abort', stop);
+    const onEnd = (): void => {
+      if (signal.aborted) return stop();
+      settle(parser.finish());
+    };
     socket.on('readable', onReadable);
     socket.on('end', onEnd);
   });
