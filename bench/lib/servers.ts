@@ -42,6 +42,7 @@ export const servers: readonly BenchServer[] = [
   { name: 'raw-tls-echo', script: 'raw-tls-echo.ts', kind: 'tls', baseline: null },
   { name: 'switchboard-tls-echo', script: 'switchboard-tls-echo.ts', kind: 'tls', baseline: 'raw-tls-echo', requires: ['listen'], targets: { throughput: 0.97 } },
   { name: 'switchboard-direct-echo', script: 'switchboard-event-echo.ts', kind: 'proxy', baseline: null },
+  { name: 'switchboard-accept-echo', script: 'switchboard-accept-echo.ts', kind: 'proxy', baseline: 'switchboard-direct-echo', requires: ['listen'] },
   { name: 'switchboard-proxy-v1-echo', script: 'switchboard-proxy-echo.ts', kind: 'proxy', baseline: 'switchboard-direct-echo', requires: ['listen'], targets: { throughput: 0.95 }, loadgenArgs: ['-x', V1_HEADER_HEX] },
   { name: 'switchboard-proxy-v2-echo', script: 'switchboard-proxy-echo.ts', kind: 'proxy', baseline: 'switchboard-direct-echo', requires: ['listen'], targets: { throughput: 0.95 }, loadgenArgs: ['-x', V2_HEADER_HEX] },
   { name: 'switchboard-udp-echo', script: 'switchboard-udp-echo.ts', kind: 'udp', baseline: 'raw-dgram-echo', requires: ['listenUdp'], targets: { throughput: 0.97 } },

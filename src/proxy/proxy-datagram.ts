@@ -11,7 +11,7 @@ import type { DatagramUnwrapper, UdpEndpoint } from '../udp/udp-endpoint.ts';
 import { DropCause } from '../udp/udp-ledger.ts';
 import { endsAfterHeader, proxyInfoOf } from './proxy-info.ts';
 import type { NormalizedProxyProtocol } from './proxy-options.ts';
-import { parseProxyHeader, type ProxyParserOptions } from './proxy-parser.ts';
+import { checkedParserOptions, parseProxyHeader, type ProxyParserOptions } from './proxy-parser.ts';
 import { ProxyCounters, type ProxyStats } from './proxy-stats.ts';
 
 /** A UDP server's PROXY protocol: the trust decision and the header of each datagram, and the counters. @internal */
@@ -22,7 +22,7 @@ export class UdpProxyProtocol implements DatagramUnwrapper {
 
   constructor(options: NormalizedProxyProtocol) {
     this.#options = options;
-    this.#parser = { versions: [2], maxHeaderBytes: options.maxHeaderBytes };
+    this.#parser = checkedParserOptions({ versions: [2], maxHeaderBytes: options.maxHeaderBytes });
   }
 
   unwrap(data: Buffer, address: string, port: number, family: AddressFamily, local: UdpEndpoint): RelayedDatagram | DropCause | undefined {

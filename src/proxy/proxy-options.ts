@@ -3,7 +3,7 @@
  * (the trusted balancers), what happens to the others, and the header's limits. Checked once,
  * at construction.
  */
-import type { BlockList } from 'node:net';
+import { BlockList } from 'node:net';
 import { InvalidOptionError } from '../core/errors.ts';
 import { durationOption, integerOption, oneOfOption, optionNames, optionsObject } from '../core/options.ts';
 import type { AddressFamily } from '../net/addresses.ts';
@@ -98,13 +98,33 @@ export function normalizeUdpProxyProtocol(value: UdpProxyProtocolOptions | undef
   return { ...common(given), versions: Object.freeze([2]) as readonly 2[], timeout: 0 };
 }
 
+/** `ask`, remembering its answers for up to {@link TRUST_CACHE_SIZE} addresses (then starting over). */
+function cachedTrust(ask: (address: string, family: AddressFamily) => boolean): (address: string, family: AddressFamily) => boolean {
+  const answers = new Map<string, boolean>();
+  return (address, family) => {
+    let answer = answers.get(address);
+    if (answer === undefined) {
+      answer = ask(address, family);
+      if (answers.size >= TRUST_CACHE_SIZE) answers.clear();
+      answers.set(address, answer);
+    }
+    return answer;
+  };
+}
+
+/** Addresses whose trust is remembered: balancers are few, and a flood of clients from elsewhere cannot grow it. */
+const TRUST_CACHE_SIZE = 1024;
+
 function common(given: Partial<UdpProxyProtocolOptions>): Pick<NormalizedProxyProtocol, 'trusts' | 'from' | 'untrusted' | 'maxHeaderBytes'> {
   if (given.from === undefined) throw new InvalidOptionError('proxyProtocol.from', 'is required: the addresses or CIDR prefixes of the balancers trusted to send the header', undefined);
   const compiled = compileAddressList('proxyProtocol.from', given.from);
   if (compiled === undefined) throw new InvalidOptionError('proxyProtocol.from', 'must list at least one trusted source', given.from);
   const list: BlockList = compiled.blockList;
+  const ask = (address: string, family: AddressFamily): boolean => list.check(address, family === 'IPv6' ? 'ipv6' : 'ipv4');
   return {
-    trusts: (address, family) => list.check(address, family === 'IPv6' ? 'ipv6' : 'ipv4'),
+    // A list given as addresses never changes, and a balancer is a handful of addresses: the
+    // answers are kept (bounded). A BlockList the caller keeps is asked every time.
+    trusts: given.from instanceof BlockList ? ask : cachedTrust(ask),
     from: compiled.source,
     untrusted: oneOfOption('proxyProtocol.untrusted', given.untrusted, ['refuse', 'direct'] as const, 'refuse'),
     maxHeaderBytes: integerOption('proxyProtocol.maxHeaderBytes', given.maxHeaderBytes, DEFAULT_MAX_PROXY_HEADER_BYTES, V2_FIXED_LENGTH, V2_MAX_LENGTH),

@@ -13,7 +13,7 @@ import { RejectCause } from '../tcp/reject-reason.ts';
 import { ProxyProtocolError } from './proxy-error.ts';
 import { endsAfterHeader, proxyInfoOf } from './proxy-info.ts';
 import type { NormalizedProxyProtocol } from './proxy-options.ts';
-import { ProxyHeaderParser, type ProxyParseResult } from './proxy-parser.ts';
+import { ProxyHeaderParser, checkedParserOptions, type ProxyParseResult } from './proxy-parser.ts';
 import { ProxyCounters, type ProxyStats } from './proxy-stats.ts';
 
 /** How the accept path treats one connection: read its header, serve it as it is, or refuse it. @internal */
@@ -69,7 +69,7 @@ export class TcpProxyProtocol {
  * past the deadline `proxy-timeout`. A connection served direct passes untouched.
  */
 function headerStage(protocol: TcpProxyProtocol, options: NormalizedProxyProtocol): PendingStage {
-  const parserOptions = { versions: options.versions, maxHeaderBytes: options.maxHeaderBytes };
+  const parserOptions = checkedParserOptions({ versions: options.versions, maxHeaderBytes: options.maxHeaderBytes });
   const counters = protocol.counters;
   return {
     name: 'PROXY header',

@@ -6,6 +6,7 @@
  */
 import '../helpers/leak-check.ts';
 import assert from 'node:assert/strict';
+import { BlockList } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { ErrorCode, InvalidOptionError, RejectCause, TcpServer, type EventSession, type RejectedConnection, type TcpEventHandler, type TcpServerOptions } from '../../src/index.ts';
 import { createTestCertificates, pemPair } from '../helpers/certs.ts';
@@ -202,6 +203,20 @@ describe('TcpServer with the proxyProtocol option', () => {
       assert.equal(opened.proxy, null);
       assert.equal((await client.waitForBytes(forged.length + 4)).toString(), `${forged.toString()}data`);
       assert.deepEqual(server.stats().proxy?.untrusted, { refused: 0, direct: 1 });
+    });
+  });
+
+  describe('from as a net.BlockList', () => {
+    it('applies rules the caller adds later at once (the list is asked every time, never cached)', async (t) => {
+      const from = new BlockList();
+      from.addAddress('198.18.0.1');
+      const { server, port, session } = await listenProxied(t, { proxyProtocol: { from } });
+      const refused = nextRejection(server);
+      await balancerClient(t, port, headerFrom(1, CLIENT, FRONT));
+      assert.equal((await refused).cause, RejectCause.PROXY_UNTRUSTED);
+      from.addAddress('127.0.0.1');
+      await balancerClient(t, port, headerFrom(1, CLIENT, FRONT));
+      assert.equal((await session(0)).remoteAddress, CLIENT.address);
     });
   });
 
