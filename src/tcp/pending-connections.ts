@@ -228,7 +228,8 @@ export class PendingConnections {
     (socket as PendingSocket)[kPending] = undefined;
     this.#owned.delete(connection);
     if (this.#owned.size > 0) return;
-    this.#sweep?.stop();
+    // The sweep stops itself at its next tick once nothing waits on a deadline: stopping it here
+    // would restart a timer for nearly every connection of a steady stream (the PROXY stage's).
     const waiters = this.#emptyWaiters;
     this.#emptyWaiters = [];
     for (const resolve of waiters) resolve();
