@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { columnMatches, columns, isTlsColumn } from './lib/columns.ts';
+import { columnMatches, columns, isTlsColumn, usesTlsLoadgen } from './lib/columns.ts';
 import type { BenchColumn } from './lib/columns.ts';
 import { ensureLoadgen, loadgenArgs, loadgenTimeoutMs, sampleFrom } from './lib/loadgen.ts';
 import type { Sample, Timing } from './lib/loadgen.ts';
@@ -29,7 +29,8 @@ const USAGE = `usage: node bench/run.ts [options]
   --only LIST         comma-separated selectors, repeatable:
                         a column: ${columns.map((c) => c.name).join(', ')}
                         a group: tcp, udp, tls, tcp-lines, tcp-echo, tcp-connect, tcp-idle, udp-echo,
-                          tls-echo (TLS: load from bench/lib/tls-loadgen.c, C against OpenSSL)
+                          tls-echo (TLS: load from bench/lib/tls-loadgen.c, C against OpenSSL);
+                          the column proxy-connect: a PROXY listener against a plain one
                         a server: ${servers.map((s) => s.name).join(', ')}
                           (its baseline is added)
                         codecs: bench/codecs.ts
@@ -153,10 +154,10 @@ async function main(): Promise<number> {
   const pinning = os.availableParallelism() >= 2 && commandWorks('taskset', ['-c', LOADGEN_CPU, 'true']);
   const pinned = (cpu: string, command: string, args: readonly string[]): [string, string[]] =>
     pinning ? ['taskset', ['-c', cpu, command, ...args]] : [command, [...args]];
-  const loadgen = plan.some((p) => !isTlsColumn(p.column)) ? await ensureLoadgen(loadgenSource, cacheDir) : '';
-  const tlsLoadgen = plan.some((p) => isTlsColumn(p.column)) ? await ensureLoadgen(tlsLoadgenSource, cacheDir, 'tls-loadgen', ['-lssl', '-lcrypto']) : '';
-  const loadgenFor = (column: BenchColumn): string => (isTlsColumn(column) ? tlsLoadgen : loadgen);
-  if (tlsLoadgen !== '') {
+  const loadgen = plan.some((p) => !usesTlsLoadgen(p.column)) ? await ensureLoadgen(loadgenSource, cacheDir) : '';
+  const tlsLoadgen = plan.some((p) => usesTlsLoadgen(p.column)) ? await ensureLoadgen(tlsLoadgenSource, cacheDir, 'tls-loadgen', ['-lssl', '-lcrypto']) : '';
+  const loadgenFor = (column: BenchColumn): string => (usesTlsLoadgen(column) ? tlsLoadgen : loadgen);
+  if (plan.some((p) => isTlsColumn(p.column))) {
     // The TLS servers read the bench certificate from these (the children inherit them).
     const material = ensureBenchCertificate(path.join(cacheDir, 'bench-tls'));
     process.env.BENCH_TLS_KEY = material.key;
@@ -195,6 +196,9 @@ async function main(): Promise<number> {
     for (const { column } of plan) {
       out.push(`  ${column.name.padEnd(width)}  ${pinned(LOADGEN_CPU, loadgenFor(column), loadgenArgs(column, timing, '<port>', '<pid>')).flat().join(' ')}`);
     }
+    for (const server of runnable.filter((s) => s.loadgenArgs !== undefined && plan.some((p) => p.servers.includes(s)))) {
+      out.push(`  (for ${server.name}, add: ${server.loadgenArgs!.join(' ')})`);
+    }
   }
   process.stdout.write(`${out.join('\n')}\n\n`);
 
@@ -210,7 +214,7 @@ async function main(): Promise<number> {
       return { ok: false, reason: `server did not start: ${(error as Error).message}` };
     }
     try {
-      const [lgCommand, lgArgs] = pinned(LOADGEN_CPU, loadgenFor(column), loadgenArgs(column, timing, String(srv.port), String(srv.pid)));
+      const [lgCommand, lgArgs] = pinned(LOADGEN_CPU, loadgenFor(column), [...loadgenArgs(column, timing, String(srv.port), String(srv.pid)), ...(server.loadgenArgs ?? [])]);
       const run = await runCommand(lgCommand, lgArgs, loadgenTimeoutMs(timing));
       if (srv.hasExited()) {
         return { ok: false, reason: `server exited during the measurement: ${headline(srv.stderr())}` };

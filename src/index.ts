@@ -34,6 +34,34 @@ export { TLS_DEFAULTS } from './tls/tls-options.ts';
 export type { TlsOptions, TlsMode, TlsCredentials, TlsVersion, Pem, SniCallback, SniSelection, AlpnCallback } from './tls/tls-options.ts';
 export type { TlsInfo, TlsPeerCertificate } from './tls/describe-tls.ts';
 export type { CertificateSummary, ExpiringCertificate } from './tls/certificates.ts';
+export { ProxyHeaderParser, parseProxyHeader, encodeProxyHeader, ProxyProtocolError, crc32c, DEFAULT_MAX_PROXY_HEADER_BYTES } from './proxy/index.ts';
+export type {
+  ProxyCompleteResult,
+  ProxyFailedResult,
+  ProxyParseResult,
+  ProxyParserOptions,
+  ProxyPartialResult,
+  ProxyErrorCode,
+  ProxyAddress,
+  ProxyAddressInit,
+  ProxyCommand,
+  ProxyFamily,
+  ProxyHeader,
+  ProxyHeaderInit,
+  ProxyInetAddress,
+  ProxyRawTlv,
+  ProxyRawTlvInit,
+  ProxySslInfo,
+  ProxySslInit,
+  ProxyTlvs,
+  ProxyTlvsInit,
+  ProxyTransport,
+  ProxyUnixAddress,
+} from './proxy/index.ts';
+export { DEFAULT_PROXY_TIMEOUT, MIN_PROXY_TIMEOUT } from './proxy/proxy-options.ts';
+export type { ProxyProtocolOptions, UdpProxyProtocolOptions, ProxyUntrustedPolicy } from './proxy/proxy-options.ts';
+export type { ProxyInfo, ProxyPeer } from './proxy/proxy-info.ts';
+export type { ProxyStats } from './proxy/proxy-stats.ts';
 export { framed, DEFAULT_PARTIAL_FRAME_TIMEOUT } from './framing/framed.ts';
 export type { FramedHandler, FramedEventHandler, FramedSessionFunction, FramingOptions } from './framing/framed.ts';
 export { FramedEventSession } from './framing/framed-event-session.ts';

@@ -7,12 +7,17 @@ import type { ServerKind } from './servers.ts';
 
 export type LoadgenMode = 'tcp-echo' | 'tcp-connect' | 'udp-echo' | 'tcp-idle' | TlsLoadgenMode;
 
-/** The modes of bench/lib/tls-loadgen.c, the TLS load side (the plain loadgen speaks no TLS). */
-export type TlsLoadgenMode = 'tls-connect' | 'tls-echo';
+/** The modes of bench/lib/tls-loadgen.c, the TLS load side (the plain loadgen speaks no TLS, and sends no PROXY header). */
+export type TlsLoadgenMode = 'tls-connect' | 'tls-echo' | 'proxy-connect';
 
-/** Whether a column is driven by the TLS load generator. */
-export function isTlsColumn(column: BenchColumn): column is BenchColumn & { mode: TlsLoadgenMode } {
+/** Whether a column measures TLS servers. */
+export function isTlsColumn(column: BenchColumn): boolean {
   return column.mode === 'tls-connect' || column.mode === 'tls-echo';
+}
+
+/** Whether a column is driven by bench/lib/tls-loadgen.c (TLS, and the PROXY connect loop). */
+export function usesTlsLoadgen(column: BenchColumn): column is BenchColumn & { mode: TlsLoadgenMode } {
+  return isTlsColumn(column) || column.mode === 'proxy-connect';
 }
 
 export interface BenchColumn {
@@ -45,6 +50,9 @@ export const columns: readonly BenchColumn[] = [
   { name: 'tls-connect', kind: 'tls', mode: 'tls-connect', args: ['-c', '16', '-s', '16'], metric: 'conns_per_s', unit: 'conns/s', description: '16 clients loop connect, full TLS handshake, send 16 B, read the echo, close_notify, close' },
   { name: 'tls-pp16', kind: 'tls', mode: 'tls-echo', args: ['-c', '16', '-d', '1', '-s', '16'], metric: 'msgs_per_s', unit: 'msgs/s', description: 'TLS ping-pong: 16 established connections, one 16-byte message in flight on each' },
   { name: 'tls-pipe16k', kind: 'tls', mode: 'tls-echo', args: ['-c', '16', '-d', '16', '-s', '16384'], metric: 'msgs_per_s', unit: 'msgs/s', description: 'TLS pipelined: 16 established connections, 16 messages of 16 KiB in flight on each' },
+  // PROXY: the same connect loop from tls-loadgen.c without TLS, each connection's header (-x, per
+  // server) and payload in one write; a trusted-PROXY listener against the same server without it.
+  { name: 'proxy-connect', kind: 'proxy', mode: 'proxy-connect', args: ['-c', '16', '-s', '16'], metric: 'conns_per_s', unit: 'conns/s', description: '16 clients loop connect, send a PROXY header and 16 B in one write, read the 16 B echo, close' },
   { name: 'udp-pp64', kind: 'udp', mode: 'udp-echo', args: ['-c', '16', '-d', '1', '-s', '64'], metric: 'dgrams_per_s', unit: 'dgrams/s', description: 'ping-pong: 16 connected UDP sockets, one 64-byte datagram in flight on each' },
 ];
 
@@ -54,6 +62,6 @@ export function columnMatches(column: BenchColumn, selector: string): boolean {
     selector === column.name ||
     selector === column.mode ||
     selector === column.kind ||
-    (selector === 'tcp' && column.kind !== 'udp' && column.kind !== 'tls')
+    (selector === 'tcp' && column.kind !== 'udp' && column.kind !== 'tls' && column.kind !== 'proxy')
   );
 }

@@ -4,8 +4,10 @@
  * Adding a server is one entry here plus its script in bench/servers/.
  */
 
+import { V1_HEADER_HEX, V2_HEADER_HEX } from './proxy-headers.ts';
+
 /** What a server speaks, and therefore which columns it can be measured in. */
-export type ServerKind = 'tcp' | 'tcp-lines' | 'udp' | 'tls';
+export type ServerKind = 'tcp' | 'tcp-lines' | 'udp' | 'tls' | 'proxy';
 
 /** Ratios a server aims for against its baseline; printed beside the figures, never enforced. */
 export interface Targets {
@@ -26,6 +28,8 @@ export interface BenchServer {
   /** Exports of src/index.ts the script needs; the server is skipped until they exist. */
   readonly requires?: readonly string[];
   readonly targets?: Targets;
+  /** Load generator arguments for this server alone, after the column's (the PROXY header it must be sent). */
+  readonly loadgenArgs?: readonly string[];
 }
 
 export const servers: readonly BenchServer[] = [
@@ -38,5 +42,9 @@ export const servers: readonly BenchServer[] = [
   { name: 'raw-dgram-echo', script: 'raw-dgram-echo.ts', kind: 'udp', baseline: null },
   { name: 'raw-tls-echo', script: 'raw-tls-echo.ts', kind: 'tls', baseline: null },
   { name: 'switchboard-tls-echo', script: 'switchboard-tls-echo.ts', kind: 'tls', baseline: 'raw-tls-echo', requires: ['listen'], targets: { throughput: 0.97 } },
+  { name: 'switchboard-direct-echo', script: 'switchboard-event-echo.ts', kind: 'proxy', baseline: null },
+  { name: 'switchboard-accept-echo', script: 'switchboard-accept-echo.ts', kind: 'proxy', baseline: 'switchboard-direct-echo', requires: ['listen'] },
+  { name: 'switchboard-proxy-v1-echo', script: 'switchboard-proxy-echo.ts', kind: 'proxy', baseline: 'switchboard-direct-echo', requires: ['listen'], targets: { throughput: 0.95 }, loadgenArgs: ['-x', V1_HEADER_HEX] },
+  { name: 'switchboard-proxy-v2-echo', script: 'switchboard-proxy-echo.ts', kind: 'proxy', baseline: 'switchboard-direct-echo', requires: ['listen'], targets: { throughput: 0.95 }, loadgenArgs: ['-x', V2_HEADER_HEX] },
   { name: 'switchboard-udp-echo', script: 'switchboard-udp-echo.ts', kind: 'udp', baseline: 'raw-dgram-echo', requires: ['listenUdp'], targets: { throughput: 0.97 } },
 ];

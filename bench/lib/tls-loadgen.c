@@ -6,6 +6,10 @@
  *                read them back, close_notify, close. Reports handshakes (connections) per second.
  *   tls-echo     N established TLS connections each keep DEPTH messages of SIZE bytes in
  *                flight; every echoed byte is counted. Reports messages per second.
+ *   proxy-connect  No TLS: C clients loop connect, write the bytes of -x HEX (a PROXY header)
+ *                and SIZE bytes in one write, read the SIZE bytes back, close. Reports connections
+ *                per second. The plain loadgen cannot send a header first; without -x this is
+ *                its tcp-connect, so a PROXY listener and a plain one meet the same client.
  *
  * Build: gcc -O2 -Wall -o tls-loadgen tls-loadgen.c -lssl -lcrypto
  * Output: one line on stdout, "RESULT key=value ...", in the plain loadgen's keys where they
@@ -37,9 +41,10 @@
 
 #define MAX_CONNS 4096
 #define MAX_SIZE (1 << 20)
+#define MAX_PREFIX 4096
 #define SOURCES 16 /* tls-connect binds 127.0.0.2 .. 127.0.0.17: TIME_WAIT spreads over them */
 
-enum { TLS_CONNECT, TLS_ECHO };
+enum { TLS_CONNECT, TLS_ECHO, PROXY_CONNECT };
 enum { S_CONNECTING, S_HANDSHAKE, S_RUNNING, S_IDLE };
 
 static struct {
@@ -62,6 +67,9 @@ static struct conn conns[MAX_CONNS];
 static SSL_CTX *ctx;
 static int ep;
 static unsigned char *pattern, *rbuf;
+static unsigned char *wbuf; /* proxy-connect: the prefix, then SIZE bytes of pattern: one write */
+static unsigned char prefix[MAX_PREFIX];
+static int prefix_len;
 static struct sockaddr_in target;
 static unsigned next_source;
 static int measuring, finished;
@@ -147,7 +155,7 @@ static int open_conn(struct conn *c) {
     if (c->fd < 0) die("socket");
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (opt.mode == TLS_CONNECT) {
+    if (opt.mode == TLS_CONNECT || opt.mode == PROXY_CONNECT) {
         struct sockaddr_in src = {.sin_family = AF_INET};
         src.sin_addr.s_addr = htonl(0x7f000002 + (next_source++ % SOURCES));
         setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
@@ -200,7 +208,54 @@ static void quick_ack(struct conn *c) {
     setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
 }
 
+/* proxy-connect: the prefix and the payload (c->owed counts both), then the echo of the payload. */
+static void plain_step(struct conn *c) {
+    quick_ack(c);
+    long long total = prefix_len + opt.size;
+    while (c->owed > 0) {
+        ssize_t w = write(c->fd, wbuf + (total - c->owed), (size_t)c->owed);
+        if (w > 0) {
+            c->owed -= w;
+            continue;
+        }
+        if (w < 0 && errno == EAGAIN) return want(c, EPOLLIN | EPOLLOUT);
+        count_error(c, "write");
+        close_conn(c, 0);
+        if (!finished) open_conn(c);
+        return;
+    }
+    for (;;) {
+        ssize_t r = read(c->fd, rbuf, MAX_SIZE);
+        if (r > 0 && r <= c->awaited) {
+            c->awaited -= r;
+            if (c->awaited == 0) return finished_exchange(c);
+            continue;
+        }
+        if (r < 0 && errno == EAGAIN) break;
+        count_error(c, r == 0 ? "read: the server closed" : r > 0 ? "read: more bytes than were written" : "read");
+        close_conn(c, 0);
+        if (!finished) open_conn(c);
+        return;
+    }
+    want(c, EPOLLIN);
+}
+
 static void step(struct conn *c) {
+    if (c->state == S_CONNECTING && opt.mode == PROXY_CONNECT) {
+        int soerr = 0;
+        socklen_t len = sizeof soerr;
+        getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+        if (soerr != 0) {
+            conn_fail++;
+            close_conn(c, 0);
+            if (!finished) open_conn(c);
+            return;
+        }
+        c->owed = prefix_len + opt.size;
+        c->awaited = opt.size;
+        c->state = S_RUNNING;
+    }
+    if (opt.mode == PROXY_CONNECT) return plain_step(c);
     if (c->state == S_CONNECTING) {
         int soerr = 0;
         socklen_t len = sizeof soerr;
@@ -276,7 +331,7 @@ static void step(struct conn *c) {
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: tls-loadgen tls-connect|tls-echo -p PORT [-c CONNS] [-d DEPTH] [-s SIZE] [-t SECS] [-w WARMUP] [-P SERVER_PID]\n");
+    fprintf(stderr, "usage: tls-loadgen tls-connect|tls-echo|proxy-connect -p PORT [-c CONNS] [-d DEPTH] [-s SIZE] [-t SECS] [-w WARMUP] [-P SERVER_PID] [-x HEX]\n");
     exit(2);
 }
 
@@ -284,6 +339,7 @@ int main(int argc, char **argv) {
     if (argc < 2) usage();
     if (strcmp(argv[1], "tls-connect") == 0) opt.mode = TLS_CONNECT;
     else if (strcmp(argv[1], "tls-echo") == 0) opt.mode = TLS_ECHO;
+    else if (strcmp(argv[1], "proxy-connect") == 0) opt.mode = PROXY_CONNECT;
     else usage();
     for (int i = 2; i + 1 < argc; i += 2) {
         const char *flag = argv[i], *value = argv[i + 1];
@@ -294,7 +350,16 @@ int main(int argc, char **argv) {
         else if (strcmp(flag, "-t") == 0) opt.secs = atof(value);
         else if (strcmp(flag, "-w") == 0) opt.warmup = atof(value);
         else if (strcmp(flag, "-P") == 0) opt.pid = atoi(value);
-        else usage();
+        else if (strcmp(flag, "-x") == 0) {
+            size_t n = strlen(value);
+            if (n % 2 != 0 || n / 2 > MAX_PREFIX) usage();
+            for (size_t k = 0; k < n / 2; k++) {
+                unsigned byte;
+                if (sscanf(value + 2 * k, "%2x", &byte) != 1) usage();
+                prefix[k] = (unsigned char)byte;
+            }
+            prefix_len = (int)(n / 2);
+        } else usage();
     }
     if (opt.port <= 0 || opt.port > 65535 || opt.conns < 1 || opt.conns > MAX_CONNS || opt.depth < 1 || opt.depth > 1024 ||
         opt.size < 1 || opt.size > MAX_SIZE || opt.secs <= 0 || opt.secs > 600 || opt.warmup < 0 || opt.warmup > 60)
@@ -315,6 +380,10 @@ int main(int argc, char **argv) {
     rbuf = malloc(MAX_SIZE);
     if (!pattern || !rbuf) die("malloc");
     for (int i = 0; i < 16384; i++) pattern[i] = (unsigned char)('a' + i % 26);
+    wbuf = malloc(MAX_PREFIX + MAX_SIZE);
+    if (!wbuf) die("malloc");
+    memcpy(wbuf, prefix, prefix_len);
+    for (int i = 0; i < opt.size; i++) wbuf[prefix_len + i] = pattern[i % 16384];
     ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0) die("epoll_create1");
 
@@ -345,9 +414,9 @@ int main(int argc, char **argv) {
     }
     double window = t_end_meas - t_start_meas;
     if (window <= 0) window = 1e-9;
-    printf("RESULT mode=%s port=%d conns=%d depth=%d size=%d secs=%.3f count=%llu %s=%.1f",
-           opt.mode == TLS_CONNECT ? "tls-connect" : "tls-echo", opt.port, opt.conns, opt.depth, opt.size, window, counted,
-           opt.mode == TLS_CONNECT ? "conns_per_s" : "msgs_per_s", counted / window);
+    printf("RESULT mode=%s port=%d conns=%d depth=%d size=%d prefix=%d secs=%.3f count=%llu %s=%.1f",
+           opt.mode == TLS_CONNECT ? "tls-connect" : opt.mode == PROXY_CONNECT ? "proxy-connect" : "tls-echo", opt.port, opt.conns, opt.depth, opt.size,
+           prefix_len, window, counted, opt.mode == TLS_ECHO ? "msgs_per_s" : "conns_per_s", counted / window);
     if (srv0 >= 0 && srv1 >= 0) printf(" srv_cpu=%.1f", (srv1 - srv0) / (double)sysconf(_SC_CLK_TCK) / window * 100.0);
     else printf(" srv_cpu=NA");
     printf(" lg_cpu=%.1f errors=%llu conn_fail=%llu\n", (lg1 - lg0) / window * 100.0, errors, conn_fail);

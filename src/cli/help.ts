@@ -5,6 +5,7 @@ import { DEFAULT_PORT_BASE, SERVICES } from './services/registry.ts';
 import { TLS_HELP } from './tls-flags.ts';
 import { METRICS_HELP } from './metrics-flags.ts';
 import { ACTIVATION_HELP } from './activation-flags.ts';
+import { PROXY_HELP } from './proxy-flags.ts';
 
 const COMMON = `Output and shutdown:
       --json               one JSON object per log line
@@ -73,6 +74,8 @@ ${METRICS_HELP}
 
 ${ACTIVATION_HELP}
 
+${PROXY_HELP}
+
 ${COMMON}
 
 ${ADDRESSES}
@@ -90,6 +93,8 @@ Runs PROGRAM for each TCP connection with the connection as its stdin and stdout
 inetd 'nowait'). PROGRAM's environment adds PROTO (TCP or TCP6), TCPLOCALIP, TCPLOCALPORT,
 TCPREMOTEIP and TCPREMOTEPORT; over TLS also PROTO=SSL, SSLLOCALIP, SSLLOCALPORT, SSLREMOTEIP,
 SSLREMOTEPORT and ucspi-ssl's SSL_PROTOCOL, SSL_CIPHER, SSL_CLIENT_S_DN, … (docs/cli.md).
+Behind a balancer (--proxy-protocol) the TCP* remote and local variables are the client's, as the
+PROXY header names them, and PROXYREMOTEIP, PROXYREMOTEPORT the balancer's.
 Its stderr is logged line by line; its exit status is logged.
 PROGRAM is checked at start (found in PATH, executable); one that cannot be started at a
 connection fails that connection only.
@@ -103,6 +108,8 @@ ${TLS_HELP}
 ${METRICS_HELP}
 
 ${ACTIVATION_HELP}
+
+${PROXY_HELP}
 
 ${COMMON}
 On shutdown each PROGRAM gets SIGTERM, then SIGKILL when the drain timeout ends.
@@ -131,6 +138,8 @@ ${TLS_HELP}
 ${METRICS_HELP}
 
 ${ACTIVATION_HELP}
+
+${PROXY_HELP}
 
 ${COMMON}
 

@@ -60,6 +60,8 @@ export const ErrorCode = {
   PROXY_CHECKSUM_MISMATCH: 'SWB_ERR_PROXY_CHECKSUM_MISMATCH',
   /** The stream or datagram ended inside a PROXY header. */
   PROXY_TRUNCATED: 'SWB_ERR_PROXY_TRUNCATED',
+  /** A trusted source sent no complete PROXY header within `proxyProtocol.timeout`. */
+  PROXY_TIMEOUT: 'SWB_ERR_PROXY_TIMEOUT',
   /** A TLS key, certificate or CA could not be loaded, or a key does not match its certificate. */
   TLS_CREDENTIALS: 'SWB_ERR_TLS_CREDENTIALS',
   /** Replacing the TLS material failed; the material in use is kept. The failure is the `cause`. */

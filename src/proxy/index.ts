@@ -1,6 +1,6 @@
 /**
  * The PROXY protocol (v1 and v2), pure: a streaming header parser and an encoder, with no sockets.
- * Not yet exported from the package root; the listener integration will do that.
+ * The package root re-exports it with the listener option's types (docs/proxy-protocol.md).
  */
 export { ProxyHeaderParser, parseProxyHeader } from './proxy-parser.ts';
 export type { ProxyCompleteResult, ProxyFailedResult, ProxyParseResult, ProxyParserOptions, ProxyPartialResult } from './proxy-parser.ts';

@@ -7,7 +7,8 @@ export type ProxyErrorCode =
   | typeof ErrorCode.PROXY_BAD_HEADER
   | typeof ErrorCode.PROXY_HEADER_TOO_LARGE
   | typeof ErrorCode.PROXY_CHECKSUM_MISMATCH
-  | typeof ErrorCode.PROXY_TRUNCATED;
+  | typeof ErrorCode.PROXY_TRUNCATED
+  | typeof ErrorCode.PROXY_TIMEOUT;
 
 /**
  * A PROXY protocol header that cannot be accepted; `code` says why and `version` which

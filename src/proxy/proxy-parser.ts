@@ -50,6 +50,21 @@ export interface ProxyFailedResult {
 export type ProxyParseResult = ProxyPartialResult | ProxyCompleteResult | ProxyFailedResult;
 
 const PARTIAL: ProxyPartialResult = Object.freeze({ state: 'partial' });
+
+/** Option objects already checked by {@link checkedParserOptions}: a parser per connection skips the checks. */
+const checked = new WeakSet<ProxyParserOptions>();
+
+/**
+ * Checks parser options once, for many parsers (one per connection): parsers built with the
+ * returned object skip the checks. @internal
+ * @throws {InvalidOptionError} for an option outside its range
+ */
+export function checkedParserOptions(options: ProxyParserOptions): ProxyParserOptions {
+  new ProxyHeaderParser(options);
+  const frozen = Object.freeze({ ...options, ...(options.versions ? { versions: Object.freeze([...options.versions]) } : {}) });
+  checked.add(frozen);
+  return frozen;
+}
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -79,6 +94,14 @@ export class ProxyHeaderParser {
 
   /** @throws {InvalidOptionError} for an option outside its range */
   constructor(options?: ProxyParserOptions) {
+    if (options !== undefined && checked.has(options)) {
+      this.#maxHeaderBytes = options.maxHeaderBytes ?? DEFAULT_MAX_PROXY_HEADER_BYTES;
+      this.#v1MaxLength = Math.min(V1_MAX_LENGTH, this.#maxHeaderBytes);
+      const versions = options.versions ?? [1, 2];
+      this.#acceptV1 = versions.includes(1);
+      this.#acceptV2 = versions.includes(2);
+      return;
+    }
     const given = optionsObject('options', options);
     this.#maxHeaderBytes = integerOption('maxHeaderBytes', given.maxHeaderBytes, DEFAULT_MAX_PROXY_HEADER_BYTES, V2_FIXED_LENGTH, V2_MAX_LENGTH);
     this.#v1MaxLength = Math.min(V1_MAX_LENGTH, this.#maxHeaderBytes);

@@ -41,11 +41,27 @@ export function inspectV1(bytes: Uint8Array, length: number, maxLength: number):
     if (window === maxLength - 1) throw new ProxyProtocolError(ErrorCode.PROXY_HEADER_TOO_LARGE, 1, `no CRLF within ${maxLength} bytes`);
     return undefined;
   }
+  // The usual case, a whole valid line: parsed once. Anything else goes the long way, so a bad
+  // line fails with the message (and at the field) it would fail with split anywhere.
+  if (bytes[end] === CR && end + 1 < length && bytes[end + 1] === LF) {
+    const header = parseValidLine(text);
+    if (header !== undefined) return { header, length: end + 2 };
+  }
   checkPrefix(text);
   if (bytes[end] === LF) throw bad('a lone LF ends the line; CRLF is required');
   if (end + 1 >= length) return undefined;
   if (bytes[end + 1] !== LF) throw bad('a lone CR in the line; CRLF is required');
   return { header: parseLine(text), length: end + 2 };
+}
+
+/** The header of a line (no CRLF) that is valid as a whole, or undefined: every line {@link checkPrefix} and {@link parseLine} both accept, and no other. */
+function parseValidLine(text: string): ProxyHeader | undefined {
+  if (!text.startsWith('PROXY ')) return undefined;
+  try {
+    return parseLine(text);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Throws unless `text` (the line so far, no CR or LF) can still grow into a valid line. */

@@ -82,6 +82,28 @@ export class Admission {
     return undefined;
   }
 
+  /**
+   * A connection from a trusted balancer, as it arrives: suspension, the total and the rate apply
+   * now; the lists and the per-address count wait for the client its PROXY header names ({@link admitAddress}).
+   */
+  admitRelayed(occupied: number): RejectCause | undefined {
+    if (this.#suspended) return RejectCause.SUSPENDED;
+    const limits = this.#limits;
+    if (limits.maxConnections > 0 && occupied >= limits.maxConnections) return RejectCause.MAX_CONNECTIONS;
+    if (!this.#bucket.take()) return RejectCause.ACCEPT_RATE;
+    return undefined;
+  }
+
+  /** The per-address count for a client named after the accept; on success it is counted until {@link released}. */
+  admitAddress(info: ConnectionInfo): RejectCause | undefined {
+    const key = addressKey(info.remoteAddress, this.#ipv6Prefix);
+    const count = this.#perAddress.get(key) ?? 0;
+    const limit = this.#limits.maxConnectionsPerAddress;
+    if (limit > 0 && count >= limit) return RejectCause.MAX_CONNECTIONS_PER_ADDRESS;
+    this.#perAddress.set(key, count + 1);
+    return undefined;
+  }
+
   /** A connection admitted from `remoteAddress` closed, or was refused while pending. */
   released(remoteAddress: string): void {
     const key = addressKey(remoteAddress, this.#ipv6Prefix);

@@ -4,8 +4,12 @@
  */
 import type { Socket } from 'node:net';
 import { isWildcardHost, unmapAddress, type AddressFamily } from '../net/addresses.ts';
+import type { ProxyInfo } from '../proxy/proxy-info.ts';
 
-/** Both ends of an accepted connection. */
+/**
+ * Both ends of an accepted connection. Behind a trusted balancer (the `proxyProtocol` option) they
+ * are the ends the PROXY header names, and `proxy` holds the header and the balancer's address.
+ */
 export interface ConnectionInfo {
   readonly remoteAddress: string;
   readonly remotePort: number;
@@ -13,6 +17,8 @@ export interface ConnectionInfo {
   readonly localAddress: string;
   readonly localPort: number;
   readonly localFamily: AddressFamily;
+  /** The PROXY header the connection began with, and `peer`, the balancer; absent on a direct connection. */
+  readonly proxy?: ProxyInfo | null;
 }
 
 /** The listening address a connection arrived on. */

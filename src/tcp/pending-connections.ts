@@ -4,6 +4,10 @@
  * handler, then the TLS handshake; a PROXY header read would be another — each an async step
  * with a deadline that may refuse the socket. A refused socket stays owned until its `close`, so
  * the ledger, `destroy()` and the close deadline see every socket (docs/lifecycle.md).
+ *
+ * A stage may also learn who the peer really is (the PROXY header): its handover then carries the
+ * new ends, admission screens them and takes the per-address slot for them, and later stages and
+ * the session see them.
  */
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -23,9 +27,14 @@ import { reportListenerFailure } from '../server/server-lifecycle.ts';
  */
 export type StageVerdict = RejectCause | undefined | StageHandover | StageRefusal;
 
-/** A stage passes the connection on over a replacement socket. @internal */
+/** A stage passes the connection on over a replacement socket (or the same one), and maybe with its real ends. @internal */
 export interface StageHandover {
   readonly socket: Socket;
+  /**
+   * The connection's ends as the stage learnt them (the client a PROXY header names): admission
+   * checks them and counts the connection under their address from here on.
+   */
+  readonly info?: ConnectionInfo;
 }
 
 /** A stage refuses the connection, with the error that says why. @internal */
@@ -49,6 +58,8 @@ export interface PendingStage {
   readonly timeoutReason: RejectCause;
   /** The refusal when the step throws or rejects (the failure is reported first). */
   readonly failureReason: RejectCause;
+  /** The error a `timeoutReason` refusal carries, if any. */
+  timeoutError?(info: ConnectionInfo): SwitchboardError;
   /**
    * Runs the step for one connection. `socket` is the connection's socket as the stages before
    * handed it on; a stage that works on it must stop when `signal` aborts and must never destroy
@@ -62,9 +73,14 @@ export interface PendingStage {
 export interface PendingHost {
   /** The last check as the stages pass a connection (server closing, suspended, a new deny rule). */
   recheck(info: ConnectionInfo): RejectCause | undefined;
+  /**
+   * A stage learnt the connection's real ends: check them (the lists) and take the per-address
+   * slot for their address (giving back the one held under `previous`, if any); a refusal takes nothing.
+   */
+  readmit(info: ConnectionInfo, previous: ConnectionInfo | undefined): RejectCause | undefined;
   /** Every stage passed: from this call on the socket belongs to a session. */
   open(socket: Socket, info: ConnectionInfo): void;
-  /** A connection was refused; `reserved` says whether it held a slot in the limits to give back; `error` is what failed, if anything did. */
+  /** A connection was refused; `reserved` says whether it held a per-address slot (under `info.remoteAddress`) to give back; `error` is what failed, if anything did. */
   refused(info: ConnectionInfo, reason: RejectCause, reserved: boolean, error?: SwitchboardError): void;
   /** A socket owned here (one that never became a session) has closed. */
   closed(): void;
@@ -83,7 +99,7 @@ class PendingConnection {
   readonly accepted: Socket;
   /** The socket the stages hand on: the accepted one, or a stage's replacement (TLS). */
   socket: Socket;
-  readonly info: ConnectionInfo;
+  info: ConnectionInfo;
   readonly owner: PendingConnections;
   /** Set while a stage is running asynchronously: the stage's own controller. */
   controller: AbortController | undefined;
@@ -93,13 +109,16 @@ class PendingConnection {
   startedAt = 0;
   /** Whether the connection still waits on the stages, holding a slot in the limits. */
   waiting: boolean;
+  /** Whether it is counted under `info.remoteAddress` (not yet, for a connection whose client a stage will name). */
+  holdsAddress: boolean;
 
-  constructor(owner: PendingConnections, socket: Socket, info: ConnectionInfo, waiting: boolean) {
+  constructor(owner: PendingConnections, socket: Socket, info: ConnectionInfo, waiting: boolean, holdsAddress: boolean) {
     this.owner = owner;
     this.accepted = socket;
     this.socket = socket;
     this.info = info;
     this.waiting = waiting;
+    this.holdsAddress = holdsAddress;
   }
 }
 
@@ -138,18 +157,19 @@ export class PendingConnections {
 
   /**
    * Takes a connection that was given a slot in the limits through the stages, then opens it
-   * (or refuses it, giving the slot back). With no stage it opens at once.
+   * (or refuses it, giving the slot back). With no stage it opens at once. `holdsAddress` false:
+   * it is not counted under its address yet (a stage will name the real client).
    */
-  admit(socket: Socket, info: ConnectionInfo): void {
+  admit(socket: Socket, info: ConnectionInfo, holdsAddress = true): void {
     if (this.#stages.length === 0) return this.#host.open(socket, info);
-    const connection = this.#own(socket, info, true);
+    const connection = this.#own(socket, info, true, holdsAddress);
     this.#waiting++;
     this.#run(connection, 0);
   }
 
   /** Refuses a connection as it arrives (it holds no slot); its socket is owned here until it closes. */
   refuse(socket: Socket, info: ConnectionInfo, reason: RejectCause): void {
-    this.#own(socket, info, false);
+    this.#own(socket, info, false, false);
     this.#close(socket, reason);
     this.#host.refused(info, reason, false);
   }
@@ -170,7 +190,7 @@ export class PendingConnections {
     }
     for (const connection of refused) {
       try {
-        this.#host.refused(connection.info, reason, true);
+        this.#host.refused(connection.info, reason, connection.holdsAddress);
       } catch (error) {
         reportListenerFailure('rejected', error);
       }
@@ -189,11 +209,11 @@ export class PendingConnections {
     if (waiting) this.#stopWaiting(connection, RejectCause.PEER_GONE);
     this.#disown(connection);
     this.#host.closed();
-    if (waiting) this.#host.refused(connection.info, RejectCause.PEER_GONE, true);
+    if (waiting) this.#host.refused(connection.info, RejectCause.PEER_GONE, connection.holdsAddress);
   }
 
-  #own(socket: Socket, info: ConnectionInfo, waiting: boolean): PendingConnection {
-    const connection = new PendingConnection(this, socket, info, waiting);
+  #own(socket: Socket, info: ConnectionInfo, waiting: boolean, holdsAddress: boolean): PendingConnection {
+    const connection = new PendingConnection(this, socket, info, waiting, holdsAddress);
     (socket as PendingSocket)[kPending] = connection;
     socket.on('error', onPendingError);
     socket.on('close', onPendingClose);
@@ -208,7 +228,8 @@ export class PendingConnections {
     (socket as PendingSocket)[kPending] = undefined;
     this.#owned.delete(connection);
     if (this.#owned.size > 0) return;
-    this.#sweep?.stop();
+    // The sweep stops itself at its next tick once nothing waits on a deadline: stopping it here
+    // would restart a timer for nearly every connection of a steady stream (the PROXY stage's).
     const waiters = this.#emptyWaiters;
     this.#emptyWaiters = [];
     for (const resolve of waiters) resolve();
@@ -260,7 +281,16 @@ export class PendingConnections {
     if (typeof verdict === 'string') this.#refuseWaiting(connection, verdict);
     else if ('socket' in verdict) {
       connection.socket = verdict.socket;
-      return true;
+      if (verdict.info === undefined) return true;
+      const previous = connection.holdsAddress ? connection.info : undefined;
+      connection.info = verdict.info;
+      connection.holdsAddress = false;
+      const refused = this.#host.readmit(verdict.info, previous);
+      if (refused === undefined) {
+        connection.holdsAddress = true;
+        return true;
+      }
+      this.#refuseWaiting(connection, refused);
     } else this.#refuseWaiting(connection, verdict.cause, verdict.error);
     return false;
   }
@@ -282,7 +312,7 @@ export class PendingConnections {
 
   #refuseWaiting(connection: PendingConnection, reason: RejectCause, error?: SwitchboardError): void {
     this.#stopWaiting(connection, reason);
-    this.#host.refused(connection.info, reason, true, error);
+    this.#host.refused(connection.info, reason, connection.holdsAddress, error);
   }
 
   /** The connection waits no longer: its stage is told to stop and its socket is closed. */
@@ -308,7 +338,7 @@ export class PendingConnections {
       if (connection.controller === undefined) continue;
       const stage = this.#stages[connection.stage]!;
       if (stage.timeout === 0) continue;
-      if (now - connection.startedAt >= stage.timeout) this.#refuseWaiting(connection, stage.timeoutReason);
+      if (now - connection.startedAt >= stage.timeout) this.#refuseWaiting(connection, stage.timeoutReason, stage.timeoutError?.(connection.info));
       else timed = true;
     }
     if (!timed) this.#sweep!.stop();

@@ -32,6 +32,12 @@ export const RejectCause = {
   ACCEPT_RATE: 'accept-rate',
   /** The TLS handshake failed (implicit TLS): the rejection's `error` is the `TlsHandshakeError`, whose `reason` says why. */
   TLS_HANDSHAKE: 'tls-handshake',
+  /** `proxyProtocol`: the peer is not in `proxyProtocol.from` and `untrusted` is `'refuse'`. */
+  PROXY_UNTRUSTED: 'proxy-untrusted',
+  /** `proxyProtocol`: a trusted peer's PROXY header was missing, invalid or cut short; the rejection's `error` is the `ProxyProtocolError`. */
+  PROXY_HEADER: 'proxy-header',
+  /** `proxyProtocol`: a trusted peer sent no complete PROXY header within `proxyProtocol.timeout` (`error`: `SWB_ERR_PROXY_TIMEOUT`). */
+  PROXY_TIMEOUT: 'proxy-timeout',
 } as const;
 
 /** One of the {@link RejectCause} values. */
@@ -40,7 +46,7 @@ export type RejectCause = (typeof RejectCause)[keyof typeof RejectCause];
 /** Why one connection was refused, as the `rejected` event reports it. */
 export interface RejectReason {
   readonly cause: RejectCause;
-  /** The error behind the cause, when there was one: the `accept` handler's failure (`SWB_ERR_HANDLER_FAILED`). */
+  /** The error behind the cause, when there was one: the `accept` handler's failure (`SWB_ERR_HANDLER_FAILED`), the `TlsHandshakeError`, the `ProxyProtocolError`. */
   readonly error: SwitchboardError | undefined;
 }
 

@@ -18,6 +18,7 @@ import {
 } from '../core/options.ts';
 import type { TlsOptions } from '../tls/tls-options.ts';
 import { normalizeSystemdOption, type NormalizedSystemdOption, type SystemdListenOption } from '../net/passed-sockets.ts';
+import { normalizeProxyProtocol, type NormalizedProxyProtocol, type ProxyProtocolOptions } from '../proxy/proxy-options.ts';
 
 /** Options for a TCP server; the limits it applies to peers are listed in docs/limits.md. */
 export interface TcpServerOptions extends LimitOptions {
@@ -59,6 +60,11 @@ export interface TcpServerOptions extends LimitOptions {
    * @default none (bind `host` and `port`)
    */
   systemd?: SystemdListenOption;
+  /**
+   * The PROXY protocol (v1 and v2) from the balancers in `from`: their connections must begin with
+   * a header, and the session reports the client it names; docs/proxy-protocol.md. Runs before TLS.
+   */
+  proxyProtocol?: ProxyProtocolOptions;
 }
 
 /** Options after checking, with defaults applied. @internal */
@@ -79,6 +85,7 @@ export interface NormalizedTcpServerOptions {
   /** Checked where the server builds its contexts (src/tls/server-tls.ts). */
   readonly tls: TlsOptions | undefined;
   readonly systemd: NormalizedSystemdOption | undefined;
+  readonly proxyProtocol: NormalizedProxyProtocol | undefined;
 }
 
 /** Every key of {@link TcpServerOptions}; any other is refused. @internal */
@@ -97,6 +104,7 @@ export const TCP_SERVER_OPTION_NAMES: OptionNames = optionNames<TcpServerOptions
   lookup: true,
   tls: true,
   systemd: true,
+  proxyProtocol: true,
   ...LIMIT_OPTION_KEYS,
 });
 
@@ -136,5 +144,6 @@ export function normalizeTcpServerOptions(input: TcpServerOptions | undefined): 
     limits: normalizeLimitOptions(options),
     tls: options.tls,
     systemd: normalizeSystemdOption(options.systemd, options.host !== undefined || options.port !== undefined),
+    proxyProtocol: normalizeProxyProtocol(options.proxyProtocol),
   };
 }

@@ -29,6 +29,8 @@ import { normalizeTcpServerOptions, type NormalizedTcpServerOptions, type TcpSer
 import { ServerTls, type TlsServerStats } from '../tls/server-tls.ts';
 import type { TlsOptions } from '../tls/tls-options.ts';
 import { adoptPassedListeners, createListener, inetdListener, type InetdListener } from './passed-listeners.ts';
+import { TcpProxyProtocol } from '../proxy/proxy-stage.ts';
+import type { ProxyStats } from '../proxy/proxy-stats.ts';
 
 /**
  * The ledger `server.stats()` returns. At any time `accepted === closed + sessions + pending`
@@ -64,6 +66,8 @@ export interface TcpServerStats {
   readonly bytesOut: number;
   /** TLS handshakes (implicit and STARTTLS), failures by reason; only with the `tls` option. */
   readonly tls?: TlsServerStats;
+  /** PROXY headers read and refused, untrusted sources; only with the `proxyProtocol` option. */
+  readonly proxy?: ProxyStats;
 }
 
 /**
@@ -149,6 +153,8 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
   readonly #tls: ServerTls | undefined;
   /** inetd mode (`systemd: { inetd: true }`): the one passed connection, served once the server serves. */
   #inetd: InetdListener | undefined;
+  /** The `proxyProtocol` option's trust decision, header stage and counters (src/proxy/proxy-stage.ts). */
+  readonly #proxy: TcpProxyProtocol | undefined;
 
   /**
    * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for any invalid option or handler
@@ -163,6 +169,7 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
     if (handler === undefined) this.#queue = new AsyncQueue();
     const limits = this.#options.limits;
     this.#tls = this.#options.tls === undefined ? undefined : new ServerTls(this.#options.tls, (warning) => this.warn(warning));
+    this.#proxy = settings.proxyProtocol === undefined ? undefined : new TcpProxyProtocol(settings.proxyProtocol);
     this.#host = {
       tls: this.#tls,
       sessionClosed: (session, reason) => this.#sessionClosed(session as S, reason),
@@ -205,6 +212,7 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
       bytesIn,
       bytesOut,
       ...(this.#tls === undefined ? {} : { tls: this.#tls.stats() }),
+      ...(this.#proxy === undefined ? {} : { proxy: this.#proxy.stats() }),
     };
   }
 
@@ -358,14 +366,19 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
     return closeListener(handle);
   }
 
-  /** The stages between accept and open: the `accept` handler, when there is one. */
+  /** The stages between accept and open: the PROXY header, the `accept` handler, the TLS handshake, each when configured. */
   #pendingStage(handler: TcpHandler | undefined, acceptTimeout: number): PendingConnections {
     const stages: PendingStage[] = [];
+    if (this.#proxy !== undefined) stages.push(this.#proxy.stage);
     const accept = (handler as TcpEventHandler | undefined)?.accept;
     if (typeof accept === 'function') stages.push(acceptHandlerStage(accept, handler, acceptTimeout));
     if (this.#tls?.mode === 'implicit') stages.push(tlsHandshakeStage(this.#tls));
     return new PendingConnections(stages, {
       recheck: (info) => (this.state !== ServerState.LISTENING ? RejectCause.CLOSING : this.#admission.screen(info)),
+      readmit: (info, previous) => {
+        if (previous !== undefined) this.#admission.released(previous.remoteAddress);
+        return this.#admission.screen(info) ?? this.#admission.admitAddress(info);
+      },
       open: (socket, info) => this.#open(socket, info),
       refused: (info, cause, reserved, error) => {
         this.#rejected++;
@@ -393,9 +406,13 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
     const info = readConnectionInfo(socket, listening);
     if (info === undefined) return this.#pending.refuse(socket, goneConnectionInfo(listening), RejectCause.PEER_GONE);
     if (this.state !== ServerState.LISTENING) return this.#pending.refuse(socket, info, RejectCause.CLOSING);
-    const refused = this.#admission.screen(info) ?? this.#admission.admit(info, this.#sessions.size + this.#pending.waiting);
+    // Behind a trusted balancer the lists and the per-address count wait for the client the header names.
+    const relayed = this.#proxy?.admission(info);
+    if (relayed === 'refuse') return this.#pending.refuse(socket, info, RejectCause.PROXY_UNTRUSTED);
+    const occupied = this.#sessions.size + this.#pending.waiting;
+    const refused = relayed === 'header' ? this.#admission.admitRelayed(occupied) : (this.#admission.screen(info) ?? this.#admission.admit(info, occupied));
     if (refused !== undefined) return this.#pending.refuse(socket, info, refused);
-    this.#pending.admit(socket, info);
+    this.#pending.admit(socket, info, relayed !== 'header');
   }
 
   #open(socket: Socket, info: ConnectionInfo): void {

@@ -10,6 +10,7 @@ import type { ServerTls, StartTlsOptions } from '../tls/server-tls.ts';
 import { invalidState } from '../tls/starttls.ts';
 import { CloseCause, type CloseReason } from './close-reason.ts';
 import type { ConnectionInfo } from './connection-info.ts';
+import type { ProxyInfo } from '../proxy/proxy-info.ts';
 import { ErrorCode, InvalidOptionError, OpError, SwitchboardError, opErrorFromSystem } from '../core/errors.ts';
 import { durationOption } from '../core/options.ts';
 import { handlerFailure } from '../server/handler-errors.ts';
@@ -125,6 +126,12 @@ export abstract class TcpSession {
   get localAddress(): string { return this.#info.localAddress; }
   get localPort(): number { return this.#info.localPort; }
   get localFamily(): ConnectionInfo['localFamily'] { return this.#info.localFamily; }
+  /**
+   * Behind a trusted balancer (the `proxyProtocol` option): the PROXY header — version, command,
+   * transport, source, destination, TLVs — and `peer`, the balancer's own address; `null` on a
+   * direct connection. The remote and local ends above are then the header's (docs/proxy-protocol.md).
+   */
+  get proxy(): ProxyInfo | null { return this.#info.proxy ?? null; }
   /** Bytes received from the peer so far (over TLS: the decrypted bytes). */
   get bytesRead(): number { return this.#plainRead + this.socket.bytesRead; }
   /** Bytes written to the session so far, including any still queued in the process (over TLS: before encryption). */

@@ -3,6 +3,7 @@
  * it arrived on (sendto semantics) within the server's amplification limit.
  */
 import type { AddressFamily } from '../net/addresses.ts';
+import type { Ends, ProxyInfo } from '../proxy/proxy-info.ts';
 
 /**
  * The IP and UDP header bytes of one datagram on the wire, by family (20 + 8 for IPv4, 40 + 8 for
@@ -10,6 +11,12 @@ import type { AddressFamily } from '../net/addresses.ts';
  * the payload. @internal
  */
 export const UDP_HEADER_BYTES = Object.freeze({ IPv4: 28, IPv6: 48 });
+
+/** What the PROXY header of a datagram from a trusted balancer said: its payload and the client's ends. @internal */
+export interface RelayedDatagram extends Ends {
+  readonly payload: Buffer;
+  readonly proxy: ProxyInfo;
+}
 
 /** The receiving socket, as a datagram sees it. @internal */
 export interface ReplyChannel {
@@ -43,23 +50,43 @@ export class Datagram {
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly remoteFamily: AddressFamily;
+  /**
+   * Behind a trusted balancer (`proxyProtocol`): the PROXY header and `peer`, the balancer, to
+   * which replies go; the remote and local ends are then the header's. `null` for a direct datagram.
+   */
+  readonly proxy: ProxyInfo | null;
   readonly #channel: ReplyChannel;
+  /** The local ends a PROXY header named, if any. */
+  readonly #relayed: RelayedDatagram | undefined;
   /** The peer as the kernel wrote it (`::ffff:127.0.0.1` on a dual-stack socket): where replies go. */
   readonly #replyAddress: string;
+  readonly #replyPort: number;
   /** IP + UDP header bytes of each datagram to and from this peer. */
   readonly #headerBytes: number;
   /** Reply bytes sent so far, on the wire. */
   #repliedWire = 0;
 
   /** @internal Datagrams are made by the server. */
-  constructor(channel: ReplyChannel, data: Buffer, remoteAddress: string, remotePort: number, remoteFamily: AddressFamily, replyAddress: string) {
-    this.data = data;
-    this.remoteAddress = remoteAddress;
-    this.remotePort = remotePort;
-    this.remoteFamily = remoteFamily;
+  constructor(channel: ReplyChannel, data: Buffer, remoteAddress: string, remotePort: number, remoteFamily: AddressFamily, replyAddress: string, relayed?: RelayedDatagram) {
     this.#channel = channel;
     this.#replyAddress = replyAddress;
+    this.#replyPort = remotePort;
+    // Replies go to the sender (the balancer, when relayed): its family sizes their headers.
     this.#headerBytes = UDP_HEADER_BYTES[remoteFamily];
+    this.#relayed = relayed;
+    if (relayed === undefined) {
+      this.data = data;
+      this.remoteAddress = remoteAddress;
+      this.remotePort = remotePort;
+      this.remoteFamily = remoteFamily;
+      this.proxy = null;
+    } else {
+      this.data = relayed.payload;
+      this.remoteAddress = relayed.remoteAddress;
+      this.remotePort = relayed.remotePort;
+      this.remoteFamily = relayed.remoteFamily;
+      this.proxy = relayed.proxy;
+    }
   }
 
   /**
@@ -68,15 +95,15 @@ export class Datagram {
    * the wildcard (`0.0.0.0`, `::`), since Node cannot read the destination of a datagram.
    */
   get localAddress(): string {
-    return this.#channel.localAddress;
+    return this.#relayed?.localAddress ?? this.#channel.localAddress;
   }
 
   get localPort(): number {
-    return this.#channel.localPort;
+    return this.#relayed?.localPort ?? this.#channel.localPort;
   }
 
   get localFamily(): AddressFamily {
-    return this.#channel.localFamily;
+    return this.#relayed?.localFamily ?? this.#channel.localFamily;
   }
 
   /**
@@ -98,7 +125,7 @@ export class Datagram {
    */
   reply(data: Uint8Array | string): boolean {
     const payload = typeof data === 'string' ? Buffer.from(data) : data;
-    if (!this.#channel.sendReply(this, payload, this.#replyAddress, this.remotePort, this.#room())) return false;
+    if (!this.#channel.sendReply(this, payload, this.#replyAddress, this.#replyPort, this.#room())) return false;
     this.#repliedWire += payload.byteLength + this.#headerBytes;
     return true;
   }

@@ -7,15 +7,26 @@ import { createSocket, type RemoteInfo, type Socket, type SocketOptions } from '
 import { unmapAddress, type AddressFamily, type ListenTarget } from '../net/addresses.ts';
 import { ErrorCode, OpError, opErrorFromSystem, type SwitchboardError } from '../core/errors.ts';
 import type { BoundAddress, BoundSocket } from '../net/listener-group.ts';
-import { Datagram, UDP_HEADER_BYTES, type ReplyChannel } from './datagram.ts';
+import { Datagram, UDP_HEADER_BYTES, type RelayedDatagram, type ReplyChannel } from './datagram.ts';
 import { sourceKey, type ReplyRateLimiter, type SourceRateLimiter } from '../limits/source-rate-limiter.ts';
 import { DropCause, type UdpLedger } from './udp-ledger.ts';
 import type { NormalizedUdpServerOptions } from './udp-options.ts';
 import { adoptDatagramFd, datagramTypeOf, type ListenFd } from '../net/listen-fds.ts';
 import { passedBoundAddress } from '../net/passed-sockets.ts';
 
+/**
+ * The PROXY protocol of a UDP server (src/proxy/proxy-datagram.ts), as the receive path sees it:
+ * for a datagram from `address`:`port` to the socket's `local` end, `undefined` to serve it as it
+ * came, a cause to drop it, or what its header says. @internal
+ */
+export interface DatagramUnwrapper {
+  unwrap(data: Buffer, address: string, port: number, family: AddressFamily, local: UdpEndpoint): RelayedDatagram | DropCause | undefined;
+}
+
 /** What an endpoint needs from its server. @internal */
 export interface EndpointContext {
+  /** The `proxyProtocol` option, when given. */
+  readonly proxy: DatagramUnwrapper | undefined;
   readonly ledger: UdpLedger;
   readonly limiter: SourceRateLimiter | undefined;
   /** The server-wide reply bucket, shared by every socket; undefined for no limit. */
@@ -113,11 +124,20 @@ export class UdpEndpoint implements ReplyChannel {
     let address = remote.address;
     let family: AddressFamily = this.localFamily;
     if (this.#mayBeMapped && address.startsWith('::ffff:')) ({ address, family } = unmapAddress(address, 'IPv6'));
+    let relayed: RelayedDatagram | undefined;
+    if (context.proxy !== undefined) {
+      const unwrapped = context.proxy.unwrap(data, address, remote.port, family, this);
+      if (typeof unwrapped === 'string') return ledger.drop(unwrapped);
+      relayed = unwrapped;
+    }
+    // Behind a balancer the per-source limit is the client's.
+    const source = relayed === undefined ? address : relayed.remoteAddress;
+    const sourceFamily = relayed === undefined ? family : relayed.remoteFamily;
     const limiter = context.limiter;
-    if (limiter !== undefined && !limiter.admit(family === 'IPv4' ? address : sourceKey(address, family), data.length)) {
+    if (limiter !== undefined && !limiter.admit(sourceFamily === 'IPv4' ? source : sourceKey(source, sourceFamily), data.length)) {
       return ledger.drop(DropCause.RATE_LIMIT);
     }
-    context.deliver(new Datagram(this, data, address, remote.port, family, remote.address));
+    context.deliver(new Datagram(this, data, address, remote.port, family, remote.address, relayed));
   };
 
   readonly #onSent = (error: Error | null, bytes: number): void => {

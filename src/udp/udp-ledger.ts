@@ -32,6 +32,10 @@ export const DropCause = {
   SEND_FAILED: 'send-failed',
   /** A reply asked for after its socket closed, or cancelled by the close. */
   CLOSED: 'closed',
+  /** `proxyProtocol`: received from a source outside `proxyProtocol.from` (with `untrusted: 'refuse'`); never delivered. */
+  PROXY_UNTRUSTED: 'proxy-untrusted',
+  /** `proxyProtocol`: received from a trusted source without a valid v2 DGRAM header; never delivered. */
+  PROXY_HEADER: 'proxy-header',
 } as const;
 /** One of the {@link DropCause} values. */
 export type DropCause = (typeof DropCause)[keyof typeof DropCause];

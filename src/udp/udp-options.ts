@@ -18,6 +18,7 @@ import {
   reusePortOption,
   signalOption,
 } from '../core/options.ts';
+import { normalizeUdpProxyProtocol, type NormalizedProxyProtocol, type UdpProxyProtocolOptions } from '../proxy/proxy-options.ts';
 
 /** Per-source rate limits: one token bucket per source address (an IPv6 source counts per /64). */
 export interface UdpRateLimit {
@@ -98,6 +99,12 @@ export interface UdpServerOptions {
    * @default none (bind `host` and `port`)
    */
   systemd?: SystemdListenOption;
+  /**
+   * The PROXY protocol v2 from the balancers in `from`: each of their datagrams must begin with a
+   * header, and the datagram reports the client it names; replies still go to the balancer
+   * (docs/proxy-protocol.md).
+   */
+  proxyProtocol?: UdpProxyProtocolOptions;
 }
 
 /** The defaults of the UDP limits (docs/udp.md says why each is what it is). */
@@ -136,6 +143,7 @@ export interface NormalizedUdpServerOptions {
   readonly signal: AbortSignal | undefined;
   readonly lookup: LookupFunction | undefined;
   readonly systemd: NormalizedSystemdOption | undefined;
+  readonly proxyProtocol: NormalizedProxyProtocol | undefined;
 }
 
 const MAX_UDP_PAYLOAD = 65535;
@@ -159,6 +167,7 @@ const UDP_SERVER_OPTION_NAMES = optionNames<UdpServerOptions>({
   signal: true,
   lookup: true,
   systemd: true,
+  proxyProtocol: true,
 });
 const RATE_LIMIT_NAMES = optionNames<UdpRateLimit>({ datagrams: true, bytes: true, maxSources: true }, 'rateLimit');
 
@@ -204,6 +213,7 @@ export function normalizeUdpServerOptions(input: UdpServerOptions | undefined): 
     signal: signalOption(options.signal),
     lookup: functionOption('lookup', options.lookup),
     systemd,
+    proxyProtocol: normalizeUdpProxyProtocol(options.proxyProtocol),
   };
 }
 

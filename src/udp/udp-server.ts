@@ -20,6 +20,8 @@ import { adoptUdpSocket, bindUdpSocket, closeUdpSocket, UdpEndpoint, type Endpoi
 import { adoptPassedSockets } from '../net/passed-sockets.ts';
 import { DropCause, UdpLedger, type DropCounts, type UdpDropSummary } from './udp-ledger.ts';
 import { normalizeUdpServerOptions, type NormalizedUdpServerOptions, type UdpServerOptions } from './udp-options.ts';
+import { UdpProxyProtocol } from '../proxy/proxy-datagram.ts';
+import type { ProxyStats } from '../proxy/proxy-stats.ts';
 
 /**
  * Event style: `message` is called once per datagram; it may return a promise, which never holds
@@ -38,7 +40,7 @@ export type UdpHandler = UdpEventHandler | ((datagram: Datagram) => MaybePromise
 
 /**
  * The ledger `server.stats()` returns. Always
- * `datagramsIn = accepted + dropped['too-large'] + dropped['rate-limit'] + dropped['queue-full'] + dropped['max-in-flight']`;
+ * `datagramsIn = accepted + dropped['too-large'] + dropped['proxy-untrusted'] + dropped['proxy-header'] + dropped['rate-limit'] + dropped['queue-full'] + dropped['max-in-flight']`;
  * replies asked for = `datagramsOut + pendingReplies + dropped.amplification + dropped['reply-rate-limit'] + dropped['send-failed'] + dropped.closed`.
  */
 export interface UdpServerStats {
@@ -62,6 +64,8 @@ export interface UdpServerStats {
   readonly dropped: Readonly<DropCounts>;
   /** Sources with a rate-limit bucket of their own. */
   readonly sources: number;
+  /** PROXY headers read and refused, untrusted sources; only with the `proxyProtocol` option. */
+  readonly proxy?: ProxyStats;
 }
 
 /** The events a {@link UdpServer} emits, with their arguments. */
@@ -98,6 +102,7 @@ export class UdpServer extends ServerBase<UdpServerEvents, Socket> implements As
   readonly #limiter: SourceRateLimiter | undefined;
   readonly #replyLimiter: ReplyRateLimiter | undefined;
   readonly #context: EndpointContext;
+  readonly #proxy: UdpProxyProtocol | undefined;
   readonly #queue: AsyncQueue<Datagram> | undefined;
   #endpoints: UdpEndpoint[] = [];
   #socketsOpen = 0;
@@ -122,7 +127,9 @@ export class UdpServer extends ServerBase<UdpServerEvents, Socket> implements As
     });
     this.#limiter = settings.rateLimit ? new SourceRateLimiter(settings.rateLimit) : undefined;
     this.#replyLimiter = settings.replyRateLimit > 0 ? new ReplyRateLimiter(settings.replyRateLimit) : undefined;
+    this.#proxy = settings.proxyProtocol === undefined ? undefined : new UdpProxyProtocol(settings.proxyProtocol);
     this.#context = {
+      proxy: this.#proxy,
       ledger: this.#ledger,
       limiter: this.#limiter,
       replyLimiter: this.#replyLimiter,
@@ -156,6 +163,7 @@ export class UdpServer extends ServerBase<UdpServerEvents, Socket> implements As
       pendingReplies,
       dropped: { ...ledger.dropped },
       sources: this.#limiter?.sources ?? 0,
+      ...(this.#proxy === undefined ? {} : { proxy: this.#proxy.stats() }),
     };
   }
 

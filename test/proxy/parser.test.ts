@@ -198,6 +198,7 @@ describe('ProxyProtocolError', () => {
       'SWB_ERR_PROXY_CHECKSUM_MISMATCH',
       'SWB_ERR_PROXY_HEADER_MISSING',
       'SWB_ERR_PROXY_HEADER_TOO_LARGE',
+      'SWB_ERR_PROXY_TIMEOUT', // the listener's header deadline, not the parser's
       'SWB_ERR_PROXY_TRUNCATED',
       'SWB_ERR_PROXY_VERSION_REFUSED',
     ]);

@@ -18,13 +18,14 @@ import { EXEC_HELP } from '../help.ts';
 import { METRICS_OPTIONS, readMetricsFlag, withMetrics } from '../metrics-flags.ts';
 import { ACTIVATION_OPTIONS, readActivationFlags, tcpEndpoints } from '../activation-flags.ts';
 import { TLS_OPTIONS, readTlsFlags, tlsOptionsFrom, withTlsReload } from '../tls-flags.ts';
+import { PROXY_OPTIONS, readProxyFlags, withProxyProtocol } from '../proxy-flags.ts';
 import type { Logger } from '../logger.ts';
 import type { ServerSet } from '../server-set.ts';
 import type { Stoppable } from '../shutdown.ts';
 import { packageVersion } from '../version.ts';
 import { createLogger, printText, readServerSettings, serveEndpoints } from './common.ts';
 
-const EXEC_OPTIONS = { ...SERVER_OPTIONS, ...TLS_OPTIONS, ...METRICS_OPTIONS, ...ACTIVATION_OPTIONS } as const;
+const EXEC_OPTIONS = { ...SERVER_OPTIONS, ...TLS_OPTIONS, ...METRICS_OPTIONS, ...ACTIVATION_OPTIONS, ...PROXY_OPTIONS } as const;
 
 /** Runs `exec`; resolves with the exit code. @throws {UsageError} */
 export async function execCommand(args: readonly string[]): Promise<number> {
@@ -33,6 +34,7 @@ export async function execCommand(args: readonly string[]): Promise<number> {
   if (values.help) return printText(EXEC_HELP);
   if (values.version) return printText(packageVersion());
   const tlsFiles = readTlsFlags(values, 'exec');
+  const proxyProtocol = readProxyFlags(values, 'exec');
   const settings = { ...readServerSettings(values, EXEC_DEFAULTS), ...(tlsFiles && { serverOptions: { tls: tlsOptionsFrom(tlsFiles, {}, 'exec') } }) };
   const planned = tcpEndpoints(readActivationFlags(values, 'exec'), 'exec');
   const [program, ...programRest] = programArgs;
@@ -44,7 +46,7 @@ export async function execCommand(args: readonly string[]): Promise<number> {
   const name = basename(program);
   const children = new ChildProcesses();
   const tcp = createExecHandler({ program, args: programRest }, children, log, settings.drainTimeout);
-  return serveEndpoints(() => planned(name, tcp), settings, log, withMetrics(readMetricsFlag(values), log, withTlsReload(tlsFiles, undefined, log, { stoppable: (servers) => stopExec(servers, children, log) })));
+  return serveEndpoints(() => planned(name, tcp), withProxyProtocol(settings, proxyProtocol), log, withMetrics(readMetricsFlag(values), log, withTlsReload(tlsFiles, undefined, log, { stoppable: (servers) => stopExec(servers, children, log) })));
 }
 
 /** After SIGKILL at the drain deadline, how long to wait for the process groups to empty. */

@@ -12,13 +12,14 @@ import type { ModuleServerOptions } from '../module-options.ts';
 import { METRICS_OPTIONS, readMetricsFlag, withMetrics } from '../metrics-flags.ts';
 import { ACTIVATION_OPTIONS, readActivationFlags, tcpEndpoints } from '../activation-flags.ts';
 import { TLS_OPTIONS, readTlsFlags, tlsOptionsFrom, withTlsReload } from '../tls-flags.ts';
+import { PROXY_OPTIONS, readProxyFlags, withProxyProtocol } from '../proxy-flags.ts';
 import type { RunningEndpoint } from '../server-set.ts';
 import { packageVersion } from '../version.ts';
 import { createLogger, printText, readServerSettings, serveEndpoints, type ServerFlagValues } from './common.ts';
 
 /** Runs `run`; resolves with the exit code. @throws {UsageError} */
 export async function runCommand(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine('run', args, { ...SERVER_OPTIONS, ...TLS_OPTIONS, ...METRICS_OPTIONS, ...ACTIVATION_OPTIONS }, true);
+  const { values, positionals } = parseCommandLine('run', args, { ...SERVER_OPTIONS, ...TLS_OPTIONS, ...METRICS_OPTIONS, ...ACTIVATION_OPTIONS, ...PROXY_OPTIONS }, true);
   if (values.help) return printText(RUN_HELP);
   if (values.version) return printText(packageVersion());
   const [modulePath, ...extra] = positionals;
@@ -28,6 +29,7 @@ export async function runCommand(args: readonly string[]): Promise<number> {
   const tlsFiles = readTlsFlags(values, 'run');
   const metrics = readMetricsFlag(values);
   const planned = tcpEndpoints(readActivationFlags(values, 'run'), 'run');
+  const proxyProtocol = readProxyFlags(values, 'run');
   const log = createLogger(values);
 
   let loaded: LoadedHandler;
@@ -53,7 +55,7 @@ export async function runCommand(args: readonly string[]): Promise<number> {
       }
     }
   });
-  return serveEndpoints(() => planned(loaded.name, loaded.handler), mergeModuleOptions(values, options), log, withMetrics(metrics, log, withTlsReload(tlsFiles, moduleTls, log, ready ? { ready } : {})));
+  return serveEndpoints(() => planned(loaded.name, loaded.handler), withProxyProtocol(mergeModuleOptions(values, options), proxyProtocol), log, withMetrics(metrics, log, withTlsReload(tlsFiles, moduleTls, log, ready ? { ready } : {})));
 }
 
 /**

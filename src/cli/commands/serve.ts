@@ -12,11 +12,12 @@ import { METRICS_OPTIONS, readMetricsFlag, withMetrics } from '../metrics-flags.
 import { SERVICE_NAMES } from '../services/registry.ts';
 import { ACTIVATION_OPTIONS, readActivationFlags, serveActivatedEndpoints, servesAnything } from '../activation-flags.ts';
 import { TLS_OPTIONS, readTlsFlags, tlsOptionsFrom, withTlsReload } from '../tls-flags.ts';
+import { PROXY_OPTIONS, readProxyFlags, withProxyProtocol } from '../proxy-flags.ts';
 import { readUdpLimits } from '../udp-wiring.ts';
 import { packageVersion } from '../version.ts';
 import { createLogger, printText, readServerSettings, serveEndpoints } from './common.ts';
 
-const OPTIONS = { ...SERVER_OPTIONS, ...UDP_OPTIONS, ...TLS_OPTIONS, ...METRICS_OPTIONS, ...ACTIVATION_OPTIONS, quotes: { type: 'string' } } as const;
+const OPTIONS = { ...SERVER_OPTIONS, ...UDP_OPTIONS, ...TLS_OPTIONS, ...METRICS_OPTIONS, ...ACTIVATION_OPTIONS, ...PROXY_OPTIONS, quotes: { type: 'string' } } as const;
 
 /** Runs `serve`; resolves with the exit code. @throws {UsageError} */
 export async function serveCommand(args: readonly string[]): Promise<number> {
@@ -25,6 +26,7 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
   if (values.version) return printText(packageVersion());
   const tlsFiles = readTlsFlags(values, 'serve');
   const metrics = readMetricsFlag(values);
+  const proxyProtocol = readProxyFlags(values, 'serve');
   const settings = { ...readServerSettings(values, SERVE_DEFAULTS), udp: readUdpLimits(values), ...(tlsFiles && { serverOptions: { tls: tlsOptionsFrom(tlsFiles, {}, 'serve') } }) };
   const activation = readActivationFlags(values, 'serve', SERVICE_NAMES);
   // With passed sockets, only the addresses given are bound besides them (no default addresses).
@@ -42,7 +44,7 @@ export async function serveCommand(args: readonly string[]): Promise<number> {
   };
   const endpoints: Endpoint[] = plan.map(({ service, hosts, port }) => ({ name: service.name, hosts, port, ...handlersOf(service) }));
   const activated = serveActivatedEndpoints(activation, positionals, handlersOf);
-  return serveEndpoints(() => [...activated(), ...endpoints], settings, log, withMetrics(metrics, log, withTlsReload(tlsFiles, undefined, log)));
+  return serveEndpoints(() => [...activated(), ...endpoints], withProxyProtocol(settings, proxyProtocol), log, withMetrics(metrics, log, withTlsReload(tlsFiles, undefined, log)));
 }
 
 /** @throws {UsageError} naming `--quotes` when the file is unreadable, empty, or holds a quote too long */

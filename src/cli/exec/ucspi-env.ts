@@ -7,10 +7,13 @@
  * Over TLS, ucspi-ssl's as `sslserver -e -s` sets them (its ssl_env.c): PROTO is `SSL`, the
  * SSL* address variables join the TCP* ones, and the SSL_* variables describe the session; two
  * of mod_ssl's, which sslserver lacks, are added: SSL_CLIENT_VERIFY and SSL_TLS_SNI (docs/cli.md).
+ *
+ * Behind a trusted balancer (`--proxy-protocol`) the TCP* variables are the client's, as the PROXY
+ * header names them, and PROXYREMOTEIP/PROXYREMOTEPORT the balancer's (nginx's `$realip_remote_addr`).
  */
 import type { ConnectionInfo, TlsInfo } from '../../index.ts';
 
-const UNSET = ['TCPLOCALHOST', 'TCPREMOTEHOST', 'TCPREMOTEINFO', 'SSLLOCALHOST', 'SSLREMOTEHOST', 'SSLREMOTEINFO'] as const;
+const UNSET = ['TCPLOCALHOST', 'TCPREMOTEHOST', 'TCPREMOTEINFO', 'SSLLOCALHOST', 'SSLREMOTEHOST', 'SSLREMOTEINFO', 'PROXYREMOTEIP', 'PROXYREMOTEPORT'] as const;
 /** What ucspi-ssl and we set per session (not OpenSSL's own SSL_CERT_FILE, SSL_CERT_DIR). */
 const SSL_SESSION_VARIABLE = /^SSL_(?:(?:CLIENT|SERVER|CIPHER|VERSION)_\w+|PROTOCOL|SESSION_ID|CIPHER|TLS_SNI)$/;
 /** The certificate name components ucspi-ssl exports one by one (SSL_CLIENT_S_DN_CN, …). */
@@ -32,6 +35,10 @@ export function ucspiEnvironment(info: ConnectionInfo & { readonly tls?: TlsInfo
   env.TCPLOCALPORT = String(info.localPort);
   env.TCPREMOTEIP = info.remoteAddress;
   env.TCPREMOTEPORT = String(info.remotePort);
+  if (info.proxy) {
+    env.PROXYREMOTEIP = info.proxy.peer.address;
+    env.PROXYREMOTEPORT = String(info.proxy.peer.port);
+  }
   if (info.tls) Object.assign(env, sslEnvironment(info, info.tls));
   return env;
 }

@@ -1,0 +1,56 @@
+/**
+ * What a session (or a datagram) behind a balancer knows: the client the PROXY header names, in
+ * place of the balancer, and the header itself with the balancer's own address beside it.
+ */
+import { unmapAddress, type AddressFamily } from '../net/addresses.ts';
+import type { ConnectionInfo } from '../tcp/connection-info.ts';
+import type { ProxyAddress, ProxyHeader, ProxyInetAddress } from './proxy-header.ts';
+
+/** The balancer: the real peer of the connection (or the source of the datagram), like nginx's `$realip_remote_addr`. */
+export interface ProxyPeer {
+  readonly address: string;
+  readonly port: number;
+  readonly family: AddressFamily;
+}
+
+/**
+ * `session.proxy` and `datagram.proxy`: the PROXY header as parsed (version, command, family,
+ * transport, `source`, `destination`, TLVs) and `peer`, the balancer that sent it.
+ */
+export interface ProxyInfo extends ProxyHeader {
+  readonly peer: ProxyPeer;
+}
+
+/** Both ends of a connection or datagram, as the server reports them. @internal */
+export type Ends = Omit<ConnectionInfo, 'proxy'>;
+
+/**
+ * The ends to report after `header`: the header's source and destination when it attributes the
+ * connection to an IP client (the PROXY command with an IPv4 or IPv6 family), else the real ends
+ * (LOCAL, UNSPEC, v1 UNKNOWN, and UNIX sources, which have no address to report: their path is in
+ * `proxy.source`). Addresses are unmapped, as for a direct peer. @internal
+ */
+export function endsAfterHeader(real: Ends, header: ProxyHeader): Ends {
+  const source = inet(header.source);
+  const destination = inet(header.destination);
+  if (source === undefined || destination === undefined) return real;
+  const remote = unmapAddress(source.address, source.family);
+  const local = unmapAddress(destination.address, destination.family);
+  return {
+    remoteAddress: remote.address,
+    remotePort: source.port,
+    remoteFamily: remote.family,
+    localAddress: local.address,
+    localPort: destination.port,
+    localFamily: local.family,
+  };
+}
+
+/** `header` with the balancer that sent it. @internal */
+export function proxyInfoOf(header: ProxyHeader, peer: ProxyPeer): ProxyInfo {
+  return { ...header, peer };
+}
+
+function inet(address: ProxyAddress | undefined): ProxyInetAddress | undefined {
+  return address !== undefined && address.family !== 'unix' ? address : undefined;
+}
