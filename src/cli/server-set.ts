@@ -32,6 +32,8 @@ export interface ServerSetOptions {
   readonly udp?: UdpLimits;
   /** More options for every TCP server (`run`'s module's), under the command's own. */
   readonly serverOptions?: TcpServerOptions;
+  /** Limit options from flags or keys, over `serverOptions` (a flag wins over a module's option). */
+  readonly limitOptions?: TcpServerOptions;
   /** The caps the module's options set rather than a flag or the default: refusals name the option. */
   readonly capsFromModule?: ReadonlySet<'maxClients' | 'maxPerIp'>;
 }
@@ -101,7 +103,7 @@ export async function startServerSet(endpoints: readonly Endpoint[], options: Se
   return new ServerSet(running);
 }
 
-function logListening(log: Logger, name: string, address: BoundAddress): void {
+export function logListening(log: Logger, name: string, address: BoundAddress): void {
   log.info('listening', `listening ${address.transport} ${formatListenAddress(address.address, address.port)} ${name}`, {
     transport: address.transport,
     address: address.address,
@@ -115,13 +117,15 @@ async function destroyAll(endpoints: readonly RunningEndpoint[]): Promise<void> 
   await Promise.all(endpoints.flatMap(({ tcp, udp }) => [tcp.destroy(), udp?.destroy()]));
 }
 
-async function startEndpoint(endpoint: Endpoint, options: ServerSetOptions, log: Logger): Promise<RunningEndpoint> {
+/** Starts one endpoint: its TCP server and, when it has a responder, UDP on the same port. */
+export async function startEndpoint(endpoint: Endpoint, options: ServerSetOptions, log: Logger): Promise<RunningEndpoint> {
   const host = endpoint.hosts.length === 1 ? endpoint.hosts[0] : endpoint.hosts.map((h) => h ?? '');
   for (let attempt = 1; ; attempt++) {
     const server = new TcpServer(
       {
         perAddressIPv6Prefix: PER_IP_IPV6_PREFIX,
         ...options.serverOptions,
+        ...options.limitOptions,
         host,
         port: endpoint.port,
         idleTimeout: options.idleTimeout,
