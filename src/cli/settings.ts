@@ -32,7 +32,7 @@ export interface ValueSyntax<T = unknown> {
 }
 
 /** The commands that have flags. */
-export type CommandName = 'serve' | 'exec' | 'run' | 'up' | 'reload';
+export type CommandName = 'serve' | 'exec' | 'run' | 'up' | 'check' | 'reload';
 /** The kinds of service a config file lists: `builtin = "echo"`, `program = "cat"`, `module = "chat.ts"`. */
 export type ServiceKind = 'builtin' | 'exec' | 'run';
 export const SERVICE_KINDS: readonly ServiceKind[] = ['builtin', 'exec', 'run'];
@@ -68,7 +68,7 @@ const numeric = (name: string, read: (text: string, label: string) => unknown, p
   read,
   expected,
   toml: ['string', 'integer', 'float'],
-  jsonSchema: { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern }] },
+  jsonSchema: { anyOf: [{ type: 'number', minimum: 0 }, { type: 'string', pattern }] },
 });
 
 /** The syntaxes, by name. */
@@ -110,8 +110,8 @@ export const SETTINGS = {
   json: { type: 'boolean', key: 'log-format', scope: 'global', commands: [...SERVING, 'up'], syntax: SYNTAX.flag, keySyntax: SYNTAX.logFormat, default: 'text', help: 'one JSON object per log line' },
   quiet: { type: 'boolean', short: 'q', key: 'quiet', scope: 'global', commands: [...SERVING, 'up'], syntax: SYNTAX.flag, default: 'false', help: 'print errors only' },
   verbose: { type: 'boolean', short: 'v', key: 'verbose', scope: 'global', commands: [...SERVING, 'up'], syntax: SYNTAX.flag, default: 'false', help: "a failing handler's stack under its error line (--json always has it)" },
-  help: { type: 'boolean', short: 'h', key: null, scope: 'global', commands: [...SERVING, 'up', 'reload'], syntax: SYNTAX.flag, default: '', help: 'this help' },
-  version: { type: 'boolean', key: null, scope: 'global', commands: [...SERVING, 'up', 'reload'], syntax: SYNTAX.flag, default: '', help: 'the version' },
+  help: { type: 'boolean', short: 'h', key: null, scope: 'global', commands: [...SERVING, 'up', 'check', 'reload'], syntax: SYNTAX.flag, default: '', help: 'this help' },
+  version: { type: 'boolean', key: null, scope: 'global', commands: [...SERVING, 'up', 'check', 'reload'], syntax: SYNTAX.flag, default: '', help: 'the version' },
   'drain-timeout': { type: 'string', key: 'drain-timeout', scope: 'global', commands: [...SERVING, 'up'], syntax: SYNTAX.duration, arg: 'D', default: formatDuration(DEFAULT_DRAIN_TIMEOUT), help: 'graceful close on SIGINT/SIGTERM waits this long' },
   'pid-file': { type: 'string', key: 'pid-file', scope: 'global', commands: ['up', 'reload'], syntax: SYNTAX.path, arg: 'FILE', default: 'none', help: 'up: write the process id here (removed at exit); reload: signal the process it names' },
   metrics: { type: 'string', key: 'metrics', scope: 'global', commands: [], syntax: SYNTAX.address, arg: 'ADDRESS', default: 'none', help: 'reserved: the metrics endpoint (not in this version)' },

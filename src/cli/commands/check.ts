@@ -11,9 +11,12 @@ import { packageVersion } from '../version.ts';
 import { printText } from './common.ts';
 import { checkConfigFile, configArgument, reportProblems } from './up.ts';
 
+/** `check`'s flags. */
+export const CHECK_OPTIONS = flagOptions(['help', 'version']);
+
 /** Runs `check`; resolves with the exit code. @throws {UsageError} */
 export async function checkCommand(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine('check', args, flagOptions(['help', 'version']), true);
+  const { values, positionals } = parseCommandLine('check', args, CHECK_OPTIONS, true);
   if (values.help) return printText(CHECK_HELP);
   if (values.version) return printText(packageVersion());
   const file = configArgument(positionals, 'check');

@@ -27,7 +27,8 @@ import type { Stoppable } from '../shutdown.ts';
 import { packageVersion } from '../version.ts';
 import { createLogger, printText, readListenAddresses, readServerSettings, serveEndpoints } from './common.ts';
 
-const EXEC_OPTIONS = { ...SERVER_OPTIONS, ...TLS_OPTIONS, ...flagOptions(['env', 'cwd', 'user']) } as const;
+/** `exec`'s flags. */
+export const EXEC_OPTIONS = { ...SERVER_OPTIONS, ...TLS_OPTIONS, ...flagOptions(['env', 'cwd', 'user']) } as const;
 
 /** Runs `exec`; resolves with the exit code. @throws {UsageError} */
 export async function execCommand(args: readonly string[]): Promise<number> {

@@ -13,9 +13,12 @@ import { packageVersion } from '../version.ts';
 import { printText } from './common.ts';
 import { configArgument, reportProblems } from './up.ts';
 
+/** `reload`'s flags. */
+export const RELOAD_OPTIONS = flagOptions(['help', 'version', 'pid-file']);
+
 /** Runs `reload`; resolves with the exit code. @throws {UsageError} */
 export async function reloadCommand(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine('reload', args, flagOptions(['help', 'version', 'pid-file']), true);
+  const { values, positionals } = parseCommandLine('reload', args, RELOAD_OPTIONS, true);
   if (values.help) return printText(RELOAD_HELP);
   if (values.version) return printText(packageVersion());
   let pidFile = values['pid-file'] === undefined ? undefined : readFlag('pid-file', values['pid-file'], '');

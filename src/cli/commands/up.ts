@@ -21,7 +21,8 @@ import { printText, startFailure } from './common.ts';
 /** The file `up`, `check` and `reload` read when none is named. */
 export const DEFAULT_CONFIG = 'switchboard.toml';
 
-const UP_OPTIONS = { ...COMMON_OPTIONS, ...flagOptions(['pid-file']) } as const;
+/** `up`'s flags. */
+export const UP_OPTIONS = { ...COMMON_OPTIONS, ...flagOptions(['pid-file']) } as const;
 
 /** Runs `up`; resolves with the exit code. @throws {UsageError} */
 export async function upCommand(args: readonly string[]): Promise<number> {
