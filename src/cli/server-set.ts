@@ -117,8 +117,11 @@ async function destroyAll(endpoints: readonly RunningEndpoint[]): Promise<void> 
   await Promise.all(endpoints.flatMap(({ tcp, udp }) => [tcp.destroy(), udp?.destroy()]));
 }
 
-/** Starts one endpoint: its TCP server and, when it has a responder, UDP on the same port. */
-export async function startEndpoint(endpoint: Endpoint, options: ServerSetOptions, log: Logger): Promise<RunningEndpoint> {
+/**
+ * Starts one endpoint: its TCP server and, when it has a responder, UDP on the same port. With
+ * `takeOver`, the TCP server takes that server's listening sockets (`handOver`) instead of binding.
+ */
+export async function startEndpoint(endpoint: Endpoint, options: ServerSetOptions, log: Logger, takeOver?: TcpServer): Promise<RunningEndpoint> {
   const host = endpoint.hosts.length === 1 ? endpoint.hosts[0] : endpoint.hosts.map((h) => h ?? '');
   for (let attempt = 1; ; attempt++) {
     const server = new TcpServer(
@@ -135,7 +138,8 @@ export async function startEndpoint(endpoint: Endpoint, options: ServerSetOption
       endpoint.tcp,
     );
     watchTcpServer(server, endpoint.name, options, log);
-    await server.listen();
+    if (takeOver) await takeOver.handOver(server);
+    else await server.listen();
     if (!endpoint.udp) return { name: endpoint.name, tcp: server, udp: undefined };
     // UDP on the port TCP got, so a port-0 service still answers both on one number.
     const port = server.addresses[0]?.port ?? endpoint.port;

@@ -79,7 +79,7 @@ export class RunningService {
    * replacement whose predecessor is letting go of the same port).
    * @throws {ListenError} (rejects) when an address cannot be bound
    */
-  static async start(config: ServiceConfig, resources: ServiceResources, log: Logger, drainTimeout: number, retryInUse = false): Promise<RunningService> {
+  static async start(config: ServiceConfig, resources: ServiceResources, log: Logger, drainTimeout: number, retryInUse = false, previous?: RunningService): Promise<RunningService> {
     const children = config.kind === 'exec' ? new ChildProcesses() : undefined;
     const served = serve(config, resources, children, log, drainTimeout);
     const slot = HandlerSlot.for(served.tcp);
@@ -89,15 +89,18 @@ export class RunningService {
     const tcp: TcpServer[] = [];
     const udp: UdpServer[] = [];
     try {
-      for (const { hosts, port } of groupByPort(config.listen)) {
+      // Taking over: the old UDP sockets go first (UDP has no hand-over; a datagram in between is lost, as UDP allows).
+      if (previous) await Promise.all(previous.#udp.splice(0).map((server) => server.close({ timeout: drainTimeout })));
+      for (const [index, { hosts, port }] of groupByPort(config.listen).entries()) {
         const host = hosts.length === 1 ? hosts[0] : hosts.map((h) => h ?? '');
         const withUdp = served.udp !== undefined && config.transports.includes('udp');
         if (!config.transports.includes('tcp')) {
-          udp.push(await retrying(retryInUse, () => startUdpServer({ host, port, name: config.name, respond }, log, config.udp)));
+          udp.push(await retrying(retryInUse || previous !== undefined, () => startUdpServer({ host, port, name: config.name, respond }, log, config.udp)));
           continue;
         }
         const endpoint = { name: config.name, hosts, port, tcp: slot?.handler ?? served.tcp, ...(withUdp && { udp: respond }) };
-        const running: RunningEndpoint = await retrying(retryInUse, () => startEndpoint(endpoint, serverSetOptions(config, resources), log));
+        const takeOver = previous === undefined ? undefined : previous.#tcp[index];
+        const running: RunningEndpoint = takeOver ? await startEndpoint(endpoint, serverSetOptions(config, resources), log, takeOver) : await retrying(retryInUse, () => startEndpoint(endpoint, serverSetOptions(config, resources), log));
         tcp.push(running.tcp);
         if (running.udp) udp.push(running.udp);
       }
@@ -108,7 +111,7 @@ export class RunningService {
       children?.killAll();
       throw error;
     }
-    for (const server of [...tcp, ...udp]) for (const address of server.addresses) logListening(log, config.name, address);
+    if (!previous) for (const server of [...tcp, ...udp]) for (const address of server.addresses) logListening(log, config.name, address);
     return service;
   }
 
@@ -148,6 +151,17 @@ export class RunningService {
     this.#config = next;
     this.#resources = resources;
     return changes;
+  }
+
+  /**
+   * Once replaced (its sockets handed over, or new ones bound elsewhere): its sessions, and the
+   * connections still pending in an `accept` handler or a TLS handshake, are left to finish by
+   * themselves for `timeout`; then what is left is closed as on shutdown, within {@link RETIRE_GRACE_MS}.
+   * A session that had just opened is thus served, not half-closed before its first byte.
+   */
+  async retire(timeout: number): Promise<void> {
+    await Promise.all(this.#tcp.map((server) => finished(server, timeout)));
+    await this.close(Math.min(timeout, RETIRE_GRACE_MS));
   }
 
   /** Stops accepting and lets sessions finish within `timeout` (exec: programs get SIGTERM, then SIGKILL). */
@@ -262,6 +276,38 @@ function sameMaterial(a: TlsOptions, b: TlsOptions | undefined): boolean {
 
 function describeList(list: unknown): string {
   return list === null || (Array.isArray(list) && list.length === 0) ? 'none' : JSON.stringify(list);
+}
+
+/** After its drain timeout, how long a replaced service's last sessions get to close gracefully. */
+const RETIRE_GRACE_MS = 2000;
+
+/** Resolves once `server` has no session and no pending connection, or after `ms`. */
+async function finished(server: TcpServer, ms: number): Promise<void> {
+  const deadline = performance.now() + ms;
+  const busy = (): boolean => {
+    const { sessions, pending } = server.stats();
+    return sessions + pending > 0;
+  };
+  while (busy() && performance.now() < deadline) {
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        server.off('empty', done).off('session', done).off('rejected', done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(1, deadline - performance.now()));
+      server.on('empty', done).on('session', done).on('rejected', done);
+    });
+  }
+}
+
+/** Whether `next` can take over `running`'s sockets: the same addresses and transports, the same per-connection socket options. */
+export function canTakeOver(running: RunningService, next: ServiceConfig, resources: ServiceResources): boolean {
+  const before = running.config;
+  if (!isDeepStrictEqual(before.listen.map((a) => a.text), next.listen.map((a) => a.text)) || !isDeepStrictEqual(before.transports, next.transports)) return false;
+  if (!next.transports.includes('tcp')) return false;
+  const socketOptions = (options: ServiceResources['loaded']) => [options?.options.noDelay, options?.options.keepAlive, options?.options.keepAliveInitialDelay, options?.options.highWaterMark];
+  return isDeepStrictEqual(socketOptions(running.resources.loaded), socketOptions(resources.loaded));
 }
 
 /** Runs `start`, retrying (when asked) while the address is still in use by the server being replaced. */

@@ -7,9 +7,13 @@
  * - caps, accept rate, access lists, TLS material and the handler (program, module, quotes)
  *   change in place on the running servers, their listening sockets untouched;
  * - anything else (addresses, transports, deadlines, output cap, TLS on or off, UDP limits, a
- *   handler of another shape) replaces the service: on new addresses the new servers bind
- *   first and the old ones then drain; on an address it already has, the old listener closes
- *   and the new one binds at once after it (connections in that moment are refused).
+ *   handler of another shape) replaces the service. With the same addresses and transports the
+ *   new servers take the old ones' listening sockets (`TcpServer#handOver`: nothing is
+ *   rebound, no connection refused) and the old sessions finish by themselves within the drain
+ *   timeout; on new addresses the new servers bind first, then the old ones close as on
+ *   shutdown (listeners at once, sessions half-closed when idle). Only a service that
+ *   keeps some port but changes its addresses, or whose module changes its socket options,
+ *   closes its listeners and rebinds at once (connections in that moment are refused).
  */
 import { statSync } from 'node:fs';
 import type { Logger } from '../logger.ts';
@@ -17,7 +21,7 @@ import type { Stoppable } from '../shutdown.ts';
 import { checkResources, type ServiceResources } from './config-resources.ts';
 import { formatProblems, type ConfigProblem } from './config-problems.ts';
 import { loadConfigFile, type Config, type ServiceConfig } from './load-config.ts';
-import { RunningService, replacementReason } from './running-service.ts';
+import { RunningService, canTakeOver, replacementReason } from './running-service.ts';
 
 /** The module cache key of a run service: its file's modification time, so a changed file is imported afresh. */
 export function moduleVersion(service: ServiceConfig): string | undefined {
@@ -163,9 +167,21 @@ export class Supervisor implements Stoppable {
   }
 
   async #replace(running: RunningService, service: ServiceConfig, prepared: ServiceResources, reason: string, note: (service: string, message: string) => void): Promise<void> {
+    if (canTakeOver(running, service, prepared)) {
+      const sessions = running.sessions;
+      try {
+        this.#services.set(service.name, await RunningService.start(service, prepared, this.#log, this.#drainTimeout, false, running));
+      } catch (error) {
+        this.#log.error('reload-failed', `reload: ${service.name}: ${reason}, but the new servers could not take over: ${(error as Error).message}`, { service: service.name });
+        return;
+      }
+      this.#drain(running, 'retire');
+      note(service.name, `${reason}: replaced (the listening sockets handed over; ${sessions} old session(s) draining)`);
+      return;
+    }
     const oldPorts = new Set(running.config.listen.map((address) => address.port).filter((port) => port !== 0));
     const samePort = service.listen.some((address) => oldPorts.has(address.port));
-    if (samePort) this.#drain(running, true);
+    if (samePort) this.#drain(running, 'listeners-first');
     try {
       this.#services.set(service.name, await RunningService.start(service, prepared, this.#log, this.#drainTimeout, samePort));
     } catch (error) {
@@ -177,9 +193,15 @@ export class Supervisor implements Stoppable {
     note(service.name, `${reason}: replaced (${samePort ? 'the same port rebound' : 'new servers bound first'}; ${running.sessions} old session(s) draining)`);
   }
 
-  /** Closes a service in the background, within the drain timeout; `listenersFirst` skips exec's suspended drain. */
-  #drain(running: RunningService, listenersFirst = false): void {
-    const done = (listenersFirst ? running.closeListenersFirst(this.#drainTimeout) : running.close(this.#drainTimeout)).catch((error: unknown) => {
+  /**
+   * Closes a service in the background, within the drain timeout: `retire` after a hand-over
+   * (its pending connections first), `listeners-first` before a rebind of its port (not exec's
+   * suspended drain, which keeps the listeners).
+   */
+  #drain(running: RunningService, how: 'close' | 'retire' | 'listeners-first' = 'close'): void {
+    const timeout = this.#drainTimeout;
+    const closing = how === 'retire' ? running.retire(timeout) : how === 'listeners-first' ? running.closeListenersFirst(timeout) : running.close(timeout);
+    const done = closing.catch((error: unknown) => {
       this.#log.error('drain-failed', `${running.name}: ${(error as Error).message}`, { service: running.name });
     });
     this.#draining.add(done);
@@ -194,7 +216,8 @@ export class Supervisor implements Stoppable {
   async close(timeout: number): Promise<void> {
     this.#closing = true;
     await this.#reloading;
-    await Promise.all([...[...this.#services.values()].map((service) => service.close(timeout)), ...this.#draining]);
+    // Services still draining from a reload close now too, within the same deadline.
+    await Promise.all([...[...this.#services.values(), ...this.#drainingServices].map((service) => service.close(timeout)), ...this.#draining]);
   }
 
   async destroy(): Promise<void> {

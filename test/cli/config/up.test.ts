@@ -304,6 +304,25 @@ describe('reload', () => {
     assert.equal(open.error, undefined);
   });
 
+  it('replaces a service whose deadlines changed on the same sockets: handed over, no connection refused', async (t) => {
+    const dir = await tempDir(t);
+    const file = join(dir, 'switchboard.toml');
+    const text = `[services.echo]\nbuiltin = "echo"\nlisten = ["127.0.0.1:0"]\nidle-timeout = "1m"\n`;
+    await writeFile(file, text);
+    const { cli, listening } = await up(t, file, 2);
+    const { port } = CliProcess.find(listening, 'echo');
+    const loop = connectionLoop(t, () => ({ host: '127.0.0.1', port }), (reply) => reply === 'ping\n');
+    await loop.more(10);
+    const lines = await reload(cli, file, text.replace('"1m"', '"30s"'));
+    assert.ok(lines.some((line) => /^reload: echo: idle-timeout changed: replaced \(the listening sockets handed over; \d+ old session\(s\) draining\)$/.test(line)), lines.join('\n'));
+    await loop.more(20);
+    assert.deepEqual((await loop.stop()).failed, []);
+    // UDP was rebound on the same port.
+    const udp = await udpClient(t, 4);
+    udp.send('127.0.0.1', CliProcess.find(listening, 'echo', 'udp').port, 'still');
+    assert.equal((await udp.reply(CliProcess.find(listening, 'echo', 'udp').port)).toString(), 'still');
+  });
+
   it("changes an exec program in place: the listener stays, no connection fails, open sessions keep theirs", async (t) => {
     const dir = await tempDir(t);
     const file = join(dir, 'switchboard.toml');
