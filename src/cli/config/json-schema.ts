@@ -53,3 +53,26 @@ export function configJsonSchemaText(): string {
 function sorted(record: Record<string, JsonSchema>): Record<string, JsonSchema> {
   return Object.fromEntries(Object.entries(record).sort(([a], [b]) => a.localeCompare(b)));
 }
+
+/** Where docs/config.md holds {@link configKeysMarkdown}. */
+export const KEYS_MARKERS = ['<!-- keys: generated from src/cli/settings.ts by npm run schema -->', '<!-- /keys -->'] as const;
+
+/** The key tables of docs/config.md (between its `keys` markers), from the same table. */
+export function configKeysMarkdown(): string {
+  const row = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
+  const header = [row(['Key', 'Type', 'Default', 'Flag', 'Meaning']), row(['---', '---', '---', '---', '---'])];
+  const global: string[] = [];
+  const service: string[] = [];
+  for (const [name, setting] of Object.entries(SETTINGS) as [string, Setting][]) {
+    if (setting.key === null) continue;
+    const syntax = setting.keySyntax ?? setting.syntax;
+    const type = syntax.fromToml !== undefined ? 'table of strings' : `${setting.multiple ? 'array of ' : ''}${syntax.name.replace(/\|/g, '\\|')}`;
+    const flag = setting.commands.length === 0 ? 'reserved' : `\`--${name}\` (${setting.commands.filter((command) => command !== 'check').join(', ')})`;
+    const kinds = setting.services === undefined || setting.services.length === 3 ? '' : ` Only ${setting.services.map((kind) => `${kind}`).join(', ')} services.`;
+    (setting.scope === 'global' ? global : service).push(row([`\`${setting.key}\``, type, setting.default.replace(/\|/g, '\\|'), flag, `${setting.help}.${kinds}`]));
+  }
+  for (const [key, entry] of Object.entries(KEYS_WITHOUT_FLAGS)) {
+    service.push(row([`\`${key}\``, `${'multiple' in entry && entry.multiple ? 'array of ' : ''}${entry.syntax.name.replace(/\|/g, '\\|')}`, key === 'transports' ? 'tcp and udp' : key === 'args' ? '[]' : '', 'none (an argument)', `${entry.help}. Only ${entry.services.join(', ')} services.`]));
+  }
+  return ['`[global]`:', '', ...header, ...global, '', '`[services.NAME]`:', '', ...header, ...service].join('\n');
+}

@@ -8,7 +8,7 @@ import { RELOAD_OPTIONS } from '../../../src/cli/commands/reload.ts';
 import { RUN_OPTIONS } from '../../../src/cli/commands/run.ts';
 import { SERVE_OPTIONS } from '../../../src/cli/commands/serve.ts';
 import { UP_OPTIONS } from '../../../src/cli/commands/up.ts';
-import { configJsonSchemaText } from '../../../src/cli/config/json-schema.ts';
+import { KEYS_MARKERS, configJsonSchemaText, configKeysMarkdown } from '../../../src/cli/config/json-schema.ts';
 import { parseConfig } from '../../../src/cli/config/load-config.ts';
 import { FLAGS_WITHOUT_KEYS, KEYS_WITHOUT_FLAGS, SETTINGS, flagsOf, type CommandName, type Setting } from '../../../src/cli/settings.ts';
 import { normalizeTcpServerOptions } from '../../../src/tcp/tcp-options.ts';
@@ -83,6 +83,12 @@ describe('switchboard.schema.json', () => {
   it('is the one the table makes (npm run schema writes it)', () => {
     const file = readFileSync(new URL('../../../switchboard.schema.json', import.meta.url), 'utf8');
     assert.equal(file, configJsonSchemaText());
+  });
+
+  it('docs/config.md lists every key, as the table says (npm run schema writes it)', () => {
+    const docs = readFileSync(new URL('../../../docs/config.md', import.meta.url), 'utf8');
+    const [start, end] = KEYS_MARKERS;
+    assert.equal(docs.slice(docs.indexOf(start) + start.length, docs.indexOf(end)).trim(), configKeysMarkdown());
   });
 
   it('is published', () => {
