@@ -34,6 +34,8 @@ export interface ServerSetOptions {
   readonly serverOptions?: TcpServerOptions;
   /** Limit options from flags or keys, over `serverOptions` (a flag wins over a module's option). */
   readonly limitOptions?: TcpServerOptions;
+  /** How refusals name a cap's setting: `--max-clients` (the default, for flags) or `max-clients` (a config key). */
+  readonly settingPrefix?: string;
   /** The caps the module's options set rather than a flag or the default: refusals name the option. */
   readonly capsFromModule?: ReadonlySet<'maxClients' | 'maxPerIp'>;
 }
@@ -178,12 +180,12 @@ function describeRefusal(reason: RejectCause, options: ServerSetOptions, server:
   const limits = server.throttle();
   // The flag when it set the cap in force; the option when the module's options or its throttle() did.
   const cap = (flag: string, option: string, configured: number, current: number, key: 'maxClients' | 'maxPerIp'): string =>
-    current === configured && !options.capsFromModule?.has(key) ? `${flag} ${current}` : `${option} ${current}`;
+    current === configured && !options.capsFromModule?.has(key) ? `${options.settingPrefix ?? '--'}${flag} ${current}` : `${option} ${current}`;
   switch (reason) {
     case RejectCause.MAX_CONNECTIONS:
-      return `too many clients (${cap('--max-clients', 'maxConnections', options.maxClients, limits.maxConnections, 'maxClients')})`;
+      return `too many clients (${cap('max-clients', 'maxConnections', options.maxClients, limits.maxConnections, 'maxClients')})`;
     case RejectCause.MAX_CONNECTIONS_PER_ADDRESS:
-      return `too many clients from one address (${cap('--max-per-ip', 'maxConnectionsPerAddress', options.maxPerIp, limits.maxConnectionsPerAddress, 'maxPerIp')})`;
+      return `too many clients from one address (${cap('max-per-ip', 'maxConnectionsPerAddress', options.maxPerIp, limits.maxConnectionsPerAddress, 'maxPerIp')})`;
     case RejectCause.ACCEPT_RATE:
       return `over the accept rate (acceptRate ${limits.acceptRate}/s)`;
     case RejectCause.ACCEPT_HOOK:

@@ -42,8 +42,11 @@ export class RunningService {
   #respond: UdpResponder | undefined;
   readonly #children: ChildProcesses | undefined;
   readonly #log: Logger;
+  /** The options its servers were started with; the caps follow a reload, so refusals name the key in force. */
+  readonly #options: Mutable<ServerSetOptions>;
 
-  private constructor(config: ServiceConfig, resources: ServiceResources, tcp: TcpServer[], udp: UdpServer[], slot: HandlerSlot | undefined, served: Served, children: ChildProcesses | undefined, log: Logger) {
+  private constructor(config: ServiceConfig, resources: ServiceResources, tcp: TcpServer[], udp: UdpServer[], slot: HandlerSlot | undefined, served: Served, children: ChildProcesses | undefined, log: Logger, options: Mutable<ServerSetOptions>) {
+    this.#options = options;
     this.name = config.name;
     this.#config = config;
     this.#resources = resources;
@@ -74,7 +77,7 @@ export class RunningService {
   }
 
   /**
-   * Binds every address of `config` (all or nothing) and logs a `listening` line per socket.
+   * Binds every address of `config` (all or nothing); {@link announce} logs the `listening` lines.
    * With `retryInUse`, a bind that finds its address in use is retried for a moment (a
    * replacement whose predecessor is letting go of the same port).
    * @throws {ListenError} (rejects) when an address cannot be bound
@@ -88,6 +91,7 @@ export class RunningService {
     const respond: UdpResponder = (request, room) => (service === undefined ? served.udp : service.#respond)!(request, room);
     const tcp: TcpServer[] = [];
     const udp: UdpServer[] = [];
+    const options = serverSetOptions(config, resources);
     try {
       // Taking over: the old UDP sockets go first (UDP has no hand-over; a datagram in between is lost, as UDP allows).
       if (previous) await Promise.all(previous.#udp.splice(0).map((server) => server.close({ timeout: drainTimeout })));
@@ -100,19 +104,23 @@ export class RunningService {
         }
         const endpoint = { name: config.name, hosts, port, tcp: slot?.handler ?? served.tcp, ...(withUdp && { udp: respond }) };
         const takeOver = previous === undefined ? undefined : previous.#tcp[index];
-        const running: RunningEndpoint = takeOver ? await startEndpoint(endpoint, serverSetOptions(config, resources), log, takeOver) : await retrying(retryInUse, () => startEndpoint(endpoint, serverSetOptions(config, resources), log));
+        const running: RunningEndpoint = takeOver ? await startEndpoint(endpoint, options, log, takeOver) : await retrying(retryInUse, () => startEndpoint(endpoint, options, log));
         tcp.push(running.tcp);
         if (running.udp) udp.push(running.udp);
       }
-      service = new RunningService(config, resources, tcp, udp, slot, served, children, log);
+      service = new RunningService(config, resources, tcp, udp, slot, served, children, log, options);
       if (served.setup) for (const server of tcp) await served.setup(server);
     } catch (error) {
       await Promise.all([...tcp.map((server) => server.destroy()), ...udp.map((server) => server.destroy())]);
       children?.killAll();
       throw error;
     }
-    if (!previous) for (const server of [...tcp, ...udp]) for (const address of server.addresses) logListening(log, config.name, address);
     return service;
+  }
+
+  /** Logs a `listening` line per bound socket (once every service of a start is bound, so the lines mean ready). */
+  announce(): void {
+    for (const server of [...this.#tcp, ...this.#udp]) for (const address of server.addresses) logListening(this.#log, this.name, address);
   }
 
   /**
@@ -132,7 +140,11 @@ export class RunningService {
     for (const key of Object.keys(limits) as (keyof typeof limits)[]) {
       if (limits[key] !== was[key]) changes.push(`${flagOf[key]} ${was[key]} → ${limits[key]} (next connections)`);
     }
-    if (changes.some((line) => /^(max-clients|max-per-ip|accept-rate) /.test(line))) for (const server of this.#tcp) server.throttle(limits);
+    if (changes.some((line) => /^(max-clients|max-per-ip|accept-rate) /.test(line))) {
+      for (const server of this.#tcp) server.throttle(limits);
+      this.#options.maxClients = limits.maxConnections;
+      this.#options.maxPerIp = limits.maxConnectionsPerAddress;
+    }
     for (const list of ['allow', 'deny'] as const) {
       const now = next.limitOptions[list] ?? resources.loaded?.options[list] ?? null;
       const then = before.limitOptions[list] ?? this.#resources.loaded?.options[list] ?? null;
@@ -229,7 +241,9 @@ function effective(config: ServiceConfig, resources: ServiceResources, key: 'idl
   return resources.loaded?.options[option[key]] ?? config[key];
 }
 
-function serverSetOptions(config: ServiceConfig, resources: ServiceResources): ServerSetOptions {
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+function serverSetOptions(config: ServiceConfig, resources: ServiceResources): Mutable<ServerSetOptions> {
   const capsFromModule = new Set<'maxClients' | 'maxPerIp'>();
   const options = resources.loaded?.options;
   if (!config.explicit.has('maxClients') && options?.maxConnections !== undefined) capsFromModule.add('maxClients');
@@ -241,6 +255,7 @@ function serverSetOptions(config: ServiceConfig, resources: ServiceResources): S
     ...(config.udp && { udp: config.udp }),
     serverOptions: { ...options, ...(resources.tls && { tls: resources.tls }) },
     limitOptions: config.limitOptions,
+    settingPrefix: '',
     capsFromModule,
   };
 }

@@ -69,6 +69,7 @@ export class Supervisor implements Stoppable {
       await Promise.all([...services.values()].map((service) => service.destroy()));
       throw error;
     }
+    for (const service of services.values()) service.announce();
     return new Supervisor(config, services, log, drainTimeout, fixedDrainTimeout);
   }
 
@@ -143,7 +144,9 @@ export class Supervisor implements Stoppable {
       const prepared = resources.get(service.name)!;
       if (!running) {
         try {
-          this.#services.set(service.name, await RunningService.start(service, prepared, log, this.#drainTimeout));
+          const started = await RunningService.start(service, prepared, log, this.#drainTimeout);
+          this.#services.set(service.name, started);
+          started.announce();
           note(service.name, 'added');
         } catch (error) {
           log.error('reload-failed', `reload: ${service.name}: not started: ${(error as Error).message}`, { service: service.name });
@@ -183,7 +186,9 @@ export class Supervisor implements Stoppable {
     const samePort = service.listen.some((address) => oldPorts.has(address.port));
     if (samePort) this.#drain(running, 'listeners-first');
     try {
-      this.#services.set(service.name, await RunningService.start(service, prepared, this.#log, this.#drainTimeout, samePort));
+      const started = await RunningService.start(service, prepared, this.#log, this.#drainTimeout, samePort);
+      this.#services.set(service.name, started);
+      started.announce();
     } catch (error) {
       if (samePort) this.#services.delete(service.name);
       this.#log.error('reload-failed', `reload: ${service.name}: ${reason}, but the new servers could not start${samePort ? ' (the old ones are closed)' : ' (the old ones keep serving)'}: ${(error as Error).message}`, { service: service.name });
