@@ -124,7 +124,7 @@ export const SETTINGS = {
   'max-clients': { type: 'string', key: 'max-clients', scope: 'service', commands: SERVING, services: ALL_KINDS, syntax: SYNTAX.count, arg: 'N', default: perCommand((d) => String(d.maxClients)), help: 'open sessions at most' },
   'max-per-ip': { type: 'string', key: 'max-per-ip', scope: 'service', commands: SERVING, services: ALL_KINDS, syntax: SYNTAX.count, arg: 'N', default: perCommand((d) => String(d.maxPerIp)), help: 'open sessions per remote address (an IPv6 /64) at most' },
   'accept-rate': { type: 'string', key: 'accept-rate', scope: 'service', commands: SERVING, services: ALL_KINDS, syntax: SYNTAX.count, arg: 'N', default: '0', help: 'new sessions per second at most' },
-  'max-output': { type: 'string', key: 'max-output', scope: 'service', commands: SERVING, services: ALL_KINDS, syntax: SYNTAX.byteSize, arg: 'BYTES', default: '1MiB', help: 'close a session whose queued output passes BYTES (a peer that never reads)' },
+  'max-output': { type: 'string', key: 'max-output', scope: 'service', commands: SERVING, services: ALL_KINDS, syntax: SYNTAX.byteSize, arg: 'BYTES', default: '1MiB', help: 'close a session whose unsent output passes BYTES' },
   allow: { type: 'string', multiple: true, key: 'allow', scope: 'service', commands: SERVING, services: ALL_KINDS, syntax: SYNTAX.addressEntry, arg: 'PREFIX', default: 'everyone', help: 'admit only peers in these addresses or CIDR prefixes (repeatable)' },
   deny: { type: 'string', multiple: true, key: 'deny', scope: 'service', commands: SERVING, services: ALL_KINDS, syntax: SYNTAX.addressEntry, arg: 'PREFIX', default: 'no one', help: 'refuse peers in these addresses or CIDR prefixes (repeatable)' },
 
@@ -201,7 +201,9 @@ export function helpLines(names: readonly SettingName[], defaults: Partial<Recor
       const setting: Setting = SETTINGS[name];
       const flag = `${setting.short === undefined ? '    ' : `-${setting.short}, `}--${name}${setting.arg === undefined ? '' : ` ${setting.arg}`}`;
       const fallback = defaults[name];
-      return `  ${flag.padEnd(23)}${setting.help}${fallback === undefined ? '' : ` (default ${fallback})`}`;
+      const text = `${setting.help}${fallback === undefined ? '' : ` (default ${fallback})`}`;
+      // The help column starts at 27, as in help.ts; a flag too long for it puts its text on the next line.
+      return flag.length < 25 ? `  ${flag.padEnd(25)}${text}` : `  ${flag}\n${' '.repeat(27)}${text}`;
     })
     .join('\n');
 }

@@ -175,7 +175,10 @@ export class Supervisor implements Stoppable {
       try {
         this.#services.set(service.name, await RunningService.start(service, prepared, this.#log, this.#drainTimeout, false, running));
       } catch (error) {
-        this.#log.error('reload-failed', `reload: ${service.name}: ${reason}, but the new servers could not take over: ${(error as Error).message}`, { service: service.name });
+        // What was handed over went down with the new servers: the old ones are left with their sessions only.
+        this.#services.delete(service.name);
+        this.#drain(running);
+        this.#log.error('reload-failed', `reload: ${service.name}: ${reason}, but the new servers could not take over, and the service is stopped: ${(error as Error).message}`, { service: service.name });
         return;
       }
       this.#drain(running, 'retire');
