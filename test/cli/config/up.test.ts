@@ -369,6 +369,25 @@ describe('reload', () => {
     assert.ok(!cli.stdout.lines.slice(2).some((line) => line.startsWith('listening')), 'nothing was rebound');
   });
 
+  it('re-imports a module whose file changed and swaps its handler in place: no connection fails', async (t) => {
+    const dir = await tempDir(t);
+    const modulePath = join(dir, 'shout.mjs');
+    await writeFile(modulePath, UPPER_MODULE);
+    const file = join(dir, 'switchboard.toml');
+    const text = `[services.shout]\nmodule = "shout.mjs"\nlisten = ["127.0.0.1:0"]\n`;
+    await writeFile(file, text);
+    const { cli, listening } = await up(t, file, 1);
+    const { port } = CliProcess.find(listening, 'shout');
+    const loop = connectionLoop(t, () => ({ host: '127.0.0.1', port }), (reply) => reply === 'PING\n' || reply === '[ping\n]');
+    await loop.more(5);
+    await writeFile(modulePath, 'export default { data(session, chunk) { session.write(`[${chunk}]`); } };\n');
+    const lines = await reload(cli, file, text);
+    assert.ok(lines.includes(`reload: shout: module ${modulePath} reloaded (next connections; open ones keep theirs)`), lines.join('\n'));
+    await loop.more(10);
+    assert.deepEqual((await loop.stop()).failed, []);
+    assert.equal((await tcpExchange(t, '127.0.0.1', port, 'x')).toString(), '[x]');
+  });
+
   it('changes nothing for an invalid file, and logs its problems', async (t) => {
     const dir = await tempDir(t);
     const file = join(dir, 'switchboard.toml');
