@@ -4,31 +4,21 @@
  */
 import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { UsageError } from './exit-code.ts';
+import { flagOptions } from './settings.ts';
 
-/** The flags every command shares. */
-export const COMMON_OPTIONS = {
-  json: { type: 'boolean' },
-  quiet: { type: 'boolean', short: 'q' },
-  verbose: { type: 'boolean', short: 'v' },
-  help: { type: 'boolean', short: 'h' },
-  version: { type: 'boolean' },
-  'drain-timeout': { type: 'string' },
-} as const satisfies ParseArgsOptionsConfig;
+export { formatByteRate, formatDuration, parseByteRate, parseByteSize, parseCount, parseDatagramRate, parseDuration, parseAddressEntry } from './values.ts';
+
+/** The flags every command shares (their entries are in settings.ts). */
+export const COMMON_OPTIONS = flagOptions(['json', 'quiet', 'verbose', 'help', 'version', 'drain-timeout']);
 
 /** The flags of every command that serves TCP sessions. */
 export const SERVER_OPTIONS = {
   ...COMMON_OPTIONS,
-  listen: { type: 'string', short: 'l', multiple: true },
-  'idle-timeout': { type: 'string' },
-  'max-clients': { type: 'string' },
-  'max-per-ip': { type: 'string' },
+  ...flagOptions(['listen', 'idle-timeout', 'first-byte-timeout', 'max-lifetime', 'max-clients', 'max-per-ip', 'accept-rate', 'max-output', 'allow', 'deny']),
 } as const satisfies ParseArgsOptionsConfig;
 
 /** The UDP limit flags of `serve`, the one command with UDP servers. */
-export const UDP_OPTIONS = {
-  'udp-rate': { type: 'string' },
-  'udp-reply-rate': { type: 'string' },
-} as const satisfies ParseArgsOptionsConfig;
+export const UDP_OPTIONS = flagOptions(['udp-rate', 'udp-reply-rate']);
 
 /**
  * Parses `args` for `command`; unknown flags, missing values and stray positionals are
@@ -97,71 +87,3 @@ function describeParseError(error: unknown): string {
   }
 }
 
-/**
- * Reads a duration: `10` and `10s` are seconds, `500ms`, `2m`, `1h`; `0` means none.
- * @throws {UsageError} naming the flag
- */
-export function parseDuration(text: string | undefined, flag: string, fallback: number): number {
-  if (text === undefined) return fallback;
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
-  if (!match) throw new UsageError(`${flag} ${JSON.stringify(text)}: expected a duration such as 10s, 500ms, 2m or 0`);
-  const scale = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
-  const ms = Math.round(Number(match[1]) * scale);
-  if (ms > 2 ** 31 - 1) throw new UsageError(`${flag} ${JSON.stringify(text)}: at most 24 days`);
-  return ms;
-}
-
-/**
- * Reads a non-negative integer; `0` means no limit where the flag says so.
- * @throws {UsageError} naming the flag
- */
-export function parseCount(text: string | undefined, flag: string, fallback: number): number {
-  if (text === undefined) return fallback;
-  if (!/^\d{1,9}$/.test(text.trim())) throw new UsageError(`${flag} ${JSON.stringify(text)}: must be a non-negative integer (0 for no limit)`);
-  return Number(text);
-}
-
-/**
- * Reads a rate of datagrams: `50/s`, or `50` (per second); `0` means no limit.
- * @throws {UsageError} naming the flag
- */
-export function parseDatagramRate(text: string | undefined, flag: string, fallback: number): number {
-  if (text === undefined) return fallback;
-  const match = /^(\d{1,9})(?:\/s)?$/.exec(text.trim());
-  if (!match) throw new UsageError(`${flag} ${JSON.stringify(text)}: expected datagrams per second such as 50/s (0 for no limit)`);
-  return Number(match[1]);
-}
-
-const BYTE_UNITS: Readonly<Record<string, number>> = { '': 1, B: 1, kB: 1000, KB: 1000, MB: 1e6, GB: 1e9, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
-
-/**
- * Reads a rate of bytes: `65536`, `64KiB/s`, `1MB/s` (kB, MB, GB are powers of 1000; KiB, MiB,
- * GiB of 1024; `/s` may be left out); `0` means no limit. Bits (`Mb`, `kbit`) are refused: the
- * limit counts bytes.
- * @throws {UsageError} naming the flag
- */
-export function parseByteRate(text: string | undefined, flag: string, fallback: number): number {
-  if (text === undefined) return fallback;
-  const match = /^(\d+(?:\.\d+)?)\s*([A-Za-z]*)(?:\/s)?$/.exec(text.trim());
-  const scale = match ? BYTE_UNITS[match[2]!] : undefined;
-  const bytes = match && scale !== undefined ? Math.round(Number(match[1]) * scale) : NaN;
-  if (!Number.isSafeInteger(bytes)) throw new UsageError(`${flag} ${JSON.stringify(text)}: expected bytes per second such as 65536, 64KiB/s or 1MB/s (0 for no limit)`);
-  return bytes;
-}
-
-/** `64KiB/s`, `1MiB/s`, `100B/s` — the inverse of {@link parseByteRate} for binary multiples, for messages. */
-export function formatByteRate(bytes: number): string {
-  if (bytes === 0) return '0';
-  for (const [unit, scale] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
-    if (bytes >= scale && bytes % scale === 0) return `${bytes / scale}${unit}/s`;
-  }
-  return `${bytes}B/s`;
-}
-
-/** `10s`, `500ms`, `2m` — the inverse of {@link parseDuration}, for messages. */
-export function formatDuration(ms: number): string {
-  if (ms === 0) return '0';
-  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
-  if (ms % 1000 === 0) return `${ms / 1000}s`;
-  return `${ms}ms`;
-}

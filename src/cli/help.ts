@@ -2,6 +2,7 @@
 import { formatByteRate, formatDuration } from './args.ts';
 import { DEFAULT_DRAIN_TIMEOUT, EXEC_DEFAULTS, RUN_DEFAULTS, SERVE_DEFAULTS, SERVE_UDP_DEFAULTS, type ServerDefaults } from './defaults.ts';
 import { DEFAULT_PORT_BASE, SERVICES } from './services/registry.ts';
+import { SETTINGS, helpLines } from './settings.ts';
 import { TLS_HELP } from './tls-flags.ts';
 import { METRICS_HELP } from './metrics-flags.ts';
 import { ACTIVATION_HELP } from './activation-flags.ts';
@@ -20,7 +21,8 @@ function limits(defaults: ServerDefaults, per = ''): string {
   return `Limits (0 = none):
       --idle-timeout D     close a session after D without traffic (default ${formatDuration(defaults.idleTimeout)})
       --max-clients N      open sessions at most${per} (default ${defaults.maxClients})
-      --max-per-ip N       open sessions per remote address at most${per} (default ${defaults.maxPerIp})`;
+      --max-per-ip N       open sessions per remote address at most${per} (default ${defaults.maxPerIp})
+${helpLines(['accept-rate', 'first-byte-timeout', 'max-lifetime', 'max-output', 'allow', 'deny'], { 'accept-rate': '0', 'first-byte-timeout': '0', 'max-lifetime': '0', 'max-output': SETTINGS['max-output'].default })}`;
 }
 
 const ADDRESSES = `Addresses: HOST:PORT, [IPv6]:PORT, *:PORT (IPv4 and IPv6 any), :PORT (IPv4 any).
@@ -36,6 +38,9 @@ Commands:
   serve [SERVICE…]           the classic Internet services over TCP and UDP (the default command)
   exec -- PROGRAM [ARGS…]    run PROGRAM for each TCP connection, inetd/tcpserver style
   run MODULE                 serve the handler a JavaScript or TypeScript module exports
+  up [CONFIG]                every service a switchboard.toml lists; SIGHUP re-reads it
+  check [CONFIG]             check a switchboard.toml without binding anything
+  reload [CONFIG]            send SIGHUP to the 'up' of a pid file
   help [COMMAND]             help for a command
 
 With no command, switchboard serves all six classic services on localhost at ${DEFAULT_PORT_BASE} + their standard port.
@@ -103,6 +108,9 @@ connection fails that connection only.
 
 ${limits(EXEC_DEFAULTS)}
 
+PROGRAM's environment, directory and user:
+${helpLines(['env', 'cwd', 'user'])}
+
 ${TLS_HELP}
 
 ${METRICS_HELP}
@@ -148,3 +156,48 @@ ${ADDRESSES}
 Examples:
   switchboard run examples/chat.ts --listen localhost:7000
   switchboard run examples/length-prefixed.ts --listen 127.0.0.1:7001`;
+
+const CONFIG_NOTE = `CONFIG defaults to ./switchboard.toml; docs/config.md lists every key (each flag's, in
+[global] or [services.NAME]), and switchboard.schema.json is its JSON Schema for editors.`;
+
+/** `switchboard up --help`. */
+export const UP_HELP = `Usage: switchboard up [CONFIG] [options]
+
+Serves every service CONFIG lists, in one process: built-in services (builtin = "echo"),
+programs per connection (program = "cat"), and handler modules (module = "chat.ts"), each
+with its own addresses, limits, TLS and access lists. The file is checked completely before
+anything binds: every problem is printed with its line, column and key path, exit 2.
+
+SIGHUP (or 'switchboard reload') re-reads CONFIG: an invalid file changes nothing (its
+problems are logged); otherwise new services start, removed ones drain, and changed limits,
+access lists, certificates, programs and modules apply in place; a service whose addresses,
+transports or deadlines changed is replaced. One log line per change.
+
+${helpLines(['pid-file'])}
+
+Flags given here win over the file's [global] section:
+${COMMON}
+
+${CONFIG_NOTE}
+
+Example:
+  switchboard up /etc/switchboard.toml --pid-file /run/switchboard.pid`;
+
+/** `switchboard check --help`. */
+export const CHECK_HELP = `Usage: switchboard check [CONFIG]
+
+Checks CONFIG as 'up' would, binding nothing: keys and values, two services on one address,
+that programs exist and may be run, directories and users exist, modules load (they are
+imported) and export a handler, certificates parse and match their keys, quote files read,
+and host names resolve. Prints 'CONFIG: ok, …' and exits 0, or every problem and exits 2.
+
+${CONFIG_NOTE}`;
+
+/** `switchboard reload --help`. */
+export const RELOAD_HELP = `Usage: switchboard reload [CONFIG] [--pid-file FILE]
+
+Sends SIGHUP to the 'switchboard up' whose process id FILE holds (by default the pid-file of
+CONFIG's [global] section), which then re-reads its config. For systemd's ExecReload=.
+What the reload changed is in that process's log. Exit 1 when there is no such process.
+
+${helpLines(['pid-file'])}`;

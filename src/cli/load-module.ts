@@ -41,17 +41,19 @@ export class ModuleLoadError extends Error {
 
 /**
  * Imports `path` (relative to the working directory) and returns its handler, options and setup.
+ * A `version` imports it afresh (a module is otherwise imported once per process): `up`'s reload
+ * passes the file's modification time.
  * @throws {UsageError} when the file does not exist, exports no handler, an unknown option or a setup that is not a function
  * @throws {ModuleLoadError} when importing it fails
  */
-export async function loadHandlerModule(path: string): Promise<LoadedHandler> {
+export async function loadHandlerModule(path: string, version?: string): Promise<LoadedHandler> {
   const file = resolve(path);
   const isFile = await stat(file).then((info) => info.isFile(), () => false);
   if (!isFile) throw new UsageError(`MODULE ${JSON.stringify(path)}: no such file`, 'run');
   const warning = selfReferenceProblem(file);
   let namespace: Record<string, unknown>;
   try {
-    namespace = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    namespace = (await import(`${pathToFileURL(file).href}${version === undefined ? '' : `?version=${encodeURIComponent(version)}`}`)) as Record<string, unknown>;
   } catch (error) {
     const hint = warning === undefined ? '' : ` (${warning})`;
     throw new ModuleLoadError(`cannot load ${path}: ${error instanceof Error ? error.message : String(error)}${hint}`, { cause: error });

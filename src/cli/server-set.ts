@@ -38,6 +38,10 @@ export interface ServerSetOptions {
   readonly udp?: UdpLimits;
   /** More options for every TCP server (`run`'s module's), under the command's own. */
   readonly serverOptions?: TcpServerOptions;
+  /** Limit options from flags or keys, over `serverOptions` (a flag wins over a module's option). */
+  readonly limitOptions?: TcpServerOptions;
+  /** How refusals name a cap's setting: `--max-clients` (the default, for flags) or `max-clients` (a config key). */
+  readonly settingPrefix?: string;
   /** The caps the module's options set rather than a flag or the default: refusals name the option. */
   readonly capsFromModule?: ReadonlySet<'maxClients' | 'maxPerIp'>;
 }
@@ -107,7 +111,7 @@ export async function startServerSet(endpoints: readonly Endpoint[], options: Se
   return new ServerSet(running);
 }
 
-function logListening(log: Logger, name: string, address: BoundAddress): void {
+export function logListening(log: Logger, name: string, address: BoundAddress): void {
   const passed = address.origin === undefined ? '' : ` (${address.origin} fd ${address.fd} ${JSON.stringify(address.fdName)})`;
   log.info('listening', `listening ${address.transport} ${formatListenAddress(address.address, address.port)} ${name}${passed}`, {
     transport: address.transport,
@@ -124,13 +128,18 @@ async function destroyAll(endpoints: readonly RunningEndpoint[]): Promise<void> 
   await Promise.all(endpoints.flatMap(({ tcp, udp }) => [tcp.destroy(), udp?.destroy()]));
 }
 
-async function startEndpoint(endpoint: Endpoint, options: ServerSetOptions, log: Logger): Promise<RunningEndpoint> {
+/**
+ * Starts one endpoint: its TCP server and, when it has a responder, UDP on the same port. With
+ * `takeOver`, the TCP server takes that server's listening sockets (`handOver`) instead of binding.
+ */
+export async function startEndpoint(endpoint: Endpoint, options: ServerSetOptions, log: Logger, takeOver?: TcpServer): Promise<RunningEndpoint> {
   const host = endpoint.hosts.length === 1 ? endpoint.hosts[0] : endpoint.hosts.map((h) => h ?? '');
   for (let attempt = 1; ; attempt++) {
     const server = new TcpServer(
       {
         perAddressIPv6Prefix: PER_IP_IPV6_PREFIX,
         ...options.serverOptions,
+        ...options.limitOptions,
         ...(endpoint.systemd !== undefined ? { systemd: endpoint.systemd } : endpoint.udpOnly === true ? {} : { host, port: endpoint.port }),
         idleTimeout: options.idleTimeout,
         maxConnections: options.maxClients,
@@ -139,7 +148,8 @@ async function startEndpoint(endpoint: Endpoint, options: ServerSetOptions, log:
       endpoint.tcp,
     );
     watchTcpServer(server, endpoint.name, options, log);
-    if (endpoint.udpOnly !== true) await server.listen();
+    if (takeOver) await takeOver.handOver(server);
+    else if (endpoint.udpOnly !== true) await server.listen();
     if (!endpoint.udp || ((endpoint.systemd !== undefined || endpoint.udpOnly === true) && endpoint.udpSystemd === undefined)) return { name: endpoint.name, tcp: server, udp: undefined };
     // UDP on the port TCP got, so a port-0 service still answers both on one number.
     const port = server.addresses[0]?.port ?? endpoint.port;
@@ -179,12 +189,12 @@ function describeRefusal(reason: RejectCause, options: ServerSetOptions, server:
   const limits = server.throttle();
   // The flag when it set the cap in force; the option when the module's options or its throttle() did.
   const cap = (flag: string, option: string, configured: number, current: number, key: 'maxClients' | 'maxPerIp'): string =>
-    current === configured && !options.capsFromModule?.has(key) ? `${flag} ${current}` : `${option} ${current}`;
+    current === configured && !options.capsFromModule?.has(key) ? `${options.settingPrefix ?? '--'}${flag} ${current}` : `${option} ${current}`;
   switch (reason) {
     case RejectCause.MAX_CONNECTIONS:
-      return `too many clients (${cap('--max-clients', 'maxConnections', options.maxClients, limits.maxConnections, 'maxClients')})`;
+      return `too many clients (${cap('max-clients', 'maxConnections', options.maxClients, limits.maxConnections, 'maxClients')})`;
     case RejectCause.MAX_CONNECTIONS_PER_ADDRESS:
-      return `too many clients from one address (${cap('--max-per-ip', 'maxConnectionsPerAddress', options.maxPerIp, limits.maxConnectionsPerAddress, 'maxPerIp')})`;
+      return `too many clients from one address (${cap('max-per-ip', 'maxConnectionsPerAddress', options.maxPerIp, limits.maxConnectionsPerAddress, 'maxPerIp')})`;
     case RejectCause.ACCEPT_RATE:
       return `over the accept rate (acceptRate ${limits.acceptRate}/s)`;
     case RejectCause.ACCEPT_HOOK:

@@ -29,7 +29,7 @@ export const SIGNAL_REPEAT_MS = 500;
 
 /** Catches SIGINT and SIGTERM from construction on, and stops a {@link Stoppable} on them. */
 export class ShutdownSignals {
-  readonly #drainTimeout: number;
+  #drainTimeout: number;
   readonly #log: Logger;
   readonly #received: NodeJS.Signals[] = [];
   readonly #onSignal = (signal: NodeJS.Signals): void => this.#arrived(signal);
@@ -44,6 +44,11 @@ export class ShutdownSignals {
     this.#drainTimeout = drainTimeout;
     this.#log = log;
     for (const name of SIGNALS) process.on(name, this.#onSignal);
+  }
+
+  /** How long the graceful close may take, in ms (`up`'s reload may change it). */
+  set drainTimeout(ms: number) {
+    this.#drainTimeout = ms;
   }
 
   /** Whether a signal arrived (during startup, say). */

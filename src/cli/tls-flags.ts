@@ -5,19 +5,14 @@
  * certificates in use and says why in the log.
  */
 import { readFileSync } from 'node:fs';
-import type { ParseArgsOptionsConfig } from 'node:util';
 import type { TcpServer, TlsOptions } from '../index.ts';
 import { UsageError } from './exit-code.ts';
 import type { ServeHooks } from './commands/common.ts';
 import type { Logger } from './logger.ts';
+import { flagOptions } from './settings.ts';
 
 /** The TLS flags of every serving command. */
-export const TLS_OPTIONS = {
-  'tls-cert': { type: 'string' },
-  'tls-key': { type: 'string' },
-  'tls-ca': { type: 'string' },
-  'tls-client-cert': { type: 'string' },
-} as const satisfies ParseArgsOptionsConfig;
+export const TLS_OPTIONS = flagOptions(['tls-cert', 'tls-key', 'tls-ca', 'tls-client-cert']);
 
 /** Their lines in `--help`. */
 export const TLS_HELP = `TLS (on every TCP connection, or on STARTTLS for a run MODULE whose options say so;

@@ -128,6 +128,10 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
   /** Every listener adopted by this listen attempt. */
   #listeners: BoundSocket<Server>[] = [];
   readonly #openListeners = new Set<Server>();
+  /** How to take this server's callbacks off each listener it adopted (for {@link handOver}). */
+  readonly #detach = new Map<Server, () => void>();
+  /** Listeners handed over by another server, adopted by `listen()` instead of binding. */
+  #inherited: BoundSocket<Server>[] | undefined;
   readonly #sessions = new Set<S>();
   readonly #pending: PendingConnections;
   readonly #host: SessionHost;
@@ -308,7 +312,53 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
     return this.#queue[Symbol.asyncIterator]();
   }
 
+  /**
+   * Hands this server's listening sockets to `next`, a server that has not listened yet: from
+   * now on every connection they accept is `next`'s — nothing is closed and rebound, so no
+   * connection is refused in between — and `next` is listening when the promise resolves (with
+   * its addresses). This server keeps its sessions and stays `listening` on no socket:
+   * `close()` it to drain them. `next`'s `host`, `port`, `backlog`, `exclusive`, `reusePort` and
+   * `ipv6Only` are not used (it has these sockets); the options its sockets apply to each
+   * connection must be this server's (`noDelay`, `keepAlive`, `keepAliveInitialDelay`,
+   * `highWaterMark`). Everything else — handler, limits, deadlines, `tls` — may differ.
+   * @throws {SwitchboardError} `SWB_ERR_SERVER_CLOSED` (rejects) unless this server is listening; `SWB_ERR_ALREADY_LISTENING` when `next` has listened
+   * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` (rejects) naming a per-connection socket option that differs; nothing changes then
+   * @example
+   * const next = new TcpServer({ ...options, idleTimeout: 60_000 }, newHandler);
+   * await server.handOver(next); // next accepts from now on
+   * await server.close();        // the old sessions drain
+   */
+  async handOver(next: TcpServer): Promise<BoundAddress[]> {
+    if (this.state !== ServerState.LISTENING) throw new SwitchboardError(ErrorCode.SERVER_CLOSED, `handOver: this server is ${this.state}, not listening`);
+    if (next === this) throw new InvalidOptionError('next', 'must be another server', next);
+    if (next.state !== ServerState.IDLE) throw new SwitchboardError(ErrorCode.ALREADY_LISTENING, `handOver: the next server is ${next.state}, not idle`);
+    const mine = this.#options;
+    const theirs = next.#options;
+    for (const [name, a, b] of [
+      ['noDelay', mine.noDelay, theirs.noDelay],
+      ['keepAlive', mine.keepAlive, theirs.keepAlive],
+      ['keepAliveInitialDelay', mine.keepAliveInitialDelay, theirs.keepAliveInitialDelay],
+      ['highWaterMark', mine.limits.highWaterMark, theirs.limits.highWaterMark],
+    ] as const) {
+      if (a !== b) throw new InvalidOptionError(name, `must be the same on both servers to hand the sockets over (they apply it to each connection): ${String(a)} here`, b);
+    }
+    // Synchronously, so no connection event falls between the two: ours off, theirs on (in next's bind()).
+    const listeners = this.#listeners;
+    for (const listener of listeners) this.#detach.get(listener.handle)?.();
+    this.#detach.clear();
+    this.#listeners = [];
+    this.#openListeners.clear();
+    next.#inherited = listeners;
+    return next.listen();
+  }
+
   protected async bind(): Promise<BoundSocket<Server>[]> {
+    const inherited = this.#inherited;
+    if (inherited !== undefined) {
+      this.#inherited = undefined;
+      for (const listener of inherited) this.#adopt(listener);
+      return inherited;
+    }
     const options = this.#options;
     if (options.systemd?.inetd === true) {
       this.#inetd = inetdListener(options, options.systemd, (listener) => this.#adopt(listener));
@@ -355,13 +405,20 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
   #adopt(listener: BoundSocket<Server>): void {
     this.#listeners.push(listener);
     this.#openListeners.add(listener.handle);
-    listener.handle.on('connection', (socket: Socket) => this.#accept(socket, listener.address));
-    listener.handle.on('error', (error: Error) => this.#acceptFailed(listener.address, error));
+    const onConnection = (socket: Socket): void => this.#accept(socket, listener.address);
+    const onError = (error: Error): void => this.#acceptFailed(listener.address, error);
+    listener.handle.on('connection', onConnection);
+    listener.handle.on('error', onError);
+    this.#detach.set(listener.handle, () => {
+      listener.handle.off('connection', onConnection);
+      listener.handle.off('error', onError);
+    });
   }
 
   /** Gives back a listener of a group that failed to bind (or was closed while binding). */
   #releaseListener(handle: Server): Promise<void> {
     this.#openListeners.delete(handle);
+    this.#detach.delete(handle);
     this.#listeners = this.#listeners.filter((listener) => listener.handle !== handle);
     return closeListener(handle);
   }

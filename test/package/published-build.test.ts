@@ -74,8 +74,10 @@ describe('the published build', () => {
     await cp(join(root, 'package.json'), join(pkg, 'package.json'));
     await run(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', join(pkg, 'dist')], { cwd: root, timeout: 120_000 });
     await symlink(join(root, 'node_modules', '@types'), join(work, 'node_modules', '@types'));
+    // The package's dependencies, where npm would install them: smol-toml, the command's TOML parser.
+    await symlink(join(root, 'node_modules', 'smol-toml'), join(work, 'node_modules', 'smol-toml'));
     await writeFile(join(work, 'package.json'), JSON.stringify({ type: 'module' }));
-    for (const file of ['README.md', 'LICENSE', 'docs']) await cp(join(root, file), join(pkg, file), { recursive: true });
+    for (const file of ['README.md', 'LICENSE', 'docs', 'switchboard.schema.json']) await cp(join(root, file), join(pkg, file), { recursive: true });
     await cp(join(root, 'examples'), join(work, 'examples'), { recursive: true });
     // The examples' own tests import 'switchboard/testing' as a user's tests would.
     await cp(join(root, 'test', 'examples'), join(work, 'test', 'examples'), { recursive: true });
@@ -111,6 +113,9 @@ describe('the published build', () => {
     assert.equal(reversed.stdout.trim(), '00636261');
     const version = await run(process.execPath, [join(pkg, 'dist', 'cli', 'main.js'), '--version'], { timeout: 20_000 });
     assert.equal(version.stdout.trim(), packageJson.version);
+    // The config file reader, with its dependency as installed.
+    const checked = await run(process.execPath, [join(pkg, 'dist', 'cli', 'main.js'), 'check', 'examples/switchboard.toml'], { cwd: work, timeout: 20_000 });
+    assert.match(checked.stdout, /^examples\/switchboard\.toml: ok, 4 service\(s\)/);
   });
 
   it('says which Node.js it needs, at load, when run on an older one', async (t) => {
@@ -129,8 +134,8 @@ describe('the published build', () => {
     const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: pkg, timeout: 60_000, env: { ...process.env, npm_config_update_notifier: 'false' } });
     const [packed] = JSON.parse(stdout) as [{ files: { path: string }[] }];
     const files = packed.files.map((file) => file.path);
-    for (const needed of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'docs/cli.md', 'dist/observability/status-page.js', 'docs/observability.md', 'docs/status-page.png']) assert.ok(files.includes(needed), `${needed} is published`);
-    assert.deepEqual(files.filter((file) => !/^(dist|docs)\//.test(file) && !['LICENSE', 'README.md', 'package.json'].includes(file)), [], 'nothing else at the top');
+    for (const needed of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'docs/cli.md', 'dist/observability/status-page.js', 'docs/observability.md', 'docs/status-page.png', 'switchboard.schema.json']) assert.ok(files.includes(needed), `${needed} is published`);
+    assert.deepEqual(files.filter((file) => !/^(dist|docs)\//.test(file) && !['LICENSE', 'README.md', 'package.json', 'switchboard.schema.json'].includes(file)), [], 'nothing else at the top');
     assert.deepEqual(files.filter((file) => file.endsWith('.map')), [], 'no source maps');
     for (const file of files.filter((path) => path.endsWith('.js'))) {
       assert.doesNotMatch(await readFile(join(pkg, file), 'utf8'), /sourceMappingURL/, `${file} points at no map`);

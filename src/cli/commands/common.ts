@@ -1,10 +1,10 @@
 /** What `serve`, `exec` and `run` share: their flags' values, the logger, and how they end. */
-import { ListenError, SwitchboardError } from '../../index.ts';
-import { parseCount, parseDuration } from '../args.ts';
+import { ListenError, SwitchboardError, type TcpServerOptions } from '../../index.ts';
 import { DEFAULT_DRAIN_TIMEOUT, type ServerDefaults, type UdpLimits } from '../defaults.ts';
 import { ExitCode, UsageError } from '../exit-code.ts';
 import { Logger } from '../logger.ts';
 import { startServerSet, type Endpoint, type RunningEndpoint, type ServerSet, type ServerSetOptions } from '../server-set.ts';
+import { readFlag } from '../settings.ts';
 import { ShutdownSignals, type Stoppable } from '../shutdown.ts';
 import { ServiceNotification, forgetListenEnvironment, inetdFinished } from '../activation-flags.ts';
 
@@ -18,6 +18,12 @@ export interface ServerFlagValues {
   readonly 'idle-timeout'?: string | undefined;
   readonly 'max-clients'?: string | undefined;
   readonly 'max-per-ip'?: string | undefined;
+  readonly 'first-byte-timeout'?: string | undefined;
+  readonly 'max-lifetime'?: string | undefined;
+  readonly 'accept-rate'?: string | undefined;
+  readonly 'max-output'?: string | undefined;
+  readonly allow?: string[] | undefined;
+  readonly deny?: string[] | undefined;
 }
 
 /** The checked settings behind those flags. */
@@ -28,15 +34,33 @@ export interface ServerSettings {
   readonly maxPerIp: number;
   /** `serve` only: the UDP servers' limits (`--udp-rate`, `--udp-reply-rate`). */
   readonly udp?: UdpLimits;
+  /** The limit flags given with no command default of their own (the library's applies, or a `run` module's). */
+  readonly limitOptions: LimitFlagOptions;
+}
+
+/** The server options behind `--first-byte-timeout`, `--max-lifetime`, `--accept-rate`, `--max-output`, `--allow`, `--deny`: only those given. */
+export type LimitFlagOptions = Pick<TcpServerOptions, 'firstByteTimeout' | 'maxLifetime' | 'acceptRate' | 'maxBufferedOutput' | 'allow' | 'deny'>;
+
+/** @throws {UsageError} naming the flag with a bad value */
+export function readLimitFlags(values: ServerFlagValues): LimitFlagOptions {
+  const options: { -readonly [K in keyof LimitFlagOptions]: LimitFlagOptions[K] } = {};
+  if (values['first-byte-timeout'] !== undefined) options.firstByteTimeout = readFlag('first-byte-timeout', values['first-byte-timeout'], 0);
+  if (values['max-lifetime'] !== undefined) options.maxLifetime = readFlag('max-lifetime', values['max-lifetime'], 0);
+  if (values['accept-rate'] !== undefined) options.acceptRate = readFlag('accept-rate', values['accept-rate'], 0);
+  if (values['max-output'] !== undefined) options.maxBufferedOutput = readFlag('max-output', values['max-output'], 0);
+  if (values.allow !== undefined) options.allow = values.allow.map((entry) => readFlag('allow', entry, entry));
+  if (values.deny !== undefined) options.deny = values.deny.map((entry) => readFlag('deny', entry, entry));
+  return options;
 }
 
 /** @throws {UsageError} naming the flag with a bad value */
 export function readServerSettings(values: ServerFlagValues, defaults: ServerDefaults): ServerSettings {
   return {
-    drainTimeout: parseDuration(values['drain-timeout'], '--drain-timeout', DEFAULT_DRAIN_TIMEOUT),
-    idleTimeout: parseDuration(values['idle-timeout'], '--idle-timeout', defaults.idleTimeout),
-    maxClients: parseCount(values['max-clients'], '--max-clients', defaults.maxClients),
-    maxPerIp: parseCount(values['max-per-ip'], '--max-per-ip', defaults.maxPerIp),
+    drainTimeout: readFlag('drain-timeout', values['drain-timeout'], DEFAULT_DRAIN_TIMEOUT),
+    idleTimeout: readFlag('idle-timeout', values['idle-timeout'], defaults.idleTimeout),
+    maxClients: readFlag('max-clients', values['max-clients'], defaults.maxClients),
+    maxPerIp: readFlag('max-per-ip', values['max-per-ip'], defaults.maxPerIp),
+    limitOptions: readLimitFlags(values),
   };
 }
 
@@ -49,7 +73,7 @@ export function createLogger(values: ServerFlagValues & { readonly inetd?: boole
  * Logs a failure to start serving and returns exit code 1; a usage error is rethrown. The
  * library's errors already say what failed where (`listen tcp 127.0.0.1:7000: address already in use (EADDRINUSE)`).
  */
-function startFailure(error: unknown, log: Logger): number {
+export function startFailure(error: unknown, log: Logger): number {
   if (error instanceof UsageError) throw error;
   const message = error instanceof Error ? error.message : String(error);
   const code = error instanceof SwitchboardError ? error.code : undefined;

@@ -7,6 +7,7 @@
  * and each session ends when its program's output does; at the drain deadline the groups left
  * get SIGKILL, their sessions are destroyed and their pipes closed.
  */
+import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { SERVER_OPTIONS, parseCommandLine, valueFlags } from '../args.ts';
 import { EXEC_DEFAULTS } from '../defaults.ts';
@@ -14,6 +15,9 @@ import { UsageError } from '../exit-code.ts';
 import { ChildProcesses } from '../exec/children.ts';
 import { createExecHandler } from '../exec/exec-handler.ts';
 import { findProgram } from '../exec/find-program.ts';
+import { findUser, type ProgramUser } from '../exec/find-user.ts';
+import type { ExecProgram } from '../exec/child-link.ts';
+import { flagOptions, readFlag } from '../settings.ts';
 import { EXEC_HELP } from '../help.ts';
 import { METRICS_OPTIONS, readMetricsFlag, withMetrics } from '../metrics-flags.ts';
 import { ACTIVATION_OPTIONS, readActivationFlags, tcpEndpoints } from '../activation-flags.ts';
@@ -25,7 +29,8 @@ import type { Stoppable } from '../shutdown.ts';
 import { packageVersion } from '../version.ts';
 import { createLogger, printText, readServerSettings, serveEndpoints } from './common.ts';
 
-const EXEC_OPTIONS = { ...SERVER_OPTIONS, ...TLS_OPTIONS, ...METRICS_OPTIONS, ...ACTIVATION_OPTIONS, ...PROXY_OPTIONS } as const;
+/** `exec`'s flags. */
+export const EXEC_OPTIONS = { ...SERVER_OPTIONS, ...TLS_OPTIONS, ...METRICS_OPTIONS, ...ACTIVATION_OPTIONS, ...PROXY_OPTIONS, ...flagOptions(['env', 'cwd', 'user']) } as const;
 
 /** Runs `exec`; resolves with the exit code. @throws {UsageError} */
 export async function execCommand(args: readonly string[]): Promise<number> {
@@ -45,15 +50,38 @@ export async function execCommand(args: readonly string[]): Promise<number> {
 
   const name = basename(program);
   const children = new ChildProcesses();
-  const tcp = createExecHandler({ program, args: programRest }, children, log, settings.drainTimeout);
+  const tcp = createExecHandler({ program, args: programRest, ...readProgramFlags(values) }, children, log, settings.drainTimeout);
   return serveEndpoints(() => planned(name, tcp), withProxyProtocol(settings, proxyProtocol), log, withMetrics(readMetricsFlag(values), log, withTlsReload(tlsFiles, undefined, log, { stoppable: (servers) => stopExec(servers, children, log) })));
+}
+
+/** `--env`, `--cwd`, `--user`. @throws {UsageError} */
+function readProgramFlags(values: { readonly env?: string[] | undefined; readonly cwd?: string | undefined; readonly user?: string | undefined }): Omit<ExecProgram, 'program' | 'args'> {
+  const env = values.env?.map((text) => readFlag<[string, string]>('env', text, ['', '']));
+  const cwd = values.cwd === undefined ? undefined : readFlag('cwd', values.cwd, '');
+  if (cwd !== undefined && !isDirectory(cwd)) throw new UsageError(`--cwd ${JSON.stringify(cwd)}: no such directory`, 'exec');
+  let user: ProgramUser | undefined;
+  if (values.user !== undefined) {
+    const found = findUser(readFlag('user', values.user, ''));
+    if ('problem' in found) throw new UsageError(`--user ${JSON.stringify(values.user)}: ${found.problem}`, 'exec');
+    user = found.user;
+  }
+  return { ...(env && { env: Object.fromEntries(env) }), ...(cwd !== undefined && { cwd }), ...(user && { user }) };
+}
+
+/** Whether `path` is a directory. */
+export function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** After SIGKILL at the drain deadline, how long to wait for the process groups to empty. */
 const KILL_WAIT_MS = 2000;
 
 /** See the module comment: refuse new connections, SIGTERM, wait, then SIGKILL and destroy. */
-function stopExec(servers: ServerSet, children: ChildProcesses, log: Logger): Stoppable {
+export function stopExec(servers: ServerSet, children: ChildProcesses, log: Logger): Stoppable {
   return {
     async close(timeout) {
       servers.suspend();

@@ -17,9 +17,12 @@ import type { RunningEndpoint } from '../server-set.ts';
 import { packageVersion } from '../version.ts';
 import { createLogger, printText, readServerSettings, serveEndpoints, type ServerFlagValues } from './common.ts';
 
+/** `run`'s flags. */
+export const RUN_OPTIONS = { ...SERVER_OPTIONS, ...TLS_OPTIONS, ...METRICS_OPTIONS, ...ACTIVATION_OPTIONS, ...PROXY_OPTIONS } as const;
+
 /** Runs `run`; resolves with the exit code. @throws {UsageError} */
 export async function runCommand(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine('run', args, { ...SERVER_OPTIONS, ...TLS_OPTIONS, ...METRICS_OPTIONS, ...ACTIVATION_OPTIONS, ...PROXY_OPTIONS }, true);
+  const { values, positionals } = parseCommandLine('run', args, RUN_OPTIONS, true);
   if (values.help) return printText(RUN_HELP);
   if (values.version) return printText(packageVersion());
   const [modulePath, ...extra] = positionals;

@@ -11,17 +11,19 @@ import type { ServiceConfig, ServiceDefinition, ServiceHandlers } from '../servi
 import { METRICS_OPTIONS, readMetricsFlag, withMetrics } from '../metrics-flags.ts';
 import { SERVICE_NAMES } from '../services/registry.ts';
 import { ACTIVATION_OPTIONS, readActivationFlags, serveActivatedEndpoints, servesAnything } from '../activation-flags.ts';
+import { flagOptions } from '../settings.ts';
 import { TLS_OPTIONS, readTlsFlags, tlsOptionsFrom, withTlsReload } from '../tls-flags.ts';
 import { PROXY_OPTIONS, readProxyFlags, withProxyProtocol } from '../proxy-flags.ts';
 import { readUdpLimits } from '../udp-wiring.ts';
 import { packageVersion } from '../version.ts';
 import { createLogger, printText, readServerSettings, serveEndpoints } from './common.ts';
 
-const OPTIONS = { ...SERVER_OPTIONS, ...UDP_OPTIONS, ...TLS_OPTIONS, ...METRICS_OPTIONS, ...ACTIVATION_OPTIONS, ...PROXY_OPTIONS, quotes: { type: 'string' } } as const;
+/** `serve`'s flags. */
+export const SERVE_OPTIONS = { ...SERVER_OPTIONS, ...UDP_OPTIONS, ...TLS_OPTIONS, ...METRICS_OPTIONS, ...ACTIVATION_OPTIONS, ...PROXY_OPTIONS, ...flagOptions(['quotes']) } as const;
 
 /** Runs `serve`; resolves with the exit code. @throws {UsageError} */
 export async function serveCommand(args: readonly string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine('serve', args, OPTIONS, true);
+  const { values, positionals } = parseCommandLine('serve', args, SERVE_OPTIONS, true);
   if (values.help) return printText(SERVE_HELP);
   if (values.version) return printText(packageVersion());
   const tlsFiles = readTlsFlags(values, 'serve');

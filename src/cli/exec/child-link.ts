@@ -15,6 +15,12 @@ import { ucspiEnvironment } from './ucspi-env.ts';
 export interface ExecProgram {
   readonly program: string;
   readonly args: readonly string[];
+  /** Variables set on top of ours (`--env`). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Its working directory (`--cwd`); ours when left out. */
+  readonly cwd?: string;
+  /** The user to run it as (`--user`, as root). */
+  readonly user?: { readonly uid: number; readonly gid: number };
 }
 
 /** A stderr line longer than this is logged in pieces. */
@@ -36,8 +42,10 @@ export class ChildLink {
     try {
       child = spawn(command.program, [...command.args], {
         stdio: ['pipe', 'pipe', 'pipe'],
-        env: ucspiEnvironment(session, process.env),
+        env: ucspiEnvironment(session, command.env === undefined ? process.env : { ...process.env, ...command.env }),
         detached: true,
+        ...(command.cwd === undefined ? {} : { cwd: command.cwd }),
+        ...(command.user === undefined ? {} : { uid: command.user.uid, gid: command.user.gid }),
       });
     } catch (error) {
       this.#startFailed(command.program, error);
