@@ -45,6 +45,8 @@ export interface ServiceConfig {
   /** run: the module's absolute path. */
   readonly module?: string;
   readonly listen: readonly ListenAddress[];
+  /** Where each of {@link listen} is in the file's `listen` array (`systemd:NAME` entries sit between them). */
+  readonly listenIndexes?: readonly number[];
   /** `listen = ["systemd:NAME"]`: the fd names of the passed sockets it serves (read once, at `up`'s start). */
   readonly systemd: readonly string[];
   readonly transports: readonly ('tcp' | 'udp')[];
@@ -304,6 +306,7 @@ function readService(name: string, section: Record<string, TomlValue>, problems:
     ...(values.has('user') && { user: get<string>('user')! }),
     ...(module !== undefined && { module: resolve(base, module) }),
     listen: listen ?? [],
+    ...(listed !== undefined && { listenIndexes: listed.flatMap((entry, index) => ('systemd' in entry ? [] : [index])) }),
     systemd,
     transports,
     idleTimeout: get<number>('idle-timeout') ?? defaults.idleTimeout,

@@ -44,6 +44,20 @@ describe('parseConfig', () => {
     assert.deepEqual([daytime!.transports, daytime!.listen[0]!.text, daytime!.udp?.datagramsPerSecond], [['udp'], 'localhost:10013', 50]);
   });
 
+  it('reads the PROXY trust, passed-socket names beside addresses, and the metrics address', () => {
+    const result = parseConfig(
+      `[global]\nmetrics = ":9100"\n\n[services.web]\nprogram = "cat"\nlisten = ["systemd:web", "127.0.0.1:7000", "systemd:web-tls", "systemd:web"]\nproxy-protocol = ["127.0.0.1/32", "::1"]\nproxy-untrusted = "direct"\n\n[services.echo]\nbuiltin = "echo"\nlisten = ["systemd:echo"]\n`,
+      '/etc/sb/switchboard.toml',
+    );
+    assert.equal(result.problems, undefined, JSON.stringify(result.problems));
+    const { global, services } = result.config!;
+    assert.deepEqual(global.metrics, { host: undefined, port: 9100, text: ':9100' });
+    const [web, echo] = services;
+    assert.deepEqual([web!.listen.map((address) => address.text), web!.systemd, web!.proxyProtocol], [['127.0.0.1:7000'], ['web', 'web-tls'], { from: ['127.0.0.1/32', '::1'], untrusted: 'direct' }]);
+    // Passed sockets only: no default address beside them.
+    assert.deepEqual([echo!.listen, echo!.systemd, echo!.proxyProtocol], [[], ['echo'], undefined]);
+  });
+
   // Each bad file, and the lines `up` and `check` print for it.
   const CATALOGUE: [string, string, string[]][] = [
     ['not TOML', '[services.a]\nbuiltin = echo\n', ['switchboard.toml:2:11: not valid TOML: invalid value']],
