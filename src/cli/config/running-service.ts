@@ -338,7 +338,7 @@ export function canTakeOver(running: RunningService, next: ServiceConfig, resour
   const before = running.config;
   if (!sameListen(before, next) || !isDeepStrictEqual(before.transports, next.transports)) return false;
   if (!next.transports.includes('tcp')) return false;
-  if (next.systemd.length > 0 && next.transports.includes('udp')) return false;
+  if (running.servers.udp.some((server) => server.addresses.some((address) => address.origin !== undefined))) return false;
   const socketOptions = (options: ServiceResources['loaded']) => [options?.options.noDelay, options?.options.keepAlive, options?.options.keepAliveInitialDelay, options?.options.highWaterMark];
   return isDeepStrictEqual(socketOptions(running.resources.loaded), socketOptions(resources.loaded));
 }

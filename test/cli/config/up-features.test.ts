@@ -103,7 +103,8 @@ const SWITCHBOARD = [process.execPath, ...NODE_FLAGS, MAIN];
 
 describe('switchboard up under systemd-socket-activate', { skip: !HAS_SOCKET_ACTIVATE && 'systemd-socket-activate is not installed (Debian package systemd)' }, () => {
   it('serves listen = ["systemd:echo"] on the passed fd, keeps it across a hand-over, and refuses a rebind of it', async (t) => {
-    const text = `[services.echo]\nbuiltin = "echo"\ntransports = ["tcp"]\nlisten = ["systemd:echo"]\nidle-timeout = "1m"\n\n[services.cat]\nprogram = "cat"\nlisten = ["127.0.0.1:0"]\n`;
+    // echo has tcp and udp, but only a stream fd is passed: TCP on it, no UDP server.
+    const text = `[services.echo]\nbuiltin = "echo"\nlisten = ["systemd:echo"]\nidle-timeout = "1m"\n\n[services.cat]\nprogram = "cat"\nlisten = ["127.0.0.1:0"]\n`;
     const file = await configFile(t, text);
     const { activated, port } = await socketActivate(t, ['tcp4'], 1, (p) => ['-l', `127.0.0.1:${p}`, '--fdname=echo', ...SWITCHBOARD, 'up', file]);
     assert.equal((await tcpExchange(t, '127.0.0.1', port, 'first\n', { ms: 20_000 })).toString(), 'first\n');
