@@ -7,6 +7,7 @@ import { ActivationError, ErrorCode, ServiceNotifier, listenFds, type ListenFd, 
 import { UsageError } from './exit-code.ts';
 import { parseListenAddress } from './listen-address.ts';
 import type { Logger } from './logger.ts';
+import { flagOptions } from './settings.ts';
 import { groupByPort } from './serve-plan.ts';
 import type { Endpoint, ServerSet } from './server-set.ts';
 import { SERVICE_NAMES, findService } from './services/registry.ts';
@@ -14,10 +15,7 @@ import type { ServiceDefinition } from './services/service.ts';
 import type { Stoppable } from './shutdown.ts';
 
 /** The flags, beside `--listen`, of every serving command. */
-export const ACTIVATION_OPTIONS = {
-  'listen-fds': { type: 'boolean' },
-  inetd: { type: 'boolean' },
-} as const;
+export const ACTIVATION_OPTIONS = flagOptions(['listen-fds', 'inetd']);
 
 /** The `--help` paragraph of these flags (docs/systemd.md has the rest). */
 export const ACTIVATION_HELP = `Under a service manager (systemd socket units, systemd-socket-activate; docs/systemd.md):
@@ -172,6 +170,29 @@ export function planActivatedServe(request: ActivationRequest, positionals: read
   return [...byService].map(([service, { tcp, udp }]) => ({ service, tcp, udp }));
 }
 
+/**
+ * The passed fds named `names`, by number: the stream ones for a TCP server, the datagram ones
+ * for a UDP server (`up`'s `listen = ["systemd:NAME"]`). `LISTEN_FDS` is read once per process,
+ * so a reload sees the fds of the start.
+ * @throws {ActivationError} `SWB_ERR_ACTIVATION_NO_SOCKETS` when nothing was passed;
+ *   `SWB_ERR_ACTIVATION_NAME_NOT_FOUND` (naming `label`) for a name no fd has
+ */
+export function passedFdsNamed(names: readonly string[], label: string): { readonly tcp: number[]; readonly udp: number[] } {
+  const { fds, reason } = listenFds();
+  if (fds.length === 0) throw new ActivationError(ErrorCode.ACTIVATION_NO_SOCKETS, `${label}: no sockets were passed to this process: ${reason ?? 'LISTEN_FDS=0'}`);
+  const tcp: number[] = [];
+  const udp: number[] = [];
+  for (const name of names) {
+    const named = fds.filter((fd) => fd.name === name);
+    if (named.length === 0) {
+      const known = [...new Set(fds.map((fd) => fd.name))].join(', ');
+      throw new ActivationError(ErrorCode.ACTIVATION_NAME_NOT_FOUND, `${label} systemd:${name}: no passed fd is named ${JSON.stringify(name)} (the names are: ${known})`, { fdName: name });
+    }
+    for (const fd of named) (fd.kind === 'datagram' ? udp : tcp).push(fd.fd);
+  }
+  return { tcp, udp };
+}
+
 /** `echo-udp` → `echo`, `echo-tcp` → `echo`, `echo` → `echo`. */
 export function serviceNameOf(fdName: string): string {
   return fdName.replace(/-(?:tcp|udp)$/, '');
@@ -211,6 +232,12 @@ export function serveActivatedEndpoints(request: ActivationRequest, positionals:
   };
 }
 
+/** What {@link ServiceNotification} reports on: a {@link ServerSet}, or `up`'s services. */
+export interface ServingServers {
+  readonly endpoints: readonly { readonly tcp?: { readonly addresses: readonly unknown[] } | undefined; readonly udp?: { readonly addresses: readonly unknown[] } | undefined }[];
+  readonly sessions: number;
+}
+
 /** How often the `STATUS=` line is refreshed, at most (only when the count changed), in ms. */
 export const STATUS_INTERVAL_MS = 1000;
 
@@ -231,11 +258,15 @@ export class ServiceNotification {
     this.#notifier.on('warning', (warning) => log.warn('notify-failed', warning.message, { code: warning.code }));
   }
 
-  /** Every server is bound: READY=1, then status updates; returns `target` with STOPPING=1 in front of its close. */
-  serving(servers: ServerSet, target: Stoppable): Stoppable {
+  /**
+   * Every server is bound: READY=1, then status updates; returns `target` with STOPPING=1 in
+   * front of its close. `up` passes `sighup: false` and brackets its own (asynchronous) reload
+   * with {@link reload}.
+   */
+  serving(servers: ServingServers, target: Stoppable, { sighup = true }: { readonly sighup?: boolean } = {}): Stoppable {
     const notifier = this.#notifier;
     if (!notifier.enabled) return target;
-    const addresses = servers.endpoints.reduce((sum, { tcp, udp }) => sum + tcp.addresses.length + (udp?.addresses.length ?? 0), 0);
+    const addresses = servers.endpoints.reduce((sum, { tcp, udp }) => sum + (tcp?.addresses.length ?? 0) + (udp?.addresses.length ?? 0), 0);
     const status = (): string => `serving ${addresses} address(es), ${servers.sessions} session(s) open`;
     this.#lastStatus = status();
     notifier.ready(this.#lastStatus);
@@ -243,7 +274,7 @@ export class ServiceNotification {
       const now = status();
       if (now !== this.#lastStatus) notifier.status((this.#lastStatus = now));
     }, STATUS_INTERVAL_MS).unref();
-    this.#reloadAroundSighup(() => this.#lastStatus);
+    if (sighup) this.#reloadAroundSighup(() => this.#lastStatus);
     return {
       close: (timeout) => {
         this.#stop();
@@ -256,6 +287,17 @@ export class ServiceNotification {
         return target.destroy();
       },
     };
+  }
+
+  /** RELOADING=1, then `reload`, then READY=1 with the status (after a failed reload too: the old config still serves). */
+  async reload<T>(reload: () => Promise<T>): Promise<T> {
+    if (!this.#notifier.enabled) return reload();
+    this.#notifier.reloading('reloading');
+    try {
+      return await reload();
+    } finally {
+      this.#notifier.ready(this.#lastStatus);
+    }
   }
 
   /** Sends what is queued and stops; never rejects. */

@@ -171,9 +171,13 @@ anything binds: every problem is printed with its line, column and key path, exi
 SIGHUP (or 'switchboard reload') re-reads CONFIG: an invalid file changes nothing (its
 problems are logged); otherwise new services start, removed ones drain, and changed limits,
 access lists, certificates, programs and modules apply in place; a service whose addresses,
-transports or deadlines changed is replaced. One log line per change.
+transports, deadlines or PROXY trust changed is replaced. One log line per change.
 
-${helpLines(['pid-file'])}
+${helpLines(['pid-file', 'metrics'])}
+
+Under a service manager: listen = ["systemd:NAME"] serves the passed sockets of that fd name
+(LISTEN_FDS is read once, at the start); with NOTIFY_SOCKET set, READY=1, STATUS=,
+RELOADING=1 … READY=1 around a reload, STOPPING=1 (docs/systemd.md).
 
 Flags given here win over the file's [global] section:
 ${COMMON}

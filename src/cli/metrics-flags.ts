@@ -3,16 +3,15 @@
  * `/healthz`, `/readyz`, `/status` and `/status.json` over every server the command starts
  * (docs/observability.md). A drain marks `/readyz` 503 before the servers are told to close.
  */
-import type { ParseArgsOptionsConfig } from 'node:util';
 import { MetricsRegistry, listenMetrics, type MetricsServer } from '../index.ts';
 import type { ServeHooks } from './commands/common.ts';
 import { parseListenAddress, type ListenAddress } from './listen-address.ts';
 import type { Logger } from './logger.ts';
+import type { Stoppable } from './shutdown.ts';
+import { flagOptions } from './settings.ts';
 
 /** The flag of every serving command. */
-export const METRICS_OPTIONS = {
-  metrics: { type: 'string' },
-} as const satisfies ParseArgsOptionsConfig;
+export const METRICS_OPTIONS = flagOptions(['metrics']);
 
 /** Its lines in `--help`. */
 export const METRICS_HELP = `Observability:
@@ -38,6 +37,18 @@ function metricsHost(address: ListenAddress): string {
 }
 
 /**
+ * Listens on `address` with `registry`'s endpoint and logs its `metrics-listening` line (the URL,
+ * the port bound). `up` calls it with the registry its services join and leave.
+ * @throws {ListenError} (rejects) when the address cannot be bound
+ */
+export async function startMetricsEndpoint(address: ListenAddress, registry: MetricsRegistry, log: Logger): Promise<MetricsServer> {
+  const endpoint = await listenMetrics(registry, { host: metricsHost(address), port: address.port });
+  const { address: bound, port, family } = endpoint.address;
+  log.info('metrics-listening', `metrics on ${endpoint.url}/metrics, status page ${endpoint.url}/status`, { transport: 'tcp', address: bound, port, family, url: endpoint.url });
+  return endpoint;
+}
+
+/**
  * `hooks` plus the metrics listener: every server joins one registry once all are bound (the
  * listener starts then, before the `listening` lines); on a graceful stop `/readyz` turns 503
  * first, the servers drain, then the listener closes. Nothing to add without the flag.
@@ -46,10 +57,6 @@ export function withMetrics(address: ListenAddress | undefined, log: Logger, hoo
   if (address === undefined) return hooks;
   const registry = new MetricsRegistry();
   let endpoint: MetricsServer | undefined;
-  const closeEndpoint = async (): Promise<void> => {
-    await endpoint?.close();
-    registry.clear();
-  };
   return {
     ready: async (running) => {
       await hooks.ready?.(running);
@@ -57,30 +64,22 @@ export function withMetrics(address: ListenAddress | undefined, log: Logger, hoo
         registry.add(tcp, { service: name });
         if (udp !== undefined) registry.add(udp, { service: name });
       }
-      endpoint = await listenMetrics(registry, { host: metricsHost(address), port: address.port });
-      const { address: bound, port, family } = endpoint.address;
-      log.info('metrics-listening', `metrics on ${endpoint.url}/metrics, status page ${endpoint.url}/status`, { transport: 'tcp', address: bound, port, family, url: endpoint.url });
+      endpoint = await startMetricsEndpoint(address, registry, log);
     },
-    stoppable: (servers) => {
-      const inner = hooks.stoppable ? hooks.stoppable(servers) : servers;
-      return {
-        close: async (timeout) => {
-          registry.beginDrain();
-          try {
-            await inner.close(timeout);
-          } finally {
-            await closeEndpoint();
-          }
-        },
-        destroy: async () => {
-          registry.beginDrain();
-          try {
-            await inner.destroy();
-          } finally {
-            await closeEndpoint();
-          }
-        },
-      };
-    },
+    stoppable: (servers) => drainingMetrics(hooks.stoppable ? hooks.stoppable(servers) : servers, registry, () => endpoint),
   };
+}
+
+/** `inner` behind the metrics endpoint: `/readyz` turns 503 first, `inner` stops, then the endpoint (`endpoint()`, if any) closes. */
+export function drainingMetrics(inner: Stoppable, registry: MetricsRegistry, endpoint: () => MetricsServer | undefined): Stoppable {
+  const stop = async (how: () => Promise<void>): Promise<void> => {
+    registry.beginDrain();
+    try {
+      await how();
+    } finally {
+      await endpoint()?.close();
+      registry.clear();
+    }
+  };
+  return { close: (timeout) => stop(() => inner.close(timeout)), destroy: () => stop(() => inner.destroy()) };
 }

@@ -4,16 +4,13 @@
  * serve, exec and run. They set the TCP servers' `proxyProtocol` option; serve's UDP servers are
  * left as they are (no common balancer sends PROXY over UDP; docs/cli.md).
  */
-import type { ParseArgsOptionsConfig } from 'node:util';
 import { InvalidOptionError, type ProxyProtocolOptions, type TcpServerOptions } from '../index.ts';
 import { normalizeProxyProtocol } from '../proxy/proxy-options.ts';
 import { UsageError } from './exit-code.ts';
+import { flagOptions } from './settings.ts';
 
 /** The PROXY flags of every serving command. */
-export const PROXY_OPTIONS = {
-  'proxy-protocol': { type: 'string', multiple: true },
-  'proxy-untrusted': { type: 'string' },
-} as const satisfies ParseArgsOptionsConfig;
+export const PROXY_OPTIONS = flagOptions(['proxy-protocol', 'proxy-untrusted']);
 
 /** Their lines in `--help`. */
 export const PROXY_HELP = `PROXY protocol (behind HAProxy, nginx or a load balancer):

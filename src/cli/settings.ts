@@ -85,6 +85,9 @@ export const SYNTAX = {
   user: text('user', { type: 'string', minLength: 1 }, (value, label) => nonEmpty(value, label)),
   clientCert: text('required|optional', { enum: ['required', 'optional'] }, (value, label) => oneOf(value, label, ['required', 'optional'])),
   logFormat: text('text|json', { enum: ['text', 'json'] }, (value, label) => oneOf(value, label, ['text', 'json']) === 'json'),
+  proxyUntrusted: text('refuse|direct', { enum: ['refuse', 'direct'] }, (value, label) => oneOf(value, label, ['refuse', 'direct'])),
+  /** `--listen`'s value: an address, or `systemd:NAME` (the passed sockets of that fd name). */
+  listen: text('address or systemd:NAME', { type: 'string' }, (value, label) => parseListenValue(value, label), 'an address string such as "127.0.0.1:7000", or "systemd:NAME"'),
   envAssignment: {
     name: 'NAME=VALUE',
     expected: 'a table of strings, such as { LANG = "C" }',
@@ -114,10 +117,10 @@ export const SETTINGS = {
   version: { type: 'boolean', key: null, scope: 'global', commands: [...SERVING, 'up', 'check', 'reload'], syntax: SYNTAX.flag, default: '', help: 'the version' },
   'drain-timeout': { type: 'string', key: 'drain-timeout', scope: 'global', commands: [...SERVING, 'up'], syntax: SYNTAX.duration, arg: 'D', default: formatDuration(DEFAULT_DRAIN_TIMEOUT), help: 'graceful close on SIGINT/SIGTERM waits this long' },
   'pid-file': { type: 'string', key: 'pid-file', scope: 'global', commands: ['up', 'reload'], syntax: SYNTAX.path, arg: 'FILE', default: 'none', help: 'up: write the process id here (removed at exit); reload: signal the process it names' },
-  metrics: { type: 'string', key: 'metrics', scope: 'global', commands: [], syntax: SYNTAX.address, arg: 'ADDRESS', default: 'none', help: 'reserved: the metrics endpoint (not in this version)' },
+  metrics: { type: 'string', key: 'metrics', scope: 'global', commands: [...SERVING, 'up'], syntax: SYNTAX.address, arg: 'ADDRESS', default: 'none', help: 'serve /metrics, /healthz, /readyz and /status over HTTP on ADDRESS (:PORT is loopback)' },
 
   // Where and how each service listens.
-  listen: { type: 'string', short: 'l', multiple: true, key: 'listen', scope: 'service', commands: SERVING, services: ALL_KINDS, syntax: SYNTAX.address, arg: 'ADDRESS', default: 'serve: localhost at 10000 + standard port; required otherwise', help: 'where to accept connections (repeatable)' },
+  listen: { type: 'string', short: 'l', multiple: true, key: 'listen', scope: 'service', commands: SERVING, services: ALL_KINDS, syntax: SYNTAX.listen, arg: 'ADDRESS', default: 'serve: localhost at 10000 + standard port; required otherwise', help: 'where to accept connections (repeatable)' },
   'idle-timeout': { type: 'string', key: 'idle-timeout', scope: 'service', commands: SERVING, services: ALL_KINDS, syntax: SYNTAX.duration, arg: 'D', default: perCommand((d) => formatDuration(d.idleTimeout)), help: 'close a session after D without traffic' },
   'first-byte-timeout': { type: 'string', key: 'first-byte-timeout', scope: 'service', commands: SERVING, services: ALL_KINDS, syntax: SYNTAX.duration, arg: 'D', default: '0', help: 'close a session that sent nothing within D' },
   'max-lifetime': { type: 'string', key: 'max-lifetime', scope: 'service', commands: SERVING, services: ALL_KINDS, syntax: SYNTAX.duration, arg: 'D', default: '0', help: 'close a session D after it opened' },
@@ -138,6 +141,14 @@ export const SETTINGS = {
   'tls-key': { type: 'string', key: 'tls-key', scope: 'service', commands: SERVING, services: ALL_KINDS, syntax: SYNTAX.path, arg: 'FILE', default: 'none', help: 'its private key, PEM' },
   'tls-ca': { type: 'string', key: 'tls-ca', scope: 'service', commands: SERVING, services: ALL_KINDS, syntax: SYNTAX.path, arg: 'FILE', default: 'none', help: 'CA certificates that client certificates must chain to' },
   'tls-client-cert': { type: 'string', key: 'tls-client-cert', scope: 'service', commands: SERVING, services: ALL_KINDS, syntax: SYNTAX.clientCert, arg: 'M', default: 'none', help: 'ask clients for a certificate: required or optional' },
+
+  // The PROXY protocol (TCP only; src/cli/proxy-flags.ts).
+  'proxy-protocol': { type: 'string', multiple: true, key: 'proxy-protocol', scope: 'service', commands: SERVING, services: ALL_KINDS, syntax: SYNTAX.addressEntry, arg: 'FROM', default: 'none', help: 'connections from these addresses or CIDR prefixes begin with a PROXY v1/v2 header (repeatable)' },
+  'proxy-untrusted': { type: 'string', key: 'proxy-untrusted', scope: 'service', commands: SERVING, services: ALL_KINDS, syntax: SYNTAX.proxyUntrusted, arg: 'P', default: 'refuse', help: 'connections from elsewhere: refuse, or direct (served as they are)' },
+
+  // Under a service manager (src/cli/activation-flags.ts).
+  'listen-fds': { type: 'boolean', key: null, scope: 'service', commands: SERVING, services: ALL_KINDS, syntax: SYNTAX.flag, default: 'false', help: 'serve every socket the service manager passed' },
+  inetd: { type: 'boolean', key: null, scope: 'service', commands: SERVING, services: ALL_KINDS, syntax: SYNTAX.flag, default: 'false', help: 'serve the one connection on fds 0/1, then exit' },
 
   // exec's program.
   env: { type: 'string', multiple: true, key: 'env', scope: 'service', commands: ['exec'], services: ['exec'], syntax: SYNTAX.envAssignment, arg: 'NAME=VALUE', default: 'ours', help: "set a variable in PROGRAM's environment (repeatable)" },
@@ -161,6 +172,8 @@ export const KEYS_WITHOUT_FLAGS = {
 export const FLAGS_WITHOUT_KEYS: Readonly<Partial<Record<SettingName, string>>> = {
   help: 'prints help; not a setting',
   version: 'prints the version; not a setting',
+  'listen-fds': 'every passed fd for one command; up gives each service its own fds by name (listen = ["systemd:NAME"])',
+  inetd: 'one connection, then exit: one command per connection, not a long-running up',
 };
 
 type FlagConfig<S> = { readonly type: S extends { type: infer T } ? T : never } & (S extends { multiple: true } ? { readonly multiple: true } : unknown) &
@@ -206,6 +219,14 @@ export function helpLines(names: readonly SettingName[], defaults: Partial<Recor
       return flag.length < 25 ? `  ${flag.padEnd(25)}${text}` : `  ${flag}\n${' '.repeat(27)}${text}`;
     })
     .join('\n');
+}
+
+/** An address, or `systemd:NAME` as `{ systemd: NAME }`. */
+function parseListenValue(value: string, label: string): ReturnType<typeof parseListenAddress> | { readonly systemd: string; readonly text: string } {
+  if (!value.startsWith('systemd:')) return parseListenAddress(value, label);
+  const name = value.slice('systemd:'.length);
+  if (!/^[^\s:]{1,255}$/.test(name)) throw new UsageError(`${label} ${JSON.stringify(value)}: expected systemd:NAME, NAME an fd name (FileDescriptorName=, --fdname) without ':' or spaces`);
+  return { systemd: name, text: value };
 }
 
 function nonEmpty(value: string, label: string): string {

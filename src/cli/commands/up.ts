@@ -16,13 +16,16 @@ import { Logger } from '../logger.ts';
 import { flagOptions, readFlag } from '../settings.ts';
 import { ShutdownSignals } from '../shutdown.ts';
 import { packageVersion } from '../version.ts';
+import { MetricsRegistry, type MetricsServer } from '../../index.ts';
+import { ServiceNotification, forgetListenEnvironment } from '../activation-flags.ts';
+import { drainingMetrics, readMetricsFlag, startMetricsEndpoint } from '../metrics-flags.ts';
 import { printText, startFailure } from './common.ts';
 
 /** The file `up`, `check` and `reload` read when none is named. */
 export const DEFAULT_CONFIG = 'switchboard.toml';
 
 /** `up`'s flags. */
-export const UP_OPTIONS = { ...COMMON_OPTIONS, ...flagOptions(['pid-file']) } as const;
+export const UP_OPTIONS = { ...COMMON_OPTIONS, ...flagOptions(['pid-file', 'metrics']) } as const;
 
 /** Runs `up`; resolves with the exit code. @throws {UsageError} */
 export async function upCommand(args: readonly string[]): Promise<number> {
@@ -32,12 +35,19 @@ export async function upCommand(args: readonly string[]): Promise<number> {
   const file = configArgument(positionals, 'up');
   const drainFlag = values['drain-timeout'] === undefined ? undefined : readFlag('drain-timeout', values['drain-timeout'], 0);
   const pidFlag = values['pid-file'] === undefined ? undefined : readFlag('pid-file', values['pid-file'], '');
+  const metricsFlag = readMetricsFlag(values);
   const checked = await checkConfigFile(file, false);
   if (checked.problems) return reportProblems(file, checked.problems, 'up', 'nothing started');
   const { config } = checked;
   const { global } = config;
   const log = new Logger({ json: values.json === true || global.json, quiet: values.quiet === true || global.quiet, verbose: values.verbose === true || global.verbose });
   const signals = new ShutdownSignals(drainFlag ?? global.drainTimeout, log);
+  // Read once, now: the services on passed fds adopt them by name; no program exec runs inherits LISTEN_*.
+  forgetListenEnvironment();
+  const notification = new ServiceNotification(log);
+  const metricsAddress = metricsFlag ?? global.metrics;
+  const registry = metricsAddress === undefined ? undefined : new MetricsRegistry();
+  let metrics: MetricsServer | undefined;
   // In before the first bind, so a SIGHUP during startup is not the default (fatal) action.
   let supervisor: Supervisor | undefined;
   const onHangup = (): void => {
@@ -45,22 +55,29 @@ export async function upCommand(args: readonly string[]): Promise<number> {
       log.warn('reload', 'SIGHUP while starting: not reloading');
       return;
     }
-    void supervisor.reload().then(() => (signals.drainTimeout = supervisor!.drainTimeout));
+    void notification.reload(() => supervisor!.reload()).then(() => (signals.drainTimeout = supervisor!.drainTimeout));
   };
   process.on('SIGHUP', onHangup);
   try {
-    supervisor = await Supervisor.start(config, checked.resources, log, drainFlag);
+    supervisor = await Supervisor.start(config, checked.resources, log, drainFlag, registry);
+    if (metricsAddress !== undefined) metrics = await startMetricsEndpoint(metricsAddress, registry!, log).catch(async (error: unknown) => {
+      await supervisor!.destroy();
+      throw error;
+    });
   } catch (error) {
     process.off('SIGHUP', onHangup);
     signals.dispose();
+    await notification.close();
     return startFailure(error, log);
   }
   const pidFile = pidFlag ?? global.pidFile;
   if (pidFile !== undefined) writePidFile(pidFile, log);
   log.info('up', `up: ${config.services.length} service(s) from ${config.file}${pidFile === undefined ? '' : `, pid ${process.pid} in ${pidFile}`}`, { file: config.file, services: config.services.length, pid: process.pid });
+  const target = notification.serving(supervisor, registry === undefined ? supervisor : drainingMetrics(supervisor, registry, () => metrics), { sighup: false });
   try {
-    return await signals.serve(supervisor);
+    return await signals.serve(target);
   } finally {
+    await notification.close();
     process.off('SIGHUP', onHangup);
     if (pidFile !== undefined) rmSync(pidFile, { force: true });
   }

@@ -111,9 +111,11 @@ function readFile(path: string, at: string[], problems: ProblemList): Buffer | u
 /** The library's own checks of the options the service will have (a module's options included). */
 function checkServerOptions(service: ServiceConfig, prepared: ServiceResources, problems: ProblemList): void {
   try {
-    new TcpServer({ ...prepared.loaded?.options, ...service.limitOptions, idleTimeout: service.idleTimeout, maxConnections: service.maxClients, maxConnectionsPerAddress: service.maxPerIp });
+    new TcpServer({ ...prepared.loaded?.options, ...service.limitOptions, ...(service.proxyProtocol && { proxyProtocol: service.proxyProtocol }), idleTimeout: service.idleTimeout, maxConnections: service.maxClients, maxConnectionsPerAddress: service.maxPerIp });
   } catch (error) {
-    if (error instanceof InvalidOptionError) problems.add(['services', service.name, service.module === undefined ? 'listen' : 'module'], `options: ${error.message}`);
+    if (!(error instanceof InvalidOptionError)) return;
+    const key = error.option.startsWith('proxyProtocol') ? 'proxy-protocol' : service.module === undefined ? 'listen' : 'module';
+    problems.add(['services', service.name, key], `options: ${error.message}`);
   }
 }
 
@@ -124,7 +126,7 @@ async function resolveHosts(service: ServiceConfig, problems: ProblemList): Prom
       try {
         await resolveListenTargets(address.host, 'tcp');
       } catch (error) {
-        problems.add(['services', service.name, 'listen', index], `${JSON.stringify(address.text)}: ${(error as Error).message}`);
+        problems.add(['services', service.name, 'listen', service.listenIndexes?.[index] ?? index], `${JSON.stringify(address.text)}: ${(error as Error).message}`);
       }
     }),
   );

@@ -12,6 +12,7 @@ import { DEFAULT_DRAIN_TIMEOUT, EXEC_DEFAULTS, RUN_DEFAULTS, SERVE_DEFAULTS, SER
 import type { LimitFlagOptions } from '../commands/common.ts';
 import { UsageError } from '../exit-code.ts';
 import type { ListenAddress } from '../listen-address.ts';
+import type { ProxyProtocolOptions } from '../../index.ts';
 import { DEFAULT_PORT_BASE, findService } from '../services/registry.ts';
 import { KEYS_WITHOUT_FLAGS, SETTINGS, describeTomlType, type ServiceKind, type Setting, type SettingName, type TomlValue, type ValueSyntax } from '../settings.ts';
 import type { TlsFiles } from '../tls-flags.ts';
@@ -25,6 +26,8 @@ export interface GlobalConfig {
   readonly verbose: boolean;
   readonly drainTimeout: number;
   readonly pidFile: string | undefined;
+  /** `metrics`: the address of the metrics endpoint; undefined for none. */
+  readonly metrics: ListenAddress | undefined;
 }
 
 /** One `[services.NAME]` table, checked, with its kind's defaults applied and its paths made absolute. */
@@ -42,6 +45,10 @@ export interface ServiceConfig {
   /** run: the module's absolute path. */
   readonly module?: string;
   readonly listen: readonly ListenAddress[];
+  /** Where each of {@link listen} is in the file's `listen` array (`systemd:NAME` entries sit between them). */
+  readonly listenIndexes?: readonly number[];
+  /** `listen = ["systemd:NAME"]`: the fd names of the passed sockets it serves (read once, at `up`'s start). */
+  readonly systemd: readonly string[];
   readonly transports: readonly ('tcp' | 'udp')[];
   readonly idleTimeout: number;
   readonly maxClients: number;
@@ -51,6 +58,8 @@ export interface ServiceConfig {
   readonly udp: UdpLimits | undefined;
   readonly quotes: string | undefined;
   readonly tls: TlsFiles | undefined;
+  /** `proxy-protocol`, `proxy-untrusted`: the TCP servers' `proxyProtocol` option; undefined without `proxy-protocol`. */
+  readonly proxyProtocol: ProxyProtocolOptions | undefined;
   /** The limits the file sets rather than the kind's defaults (a module's options stand under them). */
   readonly explicit: ReadonlySet<'idleTimeout' | 'maxClients' | 'maxPerIp'>;
 }
@@ -161,6 +170,7 @@ function readGlobal(section: Record<string, TomlValue>, problems: ProblemList, b
     verbose: (values.get('verbose') as boolean | undefined) ?? false,
     drainTimeout: (values.get('drain-timeout') as number | undefined) ?? DEFAULT_DRAIN_TIMEOUT,
     pidFile: pidFile === undefined ? undefined : resolve(base, pidFile),
+    metrics: values.get('metrics') as ListenAddress | undefined,
   };
 }
 
@@ -209,7 +219,8 @@ function tomlType(value: TomlValue): ValueSyntax['toml'][number] | undefined {
 /** A service's addresses, for {@link checkOverlaps}, read even when the rest of it has problems. */
 interface Listening {
   readonly service: string;
-  readonly listen: readonly ListenAddress[];
+  /** Addresses and `systemd:NAME` entries, in the file's order (indexes are positions). */
+  readonly listen: readonly ListenEntry[];
   readonly transports: readonly string[];
 }
 
@@ -240,7 +251,7 @@ function readService(name: string, section: Record<string, TomlValue>, problems:
     if (read !== undefined) values.set(entry ? entry.name : key, read);
   }
   const get = <T>(key: string): T | undefined => values.get(key) as T | undefined;
-  const listed = get<ListenAddress[]>('listen');
+  const listed = get<ListenEntry[]>('listen');
   const kindGuess = kind ?? (section.builtin !== undefined ? 'builtin' : 'exec');
   if (listed) listening.push({ service: name, listen: listed, transports: get<string[]>('transports') ?? (kindGuess === 'builtin' ? ['tcp', 'udp'] : ['tcp']) });
   if (kind === undefined || problems.size > before) return undefined;
@@ -249,10 +260,11 @@ function readService(name: string, section: Record<string, TomlValue>, problems:
     problems.add([...here, 'builtin'], `unknown service ${JSON.stringify(builtin)} (one of echo, discard, daytime, qotd, chargen, time)`);
     return undefined;
   }
-  let listen = get<ListenAddress[]>('listen');
-  if (listen === undefined || listen.length === 0) {
+  let listen = listed?.filter((entry): entry is ListenAddress => !('systemd' in entry));
+  const systemd = [...new Set(listed?.flatMap((entry) => ('systemd' in entry ? [entry.systemd] : [])) ?? [])];
+  if ((listen === undefined || listen.length === 0) && systemd.length === 0) {
     if (kind !== 'builtin') {
-      problems.add(here, `listen is required: listen = ["127.0.0.1:7000"] (HOST:PORT, [IPv6]:PORT, *:PORT or :PORT)`);
+      problems.add(here, `listen is required: listen = ["127.0.0.1:7000"] (HOST:PORT, [IPv6]:PORT, *:PORT, :PORT or systemd:NAME)`);
       return undefined;
     }
     const port = DEFAULT_PORT_BASE + findService(builtin!)!.standardPort;
@@ -263,6 +275,11 @@ function readService(name: string, section: Record<string, TomlValue>, problems:
   if (get('quotes') !== undefined && builtin !== 'qotd') problems.add([...here, 'quotes'], `quotes are for the qotd service, not ${builtin}`);
   const tls = readTls(here, values, problems, base);
   if (tls && !transports.includes('tcp')) problems.add([...here, 'tls-cert'], 'TLS is for tcp; this service has no tcp transport');
+  const proxyFrom = get<string[]>('proxy-protocol');
+  const untrusted = get<'refuse' | 'direct'>('proxy-untrusted');
+  if (untrusted !== undefined && proxyFrom === undefined) problems.add([...here, 'proxy-untrusted'], 'needs proxy-protocol (the trusted balancers)');
+  else if (proxyFrom !== undefined && proxyFrom.length === 0) problems.add([...here, 'proxy-protocol'], 'must list at least one address or CIDR prefix (remove the key to turn the PROXY protocol off)');
+  else if (proxyFrom !== undefined && !transports.includes('tcp')) problems.add([...here, 'proxy-protocol'], 'the PROXY protocol is for tcp; this service has no tcp transport');
   if (problems.size > before) return undefined;
   const defaults = KIND_DEFAULTS[kind];
   const limitOptions: { -readonly [K in keyof LimitFlagOptions]: LimitFlagOptions[K] } = {};
@@ -288,7 +305,9 @@ function readService(name: string, section: Record<string, TomlValue>, problems:
     ...(cwd !== undefined && { cwd: resolve(base, cwd) }),
     ...(values.has('user') && { user: get<string>('user')! }),
     ...(module !== undefined && { module: resolve(base, module) }),
-    listen,
+    listen: listen ?? [],
+    ...(listed !== undefined && { listenIndexes: listed.flatMap((entry, index) => ('systemd' in entry ? [] : [index])) }),
+    systemd,
     transports,
     idleTimeout: get<number>('idle-timeout') ?? defaults.idleTimeout,
     maxClients: get<number>('max-clients') ?? defaults.maxClients,
@@ -297,6 +316,7 @@ function readService(name: string, section: Record<string, TomlValue>, problems:
     udp: kind === 'builtin' && transports.includes('udp') ? { datagramsPerSecond: get<number>('udp-rate') ?? SERVE_UDP_DEFAULTS.datagramsPerSecond, replyBytesPerSecond: get<number>('udp-reply-rate') ?? SERVE_UDP_DEFAULTS.replyBytesPerSecond } : undefined,
     quotes: quotes === undefined ? undefined : resolve(base, quotes),
     tls,
+    proxyProtocol: proxyFrom === undefined ? undefined : { from: proxyFrom, ...(untrusted !== undefined && { untrusted }) },
     explicit: new Set((['idle-timeout', 'max-clients', 'max-per-ip'] as const).filter((key) => values.has(key)).map((key) => EXPLICIT[key])),
   };
 }
@@ -323,11 +343,22 @@ function readTls(here: PathSegment[], values: ReadonlyMap<string, unknown>, prob
   return { cert: resolve(base, cert), key: resolve(base, key), ca: ca === undefined ? undefined : resolve(base, ca), clientCert };
 }
 
+/** One `listen` entry: an address, or `systemd:NAME`. */
+type ListenEntry = ListenAddress | { readonly systemd: string; readonly text: string };
+
 /** Two services on one address and transport: the second is reported, naming the first. Port 0 is a free port each: never a clash. */
 function checkOverlaps(services: readonly Listening[], problems: ProblemList): void {
   const seen: { service: string; transport: string; address: ListenAddress }[] = [];
+  const fdNames = new Map<string, string>();
   for (const service of services) {
     service.listen.forEach((address, index) => {
+      if ('systemd' in address) {
+        // The passed fds of one name go to one service: two would each try to adopt them.
+        const other = fdNames.get(address.systemd);
+        if (other !== undefined && other !== service.service) problems.add(['services', service.service, 'listen', index], `${JSON.stringify(address.text)}: services.${other} serves the fds named ${JSON.stringify(address.systemd)} too`);
+        else fdNames.set(address.systemd, service.service);
+        return;
+      }
       if (address.port === 0) return;
       for (const transport of service.transports) {
         const clash = seen.find((other) => other.transport === transport && other.address.port === address.port && hostsOverlap(other.address.host, address.host) && other.service !== service.service);

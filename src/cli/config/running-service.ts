@@ -6,13 +6,14 @@
  * server ({@link replacementReason}).
  */
 import { isDeepStrictEqual } from 'node:util';
-import { ErrorCode, type TcpHandler, type TcpServer, type TlsOptions, type UdpServer } from '../../index.ts';
+import { ActivationError, ErrorCode, type TcpHandler, type TcpServer, type TlsOptions, type UdpServer } from '../../index.ts';
 import { stopExec } from '../commands/exec.ts';
 import { ChildProcesses } from '../exec/children.ts';
 import { createExecHandler } from '../exec/exec-handler.ts';
 import type { Logger } from '../logger.ts';
 import { groupByPort } from '../serve-plan.ts';
-import { ServerSet, logListening, startEndpoint, type RunningEndpoint, type ServerSetOptions } from '../server-set.ts';
+import { passedFdsNamed } from '../activation-flags.ts';
+import { ServerSet, logListening, startEndpoint, type Endpoint, type RunningEndpoint, type ServerSetOptions } from '../server-set.ts';
 import { findService } from '../services/registry.ts';
 import type { UdpResponder } from '../services/service.ts';
 import { startUdpServer } from '../udp-wiring.ts';
@@ -71,6 +72,11 @@ export class RunningService {
     return this.#resources;
   }
 
+  /** Its servers: one TCP server per port (and on its passed fds), UDP ones beside them. */
+  get servers(): { readonly tcp: readonly TcpServer[]; readonly udp: readonly UdpServer[] } {
+    return { tcp: this.#tcp, udp: this.#udp };
+  }
+
   /** Open TCP sessions. */
   get sessions(): number {
     return this.#tcp.reduce((sum, server) => sum + server.stats().sessions, 0);
@@ -105,6 +111,11 @@ export class RunningService {
         const endpoint = { name: config.name, hosts, port, tcp: slot?.handler ?? served.tcp, ...(withUdp && { udp: respond }) };
         const takeOver = previous === undefined ? undefined : previous.#tcp[index];
         const running: RunningEndpoint = takeOver ? await startEndpoint(endpoint, options, log, takeOver) : await retrying(retryInUse, () => startEndpoint(endpoint, options, log));
+        tcp.push(running.tcp);
+        if (running.udp) udp.push(running.udp);
+      }
+      if (config.systemd.length > 0) {
+        const running = await startPassed(config, { tcp: slot?.handler ?? served.tcp, udp: served.udp === undefined ? undefined : respond }, options, log, previous === undefined ? undefined : previous.#tcp[tcp.length]);
         tcp.push(running.tcp);
         if (running.udp) udp.push(running.udp);
       }
@@ -211,7 +222,7 @@ export class RunningService {
  */
 export function replacementReason(before: ServiceConfig, beforeResources: ServiceResources, next: ServiceConfig, nextResources: ServiceResources, slot = true): string | undefined {
   if (before.kind !== next.kind || before.builtin !== next.builtin) return 'the service changed';
-  if (!isDeepStrictEqual(before.listen.map((a) => a.text), next.listen.map((a) => a.text))) return 'listen changed';
+  if (!sameListen(before, next)) return 'listen changed';
   if (!isDeepStrictEqual(before.transports, next.transports)) return 'transports changed';
   for (const key of ['idleTimeout', 'firstByteTimeout', 'maxLifetime', 'maxBufferedOutput'] as const) {
     const then = key === 'idleTimeout' ? effective(before, beforeResources, key) : (before.limitOptions[key] ?? beforeResources.loaded?.options[key]);
@@ -220,6 +231,8 @@ export function replacementReason(before: ServiceConfig, beforeResources: Servic
   }
   if ((before.tls === undefined) !== (next.tls === undefined)) return next.tls ? 'TLS turned on' : 'TLS turned off';
   if (!isDeepStrictEqual(before.udp, next.udp)) return 'UDP limits changed';
+  // The trusted balancers are fixed at a server's construction (its pending stage reads them): a new server takes the sockets over.
+  if (!isDeepStrictEqual(before.proxyProtocol, next.proxyProtocol)) return 'proxy-protocol changed';
   const thenLoaded = beforeResources.loaded;
   const nowLoaded = nextResources.loaded;
   if (thenLoaded && nowLoaded) {
@@ -253,7 +266,7 @@ function serverSetOptions(config: ServiceConfig, resources: ServiceResources): M
     maxClients: effective(config, resources, 'maxClients'),
     maxPerIp: effective(config, resources, 'maxPerIp'),
     ...(config.udp && { udp: config.udp }),
-    serverOptions: { ...options, ...(resources.tls && { tls: resources.tls }) },
+    serverOptions: { ...options, ...(resources.tls && { tls: resources.tls }), ...(config.proxyProtocol && { proxyProtocol: config.proxyProtocol }) },
     limitOptions: config.limitOptions,
     settingPrefix: '',
     capsFromModule,
@@ -316,13 +329,45 @@ async function finished(server: TcpServer, ms: number): Promise<void> {
   }
 }
 
-/** Whether `next` can take over `running`'s sockets: the same addresses and transports, the same per-connection socket options. */
+/**
+ * Whether `next` can take over `running`'s sockets: the same addresses and transports, the same
+ * per-connection socket options. Not on passed UDP fds: UDP has no hand-over, and a passed fd is
+ * adopted once.
+ */
 export function canTakeOver(running: RunningService, next: ServiceConfig, resources: ServiceResources): boolean {
   const before = running.config;
-  if (!isDeepStrictEqual(before.listen.map((a) => a.text), next.listen.map((a) => a.text)) || !isDeepStrictEqual(before.transports, next.transports)) return false;
+  if (!sameListen(before, next) || !isDeepStrictEqual(before.transports, next.transports)) return false;
   if (!next.transports.includes('tcp')) return false;
+  if (running.servers.udp.some((server) => server.addresses.some((address) => address.origin !== undefined))) return false;
   const socketOptions = (options: ServiceResources['loaded']) => [options?.options.noDelay, options?.options.keepAlive, options?.options.keepAliveInitialDelay, options?.options.highWaterMark];
   return isDeepStrictEqual(socketOptions(running.resources.loaded), socketOptions(resources.loaded));
+}
+
+/** The same addresses and the same passed-fd names, in the same order. */
+function sameListen(a: ServiceConfig, b: ServiceConfig): boolean {
+  return isDeepStrictEqual(a.listen.map((address) => address.text), b.listen.map((address) => address.text)) && isDeepStrictEqual(a.systemd, b.systemd);
+}
+
+/**
+ * The service's server on its passed fds (`listen = ["systemd:NAME"]`): TCP on the stream fds,
+ * UDP beside it on the datagram fds; with `takeOver`, the TCP server takes that one's sockets.
+ * @throws {ActivationError} for a name no fd has, or fds of a transport the service does not have
+ */
+async function startPassed(config: ServiceConfig, handlers: { tcp: TcpHandler; udp: UdpResponder | undefined }, options: ServerSetOptions, log: Logger, takeOver: TcpServer | undefined): Promise<RunningEndpoint> {
+  const fds = passedFdsNamed(config.systemd, `services.${config.name}.listen`);
+  const withUdp = handlers.udp !== undefined && config.transports.includes('udp');
+  const names = config.systemd.map((name) => `systemd:${name}`).join(', ');
+  if (fds.udp.length > 0 && !withUdp) throw new ActivationError(ErrorCode.ACTIVATION_FD_TYPE, `services.${config.name}.listen ${names}: datagram fd(s) ${fds.udp.join(', ')}, but the service has no udp transport`, { fd: fds.udp[0] });
+  if (fds.tcp.length > 0 && !config.transports.includes('tcp')) throw new ActivationError(ErrorCode.ACTIVATION_FD_TYPE, `services.${config.name}.listen ${names}: stream fd(s) ${fds.tcp.join(', ')}, but the service has no tcp transport`, { fd: fds.tcp[0] });
+  const endpoint: Endpoint = {
+    name: config.name,
+    hosts: [],
+    port: 0,
+    tcp: handlers.tcp,
+    ...(fds.udp.length > 0 && { udp: handlers.udp!, udpSystemd: { fds: fds.udp } }),
+    ...(fds.tcp.length > 0 ? { systemd: { fds: fds.tcp } } : { udpOnly: true }),
+  };
+  return startEndpoint(endpoint, options, log, fds.tcp.length > 0 ? takeOver : undefined);
 }
 
 /** Runs `start`, retrying (when asked) while the address is still in use by the server being replaced. */

@@ -16,7 +16,9 @@
  *   closes its listeners and rebinds at once (connections in that moment are refused).
  */
 import { statSync } from 'node:fs';
+import type { MetricsRegistry } from '../../index.ts';
 import type { Logger } from '../logger.ts';
+import type { ServingServers } from '../activation-flags.ts';
 import type { Stoppable } from '../shutdown.ts';
 import { checkResources, type ServiceResources } from './config-resources.ts';
 import { formatProblems, type ConfigProblem } from './config-problems.ts';
@@ -47,9 +49,12 @@ export class Supervisor implements Stoppable {
 
   /** `--drain-timeout`, which wins over the file's on reload too. */
   readonly #fixedDrainTimeout: number | undefined;
+  /** The metrics endpoint's registry: the servers of the services running (those replaced or removed leave it). */
+  readonly #registry: MetricsRegistry | undefined;
 
-  private constructor(config: Config, services: Map<string, RunningService>, log: Logger, drainTimeout: number, fixedDrainTimeout: number | undefined) {
+  private constructor(config: Config, services: Map<string, RunningService>, log: Logger, drainTimeout: number, fixedDrainTimeout: number | undefined, registry: MetricsRegistry | undefined) {
     this.#fixedDrainTimeout = fixedDrainTimeout;
+    this.#registry = registry;
     this.#config = config;
     this.#services = services;
     this.#log = log;
@@ -60,7 +65,7 @@ export class Supervisor implements Stoppable {
    * Starts every service, in the file's order, all or nothing.
    * @throws {ListenError} (rejects) when an address cannot be bound; what was bound is closed
    */
-  static async start(config: Config, resources: ReadonlyMap<string, ServiceResources>, log: Logger, fixedDrainTimeout?: number): Promise<Supervisor> {
+  static async start(config: Config, resources: ReadonlyMap<string, ServiceResources>, log: Logger, fixedDrainTimeout?: number, registry?: MetricsRegistry): Promise<Supervisor> {
     const drainTimeout = fixedDrainTimeout ?? config.global.drainTimeout;
     const services = new Map<string, RunningService>();
     try {
@@ -70,7 +75,27 @@ export class Supervisor implements Stoppable {
       throw error;
     }
     for (const service of services.values()) service.announce();
-    return new Supervisor(config, services, log, drainTimeout, fixedDrainTimeout);
+    const supervisor = new Supervisor(config, services, log, drainTimeout, fixedDrainTimeout, registry);
+    for (const service of services.values()) supervisor.#observe(service);
+    return supervisor;
+  }
+
+  /** Every running server, as the endpoints of one command (for sd_notify's status). */
+  get endpoints(): ServingServers['endpoints'] {
+    return [...this.#services.values()].flatMap(({ servers }) => [...servers.tcp.map((tcp) => ({ tcp })), ...servers.udp.map((udp) => ({ udp }))]);
+  }
+
+  /** Open TCP sessions, over every running service. */
+  get sessions(): number {
+    let sessions = 0;
+    for (const service of this.#services.values()) sessions += service.sessions;
+    return sessions;
+  }
+
+  /** `service`'s servers join the metrics registry, labelled with its name. */
+  #observe(service: RunningService): void {
+    if (this.#registry === undefined) return;
+    for (const server of [...service.servers.tcp, ...service.servers.udp]) this.#registry.add(server, { service: service.name });
   }
 
   /** The drain timeout in force (the file's, as last reloaded). */
@@ -131,6 +156,7 @@ export class Supervisor implements Stoppable {
     global('quiet', this.#config.global.quiet, config.global.quiet, false);
     global('verbose', this.#config.global.verbose, config.global.verbose, false);
     global('pid-file', this.#config.global.pidFile, config.global.pidFile, false);
+    global('metrics', this.#config.global.metrics?.text, config.global.metrics?.text, false);
 
     const wanted = new Set(config.services.map((service) => service.name));
     for (const [name, running] of this.#services) {
@@ -147,6 +173,7 @@ export class Supervisor implements Stoppable {
           const started = await RunningService.start(service, prepared, log, this.#drainTimeout);
           this.#services.set(service.name, started);
           started.announce();
+          this.#observe(started);
           note(service.name, 'added');
         } catch (error) {
           log.error('reload-failed', `reload: ${service.name}: not started: ${(error as Error).message}`, { service: service.name });
@@ -170,10 +197,18 @@ export class Supervisor implements Stoppable {
   }
 
   async #replace(running: RunningService, service: ServiceConfig, prepared: ServiceResources, reason: string, note: (service: string, message: string) => void): Promise<void> {
-    if (canTakeOver(running, service, prepared)) {
+    const takeOver = canTakeOver(running, service, prepared);
+    if (!takeOver && (running.config.systemd.length > 0 || service.systemd.length > 0)) {
+      // A passed fd is adopted once, and LISTEN_FDS was read at the start: nothing can rebind it.
+      this.#log.error('reload-failed', `reload: ${service.name}: ${reason}, but it serves passed sockets (systemd:NAME), which only a hand-over of the same listen and TCP-only transports can keep: it keeps running unchanged (restart switchboard up to apply)`, { service: service.name });
+      return;
+    }
+    if (takeOver) {
       const sessions = running.sessions;
       try {
-        this.#services.set(service.name, await RunningService.start(service, prepared, this.#log, this.#drainTimeout, false, running));
+        const started = await RunningService.start(service, prepared, this.#log, this.#drainTimeout, false, running);
+        this.#services.set(service.name, started);
+        this.#observe(started);
       } catch (error) {
         // What was handed over went down with the new servers: the old ones are left with their sessions only.
         this.#services.delete(service.name);
@@ -192,6 +227,7 @@ export class Supervisor implements Stoppable {
       const started = await RunningService.start(service, prepared, this.#log, this.#drainTimeout, samePort);
       this.#services.set(service.name, started);
       started.announce();
+      this.#observe(started);
     } catch (error) {
       if (samePort) this.#services.delete(service.name);
       this.#log.error('reload-failed', `reload: ${service.name}: ${reason}, but the new servers could not start${samePort ? ' (the old ones are closed)' : ' (the old ones keep serving)'}: ${(error as Error).message}`, { service: service.name });
@@ -208,6 +244,8 @@ export class Supervisor implements Stoppable {
    */
   #drain(running: RunningService, how: 'close' | 'retire' | 'listeners-first' = 'close'): void {
     const timeout = this.#drainTimeout;
+    // Off the registry at once: its successor (if any) is the service now; shutdown keeps every server in it to the end.
+    if (!this.#closing) for (const server of [...running.servers.tcp, ...running.servers.udp]) this.#registry?.remove(server);
     const closing = how === 'retire' ? running.retire(timeout) : how === 'listeners-first' ? running.closeListenersFirst(timeout) : running.close(timeout);
     const done = closing.catch((error: unknown) => {
       this.#log.error('drain-failed', `${running.name}: ${(error as Error).message}`, { service: running.name });

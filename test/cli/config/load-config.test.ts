@@ -34,7 +34,7 @@ describe('parseConfig', () => {
     );
     assert.equal(result.problems, undefined, JSON.stringify(result.problems));
     const { global, services } = result.config!;
-    assert.deepEqual(global, { json: true, quiet: false, verbose: false, drainTimeout: 3000, pidFile: '/etc/sb/run/sb.pid' });
+    assert.deepEqual(global, { json: true, quiet: false, verbose: false, drainTimeout: 3000, pidFile: '/etc/sb/run/sb.pid', metrics: undefined });
     const [echo, cat, chat, daytime] = services;
     assert.deepEqual([echo!.kind, echo!.idleTimeout, echo!.maxClients, echo!.transports, echo!.udp], ['builtin', 60_000, 256, ['tcp', 'udp'], { datagramsPerSecond: 5, replyBytesPerSecond: 65536 }]);
     assert.deepEqual(echo!.listen.map((address) => address.host), ['127.0.0.1', '::1']);
@@ -42,6 +42,20 @@ describe('parseConfig', () => {
     assert.deepEqual(cat!.limitOptions, { allow: ['192.0.2.0/24'] });
     assert.deepEqual([chat!.kind, chat!.module, chat!.maxClients, chat!.tls?.cert, chat!.limitOptions.maxBufferedOutput], ['run', '/etc/sb/chat.ts', 1000, '/etc/sb/c.pem', 65536]);
     assert.deepEqual([daytime!.transports, daytime!.listen[0]!.text, daytime!.udp?.datagramsPerSecond], [['udp'], 'localhost:10013', 50]);
+  });
+
+  it('reads the PROXY trust, passed-socket names beside addresses, and the metrics address', () => {
+    const result = parseConfig(
+      `[global]\nmetrics = ":9100"\n\n[services.web]\nprogram = "cat"\nlisten = ["systemd:web", "127.0.0.1:7000", "systemd:web-tls", "systemd:web"]\nproxy-protocol = ["127.0.0.1/32", "::1"]\nproxy-untrusted = "direct"\n\n[services.echo]\nbuiltin = "echo"\nlisten = ["systemd:echo"]\n`,
+      '/etc/sb/switchboard.toml',
+    );
+    assert.equal(result.problems, undefined, JSON.stringify(result.problems));
+    const { global, services } = result.config!;
+    assert.deepEqual(global.metrics, { host: undefined, port: 9100, text: ':9100' });
+    const [web, echo] = services;
+    assert.deepEqual([web!.listen.map((address) => address.text), web!.systemd, web!.proxyProtocol], [['127.0.0.1:7000'], ['web', 'web-tls'], { from: ['127.0.0.1/32', '::1'], untrusted: 'direct' }]);
+    // Passed sockets only: no default address beside them.
+    assert.deepEqual([echo!.listen, echo!.systemd, echo!.proxyProtocol], [[], ['echo'], undefined]);
   });
 
   // Each bad file, and the lines `up` and `check` print for it.
@@ -58,12 +72,23 @@ describe('parseConfig', () => {
     ['no kind', '[services.a]\nlisten = ["127.0.0.1:1"]\n', ['switchboard.toml:1:1: services.a: which service is it? Give it builtin = "echo" (a built-in service), program = "…" (exec) or module = "…" (run)']],
     ['two kinds', '[services.a]\nbuiltin = "echo"\nprogram = "cat"\nlisten = ["127.0.0.1:1"]\n', ['switchboard.toml:3:1: services.a.program: a service has one of builtin, program and module; this one also has builtin']],
     ['an unknown built-in', '[services.a]\nbuiltin = "ecko"\n', ['switchboard.toml:2:1: services.a.builtin: unknown service "ecko" (one of echo, discard, daytime, qotd, chargen, time)']],
-    ['no listen for a program', '[services.a]\nprogram = "cat"\n', ['switchboard.toml:1:1: services.a: listen is required: listen = ["127.0.0.1:7000"] (HOST:PORT, [IPv6]:PORT, *:PORT or :PORT)']],
+    ['no listen for a program', '[services.a]\nprogram = "cat"\n', ['switchboard.toml:1:1: services.a: listen is required: listen = ["127.0.0.1:7000"] (HOST:PORT, [IPv6]:PORT, *:PORT, :PORT or systemd:NAME)']],
     ['a key of another kind', '[services.a]\nprogram = "cat"\nlisten = [":1"]\nudp-rate = "5/s"\n', ['switchboard.toml:4:1: services.a.udp-rate: udp-rate is for built-in services, not for program services']],
     ['TLS without its key', '[services.a]\nbuiltin = "echo"\ntls-cert = "c.pem"\n', ['switchboard.toml:3:1: services.a.tls-cert: needs tls-key (its private key)']],
     ['a bad allow entry', '[services.a]\nbuiltin = "echo"\nallow = ["192.0.2.0/33"]\n', ['switchboard.toml:3:10: services.a.allow[0]: "192.0.2.0/33": expected an IP address or a CIDR prefix such as 192.0.2.0/24 or 2001:db8::/32']],
     ['a bad env name', '[services.a]\nprogram = "cat"\nlisten = [":1"]\nenv = { "A-B" = "x" }\n', ['switchboard.toml:4:1: services.a.env: "A-B": a variable name is letters, digits and _']],
-    ['a reserved key', '[global]\nmetrics = "127.0.0.1:9100"\n[services.a]\nbuiltin = "echo"\n', ['switchboard.toml:2:1: global.metrics: reserved for the --metrics flag, which this version does not have yet']],
+    ['a bad metrics address', '[global]\nmetrics = "9100"\n[services.a]\nbuiltin = "echo"\n', ['switchboard.toml:2:1: global.metrics: "9100": expected HOST:PORT, [IPv6]:PORT, *:PORT or :PORT']],
+    ['a bad proxy-protocol entry', '[services.a]\nbuiltin = "echo"\nproxy-protocol = ["127.0.0.1", "198.18.0.0/33"]\n', ['switchboard.toml:3:32: services.a.proxy-protocol[1]: "198.18.0.0/33": expected an IP address or a CIDR prefix such as 192.0.2.0/24 or 2001:db8::/32']],
+    ['proxy-untrusted alone', '[services.a]\nbuiltin = "echo"\nproxy-untrusted = "direct"\n', ['switchboard.toml:3:1: services.a.proxy-untrusted: needs proxy-protocol (the trusted balancers)']],
+    ['a bad proxy-untrusted', '[services.a]\nbuiltin = "echo"\nproxy-protocol = ["::1"]\nproxy-untrusted = "allow"\n', ['switchboard.toml:4:1: services.a.proxy-untrusted: "allow": must be refuse or direct']],
+    ['an empty proxy-protocol', '[services.a]\nbuiltin = "echo"\nproxy-protocol = []\n', ['switchboard.toml:3:1: services.a.proxy-protocol: must list at least one address or CIDR prefix (remove the key to turn the PROXY protocol off)']],
+    ['proxy-protocol without tcp', '[services.a]\nbuiltin = "echo"\ntransports = ["udp"]\nproxy-protocol = ["::1"]\n', ['switchboard.toml:4:1: services.a.proxy-protocol: the PROXY protocol is for tcp; this service has no tcp transport']],
+    ['a bad fd name', '[services.a]\nprogram = "cat"\nlisten = ["systemd:"]\n', ['switchboard.toml:3:11: services.a.listen[0]: "systemd:": expected systemd:NAME, NAME an fd name (FileDescriptorName=, --fdname) without \':\' or spaces']],
+    [
+      'one fd name for two services',
+      '[services.a]\nbuiltin = "echo"\nlisten = ["systemd:web"]\n\n[services.b]\nprogram = "cat"\nlisten = ["127.0.0.1:0", "systemd:web"]\n',
+      ['switchboard.toml:7:26: services.b.listen[1]: "systemd:web": services.a serves the fds named "web" too'],
+    ],
     ['no service', '[global]\nquiet = true\n', ['switchboard.toml:1:1: services: no service: add a [services.NAME] table']],
     [
       'two services on one address',
