@@ -11,7 +11,8 @@ import type { ConnectionInfo } from '../tcp/connection-info.ts';
 import { STAGE_DEFERRED, type PendingStage, type StageTicket } from '../tcp/pending-connections.ts';
 import { RejectCause } from '../tcp/reject-reason.ts';
 import { ProxyProtocolError } from './proxy-error.ts';
-import { endsAfterHeader, proxyInfoOf } from './proxy-info.ts';
+import { proxyHeaderChannel } from '../server/diagnostics.ts';
+import { endsAfterHeader, proxyHeaderMessage, proxyInfoOf } from './proxy-info.ts';
 import type { NormalizedProxyProtocol } from './proxy-options.ts';
 import { ProxyHeaderParser, checkedParserOptions, type ProxyParseResult } from './proxy-parser.ts';
 import { ProxyCounters, type ProxyStats } from './proxy-stats.ts';
@@ -26,9 +27,12 @@ export class TcpProxyProtocol {
   /** Connections judged trusted at accept, so the stage reads their header without asking the list again. */
   readonly #trusted = new WeakSet<ConnectionInfo>();
   readonly stage: PendingStage;
+  /** The server, as `switchboard.proxy.header` names it. */
+  readonly server: object;
 
-  constructor(options: NormalizedProxyProtocol) {
+  constructor(options: NormalizedProxyProtocol, server: object) {
     this.#options = options;
+    this.server = server;
     this.stage = headerStage(this, options);
   }
 
@@ -84,12 +88,14 @@ function headerStage(protocol: TcpProxyProtocol, options: NormalizedProxyProtoco
     failureReason: RejectCause.PROXY_HEADER,
     timeoutError(info) {
       counters.failed(ErrorCode.PROXY_TIMEOUT);
-      return new ProxyProtocolError(ErrorCode.PROXY_TIMEOUT, undefined, `no complete header from ${info.remoteAddress}:${info.remotePort} within ${options.timeout} ms`);
+      const error = new ProxyProtocolError(ErrorCode.PROXY_TIMEOUT, undefined, `no complete header from ${info.remoteAddress}:${info.remotePort} within ${options.timeout} ms`);
+      if (proxyHeaderChannel.hasSubscribers) proxyHeaderChannel.publish(proxyHeaderMessage(protocol.server, 'tcp', info, undefined, error));
+      return error;
     },
     start(ticket) {
       if (!protocol.trusts(ticket.info)) return undefined;
       const socket = ticket.socket as HeaderSocket;
-      socket[kHeaderRead] = new HeaderRead(ticket, new ProxyHeaderParser(parserOptions), counters);
+      socket[kHeaderRead] = new HeaderRead(ticket, new ProxyHeaderParser(parserOptions), protocol);
       socket.on('data', onHeaderData);
       socket.on('end', onHeaderEnd);
       return STAGE_DEFERRED;
@@ -103,16 +109,16 @@ function headerStage(protocol: TcpProxyProtocol, options: NormalizedProxyProtoco
 const kHeaderRead = Symbol('switchboard.proxy-header-read');
 type HeaderSocket = Socket & { [kHeaderRead]?: HeaderRead | undefined };
 
-/** One connection's header read: its ticket, its parser, the server's counters. */
+/** One connection's header read: its ticket, its parser, the server's PROXY protocol (counters, server). */
 class HeaderRead {
   readonly ticket: StageTicket;
   readonly parser: ProxyHeaderParser;
-  readonly counters: ProxyCounters;
+  readonly protocol: TcpProxyProtocol;
 
-  constructor(ticket: StageTicket, parser: ProxyHeaderParser, counters: ProxyCounters) {
+  constructor(ticket: StageTicket, parser: ProxyHeaderParser, protocol: TcpProxyProtocol) {
     this.ticket = ticket;
     this.parser = parser;
-    this.counters = counters;
+    this.protocol = protocol;
   }
 }
 
@@ -142,16 +148,18 @@ function detach(socket: HeaderSocket): void {
  */
 function settle(socket: HeaderSocket, read: HeaderRead, result: Exclude<ProxyParseResult, { state: 'partial' }>): void {
   detach(socket);
-  const { ticket, counters } = read;
+  const { ticket, protocol } = read;
+  const info = ticket.info;
   if (result.state === 'failed') {
-    counters.failed(result.error.code);
+    protocol.counters.failed(result.error.code);
+    if (proxyHeaderChannel.hasSubscribers) proxyHeaderChannel.publish(proxyHeaderMessage(protocol.server, 'tcp', info, undefined, result.error));
     return ticket.settle({ cause: RejectCause.PROXY_HEADER, error: result.error });
   }
   const header = result.header;
-  counters.parsed(header);
+  protocol.counters.parsed(header);
+  if (proxyHeaderChannel.hasSubscribers) proxyHeaderChannel.publish(proxyHeaderMessage(protocol.server, 'tcp', info, header, undefined));
   socket.pause();
   if (result.rest.length > 0) socket.unshift(result.rest);
-  const info = ticket.info;
   const peer = { address: info.remoteAddress, port: info.remotePort, family: info.remoteFamily };
   ticket.settle({ socket, info: { ...endsAfterHeader(info, header), proxy: proxyInfoOf(header, peer) } });
 }

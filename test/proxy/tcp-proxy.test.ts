@@ -6,9 +6,10 @@
  */
 import '../helpers/leak-check.ts';
 import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { BlockList } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
-import { ErrorCode, InvalidOptionError, RejectCause, TcpServer, type EventSession, type RejectedConnection, type TcpEventHandler, type TcpServerOptions } from '../../src/index.ts';
+import { DiagnosticsChannel, ErrorCode, InvalidOptionError, type ProxyHeaderMessage, RejectCause, TcpServer, type EventSession, type RejectedConnection, type TcpEventHandler, type TcpServerOptions } from '../../src/index.ts';
 import { createTestCertificates, pemPair } from '../helpers/certs.ts';
 import { deferred, listenLocal, until, within } from '../helpers/net.ts';
 import { balancerClient, headerFrom, nextRejection, prefixedTlsClient } from './proxy-peers.ts';
@@ -259,6 +260,10 @@ describe('TcpServer with the proxyProtocol option', () => {
     it('closes a trusted source that sends nothing at the deadline (proxy-timeout, SWB_ERR_PROXY_TIMEOUT), then counts it', async (t) => {
       const timeout = 3000;
       const { server, port } = await listenProxied(t, { proxyProtocol: { ...TRUST_LOOPBACK, timeout } });
+      const reported: ProxyHeaderMessage[] = [];
+      const onHeader = (message: unknown): void => void reported.push(message as ProxyHeaderMessage);
+      subscribe(DiagnosticsChannel.PROXY_HEADER, onHeader);
+      t.after(() => void unsubscribe(DiagnosticsChannel.PROXY_HEADER, onHeader));
       const refused = nextRejection(server, timeout + 3000);
       const started = performance.now();
       const client = await balancerClient(t, port, Buffer.alloc(0));
@@ -269,6 +274,7 @@ describe('TcpServer with the proxyProtocol option', () => {
       assert.ok(elapsed >= timeout - 5 && elapsed < timeout + 1000, `closed after ${Math.round(elapsed)} ms`);
       await within(client.closed, 'the silent client to be closed');
       assert.equal(server.stats().proxy?.failures[ErrorCode.PROXY_TIMEOUT], 1);
+      assert.deepEqual(reported.map((m) => [m.server === server, m.transport, m.error?.code, m.balancer.address, m.client]), [[true, 'tcp', ErrorCode.PROXY_TIMEOUT, '127.0.0.1', undefined]], 'switchboard.proxy.header reports the deadline');
       assertLedger(server);
     });
   });
