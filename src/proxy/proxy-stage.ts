@@ -24,8 +24,12 @@ export type ProxyAdmission = 'header' | 'direct' | 'refuse';
 export class TcpProxyProtocol {
   readonly #options: NormalizedProxyProtocol;
   readonly #counters = new ProxyCounters();
-  /** Connections judged trusted at accept, so the stage reads their header without asking the list again. */
-  readonly #trusted = new WeakSet<ConnectionInfo>();
+  /**
+   * The connection {@link admission} last judged trusted: the stage, which starts for it in the
+   * same synchronous accept, reads its header without asking the list again (one slot, not a
+   * WeakSet: no ephemeron per connection for the GC to trace).
+   */
+  #trusted: ConnectionInfo | undefined;
   readonly stage: PendingStage;
   /** The server, as `switchboard.proxy.header` names it. */
   readonly server: object;
@@ -42,7 +46,7 @@ export class TcpProxyProtocol {
    */
   admission(info: ConnectionInfo): ProxyAdmission {
     if (this.#options.trusts(info.remoteAddress, info.remoteFamily)) {
-      this.#trusted.add(info);
+      this.#trusted = info;
       return 'header';
     }
     if (this.#options.untrusted === 'refuse') {
@@ -53,9 +57,11 @@ export class TcpProxyProtocol {
     return 'direct';
   }
 
-  /** Whether the stage must read a header from this connection: {@link admission} said so. */
+  /** Whether the stage must read a header from this connection: {@link admission} said so, just before. */
   trusts(info: ConnectionInfo): boolean {
-    return this.#trusted.has(info);
+    if (this.#trusted !== info) return false;
+    this.#trusted = undefined;
+    return true;
   }
 
   get counters(): ProxyCounters {
