@@ -109,6 +109,38 @@ describe('TcpServer with the proxyProtocol option', () => {
       assert.equal((await client.waitForBytes(3)).toString(), 'abc');
     });
 
+    it('keeps the bytes after the header, and those that arrive while an async accept handler decides, in order and once', async (t) => {
+      const decided = deferred<boolean>();
+      const asked = deferred<void>();
+      let received = '';
+      const { port, session } = await listenProxied(t, { proxyProtocol: TRUST_LOOPBACK }, {
+        accept() { asked.resolve(); return decided.promise; },
+        data(s, chunk) { received += chunk.toString(); s.write(chunk); },
+      });
+      const client = await balancerClient(t, port, headerFrom(1, CLIENT, FRONT), 'first|');
+      await within(asked.promise, 'the accept handler to be asked');
+      client.send('second|');
+      client.send('third');
+      decided.resolve(true);
+      assert.equal((await session(0)).remoteAddress, CLIENT.address);
+      assert.equal((await client.waitForBytes(18)).toString(), 'first|second|third');
+      assert.equal(received, 'first|second|third');
+    });
+
+    it('reads a header split over two segments, the second carrying the payload and the FIN', async (t) => {
+      const ended = deferred<string>();
+      let received = '';
+      const { server, port } = await listenProxied(t, { proxyProtocol: TRUST_LOOPBACK }, {
+        data(_session, chunk) { received += chunk.toString(); },
+        end(session) { ended.resolve(received); session.end(); },
+      });
+      const header = headerFrom(2, CLIENT, FRONT, { tlvs: { authority: 'example.test' } });
+      const client = await balancerClient(t, port, header.subarray(0, 20));
+      await until(() => server.stats().pending === 1, 'the connection to wait on its header');
+      client.socket.end(Buffer.concat([header.subarray(20), Buffer.from('payload')]));
+      assert.equal(await within(ended.promise, 'the session to hear the end'), 'payload');
+    });
+
     it("hears the end of a peer that sent its header, its data and its FIN together", async (t) => {
       const ended = deferred<string>();
       let received = '';
