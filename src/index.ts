@@ -110,7 +110,7 @@ export { PROMETHEUS_CONTENT_TYPE } from './observability/prometheus-text.ts';
 export { listenMetrics, MetricsServer } from './observability/metrics-http.ts';
 export type { MetricsServerOptions, StatusDocument, StatusSample } from './observability/metrics-http.ts';
 export { DiagnosticsChannel } from './server/diagnostics.ts';
-export type { SessionOpenMessage, SessionCloseMessage, ConnectionRejectMessage, DatagramDropMessage, ServerListenContext, TlsHandshakeContext } from './observability/channel-messages.ts';
+export type { SessionOpenMessage, SessionCloseMessage, ConnectionRejectMessage, DatagramDropMessage, ProxyHeaderMessage, ServerListenContext, TlsHandshakeContext } from './observability/channel-messages.ts';
 export type { SystemdListenOption, SystemdListenOptions } from './net/passed-sockets.ts';
 export { ActivationError } from './net/activation-error.ts';
 export { listenFds } from './net/listen-fds.ts';

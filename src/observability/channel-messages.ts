@@ -4,6 +4,9 @@
  */
 import type { Socket } from 'node:net';
 import type { SwitchboardError, Transport } from '../core/errors.ts';
+import type { ProxyProtocolError } from '../proxy/proxy-error.ts';
+import type { ProxyHeader } from '../proxy/proxy-header.ts';
+import type { ProxyPeer } from '../proxy/proxy-info.ts';
 import type { ConnectionInfo } from '../tcp/connection-info.ts';
 import type { CloseReason } from '../tcp/close-reason.ts';
 import type { RejectCause } from '../tcp/reject-reason.ts';
@@ -32,6 +35,28 @@ export interface ConnectionRejectMessage {
   readonly info: ConnectionInfo;
   readonly cause: RejectCause;
   readonly error: SwitchboardError | undefined;
+}
+
+/**
+ * `switchboard.proxy.header`: published once per PROXY header from a trusted balancer, as it is
+ * read (before the connection goes on to its next stage) or refused — at the deadline too; for
+ * UDP once per datagram. Nothing is published for untrusted sources (they send no header).
+ */
+export interface ProxyHeaderMessage {
+  readonly server: TcpServer | UdpServer;
+  readonly transport: Transport;
+  /** Who sent the header: the connection's (the datagram's) real peer. */
+  readonly balancer: ProxyPeer;
+  /** The client the header names, as the session (the datagram) reports it; undefined when it failed or names none (LOCAL, v1 UNKNOWN, UNIX). */
+  readonly client: ProxyPeer | undefined;
+  /** The address the client dialled (the header's destination), under the same conditions. */
+  readonly destination: ProxyPeer | undefined;
+  /** The header's version; on a failure the one whose rules were broken, undefined before the signature told. */
+  readonly version: 1 | 2 | undefined;
+  /** The header as parsed; undefined on a failure. */
+  readonly header: ProxyHeader | undefined;
+  /** Why it was refused (`error.code` a `SWB_ERR_PROXY_*` code); undefined when it was read. */
+  readonly error: ProxyProtocolError | undefined;
 }
 
 /** `switchboard.datagram.drop`: a UDP drop summary (the `drop` event's content), at most once per `dropReportInterval`. */

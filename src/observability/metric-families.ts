@@ -25,6 +25,8 @@ export interface MetricFamily {
 
 const tcp = (server: ServerSnapshot): TcpServerStats | undefined => (server.transport === 'tcp' ? (server.stats as TcpServerStats) : undefined);
 const udp = (server: ServerSnapshot): UdpServerStats | undefined => (server.transport === 'udp' ? (server.stats as UdpServerStats) : undefined);
+/** `stats().proxy` of a TCP or UDP server with the `proxyProtocol` option (the same shape on both). */
+const proxy = (server: ServerSnapshot): TcpServerStats['proxy'] => (server.stats as TcpServerStats | UdpServerStats).proxy;
 const one = (value: number | undefined): readonly Sample[] => (value === undefined ? [] : [[{}, value]]);
 const byReason = (counts: Readonly<Record<string, number>> | undefined): readonly Sample[] =>
   counts === undefined ? [] : Object.entries(counts).map(([reason, count]) => [{ reason }, count] as const);
@@ -40,7 +42,7 @@ export const METRIC_FAMILIES: readonly MetricFamily[] = [
   { name: 'switchboard_sessions_opened_total', type: 'counter', help: 'TCP sessions opened.', samples: (s) => one(tcp(s)?.opened) },
   { name: 'switchboard_sessions_closed_total', type: 'counter', help: 'TCP sessions closed, by close cause.', labels: ['reason'], samples: (s) => byReason(tcp(s)?.closedBy) },
   { name: 'switchboard_connections_accepted_total', type: 'counter', help: 'TCP connections accepted from the kernel, refused ones included.', samples: (s) => one(tcp(s)?.accepted) },
-  { name: 'switchboard_connections_waiting', type: 'gauge', help: 'Accepted TCP connections waiting on a stage (accept handler, TLS handshake): neither opened nor rejected yet.', samples: (s) => one(tcp(s)?.waiting) },
+  { name: 'switchboard_connections_waiting', type: 'gauge', help: 'Accepted TCP connections waiting on a stage (PROXY header, accept handler, TLS handshake): neither opened nor rejected yet.', samples: (s) => one(tcp(s)?.waiting) },
   { name: 'switchboard_connections_rejected_total', type: 'counter', help: 'TCP connections refused before a session opened, by reject cause.', labels: ['reason'], samples: (s) => byReason(tcp(s)?.rejectedBy) },
   { name: 'switchboard_bytes_received_total', type: 'counter', help: 'Bytes received (TCP sessions, UDP datagrams).', samples: (s) => one(s.stats.bytesIn) },
   { name: 'switchboard_bytes_sent_total', type: 'counter', help: 'Bytes sent (TCP sessions, including any still queued in the process; UDP replies).', samples: (s) => one(s.stats.bytesOut) },
@@ -50,6 +52,10 @@ export const METRIC_FAMILIES: readonly MetricFamily[] = [
   { name: 'switchboard_tls_handshake_failures_total', type: 'counter', help: 'TLS handshakes failed, by reason.', labels: ['reason'], samples: (s) => byReason(tcp(s)?.tls?.failures) },
   { name: 'switchboard_tls_handshake_duration_seconds', type: 'histogram', help: 'How long TLS handshakes took, failed ones included.', histogram: (s) => s.tlsHandshakeDuration },
   { name: 'switchboard_tls_reloads_total', type: 'counter', help: 'Successful TLS certificate reloads (setTls, SIGHUP in the CLI).', samples: (s) => one(tcp(s)?.tls?.reloads) },
+  { name: 'switchboard_proxy_headers_total', type: 'counter', help: 'Valid PROXY headers read (TCP connections, UDP datagrams), by version, LOCAL ones included.', labels: ['version'], samples: (s) => { const p = proxy(s); return p === undefined ? [] : [[{ version: '1' }, p.headers.v1], [{ version: '2' }, p.headers.v2]]; } },
+  { name: 'switchboard_proxy_local_total', type: 'counter', help: 'Of the PROXY headers read, LOCAL ones (the balancer\'s own connections, health checks).', samples: (s) => one(proxy(s)?.local) },
+  { name: 'switchboard_proxy_failures_total', type: 'counter', help: 'PROXY headers refused (the connection refused, the datagram dropped), by error code; SWB_ERR_PROXY_TIMEOUT counts deadlines.', labels: ['reason'], samples: (s) => byReason(proxy(s)?.failures) },
+  { name: 'switchboard_proxy_untrusted_total', type: 'counter', help: 'Connections and datagrams from sources outside proxyProtocol.from, by what was done with them (refused, direct).', labels: ['action'], samples: (s) => { const p = proxy(s); return p === undefined ? [] : [[{ action: 'refused' }, p.untrusted.refused], [{ action: 'direct' }, p.untrusted.direct]]; } },
   { name: 'switchboard_udp_datagrams_received_total', type: 'counter', help: 'UDP datagrams received, dropped ones included.', samples: (s) => one(udp(s)?.datagramsIn) },
   { name: 'switchboard_udp_datagrams_accepted_total', type: 'counter', help: 'UDP datagrams handed to the handler or queued for the loop.', samples: (s) => one(udp(s)?.accepted) },
   { name: 'switchboard_udp_datagrams_sent_total', type: 'counter', help: 'UDP replies the kernel accepted.', samples: (s) => one(udp(s)?.datagramsOut) },

@@ -41,7 +41,7 @@ export const STATUS_PAGE_HTML = `<!doctype html>
 <thead><tr>
 <th scope="col">Service</th><th scope="col">Listener</th><th scope="col">State</th><th scope="col">Uptime</th>
 <th scope="col">Sessions now / max / limit</th><th scope="col">Total</th><th scope="col">Rejected</th>
-<th scope="col">Bytes in</th><th scope="col">Bytes out</th><th scope="col">TLS failures</th><th scope="col">UDP drops</th><th scope="col">Last error</th>
+<th scope="col">Bytes in</th><th scope="col">Bytes out</th><th scope="col">TLS failures</th><th scope="col">PROXY failures</th><th scope="col">UDP drops</th><th scope="col">Last error</th>
 </tr></thead>
 <tbody></tbody>
 </table>
@@ -84,7 +84,7 @@ tr.not-ready td:first-child::after { content: " (not ready)"; font-weight: 600; 
 /** The script: polls `/status.json`, fills the table, redraws the chart. */
 export const STATUS_PAGE_JS = `'use strict';
 (() => {
-  const COLUMNS = ['Service', 'Listener', 'State', 'Uptime', 'Sessions now / max / limit', 'Total', 'Rejected', 'Bytes in', 'Bytes out', 'TLS failures', 'UDP drops', 'Last error'];
+  const COLUMNS = ['Service', 'Listener', 'State', 'Uptime', 'Sessions now / max / limit', 'Total', 'Rejected', 'Bytes in', 'Bytes out', 'TLS failures', 'PROXY failures', 'UDP drops', 'Last error'];
   const $ = (id) => document.getElementById(id);
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   const bytes = (n) => {
@@ -138,8 +138,9 @@ export const STATUS_PAGE_JS = `'use strict';
       cell(tr, 7, bytes(st.bytesIn), 'bytesIn', st.bytesIn, true);
       cell(tr, 8, bytes(st.bytesOut), 'bytesOut', st.bytesOut, true);
       cell(tr, 9, tcp && st.tls ? reasons(st.tls.failures) : '-', 'tlsFailures', tcp && st.tls ? st.tls.failed : undefined, true);
-      cell(tr, 10, tcp ? '-' : reasons(st.dropped), 'drops', tcp ? undefined : sum(st.dropped), true);
-      cell(tr, 11, s.lastError ? s.lastError.code + ': ' + s.lastError.message + ' (' + s.lastError.at + ')' : 'none', 'lastError');
+      cell(tr, 10, st.proxy ? reasons(st.proxy.failures) : '-', 'proxyFailures', st.proxy ? sum(st.proxy.failures) : undefined, true);
+      cell(tr, 11, tcp ? '-' : reasons(st.dropped), 'drops', tcp ? undefined : sum(st.dropped), true);
+      cell(tr, 12, s.lastError ? s.lastError.code + ': ' + s.lastError.message + ' (' + s.lastError.at + ')' : 'none', 'lastError');
       rows.push(tr);
     }
     tbody.replaceChildren(...rows);

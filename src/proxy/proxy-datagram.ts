@@ -9,7 +9,9 @@ import type { AddressFamily } from '../net/addresses.ts';
 import type { RelayedDatagram } from '../udp/datagram.ts';
 import type { DatagramUnwrapper, UdpEndpoint } from '../udp/udp-endpoint.ts';
 import { DropCause } from '../udp/udp-ledger.ts';
-import { endsAfterHeader, proxyInfoOf } from './proxy-info.ts';
+import { proxyHeaderChannel } from '../server/diagnostics.ts';
+import { endsAfterHeader, proxyHeaderMessage, proxyInfoOf } from './proxy-info.ts';
+import { ProxyProtocolError } from './proxy-error.ts';
 import type { NormalizedProxyProtocol } from './proxy-options.ts';
 import { checkedParserOptions, parseProxyHeader, type ProxyParserOptions } from './proxy-parser.ts';
 import { ProxyCounters, type ProxyStats } from './proxy-stats.ts';
@@ -19,9 +21,12 @@ export class UdpProxyProtocol implements DatagramUnwrapper {
   readonly #options: NormalizedProxyProtocol;
   readonly #parser: ProxyParserOptions;
   readonly #counters = new ProxyCounters();
+  /** The server, as `switchboard.proxy.header` names it. */
+  readonly #server: object;
 
-  constructor(options: NormalizedProxyProtocol) {
+  constructor(options: NormalizedProxyProtocol, server: object) {
     this.#options = options;
+    this.#server = server;
     this.#parser = checkedParserOptions({ versions: [2], maxHeaderBytes: options.maxHeaderBytes });
   }
 
@@ -36,18 +41,24 @@ export class UdpProxyProtocol implements DatagramUnwrapper {
       return DropCause.PROXY_UNTRUSTED;
     }
     const result = parseProxyHeader(data, this.#parser);
+    const real = { remoteAddress: address, remotePort: port, remoteFamily: family, localAddress: local.localAddress, localPort: local.localPort, localFamily: local.localFamily };
     if (result.state === 'failed') {
       counters.failed(result.error.code);
+      if (proxyHeaderChannel.hasSubscribers) proxyHeaderChannel.publish(proxyHeaderMessage(this.#server, 'udp', real, undefined, result.error));
       return DropCause.PROXY_HEADER;
     }
     const header = result.header;
     if (header.command === 'proxy' && header.transport === 'stream') {
       // A TCP connection's header in a datagram: not the client of this datagram.
       counters.failed(ErrorCode.PROXY_BAD_HEADER);
+      if (proxyHeaderChannel.hasSubscribers) {
+        const error = new ProxyProtocolError(ErrorCode.PROXY_BAD_HEADER, 2, 'a STREAM (TCP) header in a datagram');
+        proxyHeaderChannel.publish(proxyHeaderMessage(this.#server, 'udp', real, undefined, error));
+      }
       return DropCause.PROXY_HEADER;
     }
     counters.parsed(header);
-    const real = { remoteAddress: address, remotePort: port, remoteFamily: family, localAddress: local.localAddress, localPort: local.localPort, localFamily: local.localFamily };
+    if (proxyHeaderChannel.hasSubscribers) proxyHeaderChannel.publish(proxyHeaderMessage(this.#server, 'udp', real, header, undefined));
     return { payload: result.rest, ...endsAfterHeader(real, header), proxy: proxyInfoOf(header, { address, port, family }) };
   }
 

@@ -4,6 +4,7 @@
  */
 import { unmapAddress, type AddressFamily } from '../net/addresses.ts';
 import type { ConnectionInfo } from '../tcp/connection-info.ts';
+import type { ProxyProtocolError } from './proxy-error.ts';
 import type { ProxyAddress, ProxyHeader, ProxyInetAddress } from './proxy-header.ts';
 
 /** The balancer: the real peer of the connection (or the source of the datagram), like nginx's `$realip_remote_addr`. */
@@ -43,6 +44,26 @@ export function endsAfterHeader(real: Ends, header: ProxyHeader): Ends {
     localAddress: local.address,
     localPort: destination.port,
     localFamily: local.family,
+  };
+}
+
+/**
+ * The `switchboard.proxy.header` message (ProxyHeaderMessage) for one header read or refused.
+ * Build it only when the channel has subscribers. @internal
+ */
+export function proxyHeaderMessage(server: object, transport: 'tcp' | 'udp', real: Ends, header: ProxyHeader | undefined, error: ProxyProtocolError | undefined) {
+  const balancer: ProxyPeer = { address: real.remoteAddress, port: real.remotePort, family: real.remoteFamily };
+  const ends = header === undefined ? real : endsAfterHeader(real, header);
+  const named = ends !== real;
+  return {
+    server,
+    transport,
+    balancer,
+    client: named ? { address: ends.remoteAddress, port: ends.remotePort, family: ends.remoteFamily } : undefined,
+    destination: named ? { address: ends.localAddress, port: ends.localPort, family: ends.localFamily } : undefined,
+    version: header?.version ?? error?.version,
+    header,
+    error,
   };
 }
 

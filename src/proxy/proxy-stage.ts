@@ -1,17 +1,18 @@
 /**
  * The PROXY protocol on a TCP listener: the trust decision at accept, and the header read as the
  * first pending stage (before the `accept` handler and the TLS handshake). The header is read in
- * plaintext with `read()`; whatever follows it in the same segment is put back with `unshift()`,
- * so the next reader — the TLS engine or the session — gets the stream from the first byte after
- * the header, untouched.
+ * plaintext from the socket's `data` events; whatever follows it in the same segment is put back
+ * with one `unshift()`, so the next reader — the TLS engine or the session — gets the stream from
+ * the first byte after the header, untouched.
  */
 import type { Socket } from 'node:net';
 import { ErrorCode } from '../core/errors.ts';
 import type { ConnectionInfo } from '../tcp/connection-info.ts';
-import type { PendingStage, StageVerdict } from '../tcp/pending-connections.ts';
+import { STAGE_DEFERRED, type PendingStage, type StageTicket } from '../tcp/pending-connections.ts';
 import { RejectCause } from '../tcp/reject-reason.ts';
 import { ProxyProtocolError } from './proxy-error.ts';
-import { endsAfterHeader, proxyInfoOf } from './proxy-info.ts';
+import { proxyHeaderChannel } from '../server/diagnostics.ts';
+import { endsAfterHeader, proxyHeaderMessage, proxyInfoOf } from './proxy-info.ts';
 import type { NormalizedProxyProtocol } from './proxy-options.ts';
 import { ProxyHeaderParser, checkedParserOptions, type ProxyParseResult } from './proxy-parser.ts';
 import { ProxyCounters, type ProxyStats } from './proxy-stats.ts';
@@ -23,12 +24,19 @@ export type ProxyAdmission = 'header' | 'direct' | 'refuse';
 export class TcpProxyProtocol {
   readonly #options: NormalizedProxyProtocol;
   readonly #counters = new ProxyCounters();
-  /** Connections judged trusted at accept, so the stage reads their header without asking the list again. */
-  readonly #trusted = new WeakSet<ConnectionInfo>();
+  /**
+   * The connection {@link admission} last judged trusted: the stage, which starts for it in the
+   * same synchronous accept, reads its header without asking the list again (one slot, not a
+   * WeakSet: no ephemeron per connection for the GC to trace).
+   */
+  #trusted: ConnectionInfo | undefined;
   readonly stage: PendingStage;
+  /** The server, as `switchboard.proxy.header` names it. */
+  readonly server: object;
 
-  constructor(options: NormalizedProxyProtocol) {
+  constructor(options: NormalizedProxyProtocol, server: object) {
     this.#options = options;
+    this.server = server;
     this.stage = headerStage(this, options);
   }
 
@@ -38,7 +46,7 @@ export class TcpProxyProtocol {
    */
   admission(info: ConnectionInfo): ProxyAdmission {
     if (this.#options.trusts(info.remoteAddress, info.remoteFamily)) {
-      this.#trusted.add(info);
+      this.#trusted = info;
       return 'header';
     }
     if (this.#options.untrusted === 'refuse') {
@@ -49,9 +57,11 @@ export class TcpProxyProtocol {
     return 'direct';
   }
 
-  /** Whether the stage must read a header from this connection: {@link admission} said so. */
+  /** Whether the stage must read a header from this connection: {@link admission} said so, just before. */
   trusts(info: ConnectionInfo): boolean {
-    return this.#trusted.has(info);
+    if (this.#trusted !== info) return false;
+    this.#trusted = undefined;
+    return true;
   }
 
   get counters(): ProxyCounters {
@@ -67,6 +77,12 @@ export class TcpProxyProtocol {
  * The header read as a stage: for a trusted peer, passes the connection on with the ends the
  * header names (`proxy` set) or refuses it (`proxy-header`, the `ProxyProtocolError` as `error`);
  * past the deadline `proxy-timeout`. A connection served direct passes untouched.
+ *
+ * The read is flowing: a shared `data` listener feeds each chunk to the connection's parser as
+ * the socket receives it and, once the header is complete (in the common case, in the first
+ * chunk), pauses the socket, puts the bytes after the header back once (`unshift`), and settles
+ * the stage in that same call, so the next stage or the session starts at once. No promise, no
+ * closure, no timer per connection (the pending stage's sweep keeps the deadline).
  */
 function headerStage(protocol: TcpProxyProtocol, options: NormalizedProxyProtocol): PendingStage {
   const parserOptions = checkedParserOptions({ versions: options.versions, maxHeaderBytes: options.maxHeaderBytes });
@@ -78,53 +94,78 @@ function headerStage(protocol: TcpProxyProtocol, options: NormalizedProxyProtoco
     failureReason: RejectCause.PROXY_HEADER,
     timeoutError(info) {
       counters.failed(ErrorCode.PROXY_TIMEOUT);
-      return new ProxyProtocolError(ErrorCode.PROXY_TIMEOUT, undefined, `no complete header from ${info.remoteAddress}:${info.remotePort} within ${options.timeout} ms`);
+      const error = new ProxyProtocolError(ErrorCode.PROXY_TIMEOUT, undefined, `no complete header from ${info.remoteAddress}:${info.remotePort} within ${options.timeout} ms`);
+      if (proxyHeaderChannel.hasSubscribers) proxyHeaderChannel.publish(proxyHeaderMessage(protocol.server, 'tcp', info, undefined, error));
+      return error;
     },
-    run(info, signal, socket) {
-      if (!protocol.trusts(info)) return undefined;
-      return readHeader(socket, info, new ProxyHeaderParser(parserOptions), signal, counters);
+    start(ticket) {
+      if (!protocol.trusts(ticket.info)) return undefined;
+      const socket = ticket.socket as HeaderSocket;
+      socket[kHeaderRead] = new HeaderRead(ticket, new ProxyHeaderParser(parserOptions), protocol);
+      socket.on('data', onHeaderData);
+      socket.on('end', onHeaderEnd);
+      return STAGE_DEFERRED;
+    },
+    stop(ticket) {
+      detach(ticket.socket as HeaderSocket);
     },
   };
 }
 
+const kHeaderRead = Symbol('switchboard.proxy-header-read');
+type HeaderSocket = Socket & { [kHeaderRead]?: HeaderRead | undefined };
+
+/** One connection's header read: its ticket, its parser, the server's PROXY protocol (counters, server). */
+class HeaderRead {
+  readonly ticket: StageTicket;
+  readonly parser: ProxyHeaderParser;
+  readonly protocol: TcpProxyProtocol;
+
+  constructor(ticket: StageTicket, parser: ProxyHeaderParser, protocol: TcpProxyProtocol) {
+    this.ticket = ticket;
+    this.parser = parser;
+    this.protocol = protocol;
+  }
+}
+
+// Shared listeners (no closure per socket), the connection's read found on the socket.
+function onHeaderData(this: HeaderSocket, chunk: Buffer): void {
+  const read = this[kHeaderRead];
+  if (read === undefined) return;
+  const result = read.parser.push(chunk);
+  if (result.state !== 'partial') settle(this, read, result);
+}
+
+function onHeaderEnd(this: HeaderSocket): void {
+  const read = this[kHeaderRead];
+  if (read !== undefined) settle(this, read, read.parser.finish());
+}
+
+function detach(socket: HeaderSocket): void {
+  socket.off('data', onHeaderData);
+  socket.off('end', onHeaderEnd);
+  socket[kHeaderRead] = undefined;
+}
+
 /**
- * Reads the header off `socket`, leaving every byte after it unread there, and counts the
- * outcome. Once `signal` has aborted (the deadline, a reset, the server closing) the pending
- * stage has closed the socket: whatever arrives after that is ignored, and the promise never settles.
+ * Counts the outcome and answers the stage. On success the socket is paused before the bytes
+ * after the header go back to the front of its buffer: whoever reads next (a later stage, the
+ * TLS engine, the session once the pending stage resumes it) gets them first, exactly once.
  */
-function readHeader(socket: Socket, info: ConnectionInfo, parser: ProxyHeaderParser, signal: AbortSignal, counters: ProxyCounters): Promise<StageVerdict> {
-  return new Promise((resolve) => {
-    const stop = (): void => {
-      socket.off('readable', onReadable);
-      socket.off('end', onEnd);
-    };
-    const settle = (result: Exclude<ProxyParseResult, { state: 'partial' }>): void => {
-      stop();
-      if (result.state === 'failed') {
-        counters.failed(result.error.code);
-        return resolve({ cause: RejectCause.PROXY_HEADER, error: result.error });
-      }
-      const header = result.header;
-      counters.parsed(header);
-      if (result.rest.length > 0) socket.unshift(result.rest);
-      const peer = { address: info.remoteAddress, port: info.remotePort, family: info.remoteFamily };
-      resolve({ socket, info: { ...endsAfterHeader(info, header), proxy: proxyInfoOf(header, peer) } });
-    };
-    const onReadable = (): void => {
-      if (signal.aborted) return stop();
-      // Reading exactly what is buffered never schedules the stream's 'end': a peer that sent its
-      // header and FIN together still has its 'end' heard by the session, not lost in between.
-      while (socket.readableLength > 0) {
-        const result = parser.push(socket.read(socket.readableLength) as Buffer);
-        if (result.state !== 'partial') return settle(result);
-      }
-      socket.read(); // nothing buffered, the header incomplete: at EOF this emits 'end', which refuses it
-    };
-    const onEnd = (): void => {
-      if (signal.aborted) return stop();
-      settle(parser.finish());
-    };
-    socket.on('readable', onReadable);
-    socket.on('end', onEnd);
-  });
+function settle(socket: HeaderSocket, read: HeaderRead, result: Exclude<ProxyParseResult, { state: 'partial' }>): void {
+  detach(socket);
+  const { ticket, protocol } = read;
+  const info = ticket.info;
+  if (result.state === 'failed') {
+    protocol.counters.failed(result.error.code);
+    if (proxyHeaderChannel.hasSubscribers) proxyHeaderChannel.publish(proxyHeaderMessage(protocol.server, 'tcp', info, undefined, result.error));
+    return ticket.settle({ cause: RejectCause.PROXY_HEADER, error: result.error });
+  }
+  const header = result.header;
+  protocol.counters.parsed(header);
+  if (proxyHeaderChannel.hasSubscribers) proxyHeaderChannel.publish(proxyHeaderMessage(protocol.server, 'tcp', info, header, undefined));
+  socket.pause();
+  if (result.rest.length > 0) socket.unshift(result.rest);
+  const peer = { address: info.remoteAddress, port: info.remotePort, family: info.remoteFamily };
+  ticket.settle({ socket, info: { ...endsAfterHeader(info, header), proxy: proxyInfoOf(header, peer) } });
 }

@@ -17,6 +17,11 @@ export const DiagnosticsChannel = {
   SESSION_CLOSE: 'switchboard.session.close',
   /** A connection refused before its session opened: `{ server, info, cause, error }`. */
   CONNECTION_REJECT: 'switchboard.connection.reject',
+  /**
+   * A PROXY header read (a TCP connection's, a UDP datagram's) or refused, the deadline included:
+   * `{ server, transport, balancer, client, destination, version, header, error }`.
+   */
+  PROXY_HEADER: 'switchboard.proxy.header',
   /** A UDP drop summary (at most once per `dropReportInterval`): `{ server, summary }`. */
   DATAGRAM_DROP: 'switchboard.datagram.drop',
   /** TracingChannel around `server.listen()`: context `{ server, transport }`, `result` the bound addresses. */
@@ -33,6 +38,8 @@ export const sessionOpenChannel = channel(DiagnosticsChannel.SESSION_OPEN);
 export const sessionCloseChannel = channel(DiagnosticsChannel.SESSION_CLOSE);
 /** @internal */
 export const connectionRejectChannel = channel(DiagnosticsChannel.CONNECTION_REJECT);
+/** @internal */
+export const proxyHeaderChannel = channel(DiagnosticsChannel.PROXY_HEADER);
 /** @internal */
 export const datagramDropChannel = channel(DiagnosticsChannel.DATAGRAM_DROP);
 /** @internal */

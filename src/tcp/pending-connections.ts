@@ -66,8 +66,35 @@ export interface PendingStage {
    * a socket it did not make (the pending stage closes the connection through the last socket
    * handed on).
    */
-  run(info: ConnectionInfo, signal: AbortSignal, socket: Socket): StageVerdict | PromiseLike<StageVerdict>;
+  run?(info: ConnectionInfo, signal: AbortSignal, socket: Socket): StageVerdict | PromiseLike<StageVerdict>;
+  /**
+   * Instead of `run`: starts the step for one connection and answers at once, or returns
+   * {@link STAGE_DEFERRED} and answers later through `ticket.settle`. A stage that reads from the
+   * socket and leaves it paused has it resumed as the connection is handed to its session.
+   */
+  start?(ticket: StageTicket): StageVerdict | typeof STAGE_DEFERRED;
+  /** A deferred `start` is abandoned: the connection stopped waiting (deadline, reset, server closing). */
+  stop?(ticket: StageTicket): void;
 }
+
+/**
+ * A connection waiting on a stage that answers through it rather than through a promise (the
+ * PROXY header read): the stage's `start` returns {@link STAGE_DEFERRED}, then calls `settle`
+ * once, from whatever event completes the step, and the next stage runs in that same call. No
+ * promise, no abort signal: if the connection stops waiting first, the stage's `stop` is called
+ * instead, and a later `settle` is ignored. @internal
+ */
+export interface StageTicket {
+  /** The connection's ends as the stages before it left them. */
+  readonly info: ConnectionInfo;
+  /** The connection's socket as the stages before it handed it on. */
+  readonly socket: Socket;
+  /** The stage's answer, as `run`'s verdict would be; ignored once the connection stopped waiting. */
+  settle(verdict: StageVerdict): void;
+}
+
+/** What a stage's `start` returns when it will answer later through its {@link StageTicket}. @internal */
+export const STAGE_DEFERRED: unique symbol = Symbol('switchboard.stage-deferred');
 
 /** What the pending stage needs from its server. @internal */
 export interface PendingHost {
@@ -94,7 +121,7 @@ const kPending = Symbol('switchboard.pending');
 type PendingSocket = Socket & { [kPending]: PendingConnection | undefined };
 
 /** One socket owned by the pending stage: waiting on a stage, or refused and closing. */
-class PendingConnection {
+class PendingConnection implements StageTicket {
   /** The socket as accepted: ownership listens for its `close`. */
   readonly accepted: Socket;
   /** The socket the stages hand on: the accepted one, or a stage's replacement (TLS). */
@@ -103,6 +130,8 @@ class PendingConnection {
   readonly owner: PendingConnections;
   /** Set while a stage is running asynchronously: the stage's own controller. */
   controller: AbortController | undefined;
+  /** Set while a stage started with `start` answers later through this ticket. */
+  deferred = false;
   /** Which stage is running. */
   stage = 0;
   /** When the running stage started (performance.now()). */
@@ -119,6 +148,10 @@ class PendingConnection {
     this.info = info;
     this.waiting = waiting;
     this.holdsAddress = holdsAddress;
+  }
+
+  settle(verdict: StageVerdict): void {
+    this.owner.settled(this, verdict);
   }
 }
 
@@ -212,6 +245,13 @@ export class PendingConnections {
     if (waiting) this.#host.refused(connection.info, RejectCause.PEER_GONE, connection.holdsAddress);
   }
 
+  /** A deferred stage answered through its ticket: the next stages run now, in this call. @internal */
+  settled(connection: PendingConnection, verdict: StageVerdict): void {
+    if (!connection.deferred || !connection.waiting) return;
+    connection.deferred = false;
+    if (this.#passes(connection, verdict)) this.#run(connection, connection.stage + 1);
+  }
+
   #own(socket: Socket, info: ConnectionInfo, waiting: boolean, holdsAddress: boolean): PendingConnection {
     const connection = new PendingConnection(this, socket, info, waiting, holdsAddress);
     (socket as PendingSocket)[kPending] = connection;
@@ -240,12 +280,31 @@ export class PendingConnections {
     const stages = this.#stages;
     for (; index < stages.length; index++) {
       const stage = stages[index]!;
+      if (stage.start !== undefined) {
+        connection.stage = index;
+        let answer: StageVerdict | typeof STAGE_DEFERRED;
+        try {
+          answer = stage.start(connection);
+        } catch (error) {
+          if (connection.waiting) this.#failed(connection, stage, error);
+          return;
+        }
+        if (!connection.waiting) return;
+        if (answer === STAGE_DEFERRED) {
+          connection.deferred = true;
+          connection.startedAt = performance.now();
+          if (stage.timeout > 0) this.#sweep!.start();
+          return;
+        }
+        if (!this.#passes(connection, answer)) return;
+        continue;
+      }
       const controller = new AbortController();
       connection.stage = index;
       connection.controller = controller;
       let verdict: StageVerdict | PromiseLike<StageVerdict>;
       try {
-        verdict = stage.run(connection.info, controller.signal, connection.socket);
+        verdict = stage.run!(connection.info, controller.signal, connection.socket);
       } catch (error) {
         if (!controller.signal.aborted) this.#failed(connection, stage, error);
         return;
@@ -307,7 +366,11 @@ export class PendingConnections {
     connection.waiting = false;
     this.#waiting--;
     this.#disown(connection);
-    this.#host.open(connection.socket, connection.info);
+    const socket = connection.socket;
+    // A stage that read the socket left it paused (its bytes after the header still buffered):
+    // flowing again from here, the session's reader gets them first, as on a direct connection.
+    if (socket.isPaused()) socket.resume();
+    this.#host.open(socket, connection.info);
   }
 
   #refuseWaiting(connection: PendingConnection, reason: RejectCause, error?: SwitchboardError): void {
@@ -322,6 +385,10 @@ export class PendingConnections {
     const controller = connection.controller;
     connection.controller = undefined;
     controller?.abort(reason);
+    if (connection.deferred) {
+      connection.deferred = false;
+      this.#stages[connection.stage]!.stop?.(connection);
+    }
     if (!connection.socket.destroyed) this.#close(connection.socket, reason);
   }
 
@@ -335,7 +402,7 @@ export class PendingConnections {
   #expire(now: number): void {
     let timed = false;
     for (const connection of this.#owned) {
-      if (connection.controller === undefined) continue;
+      if (connection.controller === undefined && !connection.deferred) continue;
       const stage = this.#stages[connection.stage]!;
       if (stage.timeout === 0) continue;
       if (now - connection.startedAt >= stage.timeout) this.#refuseWaiting(connection, stage.timeoutReason, stage.timeoutError?.(connection.info));

@@ -173,7 +173,7 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
     if (handler === undefined) this.#queue = new AsyncQueue();
     const limits = this.#options.limits;
     this.#tls = this.#options.tls === undefined ? undefined : new ServerTls(this.#options.tls, (warning) => this.warn(warning));
-    this.#proxy = settings.proxyProtocol === undefined ? undefined : new TcpProxyProtocol(settings.proxyProtocol);
+    this.#proxy = settings.proxyProtocol === undefined ? undefined : new TcpProxyProtocol(settings.proxyProtocol, this);
     this.#host = {
       tls: this.#tls,
       sessionClosed: (session, reason) => this.#sessionClosed(session as S, reason),

@@ -127,7 +127,7 @@ export class UdpServer extends ServerBase<UdpServerEvents, Socket> implements As
     });
     this.#limiter = settings.rateLimit ? new SourceRateLimiter(settings.rateLimit) : undefined;
     this.#replyLimiter = settings.replyRateLimit > 0 ? new ReplyRateLimiter(settings.replyRateLimit) : undefined;
-    this.#proxy = settings.proxyProtocol === undefined ? undefined : new UdpProxyProtocol(settings.proxyProtocol);
+    this.#proxy = settings.proxyProtocol === undefined ? undefined : new UdpProxyProtocol(settings.proxyProtocol, this);
     this.#context = {
       proxy: this.#proxy,
       ledger: this.#ledger,

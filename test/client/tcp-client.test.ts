@@ -244,6 +244,48 @@ describe('connectTcp', () => {
     });
   });
 
+  describe('the PROXY header against a Switchboard proxyProtocol listener', () => {
+    const CLIENTS = {
+      IPv4: { source: { address: '203.0.113.7', port: 51000 }, destination: { address: '198.51.100.1', port: 443 } },
+      IPv6: { source: { address: '2001:db8::7', port: 51000 }, destination: { address: '2001:db8::1', port: 443 } },
+    } as const;
+    for (const family of FAMILIES) {
+      for (const version of [1, 2] as const) {
+        it(`over ${family.name}, v${version}: the server's session reports the client the header names and the dialer as proxy.peer, and echoes`, async (t) => {
+          const opened = deferred<{ remote: string; family: string; local: string; peer: string | undefined; version: number | undefined }>();
+          const server = await listenLocal(t, { host: family.host, proxyProtocol: { from: ['127.0.0.0/8', '::1'] } }, {
+            open(session) {
+              opened.resolve({ remote: `${session.remoteAddress}:${session.remotePort}`, family: session.remoteFamily, local: `${session.localAddress}:${session.localPort}`, peer: session.proxy?.peer.address, version: session.proxy?.version });
+            },
+            data(session, chunk) { session.write(chunk); },
+          });
+          const { source, destination } = CLIENTS[family.name];
+          const session = await connectTcp({ host: family.host, port: server.addresses[0]!.port, proxyHeader: { version, source, destination } });
+          t.after(() => session.destroy());
+          await session.write('ping');
+          assert.equal((await within(session.read(), 'the echo'))?.toString(), 'ping');
+          assert.deepEqual(await within(opened.promise, 'the server session'), {
+            remote: `${source.address}:${source.port}`, family: family.name, local: `${destination.address}:${destination.port}`, peer: family.host, version,
+          });
+          assert.equal(server.stats().proxy!.headers[`v${version}`], 1);
+          session.end();
+          assert.equal((await within(session.closed, 'the close')).cause, CloseCause.LOCAL_END);
+        });
+      }
+    }
+
+    it('with TLS: the header, then the handshake over the same connection', async (t) => {
+      const certs = await createTestCertificates(t);
+      const server = await listenLocal(t, { tls: { key: certs.server.key, cert: certs.server.cert }, proxyProtocol: { from: ['127.0.0.0/8'] } }, {
+        open(session) { session.write(`${session.remoteAddress} ${session.tls?.protocol}\n`); },
+      });
+      const proxyHeader = { version: 2, ...CLIENTS.IPv4 } as const;
+      const session = await connectTcp({ host: '127.0.0.1', port: server.addresses[0]!.port, proxyHeader, tls: { servername: 'localhost', ca: certs.ca.cert } });
+      t.after(() => session.destroy());
+      assert.match((await within(session.read(), 'the greeting'))?.toString() ?? '', /^203\.0\.113\.7 TLSv1\.[23]\n$/);
+    });
+  });
+
   it('with TLS too, the PROXY header comes first and the ClientHello right after it', async (t) => {
     const received = deferred<Buffer>();
     const port = await rawServer(t, '127.0.0.1', (socket) => {

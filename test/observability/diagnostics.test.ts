@@ -17,11 +17,13 @@ import {
   listenUdp,
   type ConnectionRejectMessage,
   type DatagramDropMessage,
+  type ProxyHeaderMessage,
   type SessionCloseMessage,
   type SessionOpenMessage,
   type TlsHandshakeContext,
 } from '../../src/index.ts';
-import { connectionRejectChannel, datagramDropChannel, serverListenChannel, sessionCloseChannel, sessionOpenChannel, tlsHandshakeChannel } from '../../src/server/diagnostics.ts';
+import { encodeProxyHeader } from '../../src/proxy/index.ts';
+import { connectionRejectChannel, datagramDropChannel, proxyHeaderChannel, serverListenChannel, sessionCloseChannel, sessionOpenChannel, tlsHandshakeChannel } from '../../src/server/diagnostics.ts';
 import { createTestCertificates, pemPair, type TestCertificates } from '../helpers/certs.ts';
 import { listenLocal, until, within } from '../helpers/net.ts';
 
@@ -182,6 +184,66 @@ describe('diagnostics channels', () => {
     t.after(() => tracingChannel(DiagnosticsChannel.SERVER_LISTEN).unsubscribe(handlers));
     await listenLocal(t, {});
     assert.deepEqual(seen, ['start tcp', 'asyncEnd 1']);
+  });
+
+  it('proxy.header: one message per TCP header read or refused, per UDP datagram, with the balancer and the client', async (t) => {
+    const messages: ProxyHeaderMessage[] = [];
+    watch(t, DiagnosticsChannel.PROXY_HEADER, (message) => messages.push(message as ProxyHeaderMessage));
+    const server = await listenLocal(t, { proxyProtocol: { from: ['127.0.0.0/8'] } }, { data: (session, chunk) => void session.write(chunk) });
+    server.on('rejected', () => {});
+    const port = server.addresses[0]!.port;
+    const client = { address: '198.51.100.7', port: 40_001 };
+    const front = { address: '192.0.2.80', port: 443 };
+    const send = (bytes: Buffer): Promise<void> => {
+      const socket = connect(port, '127.0.0.1', () => socket.end(bytes));
+      socket.on('error', () => {});
+      socket.resume();
+      return closeOf(socket);
+    };
+    await send(Buffer.concat([encodeProxyHeader({ version: 1, source: client, destination: front }), Buffer.from('hello')]));
+    await send(Buffer.concat([encodeProxyHeader({ version: 2, command: 'local' })]));
+    await send(Buffer.from('PROXY TCP4 nonsense\r\n'));
+    await send(Buffer.from('PROXY TCP4 198.51.100.7')); // cut short by the FIN
+    assert.deepEqual(messages.map((m) => [m.transport, m.version, m.header?.command, m.error?.code, m.client && `${m.client.address}:${m.client.port}`, m.destination?.address]), [
+      ['tcp', 1, 'proxy', undefined, '198.51.100.7:40001', '192.0.2.80'],
+      ['tcp', 2, 'local', undefined, undefined, undefined],
+      ['tcp', 1, undefined, 'SWB_ERR_PROXY_BAD_HEADER', undefined, undefined],
+      ['tcp', 1, undefined, 'SWB_ERR_PROXY_TRUNCATED', undefined, undefined],
+    ]);
+    for (const message of messages) {
+      assert.equal(message.server, server);
+      assert.equal(message.balancer.address, '127.0.0.1');
+      assert.equal(message.balancer.family, 'IPv4');
+    }
+    messages.length = 0;
+    const udp = await listenUdp({ host: '127.0.0.1', port: 0, proxyProtocol: { from: ['127.0.0.0/8'] } }, (datagram) => void datagram.reply(datagram.data));
+    t.after(() => udp.destroy());
+    const sender = createSocket('udp4');
+    t.after(() => new Promise<void>((resolve) => sender.close(() => resolve())));
+    sender.send(Buffer.concat([encodeProxyHeader({ version: 2, source: client, destination: front, transport: 'dgram' }), Buffer.from('ping')]), udp.addresses[0]!.port, '127.0.0.1');
+    sender.send('no header', udp.addresses[0]!.port, '127.0.0.1');
+    await until(() => messages.length === 2, 'both datagrams reported');
+    assert.deepEqual(messages.map((m) => [m.server === udp, m.transport, m.client?.address, m.error?.code]).sort(), [
+      [true, 'udp', '198.51.100.7', undefined],
+      [true, 'udp', undefined, 'SWB_ERR_PROXY_HEADER_MISSING'],
+    ].sort());
+  });
+
+  it('proxy.header publishes nothing while nobody subscribes', async (t) => {
+    assert.equal(proxyHeaderChannel.hasSubscribers, false);
+    let published = 0;
+    proxyHeaderChannel.publish = () => void published++;
+    t.after(() => void delete (proxyHeaderChannel as { publish?: unknown }).publish);
+    const server = await listenLocal(t, { proxyProtocol: { from: ['127.0.0.0/8'] } }, { data: (session, chunk) => void session.write(chunk) });
+    server.on('rejected', () => {});
+    for (const bytes of [encodeProxyHeader({ version: 2, command: 'local' }), Buffer.from('no header\r\n')]) {
+      const socket = connect(server.addresses[0]!.port, '127.0.0.1', () => socket.end(bytes));
+      socket.on('error', () => {});
+      socket.resume();
+      await closeOf(socket);
+    }
+    assert.deepEqual(server.stats().proxy!.headers, { v1: 0, v2: 1 });
+    assert.equal(published, 0);
   });
 
   it('datagram.drop publishes the UDP drop summary, once per interval', async (t) => {

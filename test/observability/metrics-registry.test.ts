@@ -9,6 +9,7 @@ import { connect, type Socket } from 'node:net';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { CloseCause, MetricsRegistry, RejectCause, listenUdp, type TcpServer, type UdpServer } from '../../src/index.ts';
+import { encodeProxyHeader } from '../../src/proxy/index.ts';
 import { createTestCertificates, pemPair, type TestCertificates } from '../helpers/certs.ts';
 import { listenLocal, until, within } from '../helpers/net.ts';
 import { createSeededRandom } from '../helpers/seeded-random.ts';
@@ -43,6 +44,19 @@ function exchange(port: number, payload: Buffer, secure: boolean): Promise<void>
       socket.on('close', () => resolve());
     }),
     'an echo exchange',
+  );
+}
+
+/** Writes `bytes` and the FIN on one connection, reads whatever comes back, resolves at its close. */
+function sendAndClose(port: number, bytes: Buffer): Promise<void> {
+  return within(
+    new Promise<void>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => socket.end(bytes));
+      socket.on('error', () => {});
+      socket.on('close', () => resolve());
+      socket.resume();
+    }),
+    'a connection to close',
   );
 }
 
@@ -108,6 +122,50 @@ describe('MetricsRegistry', () => {
       assert.equal(total(samples, 'switchboard_bytes_received_total', { service: 'echo', transport: 'tcp' }), Array.from({ length: 20 }, (_, i) => 2000 + i).reduce((a, b) => a + b));
       assert.ok(afterLoad.endsWith('\n'));
       assert.match(afterLoad, new RegExp(`switchboard_sessions_closed_total\\{service="echo",transport="tcp",listener="127\\.0\\.0\\.1:${plain.addresses[0]!.port}",reason="peer-end"\\} 20\\n`));
+    });
+
+    it('passes promtool check metrics with PROXY series of TCP and UDP servers, every code and action from the start', async (t) => {
+      const relayed = await listenLocal(t, { proxyProtocol: { from: ['127.0.0.0/8'] } }, echo);
+      const edge = await listenLocal(t, { proxyProtocol: { from: ['198.18.0.0/15'], untrusted: 'direct' } }, echo);
+      const udp = await listenUdp({ host: '127.0.0.1', port: 0, proxyProtocol: { from: ['127.0.0.0/8'] } }, (datagram) => void datagram.reply(datagram.data));
+      t.after(() => udp.destroy());
+      const registry = new MetricsRegistry().add(relayed, { service: 'relayed' }).add(edge, { service: 'edge' }).add(udp, { service: 'relayed' });
+      t.after(() => registry.clear());
+      const fresh = parseSamples(registry.metrics());
+      assert.equal(fresh.get(`switchboard_proxy_failures_total{service="relayed",transport="tcp",listener="127.0.0.1:${relayed.addresses[0]!.port}",reason="SWB_ERR_PROXY_TIMEOUT"}`), 0, 'a code is written before it happens');
+      const client = { address: '198.51.100.7', port: 40_001 };
+      const front = { address: '192.0.2.80', port: 443 };
+      const port = relayed.addresses[0]!.port;
+      await sendAndClose(port, Buffer.concat([encodeProxyHeader({ version: 1, source: client, destination: front }), Buffer.from('v1 payload')]));
+      await sendAndClose(port, Buffer.concat([encodeProxyHeader({ version: 2, source: client, destination: front }), Buffer.from('v2 payload')]));
+      await sendAndClose(port, Buffer.concat([encodeProxyHeader({ version: 2, command: 'local' }), Buffer.from('health')]));
+      await sendAndClose(port, Buffer.from('GET / HTTP/1.0\r\n\r\n')); // refused: no header
+      await sendAndClose(edge.addresses[0]!.port, Buffer.from('served direct'));
+      const sender = createSocket('udp4');
+      t.after(() => new Promise<void>((resolve) => sender.close(() => resolve())));
+      const replied = new Promise<void>((resolve) => sender.once('message', () => resolve()));
+      sender.send(Buffer.concat([encodeProxyHeader({ version: 2, source: client, destination: front, transport: 'dgram' }), Buffer.from('ping')]), udp.addresses[0]!.port, '127.0.0.1');
+      sender.send('no header', udp.addresses[0]!.port, '127.0.0.1');
+      await within(replied, 'the relayed datagram echoed');
+      await until(() => udp.stats().datagramsIn === 2 && relayed.stats().pending + relayed.stats().sessions + edge.stats().sessions === 0, 'the exchanges to settle');
+      const text = registry.metrics();
+      const verdict = promtoolCheck(text);
+      if (verdict === undefined) t.diagnostic('SKIPPED the promtool half: promtool is not installed (Debian package prometheus)');
+      else assert.equal(verdict.status, 0, `promtool check metrics:\n${verdict.output}\n${text}`);
+      const samples = parseSamples(text);
+      const tcp = { service: 'relayed', transport: 'tcp' };
+      assert.equal(total(samples, 'switchboard_proxy_headers_total', { ...tcp, version: '1' }), 1);
+      assert.equal(total(samples, 'switchboard_proxy_headers_total', { ...tcp, version: '2' }), 2);
+      assert.equal(total(samples, 'switchboard_proxy_local_total', tcp), 1);
+      assert.equal(total(samples, 'switchboard_proxy_failures_total', { ...tcp, reason: 'SWB_ERR_PROXY_HEADER_MISSING' }), 1);
+      assert.equal(total(samples, 'switchboard_proxy_failures_total', tcp), 1);
+      assert.equal(total(samples, 'switchboard_proxy_untrusted_total', { service: 'edge', action: 'direct' }), 1);
+      assert.equal(total(samples, 'switchboard_proxy_untrusted_total', { service: 'edge', action: 'refused' }), 0);
+      const dgram = { service: 'relayed', transport: 'udp' };
+      assert.equal(total(samples, 'switchboard_proxy_headers_total', { ...dgram, version: '2' }), 1);
+      assert.equal(total(samples, 'switchboard_proxy_failures_total', dgram), 1);
+      assert.equal(text.match(/^# TYPE switchboard_proxy_failures_total counter$/gm)?.length, 1);
+      assert.doesNotMatch(registry.metrics().split('\n').filter((line) => line.includes('service="echo"')).join('\n'), /switchboard_proxy_/);
     });
 
     it('escapes label values and keeps one HELP and TYPE per family over several servers', async (t) => {

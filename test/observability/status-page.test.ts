@@ -50,7 +50,9 @@ describe('/status in headless Chromium', () => {
     const server = await listenLocal(t, { maxConnections: 50 }, { data: (session, chunk) => void session.write(chunk) });
     const udp = await listenUdp({ host: '127.0.0.1', port: 0 }, (datagram) => void datagram.reply(datagram.data));
     t.after(() => udp.destroy());
-    const registry = new MetricsRegistry().add(server, { service: 'echo' }).add(udp, { service: 'echo' });
+    // A listener behind a balancer, sent one connection without a header: a PROXY failure to show.
+    const relayed = await listenLocal(t, { proxyProtocol: { from: ['127.0.0.0/8'] } }, {});
+    const registry = new MetricsRegistry().add(server, { service: 'echo' }).add(udp, { service: 'echo' }).add(relayed, { service: 'relayed' });
     const metrics = await listenMetrics(registry, { port: 0, statusInterval: 200 });
     t.after(async () => {
       await metrics.close();
@@ -88,6 +90,15 @@ describe('/status in headless Chromium', () => {
       await load;
     });
 
+    await within(
+      new Promise<void>((resolve) => {
+        const socket = connect(relayed.addresses[0]!.port, '127.0.0.1', () => socket.end('no header\r\n'));
+        socket.on('error', () => resolve());
+        socket.on('close', () => resolve());
+        socket.resume();
+      }),
+      'the headerless connection to be refused',
+    );
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     const problems: string[] = [];
     page.on('console', (message) => {
@@ -125,6 +136,11 @@ describe('/status in headless Chromium', () => {
     const tcpServer = status.servers.find((entry) => entry.transport === 'tcp')!;
     const tcpStats = server.stats();
     const tcpRow = cells.find((row) => row.transport === 'tcp')!.values;
+    assert.equal(tcpRow.proxyFailures, '-', 'no PROXY column for a listener without the option');
+    const relayedRow = cells.find((row) => row.transport === 'tcp' && row !== cells.find((other) => other.transport === 'tcp'))!.values;
+    assert.equal(relayedRow.proxyFailures, '1');
+    assert.equal(relayed.stats().proxy!.failures.SWB_ERR_PROXY_HEADER_MISSING, 1);
+    assert.equal(status.servers.find((entry) => entry.service === 'relayed')!.stats.proxy!.failures.SWB_ERR_PROXY_HEADER_MISSING, 1, '/status.json carries stats().proxy');
     assert.equal(tcpRow.sessions, `0/${tcpStats.peakSessions}/${tcpServer.limit}`);
     assert.equal(tcpRow.total, String(tcpStats.opened));
     assert.ok(tcpStats.opened > 10, `a real load: ${tcpStats.opened} sessions`);

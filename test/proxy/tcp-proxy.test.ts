@@ -6,9 +6,10 @@
  */
 import '../helpers/leak-check.ts';
 import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { BlockList } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
-import { ErrorCode, InvalidOptionError, RejectCause, TcpServer, type EventSession, type RejectedConnection, type TcpEventHandler, type TcpServerOptions } from '../../src/index.ts';
+import { DiagnosticsChannel, ErrorCode, InvalidOptionError, type ProxyHeaderMessage, RejectCause, TcpServer, type EventSession, type RejectedConnection, type TcpEventHandler, type TcpServerOptions } from '../../src/index.ts';
 import { createTestCertificates, pemPair } from '../helpers/certs.ts';
 import { deferred, listenLocal, until, within } from '../helpers/net.ts';
 import { balancerClient, headerFrom, nextRejection, prefixedTlsClient } from './proxy-peers.ts';
@@ -106,6 +107,38 @@ describe('TcpServer with the proxyProtocol option', () => {
       }
       assert.equal((await session(0)).remoteAddress, CLIENT.address);
       assert.equal((await client.waitForBytes(3)).toString(), 'abc');
+    });
+
+    it('keeps the bytes after the header, and those that arrive while an async accept handler decides, in order and once', async (t) => {
+      const decided = deferred<boolean>();
+      const asked = deferred<void>();
+      let received = '';
+      const { port, session } = await listenProxied(t, { proxyProtocol: TRUST_LOOPBACK }, {
+        accept() { asked.resolve(); return decided.promise; },
+        data(s, chunk) { received += chunk.toString(); s.write(chunk); },
+      });
+      const client = await balancerClient(t, port, headerFrom(1, CLIENT, FRONT), 'first|');
+      await within(asked.promise, 'the accept handler to be asked');
+      client.send('second|');
+      client.send('third');
+      decided.resolve(true);
+      assert.equal((await session(0)).remoteAddress, CLIENT.address);
+      assert.equal((await client.waitForBytes(18)).toString(), 'first|second|third');
+      assert.equal(received, 'first|second|third');
+    });
+
+    it('reads a header split over two segments, the second carrying the payload and the FIN', async (t) => {
+      const ended = deferred<string>();
+      let received = '';
+      const { server, port } = await listenProxied(t, { proxyProtocol: TRUST_LOOPBACK }, {
+        data(_session, chunk) { received += chunk.toString(); },
+        end(session) { ended.resolve(received); session.end(); },
+      });
+      const header = headerFrom(2, CLIENT, FRONT, { tlvs: { authority: 'example.test' } });
+      const client = await balancerClient(t, port, header.subarray(0, 20));
+      await until(() => server.stats().pending === 1, 'the connection to wait on its header');
+      client.socket.end(Buffer.concat([header.subarray(20), Buffer.from('payload')]));
+      assert.equal(await within(ended.promise, 'the session to hear the end'), 'payload');
     });
 
     it("hears the end of a peer that sent its header, its data and its FIN together", async (t) => {
@@ -259,6 +292,10 @@ describe('TcpServer with the proxyProtocol option', () => {
     it('closes a trusted source that sends nothing at the deadline (proxy-timeout, SWB_ERR_PROXY_TIMEOUT), then counts it', async (t) => {
       const timeout = 3000;
       const { server, port } = await listenProxied(t, { proxyProtocol: { ...TRUST_LOOPBACK, timeout } });
+      const reported: ProxyHeaderMessage[] = [];
+      const onHeader = (message: unknown): void => void reported.push(message as ProxyHeaderMessage);
+      subscribe(DiagnosticsChannel.PROXY_HEADER, onHeader);
+      t.after(() => void unsubscribe(DiagnosticsChannel.PROXY_HEADER, onHeader));
       const refused = nextRejection(server, timeout + 3000);
       const started = performance.now();
       const client = await balancerClient(t, port, Buffer.alloc(0));
@@ -269,6 +306,7 @@ describe('TcpServer with the proxyProtocol option', () => {
       assert.ok(elapsed >= timeout - 5 && elapsed < timeout + 1000, `closed after ${Math.round(elapsed)} ms`);
       await within(client.closed, 'the silent client to be closed');
       assert.equal(server.stats().proxy?.failures[ErrorCode.PROXY_TIMEOUT], 1);
+      assert.deepEqual(reported.map((m) => [m.server === server, m.transport, m.error?.code, m.balancer.address, m.client]), [[true, 'tcp', ErrorCode.PROXY_TIMEOUT, '127.0.0.1', undefined]], 'switchboard.proxy.header reports the deadline');
       assertLedger(server);
     });
   });
