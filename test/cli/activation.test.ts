@@ -207,7 +207,8 @@ describe('switchboard and sd_notify', { skip: (!HAS_PYTHON && 'python3 is not in
     const [status] = await receiver.waitFor(/STATUS=serving \d+ address\(es\), 1 session\(s\) open/);
     assert.doesNotMatch(status!.message, /READY/);
     await client.close();
-    await receiver.waitFor(/STATUS=serving \d+ address\(es\), 0 session\(s\) open"/);
+    // The READY message ended with "0 session(s) open" too: wait for the second such message.
+    await receiver.waitFor(/STATUS=serving \d+ address\(es\), 0 session\(s\) open"/, 2);
     cli.signal('SIGTERM');
     const [stopping] = await receiver.waitFor(/STOPPING=1/);
     assert.match(stopping!.message, /^STOPPING=1\nSTATUS=stopping: 0 session\(s\) have 10000 ms to finish$/);
