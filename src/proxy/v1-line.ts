@@ -44,7 +44,7 @@ export function inspectV1(bytes: Uint8Array, length: number, maxLength: number):
   // The usual case, a whole valid line: parsed once. Anything else goes the long way, so a bad
   // line fails with the message (and at the field) it would fail with split anywhere.
   if (bytes[end] === CR && end + 1 < length && bytes[end + 1] === LF) {
-    const header = parseValidLine(text);
+    const header = scanTcp4Line(bytes, end, text) ?? parseValidLine(text);
     if (header !== undefined) return { header, length: end + 2 };
   }
   checkPrefix(text);
@@ -54,8 +54,60 @@ export function inspectV1(bytes: Uint8Array, length: number, maxLength: number):
   return { header: parseLine(text), length: end + 2 };
 }
 
+const TCP4_PREFIX = Buffer.from('PROXY TCP4 ', 'latin1');
+const SPACE = 0x20;
+const DOT = 0x2e;
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+
+/**
+ * The fast path for the line balancers send most: a valid `PROXY TCP4 a.b.c.d e.f.g.h p q` in
+ * `bytes[0, end)` (`text` the same bytes as a string), scanned byte by byte with no string split, regular expression or closure; its
+ * header, or undefined for anything else (which {@link parseValidLine} then judges, so the
+ * language accepted is the same). @internal (exported for the differential test)
+ */
+export function scanTcp4Line(bytes: Uint8Array, end: number, text: string): ProxyHeader | undefined {
+  if (end < TCP4_PREFIX.length) return undefined;
+  for (let i = 0; i < TCP4_PREFIX.length; i++) if (bytes[i] !== TCP4_PREFIX[i]) return undefined;
+  let at = TCP4_PREFIX.length;
+  let sourceEnd = 0;
+  let destinationStart = 0;
+  let destinationEnd = 0;
+  let sourcePort = 0;
+  let destinationPort = 0;
+  // Two dotted quads, then two ports; each field checked as it is scanned.
+  for (let field = 0; field < 4; field++) {
+    if (field === 1) destinationStart = at;
+    const parts = field < 2 ? 4 : 1;
+    for (let part = 0; part < parts; part++) {
+      const first = at;
+      let value = 0;
+      while (at < end && bytes[at]! >= DIGIT_0 && bytes[at]! <= DIGIT_9) value = value * 10 + bytes[at++]! - DIGIT_0;
+      const digits = at - first;
+      if (digits === 0 || (digits > 1 && bytes[first] === DIGIT_0)) return undefined;
+      if (field < 2 ? digits > 3 || value > 255 : digits > 5 || value > 65535) return undefined;
+      if (part < parts - 1) {
+        if (bytes[at] !== DOT) return undefined;
+        at++;
+      }
+      if (field === 2) sourcePort = value;
+      else if (field === 3) destinationPort = value;
+    }
+    if (field === 0) sourceEnd = at;
+    else if (field === 1) destinationEnd = at;
+    if (field < 3) {
+      if (bytes[at] !== SPACE) return undefined;
+      at++;
+    }
+  }
+  if (at !== end) return undefined;
+  const source: ProxyInetAddress = { family: 'IPv4', address: text.slice(TCP4_PREFIX.length, sourceEnd), port: sourcePort };
+  const destination: ProxyInetAddress = { family: 'IPv4', address: text.slice(destinationStart, destinationEnd), port: destinationPort };
+  return { version: 1, command: 'proxy', family: 'IPv4', transport: 'stream', source, destination, tlvs: NO_TLVS };
+}
+
 /** The header of a line (no CRLF) that is valid as a whole, or undefined: every line {@link checkPrefix} and {@link parseLine} both accept, and no other. */
-function parseValidLine(text: string): ProxyHeader | undefined {
+export function parseValidLine(text: string): ProxyHeader | undefined {
   if (!text.startsWith('PROXY ')) return undefined;
   try {
     return parseLine(text);
