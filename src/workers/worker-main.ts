@@ -43,11 +43,12 @@ async function main(): Promise<void> {
   try {
     const namespace = (await import(settings.module.startsWith('file:') ? settings.module : pathToFileURL(settings.module).href)) as Record<string, unknown>;
     const handler = (namespace.default ?? namespace.handler) as TcpHandler | undefined;
-    // Mode cluster needs `exclusive: false`, which routes listen() through the primary's shared socket.
-    const reuse = settings.reusePort ? { reusePort: true, exclusive: false } : { exclusive: false };
+    // Mode cluster needs TCP's `exclusive: false`, which routes listen() through the primary's
+    // shared socket; a UDP socket (never exclusive here) is shared by the primary the same way.
+    const reuse = settings.reusePort ? { reusePort: true } : {};
     if (settings.tcp !== null) {
       if (handler === undefined) throw new Error(`${settings.module} exports no handler (export default, or export const handler)`);
-      tcp = new TcpServer({ ...(namespace.options as object | undefined), ...settings.tcp, ...reuse }, handler);
+      tcp = new TcpServer({ ...(namespace.options as object | undefined), ...settings.tcp, ...reuse, exclusive: false }, handler);
     }
     if (settings.udp !== null) {
       const udpHandler = namespace.udp as UdpHandler | undefined;
