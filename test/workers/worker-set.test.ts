@@ -6,6 +6,7 @@ import { createSocket } from 'node:dgram';
 import { describe, it, type TestContext } from 'node:test';
 import { hasSs, until, within } from '../helpers/net.ts';
 import { serveWorkers, type ServeWorkersOptions, type WorkerSet } from '../../src/workers/worker-set.ts';
+import { workerSetMetrics } from '../../src/workers/worker-metrics.ts';
 
 const MODULE = new URL('./fixtures/pid-echo.ts', import.meta.url);
 
@@ -77,12 +78,14 @@ describe('serveWorkers', () => {
     t.diagnostic(`per worker ${JSON.stringify(Object.fromEntries(perPid))}, max/min ${spread.toFixed(3)}`);
     assert.equal(counts.length, 2);
     assert.ok(spread < 1.25, `spread ${spread}`);
-    await until(() => false, 'nothing', 1).catch(() => {});
     const byWorker = await set.statsByWorker();
     for (const entry of byWorker) assert.equal(entry.stats.tcp?.accepted, perPid.get(entry.pid));
     const total = await set.stats();
     assert.equal(total.tcp?.accepted, 2_000);
     assert.equal(total.workers, 2);
+    const scrape = await workerSetMetrics(set, { service: 'pid-echo' });
+    assert.match(scrape, new RegExp(`^switchboard_connections_accepted_total\\{service="pid-echo",transport="tcp",listener="127\\.0\\.0\\.1:${port}"\\} 2000$`, 'm'));
+    assert.match(scrape, /^switchboard_listeners\{[^}]*\} 2$/m);
   });
 
   it('spreads datagrams from many source ports over the workers (reuseport)', async (t) => {
