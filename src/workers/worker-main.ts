@@ -37,9 +37,12 @@ async function main(): Promise<void> {
     if (request.swb === 'stats') send({ swb: 'stats', id: request.id, stats: { ...(tcp && { tcp: tcp.stats() }), ...(udp && { udp: udp.stats() }) } });
     else if (request.swb === 'close') void close(request.timeout);
   });
-  // A graceful stop of the whole set comes from the primary; a terminal's Ctrl-C reaches the
-  // process group, and the primary drains us, so the signal itself is ignored here.
+  // A graceful stop of the whole set comes from the primary; a terminal's Ctrl-C or hang-up
+  // reaches the process group, and the primary drains us, so those signals are ignored here.
+  // SIGTERM (to this worker, or to the group by a service manager) drains this worker.
   process.on('SIGINT', () => {});
+  process.on('SIGHUP', () => {});
+  process.on('SIGTERM', () => void close(settings.orphanDrainTimeout));
   try {
     const namespace = (await import(settings.module.startsWith('file:') ? settings.module : pathToFileURL(settings.module).href)) as Record<string, unknown>;
     const handler = (namespace.default ?? namespace.handler) as TcpHandler | undefined;

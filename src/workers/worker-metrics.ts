@@ -20,7 +20,6 @@ export interface WorkerMetricsOptions {
 export async function workerSetSnapshot(set: WorkerSet, options: WorkerMetricsOptions = {}): Promise<MetricsSnapshot> {
   const service = options.service ?? 'workers';
   const stats = await set.stats();
-  const started = Date.now();
   const uptime = Math.max(0, ...set.workers().map((worker) => worker.uptime)) / 1000;
   const servers: ServerSnapshot[] = [];
   for (const transport of ['tcp', 'udp'] as const) {
@@ -33,7 +32,7 @@ export async function workerSetSnapshot(set: WorkerSet, options: WorkerMetricsOp
     const ready = stats.workers > 0;
     servers.push({ service, transport, listener, state: ready ? ServerState.LISTENING : ServerState.CLOSED, suspended: false, ready, limit: 0, uptimeSeconds: uptime, lastError: null, stats: ledger });
   }
-  return { time: new Date(started).toISOString(), processUptimeSeconds: process.uptime(), ready: servers.every((server) => server.ready), draining: false, servers };
+  return { time: new Date().toISOString(), processUptimeSeconds: process.uptime(), ready: servers.every((server) => server.ready), draining: false, servers };
 }
 
 /**

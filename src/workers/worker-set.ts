@@ -5,6 +5,7 @@
  * view, and drains them all on `close()`. docs/workers.md says which mode to pick.
  */
 import cluster, { type Worker } from 'node:cluster';
+import { performance } from 'node:perf_hooks';
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -143,7 +144,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
 
   /** The workers serving now. */
   workers(): WorkerInfo[] {
-    const now = Date.now();
+    const now = performance.now();
     return this.#slots.flatMap((slot) => (slot.worker?.process.pid === undefined ? [] : [{ slot: slot.index, pid: slot.worker.process.pid, uptime: now - slot.started }]));
   }
 
@@ -162,7 +163,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
 
   /** Each live worker's ledger, asked for now (a worker that does not answer within 1 s is left out). */
   async statsByWorker(): Promise<WorkerStatsEntry[]> {
-    const now = Date.now();
+    const now = performance.now();
     const entries = await Promise.all(
       this.#slots.map(async (slot) => {
         const worker = slot.worker;
@@ -253,7 +254,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
     cluster.setupPrimary({ exec: WORKER_MAIN, args: [], execArgv: process.execArgv.filter((arg) => !arg.startsWith('--test')), silent: false });
     const worker = cluster.fork({ ...this.#env, [WORKER_ENV]: JSON.stringify(settings) });
     slot.worker = worker;
-    slot.started = Date.now();
+    slot.started = performance.now();
     slot.last = undefined;
     const { promise, resolve, reject } = Promise.withResolvers<readonly BoundAddress[]>();
     const fail = (message: string) => reject(new SwitchboardError(ErrorCode.WORKER_START_FAILED, `worker ${slot.index} (pid ${worker.process.pid}): ${message}`));
@@ -306,7 +307,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
     slot.worker = undefined;
     slot.last = undefined;
     if (slot.stopped || this.#closing !== undefined || this.#addresses.length === 0) return;
-    const decision = slot.schedule.exited(Date.now() - slot.started);
+    const decision = slot.schedule.exited(performance.now() - slot.started);
     const pid = worker.process.pid ?? 0;
     if (decision.action === 'stop') {
       slot.stopped = true;

@@ -148,6 +148,19 @@ describe('serveWorkers', () => {
     assert.ok(new Set(await Promise.all(Array.from({ length: 16 }, () => greet(port)))).size >= 1);
   });
 
+  it('a worker sent SIGTERM drains, exits 0 and is replaced; SIGINT and SIGHUP leave it serving', async (t) => {
+    const set = await start(t, { workers: 1, respawn: { initialDelay: 10 } });
+    const [worker] = set.workers();
+    assert.ok(worker);
+    process.kill(worker.pid, 'SIGINT');
+    process.kill(worker.pid, 'SIGHUP');
+    const respawned = once(set, 'respawn');
+    process.kill(worker.pid, 'SIGTERM');
+    const [respawn] = (await within(respawned, 'the respawn after SIGTERM', 10_000)) as [{ pid: number; code: number | null; signal: string | null }];
+    assert.deepEqual([respawn.pid, respawn.code, respawn.signal], [worker.pid, 0, null], 'it exited by itself (drained), not by the signal');
+    await within(once(set, 'worker'), 'the replacement', 15_000);
+  });
+
   it('stops respawning a crash-looping slot with SWB_ERR_WORKER_CRASH_LOOP; the other worker keeps serving', async (t) => {
     const set = await start(t, { workers: 1, respawn: { initialDelay: 1, maxDelay: 1, crashLoopExits: 3 } });
     const port = set.addresses[0]?.port ?? 0;

@@ -99,13 +99,15 @@ export async function runWorkers(modulePath: string, values: WorkerFlagValues & 
     );
   };
   process.on('SIGUSR2', onUpgrade);
+  const onHangUp = (): void => log.warn('reload', 'SIGHUP: nothing to reload in run --workers (SIGUSR2 upgrades)', {});
+  process.on('SIGHUP', onHangUp);
   // A stop asked for during an upgrade gives it up at once, before the drain.
   const onStop = (): void => stopping.abort();
   process.on('SIGINT', onStop).on('SIGTERM', onStop);
   const stoppable = { close: (timeout: number) => set.close({ timeout }), destroy: () => set.destroy() };
   const code = await Promise.race([signals.serve(stoppable), finished.promise]);
   stopping.abort(); // a stop during an upgrade gives the upgrade up: no successor outlives us unready
-  process.off('SIGUSR2', onUpgrade).off('SIGINT', onStop).off('SIGTERM', onStop);
+  process.off('SIGUSR2', onUpgrade).off('SIGHUP', onHangUp).off('SIGINT', onStop).off('SIGTERM', onStop);
   signals.dispose();
   if (pidFile !== undefined) removePid(pidFile);
   return code;
