@@ -6,6 +6,7 @@
  *
  *   node bench/run.ts [--quick] [--rounds N] [--only SELECTOR[,SELECTOR…]] [--profile]
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,6 +36,7 @@ const USAGE = `usage: node bench/run.ts [options]
                           (its baseline is added)
                         codecs: bench/codecs.ts
                         proxy: bench/proxy.ts (PROXY header parse cost)
+  --workers           only bench/workers.ts: 1 and 2 worker processes (connect, pp16, per worker-CPU-second)
   --profile           run servers under node --cpu-prof; profiles go to .cache/profiles/
                       (figures are then slower and not comparable with a normal run)
   -h, --help          this text`;
@@ -74,6 +76,7 @@ function parseOptions() {
         rounds: { type: 'string' },
         only: { type: 'string', multiple: true },
         profile: { type: 'boolean', default: false },
+        workers: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -85,6 +88,11 @@ function parseOptions() {
   if (parsed.help) {
     process.stdout.write(`${USAGE}\n`);
     process.exit(0);
+  }
+  if (parsed.workers) {
+    // Its own runner (bench/workers.ts), with the same --quick and --rounds.
+    const args = [path.join(import.meta.dirname, 'workers.ts'), ...(parsed.quick ? ['--quick'] : []), ...(parsed.rounds === undefined ? [] : ['--rounds', parsed.rounds])];
+    process.exit(spawnSync(process.execPath, args, { stdio: 'inherit' }).status ?? 1);
   }
   const mode = parsed.quick ? 'quick' : 'full';
   const rounds = parsed.rounds === undefined ? TIMINGS[mode].rounds : Number(parsed.rounds);

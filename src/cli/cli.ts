@@ -4,13 +4,13 @@
  */
 import { checkCommand } from './commands/check.ts';
 import { execCommand } from './commands/exec.ts';
-import { reloadCommand } from './commands/reload.ts';
+import { reloadCommand, upgradeCommand } from './commands/reload.ts';
 import { upCommand } from './commands/up.ts';
 import { printText } from './commands/common.ts';
 import { runCommand } from './commands/run.ts';
 import { serveCommand } from './commands/serve.ts';
 import { ExitCode, UsageError } from './exit-code.ts';
-import { CHECK_HELP, EXEC_HELP, MAIN_HELP, RELOAD_HELP, RUN_HELP, SERVE_HELP, UP_HELP } from './help.ts';
+import { CHECK_HELP, EXEC_HELP, MAIN_HELP, RELOAD_HELP, RUN_HELP, SERVE_HELP, UP_HELP, UPGRADE_HELP } from './help.ts';
 import { packageVersion } from './version.ts';
 
 const COMMANDS: Record<string, (args: readonly string[]) => Promise<number>> = {
@@ -20,8 +20,9 @@ const COMMANDS: Record<string, (args: readonly string[]) => Promise<number>> = {
   up: upCommand,
   check: checkCommand,
   reload: reloadCommand,
+  upgrade: upgradeCommand,
 };
-const HELP: Record<string, string> = { serve: SERVE_HELP, exec: EXEC_HELP, run: RUN_HELP, up: UP_HELP, check: CHECK_HELP, reload: RELOAD_HELP };
+const HELP: Record<string, string> = { serve: SERVE_HELP, exec: EXEC_HELP, run: RUN_HELP, up: UP_HELP, check: CHECK_HELP, reload: RELOAD_HELP, upgrade: UPGRADE_HELP };
 
 /**
  * Runs the command line `argv` (without node and the script) and resolves with the exit code.
@@ -36,7 +37,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     if (first === 'help') return help(rest[0]);
     if (first === undefined || first.startsWith('-')) return await serveCommand(argv);
     const command = COMMANDS[first];
-    if (!command) throw new UsageError(`unknown command ${JSON.stringify(first)} (serve, exec, run, up, check or reload)`, '');
+    if (!command) throw new UsageError(`unknown command ${JSON.stringify(first)} (serve, exec, run, up, check, reload or upgrade)`, '');
     running = first;
     return await command(rest);
   } catch (error) {
@@ -51,6 +52,6 @@ export async function runCli(argv: readonly string[]): Promise<number> {
 function help(command: string | undefined): number {
   if (command === undefined) return printText(MAIN_HELP);
   const text = HELP[command];
-  if (text === undefined) throw new UsageError(`unknown command ${JSON.stringify(command)} (serve, exec, run, up, check or reload)`, '');
+  if (text === undefined) throw new UsageError(`unknown command ${JSON.stringify(command)} (serve, exec, run, up, check, reload or upgrade)`, '');
   return printText(text);
 }

@@ -41,6 +41,7 @@ Commands:
   up [CONFIG]                every service a switchboard.toml lists; SIGHUP re-reads it
   check [CONFIG]             check a switchboard.toml without binding anything
   reload [CONFIG]            send SIGHUP to the 'up' of a pid file
+  upgrade [CONFIG]           send SIGUSR2 to the 'run --workers' of a pid file: a zero-downtime upgrade
   help [COMMAND]             help for a command
 
 With no command, switchboard serves all six classic services on localhost at ${DEFAULT_PORT_BASE} + their standard port.
@@ -149,12 +150,18 @@ ${ACTIVATION_HELP}
 
 ${PROXY_HELP}
 
+Workers (docs/workers.md): with --workers, one --listen, and none of the TLS, metrics,
+activation or PROXY flags (not with workers yet). SIGUSR2 (or 'switchboard upgrade') starts
+the installed version beside this one and retires this one once it is ready.
+${helpLines(['workers', 'pid-file'])}
+
 ${COMMON}
 
 ${ADDRESSES}
 
 Examples:
   switchboard run examples/chat.ts --listen localhost:7000
+  switchboard run examples/echo-server.ts --listen 0.0.0.0:7007 --workers auto --pid-file /run/echo.pid
   switchboard run examples/length-prefixed.ts --listen 127.0.0.1:7001`;
 
 const CONFIG_NOTE = `CONFIG defaults to ./switchboard.toml; docs/config.md lists every key (each flag's, in
@@ -203,5 +210,16 @@ export const RELOAD_HELP = `Usage: switchboard reload [CONFIG] [--pid-file FILE]
 Sends SIGHUP to the 'switchboard up' whose process id FILE holds (by default the pid-file of
 CONFIG's [global] section), which then re-reads its config. For systemd's ExecReload=.
 What the reload changed is in that process's log. Exit 1 when there is no such process.
+
+${helpLines(['pid-file'])}`;
+
+
+/** `switchboard upgrade --help`. */
+export const UPGRADE_HELP = `Usage: switchboard upgrade [CONFIG] [--pid-file FILE]
+
+Sends SIGUSR2 to the 'switchboard run --workers' whose process id FILE holds: it starts the
+version installed now with the same command line, waits until that one serves, then stops
+accepting, drains and exits (docs/workers.md). A new version that fails, or is not ready
+within 60 s, is killed and the old one keeps serving. Exit 1 when there is no such process.
 
 ${helpLines(['pid-file'])}`;

@@ -32,7 +32,7 @@ export interface ValueSyntax<T = unknown> {
 }
 
 /** The commands that have flags. */
-export type CommandName = 'serve' | 'exec' | 'run' | 'up' | 'check' | 'reload';
+export type CommandName = 'serve' | 'exec' | 'run' | 'up' | 'check' | 'reload' | 'upgrade';
 /** The kinds of service a config file lists: `builtin = "echo"`, `program = "cat"`, `module = "chat.ts"`. */
 export type ServiceKind = 'builtin' | 'exec' | 'run';
 export const SERVICE_KINDS: readonly ServiceKind[] = ['builtin', 'exec', 'run'];
@@ -113,10 +113,11 @@ export const SETTINGS = {
   json: { type: 'boolean', key: 'log-format', scope: 'global', commands: [...SERVING, 'up'], syntax: SYNTAX.flag, keySyntax: SYNTAX.logFormat, default: 'text', help: 'one JSON object per log line' },
   quiet: { type: 'boolean', short: 'q', key: 'quiet', scope: 'global', commands: [...SERVING, 'up'], syntax: SYNTAX.flag, default: 'false', help: 'print errors only' },
   verbose: { type: 'boolean', short: 'v', key: 'verbose', scope: 'global', commands: [...SERVING, 'up'], syntax: SYNTAX.flag, default: 'false', help: "a failing handler's stack under its error line (--json always has it)" },
-  help: { type: 'boolean', short: 'h', key: null, scope: 'global', commands: [...SERVING, 'up', 'check', 'reload'], syntax: SYNTAX.flag, default: '', help: 'this help' },
-  version: { type: 'boolean', key: null, scope: 'global', commands: [...SERVING, 'up', 'check', 'reload'], syntax: SYNTAX.flag, default: '', help: 'the version' },
+  help: { type: 'boolean', short: 'h', key: null, scope: 'global', commands: [...SERVING, 'up', 'check', 'reload', 'upgrade'], syntax: SYNTAX.flag, default: '', help: 'this help' },
+  version: { type: 'boolean', key: null, scope: 'global', commands: [...SERVING, 'up', 'check', 'reload', 'upgrade'], syntax: SYNTAX.flag, default: '', help: 'the version' },
   'drain-timeout': { type: 'string', key: 'drain-timeout', scope: 'global', commands: [...SERVING, 'up'], syntax: SYNTAX.duration, arg: 'D', default: formatDuration(DEFAULT_DRAIN_TIMEOUT), help: 'graceful close on SIGINT/SIGTERM waits this long' },
-  'pid-file': { type: 'string', key: 'pid-file', scope: 'global', commands: ['up', 'reload'], syntax: SYNTAX.path, arg: 'FILE', default: 'none', help: 'up: write the process id here (removed at exit); reload: signal the process it names' },
+  'pid-file': { type: 'string', key: 'pid-file', scope: 'global', commands: ['up', 'reload', 'run', 'upgrade'], syntax: SYNTAX.path, arg: 'FILE', default: 'none', help: 'up, run: write the process id here (removed at exit); reload, upgrade: signal the process it names' },
+  workers: { type: 'string', key: null, scope: 'service', commands: ['run'], syntax: text('N|auto', { anyOf: [{ type: 'integer', minimum: 1 }, { const: 'auto' }] }, (value, label) => readWorkerCount(value, label)), arg: 'N|auto', default: 'none (one process)', help: 'serve from N worker processes (auto: one per CPU), supervised; SIGUSR2 upgrades (docs/workers.md)' },
   metrics: { type: 'string', key: 'metrics', scope: 'global', commands: [...SERVING, 'up'], syntax: SYNTAX.address, arg: 'ADDRESS', default: 'none', help: 'serve /metrics, /healthz, /readyz and /status over HTTP on ADDRESS (:PORT is loopback)' },
 
   // Where and how each service listens.
@@ -174,6 +175,7 @@ export const FLAGS_WITHOUT_KEYS: Readonly<Partial<Record<SettingName, string>>> 
   version: 'prints the version; not a setting',
   'listen-fds': 'every passed fd for one command; up gives each service its own fds by name (listen = ["systemd:NAME"])',
   inetd: 'one connection, then exit: one command per connection, not a long-running up',
+  workers: '`run` only for now: `up` does not start workers yet (docs/workers.md)',
 };
 
 type FlagConfig<S> = { readonly type: S extends { type: infer T } ? T : never } & (S extends { multiple: true } ? { readonly multiple: true } : unknown) &
@@ -227,6 +229,12 @@ function parseListenValue(value: string, label: string): ReturnType<typeof parse
   const name = value.slice('systemd:'.length);
   if (!/^[^\s:]{1,255}$/.test(name)) throw new UsageError(`${label} ${JSON.stringify(value)}: expected systemd:NAME, NAME an fd name (FileDescriptorName=, --fdname) without ':' or spaces`);
   return { systemd: name, text: value };
+}
+
+function readWorkerCount(value: string, label: string): number | 'auto' {
+  if (value === 'auto') return 'auto';
+  if (!/^[1-9]\d{0,3}$/.test(value) || Number(value) > 1024) throw new UsageError(`${label} ${JSON.stringify(value)}: must be auto or an integer from 1 to 1024`);
+  return Number(value);
 }
 
 function nonEmpty(value: string, label: string): string {

@@ -116,6 +116,12 @@ export const ErrorCode = {
   TLS_SERVER_CERTIFICATE: 'SWB_ERR_TLS_SERVER_CERTIFICATE',
   /** A UDP request got no reply from the server after every retry. */
   REQUEST_TIMEOUT: 'SWB_ERR_REQUEST_TIMEOUT',
+  /** A worker slot exited too often before its minimum uptime; it is not respawned again. */
+  WORKER_CRASH_LOOP: 'SWB_ERR_WORKER_CRASH_LOOP',
+  /** A worker failed to start serving (its module did not load, a listener did not bind). */
+  WORKER_START_FAILED: 'SWB_ERR_WORKER_START_FAILED',
+  /** A zero-downtime upgrade did not complete: the new process failed or was not ready in time; the old one keeps serving. */
+  UPGRADE_FAILED: 'SWB_ERR_UPGRADE_FAILED',
 } as const;
 
 /** One of the stable `SWB_ERR_*` codes. */

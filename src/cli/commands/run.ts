@@ -14,11 +14,13 @@ import { ACTIVATION_OPTIONS, readActivationFlags, tcpEndpoints } from '../activa
 import { TLS_OPTIONS, readTlsFlags, tlsOptionsFrom, withTlsReload } from '../tls-flags.ts';
 import { PROXY_OPTIONS, readProxyFlags, withProxyProtocol } from '../proxy-flags.ts';
 import type { RunningEndpoint } from '../server-set.ts';
+import { flagOptions } from '../settings.ts';
 import { packageVersion } from '../version.ts';
+import { runWorkers } from './run-workers.ts';
 import { createLogger, printText, readServerSettings, serveEndpoints, type ServerFlagValues } from './common.ts';
 
 /** `run`'s flags. */
-export const RUN_OPTIONS = { ...SERVER_OPTIONS, ...TLS_OPTIONS, ...METRICS_OPTIONS, ...ACTIVATION_OPTIONS, ...PROXY_OPTIONS } as const;
+export const RUN_OPTIONS = { ...SERVER_OPTIONS, ...TLS_OPTIONS, ...METRICS_OPTIONS, ...ACTIVATION_OPTIONS, ...PROXY_OPTIONS, ...flagOptions(['workers', 'pid-file']) } as const;
 
 /** Runs `run`; resolves with the exit code. @throws {UsageError} */
 export async function runCommand(args: readonly string[]): Promise<number> {
@@ -29,6 +31,8 @@ export async function runCommand(args: readonly string[]): Promise<number> {
   if (modulePath === undefined) throw new UsageError('no MODULE given: switchboard run MODULE --listen HOST:PORT', 'run');
   if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`, 'run');
   readServerSettings(values, RUN_DEFAULTS); // the flags' own mistakes first, before the module runs
+  // The module is imported by each worker, never by the primary (its side effects belong there).
+  if (values.workers !== undefined) return runWorkers(modulePath, values, createLogger(values));
   const tlsFiles = readTlsFlags(values, 'run');
   const metrics = readMetricsFlag(values);
   const planned = tcpEndpoints(readActivationFlags(values, 'run'), 'run');

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { CHECK_OPTIONS } from '../../../src/cli/commands/check.ts';
 import { EXEC_OPTIONS } from '../../../src/cli/commands/exec.ts';
-import { RELOAD_OPTIONS } from '../../../src/cli/commands/reload.ts';
+import { RELOAD_OPTIONS, UPGRADE_OPTIONS } from '../../../src/cli/commands/reload.ts';
 import { RUN_OPTIONS } from '../../../src/cli/commands/run.ts';
 import { SERVE_OPTIONS } from '../../../src/cli/commands/serve.ts';
 import { UP_OPTIONS } from '../../../src/cli/commands/up.ts';
@@ -14,7 +14,7 @@ import { FLAGS_WITHOUT_KEYS, KEYS_WITHOUT_FLAGS, SETTINGS, flagsOf, type Command
 import { normalizeTcpServerOptions } from '../../../src/tcp/tcp-options.ts';
 import { parseByteSize, parseDuration } from '../../../src/cli/values.ts';
 
-const COMMANDS: Record<CommandName, object> = { serve: SERVE_OPTIONS, exec: EXEC_OPTIONS, run: RUN_OPTIONS, up: UP_OPTIONS, check: CHECK_OPTIONS, reload: RELOAD_OPTIONS };
+const COMMANDS: Record<CommandName, object> = { serve: SERVE_OPTIONS, exec: EXEC_OPTIONS, run: RUN_OPTIONS, up: UP_OPTIONS, check: CHECK_OPTIONS, reload: RELOAD_OPTIONS, upgrade: UPGRADE_OPTIONS };
 const entries = Object.entries(SETTINGS) as [keyof typeof SETTINGS, Setting][];
 
 describe('settings table', () => {

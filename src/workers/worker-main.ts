@@ -1,0 +1,71 @@
+/**
+ * A worker process: imports the handler module its primary named, serves the addresses it was
+ * told (each worker its own SO_REUSEPORT listener, or through `cluster`'s shared one), reports
+ * `ready`, answers stats requests, and drains on `close`. It never outlives its primary: when
+ * the IPC channel closes (the primary exited, even by SIGKILL) it drains briefly and exits.
+ */
+import { pathToFileURL } from 'node:url';
+import { TcpServer } from '../tcp/tcp-server.ts';
+import type { TcpHandler } from '../tcp/tcp-handlers.ts';
+import { UdpServer, type UdpHandler } from '../udp/udp-server.ts';
+import { SwitchboardError } from '../core/errors.ts';
+import { WORKER_ENV, isSwitchboardMessage, type PrimaryMessage, type WorkerMessage, type WorkerSettings } from './worker-messages.ts';
+
+function send(message: WorkerMessage): void {
+  if (process.connected) process.send?.(message);
+}
+
+async function main(): Promise<void> {
+  const settings = JSON.parse(process.env[WORKER_ENV] ?? 'null') as WorkerSettings | null;
+  if (settings === null || process.send === undefined) {
+    process.stderr.write('switchboard worker: started without a primary (no IPC channel or settings)\n');
+    process.exitCode = 1;
+    return;
+  }
+  let tcp: TcpServer | undefined;
+  let udp: UdpServer | undefined;
+  let closing: Promise<void> | undefined;
+  const close = (timeout: number): Promise<void> => {
+    closing ??= Promise.allSettled([tcp?.close({ timeout }), udp?.close({ timeout })]).then(() => process.exit(0));
+    return closing;
+  };
+  // Orphaned (the primary died, or disconnected us): drain what is open, briefly, and go.
+  process.on('disconnect', () => void close(settings.orphanDrainTimeout));
+  process.on('message', (message: unknown) => {
+    if (!isSwitchboardMessage(message)) return;
+    const request = message as PrimaryMessage;
+    if (request.swb === 'stats') send({ swb: 'stats', id: request.id, stats: { ...(tcp && { tcp: tcp.stats() }), ...(udp && { udp: udp.stats() }) } });
+    else if (request.swb === 'close') void close(request.timeout);
+  });
+  // A graceful stop of the whole set comes from the primary; a terminal's Ctrl-C or hang-up
+  // reaches the process group, and the primary drains us, so those signals are ignored here.
+  // SIGTERM (to this worker, or to the group by a service manager) drains this worker.
+  process.on('SIGINT', () => {});
+  process.on('SIGHUP', () => {});
+  process.on('SIGTERM', () => void close(settings.orphanDrainTimeout));
+  try {
+    const namespace = (await import(settings.module.startsWith('file:') ? settings.module : pathToFileURL(settings.module).href)) as Record<string, unknown>;
+    const handler = (namespace.default ?? namespace.handler) as TcpHandler | undefined;
+    // Mode cluster needs TCP's `exclusive: false`, which routes listen() through the primary's
+    // shared socket; a UDP socket (never exclusive here) is shared by the primary the same way.
+    const reuse = settings.reusePort ? { reusePort: true } : {};
+    if (settings.tcp !== null) {
+      if (handler === undefined) throw new Error(`${settings.module} exports no handler (export default, or export const handler)`);
+      tcp = new TcpServer({ ...(namespace.options as object | undefined), ...settings.tcp, ...reuse, exclusive: false }, handler);
+    }
+    if (settings.udp !== null) {
+      const udpHandler = namespace.udp as UdpHandler | undefined;
+      if (udpHandler === undefined) throw new Error(`${settings.module} exports no UDP handler (export const udp)`);
+      udp = new UdpServer({ ...(namespace.udpOptions as object | undefined), ...settings.udp, ...reuse }, udpHandler);
+    }
+    const [tcpAddresses = [], udpAddresses = []] = await Promise.all([tcp?.listen(), udp?.listen()]);
+    send({ swb: 'ready', addresses: [...tcpAddresses, ...udpAddresses] });
+  } catch (error) {
+    send({ swb: 'failed', message: error instanceof Error ? error.message : String(error), ...(error instanceof SwitchboardError && { code: error.code }) });
+    await Promise.allSettled([tcp?.destroy(), udp?.destroy()]);
+    process.exitCode = 1;
+    process.disconnect?.();
+  }
+}
+
+await main();

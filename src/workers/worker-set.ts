@@ -1,0 +1,370 @@
+/**
+ * `serveWorkers()`: one server's addresses served by N worker processes, supervised. The
+ * primary starts the workers (through `cluster`, which both modes fork with), replaces one that
+ * dies after an exponential back-off, stops a slot that crash-loops, sums their ledgers into one
+ * view, and drains them all on `close()`. docs/workers.md says which mode to pick.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { performance } from 'node:perf_hooks';
+import { EventEmitter } from 'node:events';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { ErrorCode, InvalidOptionError, SwitchboardError } from '../core/errors.ts';
+import { supportsReusePort } from '../core/platform.ts';
+import type { BoundAddress } from '../net/listener-group.ts';
+import { normalizeRespawnOptions, RespawnSchedule, type NormalizedRespawnOptions, type RespawnOptions } from './respawn-policy.ts';
+import { addLedgers, retiredLedger } from './sum-stats.ts';
+import { WORKER_ENV, isSwitchboardMessage, type JsonOptions, type WorkerMessage, type WorkerSettings, type WorkerStats } from './worker-messages.ts';
+
+/**
+ * How the workers share an address. `reuseport`: each worker binds its own SO_REUSEPORT socket
+ * and the kernel spreads connections (and datagrams) by a hash of the 4-tuple — Linux and
+ * FreeBSD. `cluster`: Node's `cluster` primary holds one socket, accepts and hands each
+ * connection round-robin to a worker — everywhere, at a cost per connection in the primary.
+ */
+export type WorkerMode = 'reuseport' | 'cluster';
+
+/** What {@link serveWorkers} serves, and how. */
+export interface ServeWorkersOptions {
+  /**
+   * The handler module, a path or file URL. Its default export (or `handler`) is the TCP handler
+   * and `options` the TCP server options; `udp` the UDP handler and `udpOptions` its options.
+   */
+  readonly module: string | URL;
+  /** How many workers; `'auto'` is `os.availableParallelism()`. @default 'auto' */
+  readonly workers?: number | 'auto';
+  /** @default 'reuseport' where SO_REUSEPORT balances (`supportsReusePort()`), else 'cluster' */
+  readonly mode?: WorkerMode;
+  /** TCP server options (JSON-safe: host, port, limits, …) laid over the module's `options`; `false`: no TCP server. @default {} */
+  readonly tcp?: JsonOptions | false;
+  /** UDP server options laid over the module's `udpOptions`; absent: no UDP server. */
+  readonly udp?: JsonOptions;
+  /** When dead workers are replaced, and when a slot gives up. */
+  readonly respawn?: RespawnOptions;
+  /** A worker not ready this long after it was started is killed (ms). @default 10_000 */
+  readonly startTimeout?: number;
+  /** How long a worker whose primary vanished drains its sessions before it exits (ms). @default 5_000 */
+  readonly orphanDrainTimeout?: number;
+  /** Environment variables the workers get on top of this process's. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** How often the primary refreshes each worker's ledger, so a dead worker's last one is recent (ms). @default 1_000 */
+  readonly statsInterval?: number;
+}
+
+/** One live worker. */
+export interface WorkerInfo {
+  readonly slot: number;
+  readonly pid: number;
+  /** ms since it was started. */
+  readonly uptime: number;
+}
+
+/** A worker's ledger, by slot and pid. */
+export interface WorkerStatsEntry extends WorkerInfo {
+  readonly stats: WorkerStats;
+}
+
+/** The sum over every worker, the dead ones' last ledgers included. */
+export interface WorkerSetStats extends WorkerStats {
+  /** Workers serving now. */
+  readonly workers: number;
+  /** Workers started again after one died. */
+  readonly respawns: number;
+}
+
+/** A respawn about to happen: the `respawn` event. */
+export interface WorkerRespawn {
+  readonly slot: number;
+  /** The pid that exited. */
+  readonly pid: number;
+  readonly code: number | null;
+  readonly signal: string | null;
+  /** ms until the new worker starts. */
+  readonly delay: number;
+  /** Early exits of this slot in a row. */
+  readonly earlyExits: number;
+}
+
+/** The events a {@link WorkerSet} emits. */
+export interface WorkerSetEvents {
+  respawn: [respawn: WorkerRespawn];
+  /** A replacement worker is serving. */
+  worker: [info: WorkerInfo];
+  /** `SWB_ERR_WORKER_CRASH_LOOP` (a slot stopped) or `SWB_ERR_WORKER_START_FAILED` (a replacement did not start). Without a listener: a process warning. */
+  error: [error: SwitchboardError];
+}
+
+interface Slot {
+  readonly index: number;
+  readonly schedule: RespawnSchedule;
+  worker?: Worker;
+  started: number;
+  last?: WorkerStats;
+  timer?: NodeJS.Timeout;
+  stopped: boolean;
+}
+
+const WORKER_MAIN = fileURLToPath(new URL('./worker-main' + (import.meta.url.endsWith('.ts') ? '.ts' : '.js'), import.meta.url));
+
+/**
+ * Workers serving one set of addresses. Made by {@link serveWorkers}.
+ */
+export class WorkerSet extends EventEmitter<WorkerSetEvents> {
+  /** The mode the workers share their addresses in. */
+  readonly mode: WorkerMode;
+  readonly #settings: Omit<WorkerSettings, 'slot'>;
+  readonly #respawn: NormalizedRespawnOptions;
+  readonly #startTimeout: number;
+  readonly #env: Readonly<Record<string, string>>;
+  readonly #slots: Slot[] = [];
+  readonly #statsTimer: NodeJS.Timeout;
+  #retired: WorkerStats = {};
+  #respawns = 0;
+  #addresses: readonly BoundAddress[] = [];
+  #closing: Promise<void> | undefined;
+  #requestId = 0;
+  readonly #replies = new Map<number, (stats: WorkerStats) => void>();
+
+  /** @internal use {@link serveWorkers} */
+  constructor(settings: Omit<WorkerSettings, 'slot'>, count: number, mode: WorkerMode, respawn: NormalizedRespawnOptions, startTimeout: number, statsInterval: number, env: Readonly<Record<string, string>>) {
+    super();
+    this.#env = env;
+    this.mode = mode;
+    this.#settings = settings;
+    this.#respawn = respawn;
+    this.#startTimeout = startTimeout;
+    for (let index = 0; index < count; index++) this.#slots.push({ index, schedule: new RespawnSchedule(respawn), started: 0, stopped: false });
+    this.#statsTimer = setInterval(() => void this.statsByWorker(), statsInterval).unref();
+  }
+
+  /** Where the workers listen (the first worker's addresses; every worker serves the same). */
+  get addresses(): readonly BoundAddress[] {
+    return this.#addresses;
+  }
+
+  /** The workers serving now. */
+  workers(): WorkerInfo[] {
+    const now = performance.now();
+    return this.#slots.flatMap((slot) => (slot.worker?.process.pid === undefined ? [] : [{ slot: slot.index, pid: slot.worker.process.pid, uptime: now - slot.started }]));
+  }
+
+  /** @internal starts every slot: the first alone (its bound ports are the others'), then the rest. */
+  async start(): Promise<void> {
+    try {
+      const [first, ...rest] = this.#slots;
+      if (first === undefined) return;
+      this.#addresses = await this.#spawn(first);
+      await Promise.all(rest.map((slot) => this.#spawn(slot)));
+    } catch (error) {
+      await this.destroy();
+      throw error;
+    }
+  }
+
+  /** Each live worker's ledger, asked for now (a worker that does not answer within 1 s is left out). */
+  async statsByWorker(): Promise<WorkerStatsEntry[]> {
+    const now = performance.now();
+    const entries = await Promise.all(
+      this.#slots.map(async (slot) => {
+        const worker = slot.worker;
+        const pid = worker?.process.pid;
+        if (worker === undefined || pid === undefined || !worker.isConnected()) return undefined;
+        const stats = await this.#askStats(worker);
+        if (stats === undefined || slot.worker !== worker) return undefined;
+        slot.last = stats;
+        return { slot: slot.index, pid, uptime: now - slot.started, stats };
+      }),
+    );
+    return entries.filter((entry) => entry !== undefined);
+  }
+
+  /** The sum over every worker, live ones asked now, dead ones' last ledgers kept: counters never go back. */
+  async stats(): Promise<WorkerSetStats> {
+    await this.statsByWorker();
+    let sum: WorkerStats = this.#retired;
+    for (const slot of this.#slots) if (slot.worker !== undefined) sum = { tcp: addLedgers(sum.tcp, slot.last?.tcp), udp: addLedgers(sum.udp, slot.last?.udp) };
+    return { ...(sum.tcp && { tcp: sum.tcp }), ...(sum.udp && { udp: sum.udp }), workers: this.workers().length, respawns: this.#respawns };
+  }
+
+  /**
+   * Stops every worker accepting, lets each drain its sessions up to `timeout` ms, and resolves
+   * once every worker has exited (one still there `timeout` + 1 s later is killed). Idempotent.
+   */
+  close(options: { readonly timeout?: number } = {}): Promise<void> {
+    const timeout = options.timeout ?? 30_000;
+    this.#closing ??= this.#stopAll((worker) => worker.send({ swb: 'close', timeout }), timeout + 1_000);
+    return this.#closing;
+  }
+
+  /** Kills every worker (SIGKILL) and resolves once they have exited. */
+  destroy(): Promise<void> {
+    this.#closing ??= this.#stopAll((worker) => worker.process.kill('SIGKILL'), 1_000);
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #stopAll(stop: (worker: Worker) => void, bound: number): Promise<void> {
+    clearInterval(this.#statsTimer);
+    const exits: Promise<void>[] = [];
+    for (const slot of this.#slots) {
+      slot.stopped = true;
+      clearTimeout(slot.timer);
+      const worker = slot.worker;
+      if (worker === undefined || worker.process.exitCode !== null || worker.process.signalCode !== null) continue;
+      exits.push(new Promise((resolve) => worker.process.once('exit', () => resolve())));
+      try {
+        if (worker.isConnected()) stop(worker);
+        else worker.process.kill('SIGKILL');
+      } catch {
+        worker.process.kill('SIGKILL');
+      }
+    }
+    const killer = setTimeout(() => {
+      for (const slot of this.#slots) slot.worker?.process.kill('SIGKILL');
+    }, bound);
+    await Promise.all(exits);
+    clearTimeout(killer);
+  }
+
+  #askStats(worker: Worker): Promise<WorkerStats | undefined> {
+    const id = ++this.#requestId;
+    const { promise, resolve } = Promise.withResolvers<WorkerStats | undefined>();
+    const timer = setTimeout(() => {
+      this.#replies.delete(id);
+      resolve(undefined);
+    }, 1_000);
+    this.#replies.set(id, (stats) => {
+      clearTimeout(timer);
+      resolve(stats);
+    });
+    try {
+      worker.send({ swb: 'stats', id });
+    } catch {
+      this.#replies.get(id)?.({});
+    }
+    return promise;
+  }
+
+  /** Starts slot's worker; resolves with its addresses once it serves. @throws {SwitchboardError} `SWB_ERR_WORKER_START_FAILED` */
+  #spawn(slot: Slot): Promise<readonly BoundAddress[]> {
+    const settings: WorkerSettings = { ...this.#settings, ...this.#portsOf(this.#addresses), slot: slot.index };
+    cluster.setupPrimary({ exec: WORKER_MAIN, args: [], execArgv: process.execArgv.filter((arg) => !arg.startsWith('--test')), silent: false });
+    const worker = cluster.fork({ ...this.#env, [WORKER_ENV]: JSON.stringify(settings) });
+    slot.worker = worker;
+    slot.started = performance.now();
+    slot.last = undefined;
+    const { promise, resolve, reject } = Promise.withResolvers<readonly BoundAddress[]>();
+    const fail = (message: string) => reject(new SwitchboardError(ErrorCode.WORKER_START_FAILED, `worker ${slot.index} (pid ${worker.process.pid}): ${message}`));
+    const timer = setTimeout(() => {
+      fail(`not ready within ${this.#startTimeout} ms`);
+      worker.process.kill('SIGKILL');
+    }, this.#startTimeout);
+    worker.on('message', (message: unknown) => {
+      if (!isSwitchboardMessage(message)) return;
+      const reply = message as WorkerMessage;
+      if (reply.swb === 'ready') {
+        clearTimeout(timer);
+        resolve(reply.addresses);
+      } else if (reply.swb === 'failed') {
+        clearTimeout(timer);
+        fail(reply.message);
+      } else if (reply.swb === 'stats') {
+        this.#replies.get(reply.id)?.(reply.stats);
+        this.#replies.delete(reply.id);
+      }
+    });
+    worker.on('error', () => {}); // an IPC write to a worker just gone; its exit follows
+    worker.process.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      fail(`exited (${signal ?? `code ${code}`}) before it was ready`);
+      this.#exited(slot, worker, code, signal);
+    });
+    return promise;
+  }
+
+  /**
+   * The settings' ports made concrete: in mode reuseport every worker after the first binds the
+   * ports the first got (port 0). Under `cluster` the primary keys its shared socket by the
+   * options as given (port 0 included), so they stay as they are.
+   */
+  #portsOf(addresses: readonly BoundAddress[]): Partial<Pick<WorkerSettings, 'tcp' | 'udp'>> {
+    if (this.mode === 'cluster') return {};
+    const concrete: { tcp?: JsonOptions | null; udp?: JsonOptions | null } = {};
+    for (const transport of ['tcp', 'udp'] as const) {
+      const options = this.#settings[transport];
+      const bound = addresses.find((address) => address.transport === transport);
+      if (options !== null && bound !== undefined && (options.port === undefined || options.port === 0)) concrete[transport] = { ...options, port: bound.port };
+    }
+    return concrete;
+  }
+
+  #exited(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
+    if (slot.worker !== worker) return;
+    this.#retired = { tcp: addLedgers(this.#retired.tcp, retiredLedger(slot.last?.tcp)), udp: addLedgers(this.#retired.udp, retiredLedger(slot.last?.udp)) };
+    slot.worker = undefined;
+    slot.last = undefined;
+    if (slot.stopped || this.#closing !== undefined || this.#addresses.length === 0) return;
+    const decision = slot.schedule.exited(performance.now() - slot.started);
+    const pid = worker.process.pid ?? 0;
+    if (decision.action === 'stop') {
+      slot.stopped = true;
+      this.#report(
+        new SwitchboardError(
+          ErrorCode.WORKER_CRASH_LOOP,
+          `worker ${slot.index} exited ${decision.earlyExits} times in a row, each within ${this.#respawn.minUptime} ms of starting (last: pid ${pid}, ${signal ?? `code ${code}`}): not respawning it`,
+        ),
+      );
+      return;
+    }
+    this.emit('respawn', { slot: slot.index, pid, code, signal, delay: decision.delay, earlyExits: slot.schedule.earlyExits });
+    slot.timer = setTimeout(() => {
+      if (slot.stopped) return;
+      this.#respawns += 1;
+      this.#spawn(slot).then(
+        () => this.emit('worker', { slot: slot.index, pid: slot.worker?.process.pid ?? 0, uptime: 0 }),
+        (error: SwitchboardError) => this.#report(error),
+      );
+    }, decision.delay);
+  }
+
+  #report(error: SwitchboardError): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+    else process.emitWarning(error);
+  }
+}
+
+/**
+ * Serves `module`'s handler from `workers` processes on the addresses of `tcp` (and `udp`):
+ * resolves once every worker listens. A worker that dies is replaced after a back-off
+ * (`respawn`); the set's `close({ timeout })` drains them all.
+ * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for a bad option
+ * @throws {SwitchboardError} `SWB_ERR_REUSE_PORT_UNSUPPORTED` for mode `reuseport` where SO_REUSEPORT is missing; `SWB_ERR_WORKER_START_FAILED` (rejects) when a worker cannot start (the others are killed)
+ * @example
+ * const set = await serveWorkers({ module: new URL('./echo.ts', import.meta.url), workers: 4, tcp: { host: '0.0.0.0', port: 7000 } });
+ * console.log(await set.stats()); // the sum over the four
+ * await set.close({ timeout: 10_000 });
+ */
+export async function serveWorkers(options: ServeWorkersOptions): Promise<WorkerSet> {
+  if (cluster.isWorker) throw new InvalidOptionError('serveWorkers', 'must be called in the primary, not in a worker', 'a cluster worker');
+  const count = options.workers === undefined || options.workers === 'auto' ? availableParallelism() : options.workers;
+  if (!Number.isInteger(count) || count < 1 || count > 1024) throw new InvalidOptionError('workers', "must be 'auto' or an integer from 1 to 1024", options.workers);
+  const mode = options.mode ?? (supportsReusePort() ? 'reuseport' : 'cluster');
+  if (mode !== 'reuseport' && mode !== 'cluster') throw new InvalidOptionError('mode', "must be 'reuseport' or 'cluster'", mode);
+  if (mode === 'reuseport' && !supportsReusePort()) throw new SwitchboardError(ErrorCode.REUSE_PORT_UNSUPPORTED, `workers: mode 'reuseport' needs SO_REUSEPORT, which ${process.platform} on Node.js ${process.versions.node} lacks: use mode 'cluster'`);
+  const moduleUrl = options.module instanceof URL ? options.module.href : options.module;
+  if (typeof moduleUrl !== 'string' || moduleUrl === '') throw new InvalidOptionError('module', 'must be a path or a file URL', options.module);
+  const tcp = options.tcp === false ? null : { ...options.tcp };
+  const udp = options.udp === undefined ? null : { ...options.udp };
+  if (tcp === null && udp === null) throw new InvalidOptionError('tcp', 'may be false only with `udp`: nothing to serve', false);
+  const timing = { startTimeout: options.startTimeout ?? 10_000, orphanDrainTimeout: options.orphanDrainTimeout ?? 5_000, statsInterval: options.statsInterval ?? 1_000 };
+  for (const [name, value] of Object.entries(timing)) {
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new InvalidOptionError(name, 'must be a positive number of milliseconds', value);
+  }
+  const settings = { module: moduleUrl, tcp, udp, reusePort: mode === 'reuseport', orphanDrainTimeout: timing.orphanDrainTimeout };
+  const set = new WorkerSet(settings, count, mode, normalizeRespawnOptions(options.respawn), timing.startTimeout, timing.statsInterval, { ...options.env });
+  await set.start();
+  return set;
+}
