@@ -40,6 +40,8 @@ const USAGE = `usage: node bench/run.ts [options]
                         memory: bench/memory.ts (heap and RSS per idle session, bytes allocated per echo)
   --nodelay           TCP_NODELAY on the servers' sockets, raw and Switchboard alike (loadgen always sets it)
   --out DIR           where results.json and ratios.svg go (default .cache/bench/)
+  --secs S            measured seconds per sample (default 5; 1.5 with --quick)
+  --warmup S          warm-up seconds per sample (default 1; 0.5 with --quick)
   --profile           run servers under node --cpu-prof; profiles go to .cache/profiles/
                       (figures are then slower and not comparable with a normal run)
   -h, --help          this text`;
@@ -82,6 +84,8 @@ function parseOptions() {
         profile: { type: 'boolean', default: false },
         nodelay: { type: 'boolean', default: false },
         out: { type: 'string' },
+        secs: { type: 'string' },
+        warmup: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -100,8 +104,16 @@ function parseOptions() {
     fail(`--rounds must be an integer in 1..20, got ${parsed.rounds}`);
   }
   const selectors = (parsed.only ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  const seconds = (name: 'secs' | 'warmup', fallback: number): number => {
+    const text = parsed[name];
+    if (text === undefined) return fallback;
+    const value = Number(text);
+    if (!Number.isFinite(value) || value <= 0 || value > 600) fail(`--${name} must be a number of seconds in (0, 600], got ${text}`);
+    return value;
+  };
+  const timing: Timing = { ...TIMINGS[mode], secs: seconds('secs', TIMINGS[mode].secs), warmup: seconds('warmup', TIMINGS[mode].warmup) };
   const outDir = parsed.out === undefined ? path.join(cacheDir, 'bench') : path.resolve(parsed.out);
-  return { mode, rounds, selectors, cpuProfile: parsed.profile, noDelay: parsed.nodelay, outDir } as const;
+  return { mode, rounds, timing, selectors, cpuProfile: parsed.profile, noDelay: parsed.nodelay, outDir } as const;
 }
 
 /** Columns and servers named by `--only`; with no selector of a sort, all of that sort. */
@@ -146,7 +158,7 @@ async function unavailableReason(server: BenchServer): Promise<string | null> {
 
 async function main(): Promise<number> {
   const options = parseOptions();
-  const timing = TIMINGS[options.mode];
+  const timing = options.timing;
   const selection = select(options.selectors);
 
   const skipped = new Map<string, string>();
