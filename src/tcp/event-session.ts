@@ -8,7 +8,7 @@ import type { CloseReason } from './close-reason.ts';
 import type { ConnectionInfo } from './connection-info.ts';
 import { isThenable, type TcpEventHandler } from './tcp-handlers.ts';
 import { SessionState, TcpSession, sessionOf, type SessionHost } from './tcp-session.ts';
-import { writeData, type WriteData } from './socket-write.ts';
+import { coalescingLimit, writeData, type WriteData } from './socket-write.ts';
 
 // Shared socket listeners (no closure per session) that hand the event to the owning session.
 function onSocketData(this: Socket, chunk: Buffer): void {
@@ -27,6 +27,11 @@ export class EventSession extends TcpSession {
   readonly #handler: TcpEventHandler;
   /** The user's own pause: one hold on reading, kept apart from the library's holds. */
   #paused = false;
+  /**
+   * Writes made by the running `data` handler call, or -1 outside one: from its second write on
+   * the socket is corked, and uncorked as the handler returns, so they leave in one writev.
+   */
+  #handlerWrites = -1;
 
   /** @internal Created by the server for each accepted connection. */
   constructor(id: number, socket: Socket, info: ConnectionInfo, host: SessionHost, idleTimeout: number, handler: TcpEventHandler) {
@@ -66,7 +71,17 @@ export class EventSession extends TcpSession {
   write(data: WriteData): boolean {
     if (this.sessionState !== SessionState.OPEN || this.outputOverflow() !== undefined) return false;
     this.lastActivity = performance.now();
-    return writeData(this.socket, data);
+    const socket = this.socket;
+    if (this.#handlerWrites >= 0 && this.#handlerWrites++ === 1) socket.cork();
+    const queued = writeData(socket, data);
+    // Corked: a long reply still reaches the kernel once a watermark's worth (or the cap's) is queued.
+    if (this.#handlerWrites > 1 && socket.writableCorked > 0 && socket.writableLength >= coalescingLimit(socket, this.outputCap)) {
+      socket.uncork();
+      socket.cork();
+      // What the kernel did not take is the backpressure, as for an uncorked write.
+      return socket.writableLength < socket.writableHighWaterMark;
+    }
+    return queued;
   }
 
   /**
@@ -138,7 +153,11 @@ export class EventSession extends TcpSession {
     if (this.discarding) return;
     this.lastActivity = performance.now();
     const handler = this.#handler;
+    this.#handlerWrites = 0;
     const result = this.callHandler('data', handler.data!, handler, chunk);
+    // Two writes or more: the second corked the socket. end() in the handler flushed it already.
+    if (this.#handlerWrites > 1 && this.socket.writableCorked > 0) this.socket.uncork();
+    this.#handlerWrites = -1;
     if (result !== undefined && isThenable(result)) this.#awaitHandler(result, 'data');
   }
 
