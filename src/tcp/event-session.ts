@@ -70,9 +70,10 @@ export class EventSession extends TcpSession {
    */
   write(data: WriteData): boolean {
     if (this.sessionState !== SessionState.OPEN || this.outputOverflow() !== undefined) return false;
-    this.lastActivity = performance.now();
     const socket = this.socket;
-    if (this.#handlerWrites >= 0 && this.#handlerWrites++ === 1) socket.cork();
+    // Inside the data handler the chunk's arrival has just stamped the activity time.
+    if (this.#handlerWrites < 0) this.lastActivity = performance.now();
+    else if (this.#handlerWrites++ === 1) socket.cork();
     const queued = writeData(socket, data);
     // Corked: a long reply still reaches the kernel once a watermark's worth (or the cap's) is queued.
     if (this.#handlerWrites > 1 && socket.writableCorked > 0 && socket.writableLength >= coalescingLimit(socket, this.outputCap)) {
