@@ -8,6 +8,9 @@
  *   a young generation larger than the run, so nothing is collected between two marks and the
  *   growth of the used heap is what was allocated (a collection in between is reported).
  *
+ * - connect: bytes the server allocates per connection that opens, echoes 16 bytes and closes
+ *   (measured the same way), the accept → open → echo → close path.
+ *
  * Rounds alternate the servers (A B C A B C …), each measurement in a fresh server process.
  *
  *   node bench/memory.ts [--quick] [--rounds N]
@@ -27,6 +30,7 @@ if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new RangeError
 const IDLE_SESSIONS = quick ? 500 : 2000;
 const PING_CONNECTIONS = 16;
 const PINGS = quick ? 500 : 2000;
+const CONNECTS = quick ? 300 : 1000;
 const WARMUP_PINGS = 300;
 const MESSAGE = Buffer.alloc(16, 0x61);
 const STEP_TIMEOUT_MS = 60_000;
@@ -42,6 +46,7 @@ interface Figures {
   heapPerSession: number;
   rssPerSession: number;
   bytesPerMessage: number;
+  bytesPerConnection: number;
   collections: number;
 }
 
@@ -139,6 +144,18 @@ async function measure(script: string): Promise<Figures> {
     const endMark = await ask<{ usedHeap: number; collections: number }>(child, 'heap-mark');
     closeAll(pingers);
 
+    // Connections that open, echo once and close, 10 at a time; each is closed by the client
+    // and waited for, so the server has run its whole close path before the mark.
+    const connectStart = await ask<{ usedHeap: number; collections: number }>(child, 'heap-start');
+    for (let i = 0; i < CONNECTS; i += 10) {
+      const batch = await openMany(port, Math.min(10, CONNECTS - i));
+      await Promise.all(batch.map((socket) => new Promise((resolve) => {
+        socket.once('close', resolve);
+        socket.end();
+      })));
+    }
+    const connectEnd = await ask<{ usedHeap: number; collections: number }>(child, 'heap-mark');
+
     type Usage = { heapUsed: number; rss: number };
     const before = await ask<Usage>(child, 'memory');
     const idle = await within(openMany(port, IDLE_SESSIONS), 'idle sessions');
@@ -148,7 +165,8 @@ async function measure(script: string): Promise<Figures> {
       heapPerSession: (after.heapUsed - before.heapUsed) / IDLE_SESSIONS,
       rssPerSession: (after.rss - before.rss) / IDLE_SESSIONS,
       bytesPerMessage: (endMark.usedHeap - startMark.usedHeap) / (PING_CONNECTIONS * PINGS),
-      collections: endMark.collections - startMark.collections,
+      bytesPerConnection: (connectEnd.usedHeap - connectStart.usedHeap) / CONNECTS,
+      collections: endMark.collections - startMark.collections + connectEnd.collections - connectStart.collections,
     };
   } finally {
     child.kill('SIGTERM');
@@ -161,7 +179,7 @@ for (let round = 1; round <= rounds; round++) {
   for (const server of SERVERS) {
     const figures = await measure(server.script);
     results.set(server.name, [...(results.get(server.name) ?? []), figures]);
-    process.stderr.write(`[memory] round ${round} ${server.name}: heap ${figures.heapPerSession.toFixed(0)} B/session, RSS ${figures.rssPerSession.toFixed(0)} B/session, ${figures.bytesPerMessage.toFixed(0)} B allocated/message${figures.collections > 0 ? ` (${figures.collections} collections)` : ''}\n`);
+    process.stderr.write(`[memory] round ${round} ${server.name}: heap ${figures.heapPerSession.toFixed(0)} B/session, RSS ${figures.rssPerSession.toFixed(0)} B/session, ${figures.bytesPerMessage.toFixed(0)} B allocated/message, ${figures.bytesPerConnection.toFixed(0)} B allocated/connection${figures.collections > 0 ? ` (${figures.collections} collections)` : ''}\n`);
   }
 }
 
@@ -177,7 +195,7 @@ const ratio = (name: string, baseline: string | null, pick: (f: Figures) => numb
   const s = summarize(per);
   return `${s.median.toFixed(2)}×${per.length > 1 ? ` ${s.min.toFixed(2)}–${s.max.toFixed(2)}` : ''}`;
 };
-const rows = [['server', 'heap B/session', '× raw', 'RSS B/session', '× raw', 'B alloc/msg', '× raw']];
+const rows = [['server', 'heap B/session', '× raw', 'RSS B/session', '× raw', 'B alloc/msg', '× raw', 'B alloc/conn', '× raw']];
 for (const server of SERVERS) {
   const list = results.get(server.name)!;
   rows.push([
@@ -185,10 +203,11 @@ for (const server of SERVERS) {
     fmt(list.map((f) => f.heapPerSession)), ratio(server.name, server.baseline, (f) => f.heapPerSession),
     fmt(list.map((f) => f.rssPerSession)), ratio(server.name, server.baseline, (f) => f.rssPerSession),
     fmt(list.map((f) => f.bytesPerMessage)), ratio(server.name, server.baseline, (f) => f.bytesPerMessage),
+    fmt(list.map((f) => f.bytesPerConnection)), ratio(server.name, server.baseline, (f) => f.bytesPerConnection),
   ]);
 }
 const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-process.stdout.write(`memory: ${IDLE_SESSIONS} idle sessions (each proved with one echo) and ${PING_CONNECTIONS}×${PINGS} ping-pong 16-byte echoes per server, ${rounds} round(s), median (min–max); noDelay ${process.env.BENCH_NODELAY === '1' ? 'on' : 'off'}\n`);
+process.stdout.write(`memory: ${IDLE_SESSIONS} idle sessions (each proved with one echo), ${PING_CONNECTIONS}×${PINGS} ping-pong 16-byte echoes and ${CONNECTS} connect-echo-close cycles per server, ${rounds} round(s), median (min–max); noDelay ${process.env.BENCH_NODELAY === '1' ? 'on' : 'off'}\n`);
 for (const row of rows) process.stdout.write(`  ${row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')}\n`);
 const collected = [...results.values()].flat().filter((f) => f.collections > 0).length;
-if (collected > 0) process.stdout.write(`  note: ${collected} measurement(s) saw a collection between the marks: their B alloc/msg is a lower bound\n`);
+if (collected > 0) process.stdout.write(`  note: ${collected} measurement(s) saw a collection between the marks: their B alloc figures are lower bounds\n`);
