@@ -90,7 +90,9 @@ export function ratioChart(info: RunInfo, summaries: readonly ColumnSummary[]): 
     parts.push(`<text x="${(start + x) / 2}" y="${top + plotHeight + 14}" font-size="11" text-anchor="middle">${escapeXml(group.column)}${group.lowerIsBetter ? ' (mem)' : ''}</text>`);
     x += gap;
   }
-  const width = Math.max(x + 10, 420);
+  const title = `Ratio to the raw baseline per server CPU-second (median of ${info.rounds} rounds, whiskers min–max, dashes targets), noDelay ${info.noDelay ? 'on' : 'off'}, ${info.node}, ${info.startedAt.slice(0, 16)}Z`;
+  // Wide enough for the bars and for the title at 12 px (about 6.2 px a character).
+  const width = Math.max(x + 10, 420, Math.ceil(left + title.length * 6.2));
   const axis: string[] = [];
   for (let tick = 0; tick <= maxRatio; tick += 0.2) {
     const ty = y(tick).toFixed(1);
@@ -104,7 +106,6 @@ export function ratioChart(info: RunInfo, summaries: readonly ColumnSummary[]): 
     return `<rect x="${lx}" y="${ly - 9}" width="10" height="10" fill="${colour(server)}"/><text x="${lx + 14}" y="${ly}" font-size="11">${escapeXml(server)}</text>`;
   });
   const height = legendY + Math.ceil(servers.length / perRow) * 16;
-  const title = `Ratio to the raw baseline per server CPU-second (median of ${info.rounds} rounds, whiskers min–max, dashes targets), noDelay ${info.noDelay ? 'on' : 'off'}, ${info.node}, ${info.startedAt.slice(0, 16)}Z`;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">`,
     '<rect width="100%" height="100%" fill="#fff"/>',
