@@ -50,8 +50,17 @@ export class EventSession extends TcpSession {
 
   /** STARTTLS: the listeners leave the plaintext socket; what follows the command is in the caller's parser. */
   protected override detachReader(): number {
+    this.#flushHandlerWrites(); // the go-ahead follows what the handler wrote before it
     this.socket.off('data', onSocketData).off('drain', onSocketDrain);
     return 0;
+  }
+
+  /** Uncorks what the running `data` handler's writes held back; later writes of it go straight out. */
+  #flushHandlerWrites(): void {
+    const corked = this.#handlerWrites > 1;
+    this.#handlerWrites = -1;
+    // end() in the handler flushed it already (Node uncorks on end).
+    if (corked && this.socket.writableCorked > 0) this.socket.uncork();
   }
 
   /** Calls the `open` handler; reading waits while a promise it returns is pending. @internal */
@@ -156,9 +165,8 @@ export class EventSession extends TcpSession {
     const handler = this.#handler;
     this.#handlerWrites = 0;
     const result = this.callHandler('data', handler.data!, handler, chunk);
-    // Two writes or more: the second corked the socket. end() in the handler flushed it already.
-    if (this.#handlerWrites > 1 && this.socket.writableCorked > 0) this.socket.uncork();
-    this.#handlerWrites = -1;
+    // Two writes or more: the second corked the socket (unless startTls() flushed it meanwhile).
+    this.#flushHandlerWrites();
     if (result !== undefined && isThenable(result)) this.#awaitHandler(result, 'data');
   }
 

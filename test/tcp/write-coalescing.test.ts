@@ -6,9 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import net, { type Socket } from 'node:net';
-import { describe, it, type TestContext } from 'node:test';
-import { CloseCause, type AsyncSession, type CloseReason } from '../../src/index.ts';
-import { connectClient, deferred, listenLocal, within } from '../helpers/net.ts';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import { CloseCause, type AsyncSession, type CloseReason, type TcpHandler } from '../../src/index.ts';
+import { createTestCertificates, pemPair, type TestCertificates } from '../helpers/certs.ts';
+import { connectClient, deferred, listenLocal, upgradeAndEcho, within } from '../helpers/net.ts';
 import '../helpers/leak-check.ts';
 
 /** Counts the writes the server's end of `client` hands to libuv: `_write` for one buffer, `_writev` for a batch. */
@@ -38,8 +39,35 @@ async function exchange(t: TestContext, port: number, input: string, bytes: numb
   return { reply, counts };
 }
 
+let certs: TestCertificates;
+before(async () => {
+  certs = await createTestCertificates();
+});
+after(() => certs.remove());
+
+/** Two writes, then STARTTLS with a go-ahead: the client must see both, then the go-ahead, then complete the handshake. */
+async function assertGoAheadAfterHeldWrites(t: TestContext, handler: TcpHandler): Promise<void> {
+  const server = await listenLocal(t, { tls: { ...pemPair(certs.server), ca: certs.ca.cert, mode: 'starttls' } }, handler);
+  server.on('warning', () => {});
+  const client = await connectClient(t, server.addresses[0]!.port);
+  client.send('STARTTLS\r\n');
+  assert.equal(await client.waitForText('220 go ahead\r\n'), '250-first\r\n250 second\r\n220 go ahead\r\n');
+  assert.equal(await upgradeAndEcho(client.socket, certs.ca.cert), 'ping');
+}
+
 describe('EventSession', () => {
   describe('#write (coalescing)', () => {
+    it('sends what it held back, then the go-ahead, when the handler starts TLS after two writes', async (t) => {
+      await assertGoAheadAfterHeldWrites(t, {
+        data(session, chunk) {
+          if (session.tls !== null) return void session.write(chunk);
+          session.write('250-first\r\n');
+          session.write('250 second\r\n');
+          void session.startTls({ goAhead: '220 go ahead\r\n' }).catch(() => {});
+        },
+      });
+    });
+
     it('sends the writes of one data handler call in two dispatches, in order', async (t) => {
       const server = await listenLocal(t, {}, {
         data(session) {
@@ -125,6 +153,16 @@ describe('AsyncSession', () => {
       const { reply, counts } = await exchange(t, server.addresses[0]!.port, 'abcd', 8);
       assert.equal(reply, 'aabbccdd');
       assert.deepEqual(counts, { write: 1, writev: 1 });
+    });
+
+    it('sends what it held back, then the go-ahead, when the session function starts TLS after two writes', async (t) => {
+      await assertGoAheadAfterHeldWrites(t, async (session: AsyncSession) => {
+        await session.read();
+        await session.write('250-first\r\n');
+        await session.write('250 second\r\n');
+        await session.startTls({ goAhead: '220 go ahead\r\n' });
+        for await (const chunk of session) await session.write(chunk);
+      });
     });
 
     it('flushes at the end of the turn when the session function waits on something else', async (t) => {
