@@ -4,7 +4,7 @@
  * each round the servers of a column run one after the other (A B C A B C …), each in
  * a fresh process; the report gives medians, min–max and ratios. See docs/benchmarks.md.
  *
- *   node bench/run.ts [--quick] [--rounds N] [--only SELECTOR[,SELECTOR…]] [--profile]
+ *   node bench/run.ts [--quick] [--rounds N] [--only SELECTOR[,SELECTOR…]] [--nodelay] [--out DIR] [--profile]
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -19,6 +19,8 @@ import type { Sample, Timing } from './lib/loadgen.ts';
 import { commandWorks, headline, runCommand, runInherited, startServer } from './lib/processes.ts';
 import { formatColumn, formatSaturationNote, formatVerdicts } from './lib/report.ts';
 import type { Results, Verdict } from './lib/report.ts';
+import { writeResults } from './lib/results-file.ts';
+import type { ColumnSummary } from './lib/results-file.ts';
 import { servers } from './lib/servers.ts';
 import { ensureBenchCertificate } from './lib/tls-material.ts';
 import type { BenchServer } from './lib/servers.ts';
@@ -36,7 +38,12 @@ const USAGE = `usage: node bench/run.ts [options]
                           (its baseline is added)
                         codecs: bench/codecs.ts
                         proxy: bench/proxy.ts (PROXY header parse cost)
+                        memory: bench/memory.ts (heap and RSS per idle session, bytes allocated per echo)
   --workers           only bench/workers.ts: 1 and 2 worker processes (connect, pp16, per worker-CPU-second)
+  --nodelay           TCP_NODELAY on the servers' sockets, raw and Switchboard alike (loadgen always sets it)
+  --out DIR           where results.json and ratios.svg go (default .cache/bench/)
+  --secs S            measured seconds per sample (default 5; 1.5 with --quick)
+  --warmup S          warm-up seconds per sample (default 1; 0.5 with --quick)
   --profile           run servers under node --cpu-prof; profiles go to .cache/profiles/
                       (figures are then slower and not comparable with a normal run)
   -h, --help          this text`;
@@ -48,6 +55,7 @@ const READY_TIMEOUT_MS = 15_000;
 const SCRIPT_SECTIONS = [
   { name: 'codecs', script: 'bench/codecs.ts', timeoutMs: { full: 600_000, quick: 180_000 } },
   { name: 'proxy', script: 'bench/proxy.ts', timeoutMs: { full: 300_000, quick: 120_000 } },
+  { name: 'memory', script: 'bench/memory.ts', timeoutMs: { full: 600_000, quick: 180_000 } },
 ] as const;
 const sectionNames: ReadonlySet<string> = new Set(SCRIPT_SECTIONS.map((section) => section.name));
 const TIMINGS: Record<'full' | 'quick', Timing & { rounds: number }> = {
@@ -77,6 +85,10 @@ function parseOptions() {
         only: { type: 'string', multiple: true },
         profile: { type: 'boolean', default: false },
         workers: { type: 'boolean', default: false },
+        nodelay: { type: 'boolean', default: false },
+        out: { type: 'string' },
+        secs: { type: 'string' },
+        warmup: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -100,7 +112,16 @@ function parseOptions() {
     fail(`--rounds must be an integer in 1..20, got ${parsed.rounds}`);
   }
   const selectors = (parsed.only ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
-  return { mode, rounds, selectors, cpuProfile: parsed.profile } as const;
+  const seconds = (name: 'secs' | 'warmup', fallback: number): number => {
+    const text = parsed[name];
+    if (text === undefined) return fallback;
+    const value = Number(text);
+    if (!Number.isFinite(value) || value <= 0 || value > 600) fail(`--${name} must be a number of seconds in (0, 600], got ${text}`);
+    return value;
+  };
+  const timing: Timing = { ...TIMINGS[mode], secs: seconds('secs', TIMINGS[mode].secs), warmup: seconds('warmup', TIMINGS[mode].warmup) };
+  const outDir = parsed.out === undefined ? path.join(cacheDir, 'bench') : path.resolve(parsed.out);
+  return { mode, rounds, timing, selectors, cpuProfile: parsed.profile, noDelay: parsed.nodelay, outDir } as const;
 }
 
 /** Columns and servers named by `--only`; with no selector of a sort, all of that sort. */
@@ -145,7 +166,7 @@ async function unavailableReason(server: BenchServer): Promise<string | null> {
 
 async function main(): Promise<number> {
   const options = parseOptions();
-  const timing = TIMINGS[options.mode];
+  const timing = options.timing;
   const selection = select(options.selectors);
 
   const skipped = new Map<string, string>();
@@ -171,6 +192,11 @@ async function main(): Promise<number> {
     process.env.BENCH_TLS_KEY = material.key;
     process.env.BENCH_TLS_CERT = material.cert;
   }
+  // The servers (and bench/memory.ts, through the same environment) read the socket options here.
+  if (options.noDelay) process.env.BENCH_NODELAY = '1';
+  else delete process.env.BENCH_NODELAY;
+  const startLoad = os.loadavg();
+  const startedAt = new Date().toISOString();
   const profileDir = path.join(cacheDir, 'profiles');
   if (options.cpuProfile) mkdirSync(profileDir, { recursive: true });
 
@@ -194,6 +220,7 @@ async function main(): Promise<number> {
     `method    ${options.rounds} round(s); in each round every column runs its servers in turn (A B C A B C …),`,
     '          a fresh server process per measurement; medians, min–max, ratios against the baseline of this run',
     `timing    warm-up ${timing.warmup} s + ${timing.secs} s measured; tcp-idle settles ${timing.settle} s`,
+    `sockets   TCP_NODELAY ${options.noDelay ? 'on (--nodelay)' : 'off (Nagle) on the servers'}; loadgen always sets it on its own`,
   ];
   if (options.cpuProfile) out.push(`PROFILING servers run under --cpu-prof, writing to ${profileDir}: figures are not comparable`);
   for (const [name, reason] of skipped) out.push(`skipped   ${name}: ${reason}`);
@@ -258,16 +285,22 @@ async function main(): Promise<number> {
   // Report.
   const verdicts: Verdict[] = [];
   const sections: string[] = [];
+  const summaries: ColumnSummary[] = [];
   for (const { column, servers: columnServers } of plan) {
     const section = formatColumn(column, columnServers, results);
     sections.push(section.text);
     verdicts.push(...section.verdicts);
+    summaries.push({ column: column.name, unit: column.unit, lowerIsBetter: column.lowerIsBetter === true, servers: section.summaries });
   }
   if (plan.length > 0) {
     process.stdout.write(`${sections.join('\n\n')}\n\n${formatVerdicts(verdicts)}\n`);
     process.stdout.write(`load      ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (load average at the end)\n`);
     const note = formatSaturationNote(results);
     if (note !== null) process.stdout.write(`${note}\n`);
+    const machine = `${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores, ${os.type()} ${os.release()}`;
+    const info = { startedAt, node: process.version, machine, rounds: options.rounds, mode: options.mode, noDelay: options.noDelay, pinning, loadAverage: { start: startLoad, end: os.loadavg() } };
+    const files = writeResults(options.outDir, info, summaries, results);
+    process.stdout.write(`results   ${path.relative(process.cwd(), files.json)} (every sample), ${path.relative(process.cwd(), files.svg)} (chart of the ratios)\n`);
   }
   for (const warning of warnings) process.stdout.write(`warning   ${warning}\n`);
 
@@ -276,7 +309,7 @@ async function main(): Promise<number> {
   for (const section of selection.sections) {
     const script = path.join(repoRoot, section.script);
     if (!existsSync(script)) continue;
-    const args = options.mode === 'quick' ? ['--quick'] : [];
+    const args = [...(options.mode === 'quick' ? ['--quick'] : []), ...(section.name === 'memory' ? ['--rounds', String(options.rounds)] : [])];
     process.stdout.write(`\n${section.name} (${[section.script, ...args].join(' ')})\n`);
     const limit = section.timeoutMs[options.mode];
     const exit = await runInherited(process.execPath, [script, ...args], limit);

@@ -1,14 +1,14 @@
 // Baseline for line-codec columns: node:net with a hand-written '\n' splitter that
 // echoes every complete line plus '\n' and keeps the unterminated tail for later.
 import net from 'node:net';
-import { announceReady, exitOnSigterm, requestedPort } from '../lib/server-contract.ts';
+import { announceReady, exitOnSigterm, noDelayRequested, requestedPort } from '../lib/server-contract.ts';
 
 const NEWLINE = 0x0a;
 const NEWLINE_BUFFER = Buffer.from('\n');
 // Untrusted input is bounded: a line this long without '\n' ends the connection.
 const MAX_LINE_BYTES = 1024 * 1024;
 
-const server = net.createServer((socket) => {
+const server = net.createServer({ noDelay: noDelayRequested() }, (socket) => {
   let pending: Buffer | null = null;
   socket.on('error', () => {});
   socket.on('data', (chunk: Buffer) => {

@@ -2,10 +2,10 @@
 // channel has a subscriber) and the metrics HTTP listener, never scraped (compared with
 // switchboard-event-echo, metrics off, in the same run).
 import { MetricsRegistry, listen, listenMetrics } from '../../src/index.ts';
-import { announceReady, exitOnSigterm, requestedPort } from '../lib/server-contract.ts';
+import { announceReady, exitOnSigterm, noDelayRequested, requestedPort } from '../lib/server-contract.ts';
 
 const server = await listen(
-  { host: '127.0.0.1', port: requestedPort() },
+  { host: '127.0.0.1', port: requestedPort(), noDelay: noDelayRequested() },
   {
     data(session, chunk) {
       session.write(chunk);

@@ -4,10 +4,10 @@
 // loadgen's binary payload contains CR LF pairs, so its echo would not be byte-exact. Lines
 // are zero-copy views where they lie in one chunk; `send` writes the line and the '\n'.
 import { createDelimiterCodec, framed, listen } from '../../src/index.ts';
-import { announceReady, exitOnSigterm, requestedPort } from '../lib/server-contract.ts';
+import { announceReady, exitOnSigterm, noDelayRequested, requestedPort } from '../lib/server-contract.ts';
 
 const server = await listen(
-  { host: '127.0.0.1', port: requestedPort() },
+  { host: '127.0.0.1', port: requestedPort(), noDelay: noDelayRequested() },
   framed(() => createDelimiterCodec({ delimiter: '\n', maxFrameLength: 1024 * 1024 }), {
     frame(session, line) {
       session.send(line);

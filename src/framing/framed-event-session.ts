@@ -13,7 +13,7 @@ import { CloseCause, type CloseReason } from '../tcp/close-reason.ts';
 import type { ConnectionInfo } from '../tcp/connection-info.ts';
 import { EventSession } from '../tcp/event-session.ts';
 import { isThenable, type TcpEventHandler } from '../tcp/tcp-handlers.ts';
-import { writeData } from '../tcp/socket-write.ts';
+import { coalescingLimit, writeData } from '../tcp/socket-write.ts';
 import { HANDLER_THREW, SessionState, sessionOf, type SessionHost } from '../tcp/tcp-session.ts';
 import type { TlsInfo } from '../tls/describe-tls.ts';
 import type { StartTlsOptions } from '../tls/server-tls.ts';
@@ -266,10 +266,10 @@ export class FramedEventSession<In, Out> extends EventSession {
     }
   }
 
-  /** While corked, hand the kernel what is queued once it reaches the watermark, so a long reply never piles up. */
+  /** While corked, hand the kernel what is queued once it reaches the watermark (or the output cap), so a long reply never piles up. */
   #flushIfFull(queued: boolean): boolean {
     const socket = this.socket;
-    if (socket.writableCorked > 0 && socket.writableLength >= socket.writableHighWaterMark) {
+    if (socket.writableCorked > 0 && socket.writableLength >= coalescingLimit(socket, this.outputCap)) {
       socket.uncork();
       socket.cork();
     }

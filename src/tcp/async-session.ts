@@ -8,7 +8,7 @@ import type { CloseReason } from './close-reason.ts';
 import type { ConnectionInfo } from './connection-info.ts';
 import { ErrorCode, SwitchboardError, opErrorFromSystem } from '../core/errors.ts';
 import { SessionState, TcpSession, sessionOf, type SessionHost } from './tcp-session.ts';
-import { writeData, type WriteData } from './socket-write.ts';
+import { coalescingLimit, writeData, type WriteData } from './socket-write.ts';
 
 /** Bytes buffered for `read()` before the socket stops reading from the kernel. */
 const READ_HIGH_WATERMARK = 64 * 1024;
@@ -22,6 +22,17 @@ interface PendingRead {
 
 const DONE: IteratorResult<Buffer> = Object.freeze({ done: true, value: undefined });
 
+// One executor for every pending read, so a read that waits allocates its promise and nothing
+// else of ours: the executor runs synchronously inside `new Promise`, and #take stores what it
+// captured at once.
+let capturedResolve: PendingRead['resolve'] = noopResolve;
+let capturedReject: PendingRead['reject'] = noopResolve;
+function captureResolvers(resolve: PendingRead['resolve'], reject: PendingRead['reject']): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+function noopResolve(): void {}
+
 // The shared socket listener (no closure per session) that hands bytes to the owning session.
 function onSocketData(this: Socket, chunk: Buffer): void {
   sessionOf<AsyncSession>(this).socketData(chunk);
@@ -30,20 +41,39 @@ const noop = (): void => {};
 const RESOLVED = Promise.resolve();
 const EMPTY = Buffer.alloc(0);
 
+// A write corked for coalescing is flushed at the latest once the current turn's ticks and
+// microtasks have run (before any I/O): a session function that writes and then waits on
+// something else than its peer never holds bytes back.
+function flushCorkedTurn(session: AsyncSession): void {
+  session.flushWrites();
+}
+
 /**
  * A TCP session in async style.
  * @example
  * for await (const chunk of session) await session.write(chunk);
  */
 export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
-  #chunks: Buffer[] = [];
+  /** Chunks no reader has taken yet; created when the first one has to wait. */
+  #chunks: Buffer[] | undefined;
   #queuedBytes = 0;
-  #readers: PendingRead[] = [];
+  /**
+   * The waiting reader, kept in fields: one `for await` loop never has more than one, and a
+   * record per read would be garbage per chunk. Further concurrent `read()`s queue behind it.
+   */
+  #readResolve: PendingRead['resolve'] | undefined;
+  #readReject: PendingRead['reject'] | undefined;
+  #readIterating = false;
+  #moreReaders: PendingRead[] | undefined;
   #eof = false;
   /** Reading is held because {@link READ_HIGH_WATERMARK} bytes wait for a reader. */
   #full = false;
   /** The session function has settled: nothing will read again. */
   #served = false;
+  /** Writes since the last chunk was handed to a reader: from the second on they are coalesced. */
+  #writesSinceRead = 0;
+  /** This session corked its socket to coalesce writes; {@link flushWrites} uncorks it. */
+  #corked = false;
 
   /** @internal Created by the server for each accepted connection. */
   constructor(id: number, socket: Socket, info: ConnectionInfo, host: SessionHost, idleTimeout: number) {
@@ -53,6 +83,7 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
 
   /** STARTTLS: reading leaves the plaintext socket; chunks not yet read are plaintext that followed the command. */
   protected override detachReader(): number {
+    this.flushWrites(); // the go-ahead follows what was written before it
     this.socket.off('data', onSocketData);
     return this.#queuedBytes;
   }
@@ -72,17 +103,28 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
 
   /** One read for `read()` or for the iterator, which gets its result object without a second promise. */
   #take(iterating: boolean): Promise<Buffer | null | IteratorResult<Buffer>> {
-    const chunk = this.#chunks.shift();
+    const chunk = this.#chunks?.shift();
     if (chunk !== undefined) {
       this.#queuedBytes -= chunk.length;
       if (this.#full && this.#queuedBytes < READ_HIGH_WATERMARK) {
         this.#full = false;
         this.release();
       }
+      this.#writesSinceRead = 0;
       return Promise.resolve(iterating ? { done: false, value: chunk } : chunk);
     }
     if (this.#eof || this.sessionState === SessionState.CLOSED) return this.#settledEnd(iterating);
-    const pending = new Promise<Buffer | null | IteratorResult<Buffer>>((resolve, reject) => this.#readers.push({ resolve, reject, iterating }));
+    // Waiting on the peer: what the replies to its last bytes coalesced goes out now.
+    if (this.#corked) this.flushWrites();
+    const pending = new Promise<Buffer | null | IteratorResult<Buffer>>(captureResolvers);
+    if (this.#readResolve === undefined) {
+      this.#readResolve = capturedResolve;
+      this.#readReject = capturedReject;
+      this.#readIterating = iterating;
+    } else {
+      (this.#moreReaders ??= []).push({ resolve: capturedResolve, reject: capturedReject, iterating });
+    }
+    capturedResolve = capturedReject = noopResolve;
     this.becameIdle(); // waiting on the peer: a graceful server close may half-close now
     return pending;
   }
@@ -100,10 +142,31 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
     const overflow = this.outputOverflow();
     if (overflow !== undefined) return handledRejection(overflow);
     this.lastActivity = performance.now();
+    // The first write after a read goes straight out (one reply per read pays nothing); later
+    // ones, until the session waits on its peer again, are coalesced into one writev.
+    if (this.#writesSinceRead++ > 0 && !this.#corked) {
+      this.#corked = true;
+      socket.cork();
+      process.nextTick(flushCorkedTurn, this);
+    }
     writeData(socket, data); // a failure surfaces on the socket and closes the session
+    if (this.#corked) {
+      // Held in the process for the turn, below the watermark: taken, as far as backpressure goes.
+      if (socket.writableLength < coalescingLimit(socket, this.outputCap)) return RESOLVED;
+      this.flushWrites();
+    }
     // The common case: the bytes went straight to the kernel, so there is nothing to wait for.
     if (socket.writableLength === 0) return RESOLVED;
     return this.#flushed();
+  }
+
+  /** Hands the kernel what coalescing held back (a no-op unless this session corked its socket). @internal */
+  flushWrites(): void {
+    if (!this.#corked) return;
+    this.#corked = false;
+    // end() flushes a corked socket itself, and destroy() drops its queue: nothing left to uncork then.
+    const socket = this.socket;
+    if (socket.writableCorked > 0) socket.uncork();
   }
 
   /** Resolves once every byte queued so far has reached the kernel. */
@@ -121,10 +184,12 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
 
   /** Iterates incoming chunks until end of stream. Leaving the loop early does not close the session. */
   [Symbol.asyncIterator](): AsyncIterator<Buffer> {
-    return {
-      next: () => this.#take(true) as Promise<IteratorResult<Buffer>>,
-      return: () => Promise.resolve({ done: true, value: undefined }),
-    };
+    return new SessionIterator(this);
+  }
+
+  /** The iterator's `next()`. @internal */
+  nextResult(): Promise<IteratorResult<Buffer>> {
+    return this.#take(true) as Promise<IteratorResult<Buffer>>;
   }
 
   /**
@@ -170,11 +235,11 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
 
   /** A reader waits on the peer, or the session function has returned. */
   protected get awaitingPeer(): boolean {
-    return this.#readers.length > 0 || this.#served;
+    return this.#readResolve !== undefined || this.#served;
   }
 
   protected override inputDiscarded(): void {
-    this.#chunks = [];
+    this.#chunks = undefined;
     this.#queuedBytes = 0;
     if (this.#full) {
       this.#full = false;
@@ -184,9 +249,7 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
 
   protected peerEnded(): void {
     this.#eof = true;
-    const readers = this.#readers;
-    this.#readers = [];
-    for (const reader of readers) reader.resolve(reader.iterating ? DONE : null);
+    for (let reader = this.#nextReader(); reader !== undefined; reader = this.#nextReader()) reader.resolve(reader.iterating ? DONE : null);
   }
 
   protected idled(): void {
@@ -194,12 +257,27 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
   }
 
   protected closedWith(reason: CloseReason): void {
-    const readers = this.#readers;
-    this.#readers = [];
-    for (const reader of readers) {
+    for (let reader = this.#nextReader(); reader !== undefined; reader = this.#nextReader()) {
       if (reason.error && !this.#eof) reader.reject(reason.error);
       else reader.resolve(reader.iterating ? DONE : null);
     }
+  }
+
+  /** Takes the longest-waiting reader off the queue (as a record: only the end and the close walk several). */
+  #nextReader(): PendingRead | undefined {
+    const resolve = this.#readResolve;
+    if (resolve === undefined) return undefined;
+    const reader: PendingRead = { resolve, reject: this.#readReject!, iterating: this.#readIterating };
+    this.#shiftReader();
+    return reader;
+  }
+
+  /** The first reader has been served: the next queued one, if any, takes its place. */
+  #shiftReader(): void {
+    const next = this.#moreReaders?.shift();
+    this.#readResolve = next?.resolve;
+    this.#readReject = next?.reject;
+    this.#readIterating = next?.iterating ?? false;
   }
 
   #settledEnd(iterating: boolean): Promise<Buffer | null | IteratorResult<Buffer>> {
@@ -217,9 +295,14 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
   socketData(chunk: Buffer): void {
     if (this.discarding) return;
     this.lastActivity = performance.now();
-    const reader = this.#readers.shift();
-    if (reader) return reader.resolve(reader.iterating ? { done: false, value: chunk } : chunk);
-    this.#chunks.push(chunk);
+    const resolve = this.#readResolve;
+    if (resolve !== undefined) {
+      const iterating = this.#readIterating;
+      this.#shiftReader();
+      this.#writesSinceRead = 0;
+      return resolve(iterating ? { done: false, value: chunk } : chunk);
+    }
+    (this.#chunks ??= []).push(chunk);
     this.#queuedBytes += chunk.length;
     if (!this.#full && this.#queuedBytes >= READ_HIGH_WATERMARK) {
       this.#full = true;
@@ -233,4 +316,21 @@ export function handledRejection<T>(error: SwitchboardError): Promise<T> {
   const promise = Promise.reject<T>(error);
   promise.catch(noop);
   return promise;
+}
+
+/** The iterator of a session: one small object per loop, its methods on the prototype. */
+class SessionIterator implements AsyncIterator<Buffer> {
+  readonly #session: AsyncSession;
+
+  constructor(session: AsyncSession) {
+    this.#session = session;
+  }
+
+  next(): Promise<IteratorResult<Buffer>> {
+    return this.#session.nextResult();
+  }
+
+  return(): Promise<IteratorResult<Buffer>> {
+    return Promise.resolve(DONE);
+  }
 }

@@ -8,7 +8,7 @@ import type { CloseReason } from './close-reason.ts';
 import type { ConnectionInfo } from './connection-info.ts';
 import { isThenable, type TcpEventHandler } from './tcp-handlers.ts';
 import { SessionState, TcpSession, sessionOf, type SessionHost } from './tcp-session.ts';
-import { writeData, type WriteData } from './socket-write.ts';
+import { coalescingLimit, writeData, type WriteData } from './socket-write.ts';
 
 // Shared socket listeners (no closure per session) that hand the event to the owning session.
 function onSocketData(this: Socket, chunk: Buffer): void {
@@ -27,6 +27,11 @@ export class EventSession extends TcpSession {
   readonly #handler: TcpEventHandler;
   /** The user's own pause: one hold on reading, kept apart from the library's holds. */
   #paused = false;
+  /**
+   * Writes made by the running `data` handler call, or -1 outside one: from its second write on
+   * the socket is corked, and uncorked as the handler returns, so they leave in one writev.
+   */
+  #handlerWrites = -1;
 
   /** @internal Created by the server for each accepted connection. */
   constructor(id: number, socket: Socket, info: ConnectionInfo, host: SessionHost, idleTimeout: number, handler: TcpEventHandler) {
@@ -45,8 +50,17 @@ export class EventSession extends TcpSession {
 
   /** STARTTLS: the listeners leave the plaintext socket; what follows the command is in the caller's parser. */
   protected override detachReader(): number {
+    this.#flushHandlerWrites(); // the go-ahead follows what the handler wrote before it
     this.socket.off('data', onSocketData).off('drain', onSocketDrain);
     return 0;
+  }
+
+  /** Uncorks what the running `data` handler's writes held back; later writes of it go straight out. */
+  #flushHandlerWrites(): void {
+    const corked = this.#handlerWrites > 1;
+    this.#handlerWrites = -1;
+    // end() in the handler flushed it already (Node uncorks on end).
+    if (corked && this.socket.writableCorked > 0) this.socket.uncork();
   }
 
   /** Calls the `open` handler; reading waits while a promise it returns is pending. @internal */
@@ -65,8 +79,19 @@ export class EventSession extends TcpSession {
    */
   write(data: WriteData): boolean {
     if (this.sessionState !== SessionState.OPEN || this.outputOverflow() !== undefined) return false;
-    this.lastActivity = performance.now();
-    return writeData(this.socket, data);
+    const socket = this.socket;
+    // Inside the data handler the chunk's arrival has just stamped the activity time.
+    if (this.#handlerWrites < 0) this.lastActivity = performance.now();
+    else if (this.#handlerWrites++ === 1) socket.cork();
+    const queued = writeData(socket, data);
+    // Corked: a long reply still reaches the kernel once a watermark's worth (or the cap's) is queued.
+    if (this.#handlerWrites > 1 && socket.writableCorked > 0 && socket.writableLength >= coalescingLimit(socket, this.outputCap)) {
+      socket.uncork();
+      socket.cork();
+      // What the kernel did not take is the backpressure, as for an uncorked write.
+      return socket.writableLength < socket.writableHighWaterMark;
+    }
+    return queued;
   }
 
   /**
@@ -138,7 +163,10 @@ export class EventSession extends TcpSession {
     if (this.discarding) return;
     this.lastActivity = performance.now();
     const handler = this.#handler;
+    this.#handlerWrites = 0;
     const result = this.callHandler('data', handler.data!, handler, chunk);
+    // Two writes or more: the second corked the socket (unless startTls() flushed it meanwhile).
+    this.#flushHandlerWrites();
     if (result !== undefined && isThenable(result)) this.#awaitHandler(result, 'data');
   }
 

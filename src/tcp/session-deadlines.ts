@@ -52,13 +52,16 @@ export class SessionDeadlines {
     this.#sweep?.start();
   }
 
-  /** No session is left: nothing to sweep. */
-  idle(): void {
-    this.#sweep?.stop();
-  }
+  /**
+   * No session is left: the sweep stops at its next tick if none has opened by then, rather than
+   * now, so a server whose sessions come and go one at a time does not set and clear an
+   * interval per connection (the timer is unref'd: it never holds the process).
+   */
+  idle(): void {}
 
   /** `now` is the sweep's monotonic clock (performance.now()): a wall-clock step moves no deadline. */
   #check(now: number): void {
+    if (this.#sessions.size === 0) return this.#sweep?.stop();
     const firstByte = this.#firstByteTimeout;
     const lifetime = this.#maxLifetime;
     const checkIdle = this.#checkIdle;

@@ -348,6 +348,11 @@ export abstract class TcpSession {
     return true;
   }
 
+  /** The server's `maxBufferedOutput` (0 = no cap), for the write paths that coalesce. */
+  protected get outputCap(): number {
+    return this.#host.maxBufferedOutput;
+  }
+
   /**
    * Checked before each write: when the output already queued is above `maxBufferedOutput`, the
    * peer is not reading; the session is reset with `SWB_ERR_OUTPUT_OVERFLOW` and the error is returned.

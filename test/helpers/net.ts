@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 
 /** Whether `ss` (iproute2) is installed, for tests that read the kernel's view of a socket. */
 export const hasSs = ((): boolean => {
@@ -153,4 +154,22 @@ export { assertNoLeakedHandles, openNetworkHandles } from '../../src/testing/lea
 /** A promise and its resolver, for events a test waits on. */
 export function deferred<T = void>(): PromiseWithResolvers<T> {
   return Promise.withResolvers<T>();
+}
+
+/**
+ * STARTTLS from the client side, once the go-ahead has arrived: a TLS handshake over `socket`
+ * (trusting `ca`, name `localhost`), then one `ping` that the server must echo over TLS. Resolves
+ * with the echo; the TLS socket is destroyed afterwards.
+ */
+export async function upgradeAndEcho(socket: Socket, ca: string, ping = 'ping'): Promise<string> {
+  const secure = tlsConnect({ socket, ca, servername: 'localhost' });
+  secure.on('error', () => {});
+  try {
+    await within(new Promise((resolve) => secure.once('secureConnect', resolve)), 'the TLS handshake');
+    const echoed = new Promise<string>((resolve) => secure.once('data', (data: Buffer) => resolve(data.toString())));
+    secure.write(ping);
+    return await within(echoed, 'the echo over TLS');
+  } finally {
+    secure.destroy();
+  }
 }
