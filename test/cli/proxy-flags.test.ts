@@ -30,7 +30,7 @@ describe('--proxy-protocol and --proxy-untrusted', () => {
     it('refuses a bad entry, a bad policy and --proxy-untrusted alone, naming the flag', () => {
       const cases: [Parameters<typeof readProxyFlags>[0], RegExp][] = [
         [{ 'proxy-protocol': ['127.0.0.1,lb.example'] }, /^--proxy-protocol "lb\.example": expected addresses or CIDR prefixes/],
-        [{ 'proxy-protocol': ['10.0.0.0/33'] }, /^--proxy-protocol "10\.0\.0\.0\/33"/],
+        [{ 'proxy-protocol': ['198.18.0.0/33'] }, /^--proxy-protocol "198\.18\.0\.0\/33"/],
         [{ 'proxy-protocol': ['127.0.0.1'], 'proxy-untrusted': 'guess' }, /^--proxy-untrusted "guess": must be refuse or direct/],
         [{ 'proxy-untrusted': 'direct' }, /^--proxy-untrusted needs --proxy-protocol/],
       ];
