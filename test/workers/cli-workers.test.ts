@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startCli } from '../cli/cli-process.ts';
 import { until } from '../helpers/net.ts';
+import { processAlive as alive } from '../helpers/process-alive.ts';
 
 const MODULE = fileURLToPath(new URL('./fixtures/pid-echo.ts', import.meta.url));
 
@@ -14,15 +15,6 @@ async function runToExit(t: import('node:test').TestContext, args: readonly stri
   const cli = startCli(t, args, env);
   const exit = await cli.exit(30_000);
   return { ...exit, stderr: cli.stderr.text };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('switchboard run --workers', () => {

@@ -5,6 +5,7 @@ import { connect, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { describe, it, type TestContext } from 'node:test';
 import { hasSs, until, within } from '../helpers/net.ts';
+import { processAlive as alive } from '../helpers/process-alive.ts';
 import { serveWorkers, type ServeWorkersOptions, type WorkerSet } from '../../src/workers/worker-set.ts';
 import { workerSetMetrics } from '../../src/workers/worker-metrics.ts';
 
@@ -27,15 +28,6 @@ function greet(port: number): Promise<number> {
     });
     socket.once('error', reject);
   });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('serveWorkers', () => {
