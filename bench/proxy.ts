@@ -10,8 +10,8 @@
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { ProxyHeaderParser, encodeProxyHeader, parseProxyHeader } from '../src/proxy/index.ts';
-import type { ProxyHeaderInit } from '../src/proxy/index.ts';
+import { ProxyHeaderParser, encodeProxyHeader, parseProxyHeader } from '../src/index.ts';
+import type { ProxyHeaderInit } from '../src/index.ts';
 
 const { values } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, ms: { type: 'string' }, rounds: { type: 'string' } },

@@ -34,14 +34,14 @@ export { TLS_DEFAULTS } from './tls/tls-options.ts';
 export type { TlsOptions, TlsMode, TlsCredentials, TlsVersion, Pem, SniCallback, SniSelection, AlpnCallback } from './tls/tls-options.ts';
 export type { TlsInfo, TlsPeerCertificate } from './tls/describe-tls.ts';
 export type { CertificateSummary, ExpiringCertificate } from './tls/certificates.ts';
-export { ProxyHeaderParser, parseProxyHeader, encodeProxyHeader, ProxyProtocolError, crc32c, DEFAULT_MAX_PROXY_HEADER_BYTES } from './proxy/index.ts';
+export { ProxyHeaderParser, parseProxyHeader } from './proxy/proxy-parser.ts';
+export type { ProxyCompleteResult, ProxyFailedResult, ProxyParseResult, ProxyParserOptions, ProxyPartialResult } from './proxy/proxy-parser.ts';
+export { encodeProxyHeader } from './proxy/proxy-encoder.ts';
+export { ProxyProtocolError } from './proxy/proxy-error.ts';
+export type { ProxyErrorCode } from './proxy/proxy-error.ts';
+export { crc32c } from './proxy/crc32c.ts';
+export { DEFAULT_MAX_PROXY_HEADER_BYTES } from './proxy/proxy-header.ts';
 export type {
-  ProxyCompleteResult,
-  ProxyFailedResult,
-  ProxyParseResult,
-  ProxyParserOptions,
-  ProxyPartialResult,
-  ProxyErrorCode,
   ProxyAddress,
   ProxyAddressInit,
   ProxyCommand,
@@ -57,7 +57,7 @@ export type {
   ProxyTlvsInit,
   ProxyTransport,
   ProxyUnixAddress,
-} from './proxy/index.ts';
+} from './proxy/proxy-header.ts';
 export { DEFAULT_PROXY_TIMEOUT, MIN_PROXY_TIMEOUT } from './proxy/proxy-options.ts';
 export type { ProxyProtocolOptions, UdpProxyProtocolOptions, ProxyUntrustedPolicy } from './proxy/proxy-options.ts';
 export type { ProxyInfo, ProxyPeer } from './proxy/proxy-info.ts';

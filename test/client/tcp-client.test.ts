@@ -16,7 +16,7 @@ import {
   framed,
   type CloseReason,
 } from '../../src/index.ts';
-import { parseProxyHeader } from '../../src/proxy/index.ts';
+import { parseProxyHeader } from '../../src/index.ts';
 import { listenLocal } from '../../src/testing/index.ts';
 import { createTestCertificates } from '../helpers/certs.ts';
 import { deferred, until, within } from '../helpers/net.ts';

@@ -22,7 +22,7 @@ import {
   type SessionOpenMessage,
   type TlsHandshakeContext,
 } from '../../src/index.ts';
-import { encodeProxyHeader } from '../../src/proxy/index.ts';
+import { encodeProxyHeader } from '../../src/index.ts';
 import { connectionRejectChannel, datagramDropChannel, proxyHeaderChannel, serverListenChannel, sessionCloseChannel, sessionOpenChannel, tlsHandshakeChannel } from '../../src/server/diagnostics.ts';
 import { createTestCertificates, pemPair, type TestCertificates } from '../helpers/certs.ts';
 import { listenLocal, until, within } from '../helpers/net.ts';

@@ -9,7 +9,7 @@ import { connect, type Socket } from 'node:net';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { CloseCause, MetricsRegistry, RejectCause, listenUdp, type TcpServer, type UdpServer } from '../../src/index.ts';
-import { encodeProxyHeader } from '../../src/proxy/index.ts';
+import { encodeProxyHeader } from '../../src/index.ts';
 import { createTestCertificates, pemPair, type TestCertificates } from '../helpers/certs.ts';
 import { listenLocal, until, within } from '../helpers/net.ts';
 import { createSeededRandom } from '../helpers/seeded-random.ts';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidOptionError } from '../../src/core/errors.ts';
-import { encodeProxyHeader, parseProxyHeader } from '../../src/proxy/index.ts';
-import type { ProxyHeader, ProxyHeaderInit } from '../../src/proxy/index.ts';
+import { encodeProxyHeader, parseProxyHeader } from '../../src/index.ts';
+import type { ProxyHeader, ProxyHeaderInit } from '../../src/index.ts';
 import { CRC32C_PLACEHOLDER, inet, ipv4Block, ipv6Block, relayed, sealCrc32c, ssl, sslValue, tlv, tlvs, unattributed, unixBlock, v2 } from './wire.ts';
 
 const v4 = { source: { address: '203.0.113.7', port: 51000 }, destination: { address: '192.0.2.1', port: 443 } };

@@ -5,8 +5,8 @@
  * and never more held than one header.
  */
 import assert from 'node:assert/strict';
-import { ProxyHeaderParser, ProxyProtocolError } from '../../src/proxy/index.ts';
-import type { ProxyHeader, ProxyParserOptions } from '../../src/proxy/index.ts';
+import { ProxyHeaderParser, ProxyProtocolError } from '../../src/index.ts';
+import type { ProxyHeader, ProxyParserOptions } from '../../src/index.ts';
 import { createSeededRandom, splitAt, splitRandomly } from '../helpers/seeded-random.ts';
 
 /** What feeding a stream came to. */

@@ -13,8 +13,8 @@
  */
 import assert from 'node:assert/strict';
 import { SocketAddress } from 'node:net';
-import { encodeProxyHeader, parseProxyHeader } from '../../src/proxy/index.ts';
-import type { ProxyHeader, ProxyHeaderInit, ProxyParserOptions, ProxyRawTlv, ProxySslInfo, ProxySslInit, ProxyTlvs } from '../../src/proxy/index.ts';
+import { encodeProxyHeader, parseProxyHeader } from '../../src/index.ts';
+import type { ProxyHeader, ProxyHeaderInit, ProxyParserOptions, ProxyRawTlv, ProxySslInfo, ProxySslInit, ProxyTlvs } from '../../src/index.ts';
 import { fuzzReplayCommand } from '../helpers/fuzz-runner.ts';
 import { createSeededRandom, splitRandomly } from '../helpers/seeded-random.ts';
 import type { SeededRandom } from '../helpers/seeded-random.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ErrorCode, InvalidOptionError, SwitchboardError } from '../../src/core/errors.ts';
-import { DEFAULT_MAX_PROXY_HEADER_BYTES, ProxyHeaderParser, ProxyProtocolError, parseProxyHeader } from '../../src/proxy/index.ts';
+import { DEFAULT_MAX_PROXY_HEADER_BYTES, ProxyHeaderParser, ProxyProtocolError, parseProxyHeader } from '../../src/index.ts';
 import { assertEverySplit, failurePoint, feed } from './feed.ts';
 import { inet, ipv4Block, relayed, tlv, tlvs, v2 } from './wire.ts';
 

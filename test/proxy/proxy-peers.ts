@@ -7,7 +7,7 @@ import { connect as netConnect } from 'node:net';
 import { Duplex } from 'node:stream';
 import type { TestContext } from 'node:test';
 import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
-import { encodeProxyHeader, type ProxyHeaderInit } from '../../src/proxy/index.ts';
+import { encodeProxyHeader, type ProxyHeaderInit } from '../../src/index.ts';
 import type { RejectedConnection, TcpServer } from '../../src/index.ts';
 import { connectClient, deferred, within, type TestClient } from '../helpers/net.ts';
 

@@ -3,7 +3,7 @@
  * encoder under test, and the expected header objects they parse to.
  */
 import { crc32c } from '../../src/proxy/crc32c.ts';
-import type { ProxyHeader, ProxyInetAddress, ProxySslInfo, ProxyTlvs } from '../../src/proxy/index.ts';
+import type { ProxyHeader, ProxyInetAddress, ProxySslInfo, ProxyTlvs } from '../../src/index.ts';
 
 /** The v2 signature. */
 export const SIGNATURE = Buffer.from('0d0a0d0a000d0a515549540a', 'hex');
