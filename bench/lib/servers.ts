@@ -53,6 +53,8 @@ export const servers: readonly BenchServer[] = [
   { name: 'switchboard-proxy-v2-echo', script: 'switchboard-proxy-echo.ts', kind: 'proxy', baseline: 'switchboard-direct-echo', requires: ['listen'], targets: { throughput: 0.95 }, loadgenArgs: ['-x', V2_HEADER_HEX] },
   // Issue 17's experiment (docs/native-transport.md): built by experiments/native-transport/run.sh, opt-in.
   { name: 'native-echo', script: 'native-echo.ts', kind: 'tcp', baseline: 'raw-net-echo', optIn: true, targets: { throughput: 1.3 } },
+  { name: 'native-echo-copy', script: 'native-echo-copy.ts', kind: 'tcp', baseline: 'raw-net-echo', optIn: true, targets: { throughput: 1.3 } },
+  { name: 'bun-echo', script: 'bun-echo', kind: 'tcp', baseline: 'raw-net-echo', optIn: true, executable: 'experiments/native-transport/bun/bun-echo.sh' },
   { name: 'c-epoll-echo', script: 'c-epoll-echo', kind: 'tcp', baseline: 'raw-net-echo', optIn: true, executable: 'experiments/native-transport/build/epoll-echo' },
   { name: 'switchboard-udp-echo', script: 'switchboard-udp-echo.ts', kind: 'udp', baseline: 'raw-dgram-echo', requires: ['listenUdp'], targets: { throughput: 0.97 } },
 ];
