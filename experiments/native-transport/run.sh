@@ -29,6 +29,6 @@ case "${1:-}" in
   --bench)
     shift
     cd "$repo"
-    exec "$node" bench/run.ts --only native-echo,c-epoll-echo,switchboard-event-echo "$@" ;;
+    exec "$node" bench/run.ts --only native-echo,native-echo-copy,c-epoll-echo,bun-echo,switchboard-event-echo "$@" ;;
 esac
 exec "$node" --conditions=switchboard-source --test --test-timeout=60000 "$here"/test/*.test.ts

@@ -68,7 +68,10 @@ export interface NativeListenOptions {
   highWaterMark?: number;
   /** 0 disables. @default 1048576 */
   maxBufferedOutput?: number;
-  /** Give `data` an owned copy of each chunk (Switchboard's contract) instead of a borrowed view. */
+  /**
+   * Give `data` owned chunks (Switchboard's contract: the handler may keep them) instead of views
+   * of the reused read buffer: one copy of the batch's bytes per loop turn.
+   */
   copyChunks?: boolean;
 }
 
@@ -110,9 +113,20 @@ export function nativeBatchStats(): Readonly<typeof batchStats> {
   return { ...batchStats };
 }
 
-/** The one call per loop turn: every record of the batch, in order. */
-function onBatch(count: number): void {
+/**
+ * Owned chunks (`copyChunks`): the batch's bytes are copied once into one new buffer per batch,
+ * and each chunk is a view of it (one allocation and one memcpy per loop turn, not per chunk).
+ */
+let copyBatches = false;
+
+/** The one call per loop turn: every record of the batch, in order; `bytes` of the read buffer are used. */
+function onBatch(count: number, bytes: number): void {
   const rec = records;
+  let source = readBuffer;
+  if (copyBatches && bytes > 0) {
+    source = Buffer.allocUnsafeSlow(bytes);
+    readBuffer.copy(source, 0, 0, bytes);
+  }
   let reads = 0;
   batchStats.batches++;
   batchStats.records += count;
@@ -137,7 +151,7 @@ function onBatch(count: number): void {
     if (session === undefined || session.generation !== gen) continue; // closed earlier in this batch
     if (type === REC_DATA) {
       reads++;
-      session.received(readBuffer, rec[at + 3]!, rec[at + 4]!);
+      session.received(source, rec[at + 3]!, rec[at + 4]!);
     }
     else if (type === REC_END) session.peerEnded();
     else if (type === REC_DRAIN) session.drained();
@@ -273,9 +287,7 @@ export class NativeSession {
     if (this.#state !== State.OPEN) return;
     const handler = this.server.handler;
     if (!handler.data) return;
-    const view = buffer.subarray(offset, offset + length);
-    const chunk = this.server.copyChunks ? Buffer.from(view) : view;
-    this.server.call(this, 'data', chunk);
+    this.server.call(this, 'data', buffer.subarray(offset, offset + length));
   }
 
   /** @internal */
@@ -433,6 +445,7 @@ export async function listenNative(options: NativeListenOptions, handler: Native
   const fd = Math.floor(result / 65536);
   const server = new NativeServer(handler, options, fd, host, result % 65536);
   openServer = server;
+  copyBatches = server.copyChunks;
   liveServers++;
   native.start();
   return server;

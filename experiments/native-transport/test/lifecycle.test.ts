@@ -281,3 +281,26 @@ test('one call into JavaScript carries several sessions\' reads when they arrive
   assert.ok(end.maxDataPerBatch >= 2, `some batch carried ≥ 2 sessions' data (max ${end.maxDataPerBatch})`);
   assert.ok(end.batches - start.batches < 400, `fewer calls into JavaScript (${end.batches - start.batches}) than the 400 reads`);
 });
+
+test('with copyChunks, chunks kept past their handler stay intact across later batches', async (t) => {
+  const kept: Buffer[] = [];
+  const { port } = await recordingServer(
+    {
+      data(session, chunk) {
+        kept.push(chunk);
+        session.write('.');
+      },
+    },
+    { copyChunks: true },
+  );
+  const client = await connectClient(t, port);
+  const parts: Buffer[] = [];
+  for (let i = 0; i < 20; i++) {
+    const part = Buffer.alloc(1000, 65 + i);
+    parts.push(part);
+    client.send(part);
+    await client.waitForBytes(kept.length + 1); // one '.' per chunk; the next part goes in a later batch
+  }
+  await until(() => Buffer.concat(kept).length === 20_000, 'all 20 parts to arrive');
+  assert.ok(Buffer.concat(kept).equals(Buffer.concat(parts)), 'what was kept was not overwritten by later reads');
+});
