@@ -142,7 +142,7 @@ function select(selectors: readonly string[]) {
   const selectedColumns = onlySections
     ? []
     : columns.filter((c) => columnSelectors.length === 0 || columnSelectors.some((s) => columnMatches(c, s)));
-  const selectedServers = servers.filter((s) => chosenServers.size === 0 || chosenServers.has(s.name));
+  const selectedServers = servers.filter((s) => (chosenServers.size === 0 ? s.optIn !== true : chosenServers.has(s.name)));
   return {
     columns: selectedColumns,
     servers: selectedServers,
@@ -200,7 +200,8 @@ async function main(): Promise<number> {
   const profileDir = path.join(cacheDir, 'profiles');
   if (options.cpuProfile) mkdirSync(profileDir, { recursive: true });
 
-  const serverCommand = (script: string, label: string): [string, string[]] => {
+  const serverCommand = (script: string, label: string, executable?: string): [string, string[]] => {
+    if (executable !== undefined) return pinned(SERVER_CPU, path.join(repoRoot, executable), ['0']);
     const nodeFlags = options.cpuProfile
       ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${label}.cpuprofile`]
       : [];
@@ -241,7 +242,7 @@ async function main(): Promise<number> {
   const results: Results = new Map();
   const warnings = new Set<string>();
   async function measure(column: BenchColumn, server: BenchServer, label: string): Promise<Sample> {
-    const [command, args] = serverCommand(server.script, label);
+    const [command, args] = serverCommand(server.script, label, server.executable);
     let srv;
     try {
       srv = await startServer(command, args, READY_TIMEOUT_MS);

@@ -30,6 +30,10 @@ export interface BenchServer {
   readonly targets?: Targets;
   /** Load generator arguments for this server alone, after the column's (the PROXY header it must be sent). */
   readonly loadgenArgs?: readonly string[];
+  /** An executable (path from the repository root) run with the port instead of Node and `script`. */
+  readonly executable?: string;
+  /** Runs only when `--only` names it (it needs a build step first: experiments/native-transport/run.sh). */
+  readonly optIn?: boolean;
 }
 
 export const servers: readonly BenchServer[] = [
@@ -47,5 +51,10 @@ export const servers: readonly BenchServer[] = [
   { name: 'switchboard-accept-echo', script: 'switchboard-accept-echo.ts', kind: 'proxy', baseline: 'switchboard-direct-echo', requires: ['listen'] },
   { name: 'switchboard-proxy-v1-echo', script: 'switchboard-proxy-echo.ts', kind: 'proxy', baseline: 'switchboard-direct-echo', requires: ['listen'], targets: { throughput: 0.95 }, loadgenArgs: ['-x', V1_HEADER_HEX] },
   { name: 'switchboard-proxy-v2-echo', script: 'switchboard-proxy-echo.ts', kind: 'proxy', baseline: 'switchboard-direct-echo', requires: ['listen'], targets: { throughput: 0.95 }, loadgenArgs: ['-x', V2_HEADER_HEX] },
+  // Issue 17's experiment (docs/native-transport.md): built by experiments/native-transport/run.sh, opt-in.
+  { name: 'native-echo', script: 'native-echo.ts', kind: 'tcp', baseline: 'raw-net-echo', optIn: true, targets: { throughput: 1.3 } },
+  { name: 'native-echo-copy', script: 'native-echo-copy.ts', kind: 'tcp', baseline: 'raw-net-echo', optIn: true, targets: { throughput: 1.3 } },
+  { name: 'bun-echo', script: 'bun-echo', kind: 'tcp', baseline: 'raw-net-echo', optIn: true, executable: 'experiments/native-transport/bun/bun-echo.sh' },
+  { name: 'c-epoll-echo', script: 'c-epoll-echo', kind: 'tcp', baseline: 'raw-net-echo', optIn: true, executable: 'experiments/native-transport/build/epoll-echo' },
   { name: 'switchboard-udp-echo', script: 'switchboard-udp-echo.ts', kind: 'udp', baseline: 'raw-dgram-echo', requires: ['listenUdp'], targets: { throughput: 0.97 } },
 ];
