@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startCli } from '../cli/cli-process.ts';
 import { createTestCertificates } from '../helpers/certs.ts';
-import { within } from '../helpers/net.ts';
+import { TestClient, within } from '../helpers/net.ts';
 import { httpRequest, parseSamples, promtoolCheck, total } from '../observability/scrape.ts';
 
 const PID_ECHO = fileURLToPath(new URL('./fixtures/pid-echo.ts', import.meta.url));
@@ -26,22 +26,11 @@ async function startWorkers(t: import('node:test').TestContext, module: string, 
   return { cli, port: listening!.port, pids };
 }
 
-/** The first line a connection receives. */
-function firstLine(socket: Socket): Promise<string> {
-  return within(
-    new Promise<string>((resolve, reject) => {
-      let text = '';
-      socket.setEncoding('utf8');
-      socket.on('data', (chunk: string) => {
-        text += chunk;
-        const end = text.indexOf('\n');
-        if (end !== -1) resolve(text.slice(0, end));
-      });
-      socket.once('error', reject);
-      socket.once('close', () => reject(new Error(`closed before a line (got ${JSON.stringify(text)})`)));
-    }),
-    'the greeting',
-  );
+/** The first line a connection receives (the socket is left open). */
+async function firstLine(socket: Socket): Promise<string> {
+  const text = await new TestClient(socket).waitForText('\n');
+  if (!text.includes('\n')) throw new Error(`closed before a line (got ${JSON.stringify(text)})`);
+  return text.slice(0, text.indexOf('\n'));
 }
 
 /** One TLS connection (resuming `session` if given): the pid that greeted, whether it resumed, and the session to resume next. */
