@@ -6,12 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { connect as connectTcp, type Socket } from 'node:net';
-import { connect as connectTls, type TLSSocket } from 'node:tls';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startCli } from '../cli/cli-process.ts';
 import { createTestCertificates } from '../helpers/certs.ts';
-import { TestClient, within } from '../helpers/net.ts';
+import { TestClient } from '../helpers/net.ts';
+import { tlsGreeting } from './tls-greeting.ts';
 import { httpRequest, parseSamples, promtoolCheck, total } from '../observability/scrape.ts';
 
 const PID_ECHO = fileURLToPath(new URL('./fixtures/pid-echo.ts', import.meta.url));
@@ -31,20 +31,6 @@ async function firstLine(socket: Socket): Promise<string> {
   const text = await new TestClient(socket).waitForText('\n');
   if (!text.includes('\n')) throw new Error(`closed before a line (got ${JSON.stringify(text)})`);
   return text.slice(0, text.indexOf('\n'));
-}
-
-/** One TLS connection (resuming `session` if given): the pid that greeted, whether it resumed, and the session to resume next. */
-async function tlsGreeting(port: number, ca: string, session?: Buffer): Promise<{ pid: number; reused: boolean; session: Buffer | undefined }> {
-  const socket: TLSSocket = connectTls({ host: '127.0.0.1', port, ca, servername: 'localhost', ...(session && { session }) });
-  // TLS 1.3 sends its tickets after the handshake; the client reports them after the first data.
-  const ticket = within(new Promise<Buffer>((resolve) => socket.once('session', resolve)), 'a session ticket');
-  ticket.catch(() => {});
-  try {
-    const line = await firstLine(socket);
-    return { pid: Number(/^pid (\d+)/.exec(line)?.[1]), reused: socket.isSessionReused(), session: session === undefined ? await ticket : undefined };
-  } finally {
-    socket.destroy();
-  }
 }
 
 describe('switchboard run --workers --tls-cert', () => {
