@@ -20,6 +20,7 @@ function send(message: WorkerMessage): void {
 
 async function main(): Promise<void> {
   const settings = JSON.parse(process.env[WORKER_ENV] ?? 'null') as WorkerSettings | null;
+  delete process.env[WORKER_ENV]; // it holds the ticket keys: not for the programs the module may start
   if (settings === null || process.send === undefined) {
     process.stderr.write('switchboard worker: started without a primary (no IPC channel or settings)\n');
     process.exitCode = 1;

@@ -5,7 +5,10 @@
  * passed sockets, with its code.
  */
 import assert from 'node:assert/strict';
+import { copyFile } from 'node:fs/promises';
 import { connect as connectTcp, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { connect as connectTls } from 'node:tls';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startCli } from '../cli/cli-process.ts';
@@ -50,6 +53,38 @@ describe('switchboard run --workers --tls-cert', () => {
       resumedBy.set(next.pid, (resumedBy.get(next.pid) ?? 0) + 1);
     }
     assert.deepEqual([...resumedBy.keys()].sort(), [...pids].sort(), `both workers resumed it: ${JSON.stringify([...resumedBy])}`);
+    assert.deepEqual(await cli.stop(10_000), { code: 0, signal: null });
+  });
+
+  it('re-reads the TLS files in every worker on SIGHUP', async (t) => {
+    const certs = await createTestCertificates(t);
+    const cert = join(certs.dir, 'live.pem');
+    const key = join(certs.dir, 'live.key');
+    await copyFile(certs.server.certPath, cert);
+    await copyFile(certs.server.keyPath, key);
+    const { cli, port, pids } = await startWorkers(t, PID_ECHO, ['--tls-cert', cert, '--tls-key', key]);
+    /** The certificate's CN, and the pid that greeted. */
+    const subject = async (): Promise<[string, number]> => {
+      const socket = connectTls({ host: '127.0.0.1', port, ca: certs.ca.cert, checkServerIdentity: () => undefined });
+      try {
+        const line = await new TestClient(socket).waitForText('\n');
+        return [String(socket.getPeerCertificate().subject.CN), Number(/^pid (\d+)/.exec(line)?.[1])];
+      } finally {
+        socket.destroy();
+      }
+    };
+    assert.equal((await subject())[0], 'localhost');
+    await copyFile(certs.a.certPath, cert);
+    await copyFile(certs.a.keyPath, key);
+    cli.signal('SIGHUP');
+    await cli.stdout.waitFor(/^SIGHUP: TLS certificates re-read from .* by 2 worker\(s\)$/, 'the reload line', 10_000);
+    const seen = new Set<number>();
+    for (let i = 0; i < 40 && seen.size < 2; i++) {
+      const [cn, pid] = await subject();
+      assert.equal(cn, 'a.test', `connection ${i} (pid ${pid})`);
+      seen.add(pid);
+    }
+    assert.deepEqual([...seen].sort(), [...pids].sort(), 'both workers serve the new certificate');
     assert.deepEqual(await cli.stop(10_000), { code: 0, signal: null });
   });
 

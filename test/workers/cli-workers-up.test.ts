@@ -4,15 +4,17 @@
  * endpoint summing them; and a reload that replaces a changed service's workers.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as connectTls } from 'node:tls';
 import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../../src/cli/config/load-config.ts';
 import { runCliToExit, startCli, type CliProcess } from '../cli/cli-process.ts';
 import { tcpExchange, udpClient } from '../cli/clients.ts';
+import { createTestCertificates } from '../helpers/certs.ts';
 import { TestClient, until } from '../helpers/net.ts';
 import { processAlive as alive } from '../helpers/process-alive.ts';
 import { httpRequest, parseSamples, promtoolCheck, total } from '../observability/scrape.ts';
@@ -104,6 +106,39 @@ describe('switchboard up with workers', () => {
     assert.equal(total(samples, 'switchboard_udp_datagrams_received_total', { service: 'echo' }), 1);
     assert.deepEqual(await cli.stop(15_000), { code: 0, signal: null });
     await until(() => [...echoPids, ...pidsPids].every((pid) => !alive(pid)), 'every worker gone', 5_000);
+  });
+
+  it('on SIGHUP with only new TLS material, every worker re-reads the files in place (the same pids)', async (t) => {
+    const dir = await tempDir(t);
+    const certs = await createTestCertificates(t);
+    const cert = join(dir, 'live.pem');
+    const key = join(dir, 'live.key');
+    await copyFile(certs.server.certPath, cert);
+    await copyFile(certs.server.keyPath, key);
+    const file = join(dir, 'switchboard.toml');
+    const text = `[services.pids]\nmodule = ${JSON.stringify(PID_ECHO)}\nlisten = ["127.0.0.1:0"]\nworkers = 2\ntls-cert = "live.pem"\ntls-key = "live.key"\n`;
+    await writeFile(file, text);
+    const cli = startCli(t, ['up', file, '--drain-timeout', '1s']);
+    const [listening] = await cli.listening(1, 30_000);
+    await cli.stdout.waitFor(/^up: /, 'the up line', 20_000);
+    const pids = await workerPids(cli, 'pids');
+    await copyFile(certs.a.certPath, cert);
+    await copyFile(certs.a.keyPath, key);
+    const from = cli.stdout.lines.length;
+    cli.signal('SIGHUP');
+    await cli.stdout.waitFor(/^reloaded /, 'the reload', 30_000, from);
+    assert.match(cli.stdout.lines.slice(from).join('\n'), /reload: pids: TLS material re-read from .*live\.pem by every worker/);
+    const seen = new Set<number>();
+    for (let i = 0; i < 40 && seen.size < 2; i++) {
+      const socket = connectTls({ host: '127.0.0.1', port: listening!.port, ca: certs.ca.cert, checkServerIdentity: () => undefined });
+      const client = new TestClient(socket);
+      const line = await client.waitForText('\n');
+      assert.equal(String(socket.getPeerCertificate().subject.CN), 'a.test', line);
+      seen.add(Number(/^pid (\d+)/.exec(line)?.[1]));
+      await client.close();
+    }
+    assert.deepEqual([...seen].sort(), [...pids].sort(), 'the same workers, both on the new certificate');
+    assert.deepEqual(await cli.stop(15_000), { code: 0, signal: null });
   });
 
   it('on SIGHUP replaces a changed service with new workers beside the old (which drain and exit), and leaves an unchanged one alone', async (t) => {

@@ -63,6 +63,7 @@ export class Supervisor implements Stoppable {
   /** The services on workers, by name (a name is in one map or the other). */
   readonly #workers: Map<string, WorkerService>;
   readonly #workerDefaults: WorkerDefaults;
+  readonly #perWorkerAtStart: boolean;
   readonly #log: Logger;
   #config: Config;
   #drainTimeout: number;
@@ -80,6 +81,7 @@ export class Supervisor implements Stoppable {
   private constructor(config: Config, services: Map<string, RunningService>, workers: Map<string, WorkerService>, workerDefaults: WorkerDefaults, log: Logger, drainTimeout: number, fixedDrainTimeout: number | undefined, registry: MetricsRegistry | undefined) {
     this.#workers = workers;
     this.#workerDefaults = workerDefaults;
+    this.#perWorkerAtStart = config.global.metricsPerWorker;
     this.#fixedDrainTimeout = fixedDrainTimeout;
     this.#registry = registry;
     this.#config = config;
@@ -143,9 +145,9 @@ export class Supervisor implements Stoppable {
     return this.#workers;
   }
 
-  /** `metrics-per-worker` in force: the flag's, else the file's as first read (a new endpoint label set needs a restart). */
+  /** `metrics-per-worker` in force: the flag's, else the file's as first read (a change applies at the next start). */
   get #perWorker(): boolean {
-    return this.#workerDefaults.metricsPerWorker ?? this.#config.global.metricsPerWorker;
+    return this.#workerDefaults.metricsPerWorker ?? this.#perWorkerAtStart;
   }
 
   /** The drain timeout in force (the file's, as last reloaded). */
