@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { InvalidOptionError } from '../../src/index.ts';
+import { randomBytes } from 'node:crypto';
+import { InvalidOptionError, TcpServer, listenTcp } from '../../src/index.ts';
 import { TICKET_KEYS_ENV, TicketKeys, decodeTicketKeys, inheritedTicketKeys, newTicketKeys, ticketKeysForHandover } from '../../src/workers/ticket-keys.ts';
 import { serveWorkers } from '../../src/workers/worker-set.ts';
 import { startCli } from '../cli/cli-process.ts';
@@ -50,6 +51,22 @@ describe('TicketKeys', () => {
     } finally {
       keys.stop();
     }
+  });
+});
+
+describe('TlsOptions.ticketKeys', () => {
+  it('lets two servers resume each other\'s sessions, and refuses keys that are not 48 bytes', async (t) => {
+    const certs = await createTestCertificates(t);
+    const keys = randomBytes(48);
+    const greeter = { open(session: { write(text: string): unknown }) { session.write(`pid ${process.pid}\n`); } };
+    const a = await listenTcp({ host: '127.0.0.1', port: 0, tls: { key: certs.server.key, cert: certs.server.cert, ticketKeys: keys } }, greeter);
+    const b = await listenTcp({ host: '127.0.0.1', port: 0, tls: { key: certs.server.key, cert: certs.server.cert, ticketKeys: keys } }, greeter);
+    const c = await listenTcp({ host: '127.0.0.1', port: 0, tls: { key: certs.server.key, cert: certs.server.cert } }, greeter);
+    t.after(() => Promise.all([a.destroy(), b.destroy(), c.destroy()]));
+    const session = (await tlsGreeting(a.addresses[0]!.port, certs.ca.cert)).session!;
+    assert.equal((await tlsGreeting(b.addresses[0]!.port, certs.ca.cert, session)).reused, true, 'the same keys: resumed');
+    assert.equal((await tlsGreeting(c.addresses[0]!.port, certs.ca.cert, session)).reused, false, 'other keys: a full handshake');
+    assert.throws(() => new TcpServer({ tls: { key: certs.server.key, cert: certs.server.cert, ticketKeys: Buffer.alloc(32) } }), (error: unknown) => error instanceof InvalidOptionError && /tls\.ticketKeys/.test(error.message) && /48 bytes/.test(error.message));
   });
 });
 
