@@ -19,7 +19,11 @@ export const TICKET_KEYS_ENV = 'SWITCHBOARD_TICKET_KEYS';
 export interface TicketKeyState {
   /** 48 bytes, base64. */
   readonly keys: string;
-  /** When they were made, ms since the epoch: a successor rotates on the same schedule. */
+  /**
+   * When they were made, in ms of CLOCK_MONOTONIC ({@link monotonicMs}), which every process of
+   * the machine shares: a successor rotates on the same schedule, and a step of the wall clock
+   * changes nothing.
+   */
   readonly createdAt: number;
 }
 
@@ -39,7 +43,7 @@ export class TicketKeys {
    * @param inherited the keys of a predecessor (an upgrade), kept until their rotation is due
    * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for a bad rotation period
    */
-  constructor(rotation: number, onRotate: (state: TicketKeyState) => void, inherited?: TicketKeyState, now = Date.now()) {
+  constructor(rotation: number, onRotate: (state: TicketKeyState) => void, inherited?: TicketKeyState, now = monotonicMs()) {
     if (!Number.isInteger(rotation) || rotation < 1_000 || rotation > 2 ** 31 - 1) throw new InvalidOptionError('ticketKeyRotation', 'must be an integer number of ms from 1000 to 2147483647', rotation);
     this.#rotation = rotation;
     this.#onRotate = onRotate;
@@ -54,7 +58,7 @@ export class TicketKeys {
   }
 
   /** Replaces the keys now (and restarts the schedule); returns the new ones. */
-  rotate(now = Date.now()): TicketKeyState {
+  rotate(now = monotonicMs()): TicketKeyState {
     this.#state = newTicketKeys(now);
     this.#schedule(this.#rotation);
     this.#onRotate(this.#state);
@@ -73,8 +77,13 @@ export class TicketKeys {
   }
 }
 
+/** CLOCK_MONOTONIC in ms: the same clock in every process of the machine (not only this one's, as `performance.now()`). @internal */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint() / 1_000_000n);
+}
+
 /** A new random set, made at `now`. */
-export function newTicketKeys(now = Date.now()): TicketKeyState {
+export function newTicketKeys(now = monotonicMs()): TicketKeyState {
   return { keys: randomBytes(TICKET_KEYS_LENGTH).toString('base64'), createdAt: now };
 }
 
