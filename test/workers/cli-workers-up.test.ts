@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect as connectTcp } from 'node:net';
+import { connect as connectTcp, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as connectTls } from 'node:tls';
@@ -138,6 +138,36 @@ describe('switchboard up with workers', () => {
       await client.close();
     }
     assert.deepEqual([...seen].sort(), [...pids].sort(), 'the same workers, both on the new certificate');
+    assert.deepEqual(await cli.stop(15_000), { code: 0, signal: null });
+  });
+
+  it('moves a service from one process onto workers and back on SIGHUP, on the same port', async (t) => {
+    const dir = await tempDir(t);
+    const file = join(dir, 'switchboard.toml');
+    const free = createServer();
+    await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
+    const port = (free.address() as AddressInfo).port;
+    await new Promise((resolve) => free.close(resolve));
+    const text = (workers: string) => `[services.pids]\nmodule = ${JSON.stringify(PID_ECHO)}\nlisten = ["127.0.0.1:${port}"]\n${workers}`;
+    await writeFile(file, text(''));
+    const cli = startCli(t, ['up', file, '--drain-timeout', '1s']);
+    await cli.listening(1, 30_000);
+    await cli.stdout.waitFor(/^up: /, 'the up line', 20_000);
+    assert.equal(await greeting(port), `pid ${cli.child.pid}`, 'served by up itself');
+    let from = cli.stdout.lines.length;
+    await writeFile(file, text('workers = 2\n'));
+    cli.signal('SIGHUP');
+    await cli.stdout.waitFor(/^reloaded /, 'the reload onto workers', 30_000, from);
+    assert.match(cli.stdout.lines.slice(from).join('\n'), /reload: pids: one process → 2 worker\(s\): replaced/);
+    const pids = await workerPids(cli, 'pids', from);
+    assert.ok(pids.includes(Number(/^pid (\d+)/.exec(await greeting(port))?.[1])), 'served by a worker');
+    from = cli.stdout.lines.length;
+    await writeFile(file, text(''));
+    cli.signal('SIGHUP');
+    await cli.stdout.waitFor(/^reloaded /, 'the reload back', 30_000, from);
+    assert.match(cli.stdout.lines.slice(from).join('\n'), /reload: pids: workers → one process: replaced/);
+    await until(() => pids.every((pid) => !alive(pid)), 'the workers to exit', 10_000);
+    assert.equal(await greeting(port), `pid ${cli.child.pid}`, 'served by up itself again');
     assert.deepEqual(await cli.stop(15_000), { code: 0, signal: null });
   });
 

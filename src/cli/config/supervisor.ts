@@ -32,6 +32,18 @@ import { loadConfigFile, type Config, type ServiceConfig } from './load-config.t
 import { RunningService, canTakeOver, replacementReason } from './running-service.ts';
 import { WorkerService } from './worker-service.ts';
 
+/** Runs `start` again (for up to a second) while it fails because an address is still in use. */
+async function retryWhileInUse<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (error) {
+      if (attempt >= 20 || !/EADDRINUSE|address already in use/.test((error as Error).message)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
 /** How `up` serves services on workers: `up --workers` (for the services without the key) and `metrics-per-worker`. */
 export interface WorkerDefaults {
   /** `up --workers`: the count of every built-in and module service without its own `workers` key. */
@@ -294,7 +306,9 @@ export class Supervisor implements Stoppable {
       this.#drain(inProcess, 'listeners-first');
     }
     try {
-      const started = await WorkerService.start(service, prepared, log, count, this.#perWorker, onWorkers);
+      const start = (): Promise<WorkerService> => WorkerService.start(service, prepared, log, count, this.#perWorker, onWorkers);
+      // From one process, the old listeners are closing: the workers' bind is retried while the port is let go.
+      const started = inProcess === undefined ? await start() : await retryWhileInUse(start);
       this.#workers.set(service.name, started);
       started.announce();
       this.#observe(started);
