@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +18,7 @@ import { startCli } from '../cli/cli-process.ts';
 import { createTestCertificates } from '../helpers/certs.ts';
 import { until, within } from '../helpers/net.ts';
 import { processAlive as alive } from '../helpers/process-alive.ts';
+import { httpRequest, parseSamples, total } from '../observability/scrape.ts';
 import { tlsGreeting } from './tls-greeting.ts';
 
 const PID_ECHO = fileURLToPath(new URL('./fixtures/pid-echo.ts', import.meta.url));
@@ -98,7 +100,12 @@ describe('switchboard run --workers --tls-cert, upgraded (SIGUSR2)', () => {
   it('hands the ticket keys to the new process: a session issued by the old workers resumes on the new ones', async (t) => {
     const certs = await createTestCertificates(t);
     const pidFile = join(mkdtempSync(join(tmpdir(), 'swb-ticket-upgrade-')), 'pid');
-    const cli = startCli(t, ['run', PID_ECHO, '--workers', '2', '--listen', '127.0.0.1:0', '--pid-file', pidFile, '--drain-timeout', '1s', '--tls-cert', certs.server.certPath, '--tls-key', certs.server.keyPath]);
+    // With a metrics endpoint on a fixed port too: the new process binds it once the old one lets go.
+    const free = createServer();
+    await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
+    const metricsPort = (free.address() as AddressInfo).port;
+    await new Promise((resolve) => free.close(resolve));
+    const cli = startCli(t, ['run', PID_ECHO, '--workers', '2', '--listen', '127.0.0.1:0', '--pid-file', pidFile, '--drain-timeout', '1s', '--tls-cert', certs.server.certPath, '--tls-key', certs.server.keyPath, '--metrics', `127.0.0.1:${metricsPort}`]);
     const [listening] = await cli.listening(1, 20_000);
     const line = await cli.stdout.waitFor(/^2 workers \(mode reuseport\): pids \d+ \d+$/, 'the workers line', 20_000);
     const oldPids = line.replace(/.*pids /, '').split(' ').map(Number);
@@ -115,6 +122,11 @@ describe('switchboard run --workers --tls-cert, upgraded (SIGUSR2)', () => {
       const resumed = await tlsGreeting(listening!.port, certs.ca.cert, session);
       assert.ok(newPids.includes(resumed.pid), `served by a new worker (${resumed.pid})`);
       assert.equal(resumed.reused, true, 'the old session resumed on the new version');
+      // The new version's endpoint: its own workers' sum (the resumed session), counters from 0 (not carried).
+      await cli.stdout.waitFor(new RegExp(`^metrics on http://127\\.0\\.0\\.1:${metricsPort}/metrics`), "the new version's metrics line", 10_000, from);
+      const samples = parseSamples((await httpRequest(metricsPort, '/metrics')).body);
+      assert.equal(total(samples, 'switchboard_sessions_opened_total'), 1);
+      assert.equal(total(samples, 'switchboard_tls_handshakes_total'), 1);
     } finally {
       // The successor (not our child) holds the test's output pipes: it and its workers go whatever happened.
       process.kill(successor, 'SIGTERM');

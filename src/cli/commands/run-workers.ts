@@ -111,20 +111,8 @@ export async function runWorkers(modulePath: string, values: WorkerFlagValues & 
   }
   if (pidFile !== undefined) writePid(pidFile, log);
   if (successor) reportUpgradeReady();
-  if (successor && registry !== undefined && metricsAddress !== undefined) {
-    const deadline = performance.now() + settings.drainTimeout + 5_000;
-    void (async () => {
-      for (;;) {
-        try {
-          metrics = await startMetricsEndpoint(metricsAddress, registry, log);
-          return;
-        } catch (error) {
-          if ((error as { code?: string }).code !== ErrorCode.ADDRESS_IN_USE || performance.now() > deadline) return log.error('metrics-failed', `metrics endpoint not started: ${(error as Error).message}`, { code: (error as { code?: string }).code });
-          await new Promise((resolve) => setTimeout(resolve, 50));
-        }
-      }
-    })();
-  }
+  let stopped = false;
+  const metricsStarting = successor && registry !== undefined && metricsAddress !== undefined ? bindWhenFree(async () => (metrics = await startMetricsEndpoint(metricsAddress, registry, log)), settings.drainTimeout + 5_000, () => stopped, log) : undefined;
 
   const finished = Promise.withResolvers<number>();
   set.on('error', (error: SwitchboardError) => {
@@ -182,9 +170,26 @@ export async function runWorkers(modulePath: string, values: WorkerFlagValues & 
   stopping.abort(); // a stop during an upgrade gives the upgrade up: no successor outlives us unready
   process.off('SIGUSR2', onUpgrade).off('SIGHUP', onHangUp).off('SIGINT', onStop).off('SIGTERM', onStop);
   signals.dispose();
+  stopped = true;
+  await metricsStarting;
   await metrics?.close();
   if (pidFile !== undefined) removePid(pidFile);
   return code;
+}
+
+/** Runs `start` until it binds, retrying while the address is in use (the predecessor still holds it) for up to `ms`, or until `stopped()`. */
+async function bindWhenFree(start: () => Promise<unknown>, ms: number, stopped: () => boolean, log: Logger): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!stopped()) {
+    try {
+      await start();
+      return;
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code !== ErrorCode.ADDRESS_IN_USE || performance.now() > deadline) return log.error('metrics-failed', `metrics endpoint not started: ${(error as Error).message}`, { code });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
 }
 
 function writePid(path: string, log: Logger): void {
