@@ -150,10 +150,12 @@ ${ACTIVATION_HELP}
 
 ${PROXY_HELP}
 
-Workers (docs/workers.md): with --workers, one --listen, and none of the TLS, metrics,
-activation or PROXY flags (not with workers yet). SIGUSR2 (or 'switchboard upgrade') starts
-the installed version beside this one and retires this one once it is ready.
-${helpLines(['workers', 'pid-file'])}
+Workers (docs/workers.md): with --workers, one --listen; TLS (every worker shares the
+session-ticket keys), --metrics (the sum over the workers) and the PROXY flags apply to each
+worker; --listen-fds, --inetd and systemd:NAME do not go with workers yet. SIGHUP re-reads the
+TLS files in every worker; SIGUSR2 (or 'switchboard upgrade') starts the installed version
+beside this one and retires this one once it is ready.
+${helpLines(['workers', 'pid-file', 'metrics-per-worker'])}
 
 ${COMMON}
 
@@ -180,7 +182,11 @@ problems are logged); otherwise new services start, removed ones drain, and chan
 access lists, certificates, programs and modules apply in place; a service whose addresses,
 transports, deadlines or PROXY trust changed is replaced. One log line per change.
 
-${helpLines(['pid-file', 'metrics'])}
+Workers (docs/workers.md): workers = N|"auto" in a built-in or module service's table, or
+--workers for every such service without the key, serves it from N supervised processes. A
+reload starts a changed service's new workers beside the old ones, then drains the old.
+
+${helpLines(['pid-file', 'metrics', 'workers', 'metrics-per-worker'])}
 
 Under a service manager: listen = ["systemd:NAME"] serves the passed sockets of that fd name
 (LISTEN_FDS is read once, at the start); with NOTIFY_SOCKET set, READY=1, STATUS=,

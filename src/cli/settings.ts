@@ -99,6 +99,14 @@ export const SYNTAX = {
 } as const;
 
 const SERVING: readonly CommandName[] = ['serve', 'exec', 'run'];
+/** `workers = 4` or `workers = "auto"` in the file. */
+const WORKER_COUNT_KEY: ValueSyntax = {
+  name: 'N|auto',
+  expected: 'auto or an integer from 1 to 1024',
+  read: (value, label) => readWorkerCount(value, label),
+  toml: ['string', 'integer'],
+  jsonSchema: { anyOf: [{ type: 'integer', minimum: 1, maximum: 1024 }, { const: 'auto' }] },
+};
 const ALL_KINDS = SERVICE_KINDS;
 const perCommand = (format: (defaults: typeof SERVE_DEFAULTS) => string): string =>
   `serve ${format(SERVE_DEFAULTS)}, exec ${format(EXEC_DEFAULTS)}, run ${format(RUN_DEFAULTS)}`;
@@ -117,7 +125,8 @@ export const SETTINGS = {
   version: { type: 'boolean', key: null, scope: 'global', commands: [...SERVING, 'up', 'check', 'reload', 'upgrade'], syntax: SYNTAX.flag, default: '', help: 'the version' },
   'drain-timeout': { type: 'string', key: 'drain-timeout', scope: 'global', commands: [...SERVING, 'up'], syntax: SYNTAX.duration, arg: 'D', default: formatDuration(DEFAULT_DRAIN_TIMEOUT), help: 'graceful close on SIGINT/SIGTERM waits this long' },
   'pid-file': { type: 'string', key: 'pid-file', scope: 'global', commands: ['up', 'reload', 'run', 'upgrade'], syntax: SYNTAX.path, arg: 'FILE', default: 'none', help: 'up, run: write the process id here (removed at exit); reload, upgrade: signal the process it names' },
-  workers: { type: 'string', key: null, scope: 'service', commands: ['run'], syntax: text('N|auto', { anyOf: [{ type: 'integer', minimum: 1 }, { const: 'auto' }] }, (value, label) => readWorkerCount(value, label)), arg: 'N|auto', default: 'none (one process)', help: 'serve from N worker processes (auto: one per CPU), supervised; SIGUSR2 upgrades (docs/workers.md)' },
+  workers: { type: 'string', key: 'workers', scope: 'service', commands: ['run', 'up'], services: ['builtin', 'run'], syntax: text('N|auto', { anyOf: [{ type: 'integer', minimum: 1, maximum: 1024 }, { const: 'auto' }] }, (value, label) => readWorkerCount(value, label), 'auto or an integer from 1 to 1024'), keySyntax: WORKER_COUNT_KEY, arg: 'N|auto', default: 'none (one process)', help: 'serve from N worker processes (auto: one per CPU), supervised; up: for every built-in and module service without its own key (docs/workers.md)' },
+  'metrics-per-worker': { type: 'boolean', key: 'metrics-per-worker', scope: 'global', commands: ['run', 'up'], syntax: SYNTAX.flag, default: 'false', help: 'with workers: a worker label on the metrics, one series per worker, instead of their sum' },
   metrics: { type: 'string', key: 'metrics', scope: 'global', commands: [...SERVING, 'up'], syntax: SYNTAX.address, arg: 'ADDRESS', default: 'none', help: 'serve /metrics, /healthz, /readyz and /status over HTTP on ADDRESS (:PORT is loopback)' },
 
   // Where and how each service listens.
@@ -175,7 +184,6 @@ export const FLAGS_WITHOUT_KEYS: Readonly<Partial<Record<SettingName, string>>> 
   version: 'prints the version; not a setting',
   'listen-fds': 'every passed fd for one command; up gives each service its own fds by name (listen = ["systemd:NAME"])',
   inetd: 'one connection, then exit: one command per connection, not a long-running up',
-  workers: '`run` only for now: `up` does not start workers yet (docs/workers.md)',
 };
 
 type FlagConfig<S> = { readonly type: S extends { type: infer T } ? T : never } & (S extends { multiple: true } ? { readonly multiple: true } : unknown) &

@@ -120,6 +120,8 @@ export const ErrorCode = {
   WORKER_CRASH_LOOP: 'SWB_ERR_WORKER_CRASH_LOOP',
   /** A worker failed to start serving (its module did not load, a listener did not bind). */
   WORKER_START_FAILED: 'SWB_ERR_WORKER_START_FAILED',
+  /** Workers were asked to serve sockets a service manager passed (`--listen-fds`, `--inetd`, `systemd:NAME`), which they cannot yet. */
+  WORKERS_ACTIVATION: 'SWB_ERR_WORKERS_ACTIVATION',
   /** A zero-downtime upgrade did not complete: the new process failed or was not ready in time; the old one keeps serving. */
   UPGRADE_FAILED: 'SWB_ERR_UPGRADE_FAILED',
 } as const;

@@ -66,7 +66,7 @@ export const METRIC_FAMILIES: readonly MetricFamily[] = [
 
 /** The labels every series of a server carries; the names match the CLI's `--json` log fields. */
 export function serverLabels(server: ServerSnapshot): Labels {
-  return { service: server.service, transport: server.transport, listener: server.listener };
+  return { service: server.service, transport: server.transport, listener: server.listener, ...(server.worker !== undefined && { worker: server.worker }) };
 }
 
 /** The Prometheus text of `snapshot`: each family once, with every server's samples. */

@@ -133,7 +133,7 @@ export class MetricsServer implements AsyncDisposable {
   startSampling(): void {
     this.#loop.start();
     this.#sample();
-    this.#sampler = setInterval(() => this.#sample(), this.#interval).unref();
+    this.#sampler = setInterval(() => void this.#registry.refresh().catch(() => {}).then(() => this.#sample()), this.#interval).unref();
   }
 
   #sample(): void {
@@ -167,7 +167,10 @@ export class MetricsServer implements AsyncDisposable {
     // Exact paths only: nothing is read from the file system, so `..` and encodings lead nowhere.
     if (!(ROUTES as readonly string[]).includes(path)) return send(response, 404, 'text/plain; charset=utf-8', 'not found\n');
     const head = method === 'HEAD';
-    this.#route(path as Route, response, head);
+    // Sources elsewhere (worker processes) are asked for fresh ledgers first; a failed refresh answers with what was there.
+    const fresh = path === '/metrics' || path === '/readyz' || path === '/status.json' ? this.#registry.refresh().catch(() => {}) : undefined;
+    if (fresh === undefined) this.#route(path as Route, response, head);
+    else void fresh.then(() => this.#route(path as Route, response, head));
   }
 
   #route(path: Route, response: ServerResponse, head: boolean): void {

@@ -65,6 +65,20 @@ export interface ServerSnapshot {
   /** Present while the registry keeps histograms (TCP only; the TLS one only with the `tls` option). */
   readonly sessionDuration?: HistogramSnapshot;
   readonly tlsHandshakeDuration?: HistogramSnapshot;
+  /** The `worker` label: set only by a source that reports each worker apart ({@link ServerSnapshotSource}). */
+  readonly worker?: string;
+}
+
+/**
+ * Servers observed elsewhere — worker processes (`workerSetSource()`) — that join a registry's
+ * snapshots: {@link MetricsRegistry.refresh} asks each source for fresh ledgers, then
+ * `snapshot()` includes what {@link servers} returns.
+ */
+export interface ServerSnapshotSource {
+  /** Fetches fresh ledgers (bounded: a source answers, or keeps what it had, within a few seconds). */
+  refresh(): Promise<void>;
+  /** The servers as last refreshed. */
+  servers(): readonly ServerSnapshot[];
 }
 
 /** Every observed server at one moment, read in one synchronous pass. */
@@ -107,6 +121,7 @@ const OBSERVE_OPTIONS = optionNames<ObserveOptions>({ service: true });
  */
 export class MetricsRegistry {
   readonly #entries = new Map<ObservedServer, Entry>();
+  readonly #sources = new Set<ServerSnapshotSource>();
   readonly #histograms: boolean;
   readonly #sessionBuckets: readonly number[];
   readonly #tlsBuckets: readonly number[];
@@ -162,9 +177,26 @@ export class MetricsRegistry {
     return removed;
   }
 
-  /** Removes every server and the registry's channel subscriptions. */
+  /** Adds servers observed elsewhere (worker processes); their servers follow this registry's in every snapshot. */
+  addSource(source: ServerSnapshotSource): this {
+    this.#sources.add(source);
+    return this;
+  }
+
+  /** Removes a source; true if it was here. */
+  removeSource(source: ServerSnapshotSource): boolean {
+    return this.#sources.delete(source);
+  }
+
+  /** Refreshes every source ({@link addSource}); `listenMetrics` calls it before each answer. Without sources it resolves at once. */
+  async refresh(): Promise<void> {
+    await Promise.all([...this.#sources].map((source) => source.refresh()));
+  }
+
+  /** Removes every server, every source and the registry's channel subscriptions. */
   clear(): void {
     this.#entries.clear();
+    this.#sources.clear();
     this.#unsubscribe();
   }
 
@@ -191,6 +223,7 @@ export class MetricsRegistry {
     const now = performance.now();
     const servers: ServerSnapshot[] = [];
     for (const entry of this.#entries.values()) servers.push(this.#serverSnapshot(entry, now));
+    for (const source of this.#sources) servers.push(...source.servers());
     return {
       time: new Date().toISOString(),
       processUptimeSeconds: process.uptime(),

@@ -122,7 +122,7 @@ export const STATUS_PAGE_JS = `'use strict';
       tr.dataset.transport = s.transport;
       tr.dataset.listener = s.listener;
       if (!s.ready) tr.className = 'not-ready';
-      cell(tr, 0, s.service + ' (' + s.transport + ')', 'service');
+      cell(tr, 0, s.service + ' (' + s.transport + (s.worker === undefined ? '' : ', worker ' + s.worker) + ')', 'service');
       cell(tr, 1, s.listener || '(not bound)', 'listener');
       cell(tr, 2, s.suspended ? 'suspended' : s.state, 'state');
       cell(tr, 3, duration(s.uptimeSeconds), 'uptime', undefined, true);

@@ -14,6 +14,7 @@ interface SharedContextOptions {
   readonly ca: readonly Pem[] | undefined;
   readonly minVersion: NormalizedTlsOptions['minVersion'];
   readonly maxVersion: NormalizedTlsOptions['maxVersion'];
+  readonly ticketKeys: Buffer | undefined;
 }
 
 /**
@@ -38,7 +39,7 @@ export class TlsContextSet {
   /** @throws {SwitchboardError} `SWB_ERR_TLS_CREDENTIALS` naming the option whose material does not load */
   constructor(options: NormalizedTlsOptions) {
     this.options = options;
-    this.#shared = { ca: options.ca, minVersion: options.minVersion, maxVersion: options.maxVersion };
+    this.#shared = { ca: options.ca, minVersion: options.minVersion, maxVersion: options.maxVersion, ticketKeys: options.ticketKeys };
     if (options.ca !== undefined) for (const pem of options.ca) parseCertificates(`${options.credentials.option}.ca`, pem);
     const certificates: CertificateSummary[] = [];
     const defaults = buildContext(options.credentials, this.#shared);
@@ -171,6 +172,7 @@ function buildContext(credentials: NormalizedTlsCredentials, shared: SharedConte
       ...(shared.ca === undefined ? {} : { ca: [...shared.ca] }),
       minVersion: shared.minVersion,
       maxVersion: shared.maxVersion,
+      ...(shared.ticketKeys === undefined ? {} : { ticketKeys: shared.ticketKeys }),
     });
     return { context, leaves };
   } catch (cause) {

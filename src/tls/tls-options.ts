@@ -82,6 +82,12 @@ export interface TlsOptions extends TlsCredentials {
   handshakeTimeout?: number;
   /** Warn when a certificate expires within this many ms; 0 disables. @default 1209600000 (14 days) */
   expiryWarning?: number;
+  /**
+   * The session-ticket keys (48 bytes) of every context Switchboard builds, so that servers in
+   * several processes resume each other's sessions (workers share them: docs/workers.md).
+   * Not applied to a `secureContext` of yours. @default random per context (Node's)
+   */
+  ticketKeys?: Uint8Array;
 }
 
 /** Credentials after checking: PEM lists, or a caller's context. @internal */
@@ -110,7 +116,11 @@ export interface NormalizedTlsOptions {
   readonly sniCallback: SniCallback | undefined;
   readonly handshakeTimeout: number;
   readonly expiryWarning: number;
+  readonly ticketKeys: Buffer | undefined;
 }
+
+/** The length of `ticketKeys`: Node's (a 16-byte name, a 16-byte HMAC key, a 16-byte AES key). */
+export const TICKET_KEYS_LENGTH = 48;
 
 /** Defaults of the `tls` option. */
 export const TLS_DEFAULTS = {
@@ -127,7 +137,7 @@ const CREDENTIAL_NAMES = optionNames<TlsCredentials>(CREDENTIAL_KEYS);
 const OPTION_NAMES = optionNames<TlsOptions>({
   ...CREDENTIAL_KEYS,
   ca: true, requestCert: true, rejectUnauthorized: true, ALPNProtocols: true, ALPNCallback: true, minVersion: true, maxVersion: true,
-  sni: true, sniCallback: true, handshakeTimeout: true, expiryWarning: true, mode: true,
+  sni: true, sniCallback: true, handshakeTimeout: true, expiryWarning: true, mode: true, ticketKeys: true,
 });
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const SERVER_NAME = /^(?:\*\.)?(?:[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$/;
@@ -164,6 +174,9 @@ export function normalizeTlsOptions(input: TlsOptions, name = 'tls'): Normalized
   if (options.mode !== undefined && !MODES.includes(options.mode)) {
     throw new InvalidOptionError(`${name}.mode`, `must be one of ${MODES.map((m) => `"${m}"`).join(', ')}`, options.mode);
   }
+  if (options.ticketKeys !== undefined && (!(options.ticketKeys instanceof Uint8Array) || options.ticketKeys.byteLength !== TICKET_KEYS_LENGTH)) {
+    throw new InvalidOptionError(`${name}.ticketKeys`, `must be a Buffer or Uint8Array of ${TICKET_KEYS_LENGTH} bytes`, options.ticketKeys);
+  }
   return {
     mode: options.mode ?? 'implicit',
     credentials,
@@ -178,6 +191,7 @@ export function normalizeTlsOptions(input: TlsOptions, name = 'tls'): Normalized
     sniCallback: options.sniCallback,
     handshakeTimeout: integerOption(`${name}.handshakeTimeout`, options.handshakeTimeout, TLS_DEFAULTS.handshakeTimeout, 1, MAX_TIMER_MS),
     expiryWarning: durationOption(`${name}.expiryWarning`, options.expiryWarning, TLS_DEFAULTS.expiryWarning),
+    ticketKeys: options.ticketKeys === undefined ? undefined : Buffer.from(options.ticketKeys),
   };
 }
 

@@ -7,8 +7,11 @@
 import { pathToFileURL } from 'node:url';
 import { TcpServer } from '../tcp/tcp-server.ts';
 import type { TcpHandler } from '../tcp/tcp-handlers.ts';
+import type { TlsOptions } from '../tls/tls-options.ts';
 import { UdpServer, type UdpHandler } from '../udp/udp-server.ts';
 import { SwitchboardError } from '../core/errors.ts';
+import { decodeTicketKeys } from './ticket-keys.ts';
+import { WorkerTls } from './worker-tls.ts';
 import { WORKER_ENV, isSwitchboardMessage, type PrimaryMessage, type WorkerMessage, type WorkerSettings } from './worker-messages.ts';
 
 function send(message: WorkerMessage): void {
@@ -17,12 +20,14 @@ function send(message: WorkerMessage): void {
 
 async function main(): Promise<void> {
   const settings = JSON.parse(process.env[WORKER_ENV] ?? 'null') as WorkerSettings | null;
+  delete process.env[WORKER_ENV]; // it holds the ticket keys: not for the programs the module may start
   if (settings === null || process.send === undefined) {
     process.stderr.write('switchboard worker: started without a primary (no IPC channel or settings)\n');
     process.exitCode = 1;
     return;
   }
   let tcp: TcpServer | undefined;
+  let tls: WorkerTls | undefined;
   let udp: UdpServer | undefined;
   let closing: Promise<void> | undefined;
   const close = (timeout: number): Promise<void> => {
@@ -36,6 +41,24 @@ async function main(): Promise<void> {
     const request = message as PrimaryMessage;
     if (request.swb === 'stats') send({ swb: 'stats', id: request.id, stats: { ...(tcp && { tcp: tcp.stats() }), ...(udp && { udp: udp.stats() }) } });
     else if (request.swb === 'close') void close(request.timeout);
+    else if (request.swb === 'ticket-keys') {
+      const keys = decodeTicketKeys(request.keys);
+      if (keys === undefined || tls === undefined) return;
+      tls.setTicketKeys(keys);
+      try {
+        applyTls(tcp, tls);
+      } catch {
+        // the material in use does not load again (it did at start): the old keys stay
+      }
+    } else if (request.swb === 'reload-tls') {
+      try {
+        tls?.reload();
+        applyTls(tcp, tls);
+        send({ swb: 'tls-reloaded', id: request.id });
+      } catch (error) {
+        send({ swb: 'tls-reloaded', id: request.id, error: error instanceof Error ? error.message : String(error) });
+      }
+    }
   });
   // A graceful stop of the whole set comes from the primary; a terminal's Ctrl-C or hang-up
   // reaches the process group, and the primary drains us, so those signals are ignored here.
@@ -51,7 +74,10 @@ async function main(): Promise<void> {
     const reuse = settings.reusePort ? { reusePort: true } : {};
     if (settings.tcp !== null) {
       if (handler === undefined) throw new Error(`${settings.module} exports no handler (export default, or export const handler)`);
-      tcp = new TcpServer({ ...(namespace.options as object | undefined), ...settings.tcp, ...reuse, exclusive: false }, handler);
+      const moduleOptions = namespace.options as { tls?: TlsOptions } | undefined;
+      tls = new WorkerTls(settings.tlsFiles, moduleOptions?.tls, decodeTicketKeys(settings.ticketKeys));
+      const tlsOption = tls.options();
+      tcp = new TcpServer({ ...moduleOptions, ...settings.tcp, ...(tlsOption && { tls: tlsOption }), ...reuse, exclusive: false }, handler);
     }
     if (settings.udp !== null) {
       const udpHandler = namespace.udp as UdpHandler | undefined;
@@ -66,6 +92,12 @@ async function main(): Promise<void> {
     process.exitCode = 1;
     process.disconnect?.();
   }
+}
+
+/** The server's TLS rebuilt (new keys, re-read files); the contexts in use stay when it fails. @throws {Error} */
+function applyTls(tcp: TcpServer | undefined, tls: WorkerTls | undefined): void {
+  const options = tls?.options();
+  if (tcp !== undefined && options !== undefined) tcp.setTls(options);
 }
 
 await main();

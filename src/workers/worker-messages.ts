@@ -7,6 +7,8 @@
 import type { BoundAddress } from '../net/listener-group.ts';
 import type { TcpServerStats } from '../tcp/tcp-server.ts';
 import type { UdpServerStats } from '../udp/udp-server.ts';
+import type { TicketKeyState } from './ticket-keys.ts';
+import type { WorkerTlsFiles } from './worker-tls.ts';
 
 /** The environment variable holding a worker's {@link WorkerSettings}. @internal */
 export const WORKER_ENV = 'SWITCHBOARD_WORKER';
@@ -27,6 +29,10 @@ export interface WorkerSettings {
   readonly reusePort: boolean;
   /** How long a worker whose primary vanished drains before it exits, ms. */
   readonly orphanDrainTimeout: number;
+  /** The TLS files the TCP server reads (over the module's `tls`); absent: the module's own `tls`, if any. */
+  readonly tlsFiles?: WorkerTlsFiles;
+  /** The session-ticket keys the set shares (applied wherever the TCP server has TLS). */
+  readonly ticketKeys?: TicketKeyState;
 }
 
 /** The counters one worker reports. */
@@ -39,10 +45,15 @@ export interface WorkerStats {
 export type WorkerMessage =
   | { readonly swb: 'ready'; readonly addresses: readonly BoundAddress[] }
   | { readonly swb: 'failed'; readonly message: string; readonly code?: string }
-  | { readonly swb: 'stats'; readonly id: number; readonly stats: WorkerStats };
+  | { readonly swb: 'stats'; readonly id: number; readonly stats: WorkerStats }
+  | { readonly swb: 'tls-reloaded'; readonly id: number; readonly error?: string };
 
 /** Primary → worker. @internal */
-export type PrimaryMessage = { readonly swb: 'stats'; readonly id: number } | { readonly swb: 'close'; readonly timeout: number };
+export type PrimaryMessage =
+  | { readonly swb: 'stats'; readonly id: number }
+  | { readonly swb: 'close'; readonly timeout: number }
+  | { readonly swb: 'ticket-keys'; readonly keys: TicketKeyState }
+  | { readonly swb: 'reload-tls'; readonly id: number };
 
 /** Whether `value` is one of our messages (and not the user module's). @internal */
 export function isSwitchboardMessage(value: unknown): value is { readonly swb: string } {

@@ -14,6 +14,8 @@ import { supportsReusePort } from '../core/platform.ts';
 import type { BoundAddress } from '../net/listener-group.ts';
 import { normalizeRespawnOptions, RespawnSchedule, type NormalizedRespawnOptions, type RespawnOptions } from './respawn-policy.ts';
 import { addLedgers, retiredLedger } from './sum-stats.ts';
+import { DEFAULT_TICKET_KEY_ROTATION, TicketKeys, type TicketKeyState } from './ticket-keys.ts';
+import type { WorkerTlsFiles } from './worker-tls.ts';
 import { WORKER_ENV, isSwitchboardMessage, type JsonOptions, type WorkerMessage, type WorkerSettings, type WorkerStats } from './worker-messages.ts';
 
 /**
@@ -49,6 +51,12 @@ export interface ServeWorkersOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** How often the primary refreshes each worker's ledger, so a dead worker's last one is recent (ms). @default 1_000 */
   readonly statsInterval?: number;
+  /** TLS on the TCP server from these files, which each worker reads (over the module's own `tls` options). */
+  readonly tls?: WorkerTlsFiles;
+  /** How often the session-ticket keys every worker shares are replaced (ms). @default 43_200_000 (12 h) */
+  readonly ticketKeyRotation?: number;
+  /** Ticket keys to start with (a predecessor's, handed over by an upgrade); kept until their rotation is due. */
+  readonly ticketKeys?: TicketKeyState;
 }
 
 /** One live worker. */
@@ -100,6 +108,8 @@ interface Slot {
   worker?: Worker;
   started: number;
   last?: WorkerStats;
+  /** The last ledgers of the workers this slot had before, gauges zeroed. */
+  retired: WorkerStats;
   timer?: NodeJS.Timeout;
   stopped: boolean;
 }
@@ -112,7 +122,7 @@ const WORKER_MAIN = fileURLToPath(new URL('./worker-main' + (import.meta.url.end
 export class WorkerSet extends EventEmitter<WorkerSetEvents> {
   /** The mode the workers share their addresses in. */
   readonly mode: WorkerMode;
-  readonly #settings: Omit<WorkerSettings, 'slot'>;
+  readonly #settings: Omit<WorkerSettings, 'slot' | 'ticketKeys'>;
   readonly #respawn: NormalizedRespawnOptions;
   readonly #startTimeout: number;
   readonly #env: Readonly<Record<string, string>>;
@@ -123,17 +133,19 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
   #addresses: readonly BoundAddress[] = [];
   #closing: Promise<void> | undefined;
   #requestId = 0;
-  readonly #replies = new Map<number, (stats: WorkerStats) => void>();
+  readonly #replies = new Map<number, (reply: unknown) => void>();
+  readonly #ticketKeys: TicketKeys;
 
   /** @internal use {@link serveWorkers} */
-  constructor(settings: Omit<WorkerSettings, 'slot'>, count: number, mode: WorkerMode, respawn: NormalizedRespawnOptions, startTimeout: number, statsInterval: number, env: Readonly<Record<string, string>>) {
+  constructor(settings: Omit<WorkerSettings, 'slot' | 'ticketKeys'>, count: number, mode: WorkerMode, respawn: NormalizedRespawnOptions, startTimeout: number, statsInterval: number, env: Readonly<Record<string, string>>, ticketKeys: TicketKeys) {
     super();
+    this.#ticketKeys = ticketKeys;
     this.#env = env;
     this.mode = mode;
     this.#settings = settings;
     this.#respawn = respawn;
     this.#startTimeout = startTimeout;
-    for (let index = 0; index < count; index++) this.#slots.push({ index, schedule: new RespawnSchedule(respawn), started: 0, stopped: false });
+    for (let index = 0; index < count; index++) this.#slots.push({ index, schedule: new RespawnSchedule(respawn), started: 0, stopped: false, retired: {} });
     this.#statsTimer = setInterval(() => void this.statsByWorker(), statsInterval).unref();
   }
 
@@ -187,6 +199,19 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
   }
 
   /**
+   * Each slot's own sum: its live worker's ledger (asked now) plus its dead predecessors' last
+   * ones, so each slot's counters never go back either; the slots add up to {@link stats}.
+   */
+  async statsBySlot(): Promise<{ readonly slot: number; readonly pid: number | undefined; readonly uptime: number; readonly stats: WorkerStats }[]> {
+    await this.statsByWorker();
+    const now = performance.now();
+    return this.#slots.map((slot) => {
+      const live = slot.worker === undefined ? undefined : slot.last;
+      return { slot: slot.index, pid: slot.worker?.process.pid, uptime: slot.worker === undefined ? 0 : now - slot.started, stats: { ...withLedger('tcp', addLedgers(slot.retired.tcp, live?.tcp)), ...withLedger('udp', addLedgers(slot.retired.udp, live?.udp)) } };
+    });
+  }
+
+  /**
    * Stops every worker accepting, lets each drain its sessions up to `timeout` ms, and resolves
    * once every worker has exited (one still there `timeout` + 1 s later is killed). Idempotent.
    */
@@ -206,8 +231,43 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
     await this.close();
   }
 
+  /** The session-ticket keys every worker shares (for an upgrade's handover). */
+  get ticketKeys(): TicketKeys {
+    return this.#ticketKeys;
+  }
+
+  /** @internal sends the keys in force to every live worker (after a rotation). */
+  shareTicketKeys(keys: TicketKeyState): void {
+    for (const slot of this.#slots) if (slot.worker?.isConnected()) slot.worker.send({ swb: 'ticket-keys', keys }, () => {});
+  }
+
+  /**
+   * Tells every live worker to re-read its TLS files (`tls`); resolves with each worker's
+   * outcome: `error` is why it kept the certificates in use (a file unreadable, material that
+   * does not load, no answer within 5 s).
+   */
+  async reloadTls(): Promise<{ readonly slot: number; readonly pid: number; readonly error?: string }[]> {
+    return Promise.all(
+      this.#slots.flatMap((slot) => {
+        const worker = slot.worker;
+        const pid = worker?.process.pid;
+        if (worker === undefined || pid === undefined || !worker.isConnected()) return [];
+        const id = ++this.#requestId;
+        const { promise, resolve } = Promise.withResolvers<string | null>();
+        const timer = setTimeout(() => resolve('no answer within 5 s'), 5_000);
+        this.#replies.set(id, (error) => {
+          clearTimeout(timer);
+          resolve(error as string | null);
+        });
+        worker.send({ swb: 'reload-tls', id }, () => {});
+        return [promise.then((error) => ({ slot: slot.index, pid, ...(error !== null && { error }) }))];
+      }),
+    );
+  }
+
   async #stopAll(stop: (worker: Worker) => void, bound: number): Promise<void> {
     clearInterval(this.#statsTimer);
+    this.#ticketKeys.stop();
     const exits: Promise<void>[] = [];
     for (const slot of this.#slots) {
       slot.stopped = true;
@@ -238,7 +298,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
     }, 1_000);
     this.#replies.set(id, (stats) => {
       clearTimeout(timer);
-      resolve(stats);
+      resolve(stats as WorkerStats);
     });
     try {
       worker.send({ swb: 'stats', id });
@@ -250,7 +310,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
 
   /** Starts slot's worker; resolves with its addresses once it serves. @throws {SwitchboardError} `SWB_ERR_WORKER_START_FAILED` */
   #spawn(slot: Slot): Promise<readonly BoundAddress[]> {
-    const settings: WorkerSettings = { ...this.#settings, ...this.#portsOf(this.#addresses), slot: slot.index };
+    const settings: WorkerSettings = { ...this.#settings, ...this.#portsOf(this.#addresses), slot: slot.index, ticketKeys: this.#ticketKeys.state };
     cluster.setupPrimary({ exec: WORKER_MAIN, args: [], execArgv: process.execArgv.filter((arg) => !arg.startsWith('--test')), silent: false });
     const worker = cluster.fork({ ...this.#env, [WORKER_ENV]: JSON.stringify(settings) });
     slot.worker = worker;
@@ -273,6 +333,9 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
         fail(reply.message);
       } else if (reply.swb === 'stats') {
         this.#replies.get(reply.id)?.(reply.stats);
+        this.#replies.delete(reply.id);
+      } else if (reply.swb === 'tls-reloaded') {
+        this.#replies.get(reply.id)?.(reply.error ?? null);
         this.#replies.delete(reply.id);
       }
     });
@@ -304,6 +367,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
   #exited(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
     if (slot.worker !== worker) return;
     this.#retired = { tcp: addLedgers(this.#retired.tcp, retiredLedger(slot.last?.tcp)), udp: addLedgers(this.#retired.udp, retiredLedger(slot.last?.udp)) };
+    slot.retired = { tcp: addLedgers(slot.retired.tcp, retiredLedger(slot.last?.tcp)), udp: addLedgers(slot.retired.udp, retiredLedger(slot.last?.udp)) };
     slot.worker = undefined;
     slot.last = undefined;
     if (slot.stopped || this.#closing !== undefined || this.#addresses.length === 0) return;
@@ -336,6 +400,10 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
   }
 }
 
+function withLedger<K extends keyof WorkerStats>(key: K, ledger: WorkerStats[K] | undefined): Partial<WorkerStats> {
+  return ledger === undefined ? {} : { [key]: ledger };
+}
+
 /**
  * Serves `module`'s handler from `workers` processes on the addresses of `tcp` (and `udp`):
  * resolves once every worker listens. A worker that dies is replaced after a back-off
@@ -363,8 +431,11 @@ export async function serveWorkers(options: ServeWorkersOptions): Promise<Worker
   for (const [name, value] of Object.entries(timing)) {
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new InvalidOptionError(name, 'must be a positive number of milliseconds', value);
   }
-  const settings = { module: moduleUrl, tcp, udp, reusePort: mode === 'reuseport', orphanDrainTimeout: timing.orphanDrainTimeout };
-  const set = new WorkerSet(settings, count, mode, normalizeRespawnOptions(options.respawn), timing.startTimeout, timing.statsInterval, { ...options.env });
+  if (options.tls !== undefined && (tcp === null || typeof options.tls?.cert !== 'string' || typeof options.tls.key !== 'string')) throw new InvalidOptionError('tls', tcp === null ? 'needs a TCP server' : 'must name `cert` and `key` files', options.tls);
+  const settings = { module: moduleUrl, tcp, udp, reusePort: mode === 'reuseport', orphanDrainTimeout: timing.orphanDrainTimeout, ...(options.tls && { tlsFiles: { ...options.tls } }) };
+  let set: WorkerSet | undefined = undefined;
+  const ticketKeys = new TicketKeys(options.ticketKeyRotation ?? DEFAULT_TICKET_KEY_ROTATION, (keys) => set?.shareTicketKeys(keys), options.ticketKeys);
+  set = new WorkerSet(settings, count, mode, normalizeRespawnOptions(options.respawn), timing.startTimeout, timing.statsInterval, { ...options.env }, ticketKeys);
   await set.start();
   return set;
 }

@@ -124,7 +124,7 @@ describe('unknown option keys', () => {
     it('keep their own message and now name the nearest valid key', () => {
       assert.throws(() => normalizeTlsOptions({ key: 'k', cert: 'c', minVersoin: 'TLSv1.2' } as never), {
         option: 'tls.minVersoin',
-        message: /^`tls\.minVersoin` is not a TLS option \(known: key, cert, .*, expiryWarning, mode; did you mean `minVersion`\?\), got "TLSv1\.2"$/,
+        message: /^`tls\.minVersoin` is not a TLS option \(known: key, cert, .*, expiryWarning, mode, ticketKeys; did you mean `minVersion`\?\), got "TLSv1\.2"$/,
       });
     });
   });

@@ -32,10 +32,10 @@ describe('switchboard run --workers', () => {
     assert.ok(!existsSync(pidFile), 'the pid file is removed at exit');
   });
 
-  it('refuses what does not go with --workers yet, and a bad count, with a usage error', async (t) => {
+  it('refuses a bad count, a flag without its partner and two --listen with a usage error', async (t) => {
     for (const [args, message] of [
       [['--workers', '0'], /--workers "0": must be auto or an integer from 1 to 1024/],
-      [['--workers', '2', '--tls-cert', 'x.pem', '--tls-key', 'x.key'], /--tls-cert does not go with --workers yet/],
+      [['--workers', '2', '--metrics-per-worker'], /--metrics-per-worker needs --metrics ADDRESS/],
       [['--workers', '2', '--listen', '127.0.0.1:0'], /exactly one --listen/],
     ] as const) {
       const result = await runToExit(t, ['run', MODULE, '--listen', '127.0.0.1:0', ...args]);

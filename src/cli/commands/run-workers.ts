@@ -5,11 +5,17 @@
  * drains and exits once that one reports ready. SIGINT/SIGTERM close, as for one process.
  */
 import { rmSync, readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ErrorCode, type SwitchboardError } from '../../index.ts';
+import { ErrorCode, MetricsRegistry, type MetricsServer, type SwitchboardError } from '../../index.ts';
 import { serveWorkers, type WorkerSet } from '../../workers/worker-set.ts';
+import { inheritedTicketKeys, ticketKeysForHandover } from '../../workers/ticket-keys.ts';
+import { workerSetSource } from '../../workers/worker-metrics.ts';
 import { inheritedAddresses, isUpgradeSuccessor, reportUpgradeReady, startSuccessor, tcpMigrateReq } from '../../workers/upgrade.ts';
+import { drainingMetrics, readMetricsFlag, startMetricsEndpoint, type MetricsFlagValues } from '../metrics-flags.ts';
+import { readProxyFlags, type ProxyFlagValues } from '../proxy-flags.ts';
+import { readTlsFlags, tlsOptionsFrom, type TlsFiles, type TlsFlagValues } from '../tls-flags.ts';
+import type { Stoppable } from '../shutdown.ts';
 import { RUN_DEFAULTS } from '../defaults.ts';
 import { ExitCode, UsageError } from '../exit-code.ts';
 import { parseListenAddress } from '../listen-address.ts';
@@ -20,24 +26,45 @@ import { ShutdownSignals } from '../shutdown.ts';
 import { readServerSettings, startFailure, type ServerFlagValues } from './common.ts';
 
 /** The flags `run --workers` reads, beyond the server flags. */
-export interface WorkerFlagValues extends ServerFlagValues {
+export interface WorkerFlagValues extends ServerFlagValues, TlsFlagValues, ProxyFlagValues, MetricsFlagValues {
   readonly workers?: string | undefined;
   readonly 'pid-file'?: string | undefined;
+  readonly 'metrics-per-worker'?: boolean | undefined;
 }
 
-/** The flags that do not go with `--workers` yet (their state lives in one process). */
-const NOT_WITH_WORKERS = ['tls-cert', 'tls-key', 'tls-ca', 'tls-client-cert', 'metrics', 'listen-fds', 'inetd', 'proxy-protocol', 'proxy-untrusted'] as const;
+/** The flags that do not go with `--workers`: sockets a service manager passed to this process. */
+const NOT_WITH_WORKERS = ['listen-fds', 'inetd'] as const;
+
+/**
+ * The usage error for passed sockets with workers (`SWB_ERR_WORKERS_ACTIVATION`): the workers
+ * bind their own sockets; handing them passed fds is not done yet.
+ */
+export function workersActivationError(what: string, command: string): UsageError {
+  return new UsageError(`${what} does not go with workers (${ErrorCode.WORKERS_ACTIVATION}): workers bind their own sockets and cannot serve passed ones yet; serve it in one process, or listen on an address (docs/workers.md)`, command);
+}
+
+/** The `tls` option of `serveWorkers` from the TLS flags: absolute paths (each worker reads them), checked readable now. @throws {UsageError} */
+export function workerTlsFiles(files: TlsFiles | undefined, command: string): { readonly cert: string; readonly key: string; readonly ca?: string; readonly clientCert?: 'required' | 'optional' } | undefined {
+  if (files === undefined) return undefined;
+  tlsOptionsFrom(files, {}, command); // a missing file is a usage error naming its flag, before any worker starts
+  return { cert: resolve(files.cert), key: resolve(files.key), ...(files.ca !== undefined && { ca: resolve(files.ca) }), ...(files.clientCert !== undefined && { clientCert: files.clientCert }) };
+}
 
 /** Runs `run MODULE --workers N`; resolves with the exit code. @throws {UsageError} */
 export async function runWorkers(modulePath: string, values: WorkerFlagValues & Readonly<Record<string, unknown>>, log: Logger): Promise<number> {
   const workers = readFlag<number | 'auto'>('workers', values.workers, 'auto');
   for (const name of NOT_WITH_WORKERS) {
-    if (values[name] !== undefined) throw new UsageError(`--${name} does not go with --workers yet (docs/workers.md)`, 'run');
+    if (values[name] !== undefined) throw workersActivationError(`--${name}`, 'run');
   }
   const listen = values.listen ?? [];
   if (listen.length !== 1) throw new UsageError('--workers needs exactly one --listen ADDRESS', 'run');
+  if (listen[0]?.startsWith('systemd:')) throw workersActivationError('--listen systemd:NAME', 'run');
   const address = parseListenAddress(listen[0] ?? '');
-  if (address.host?.startsWith('systemd:')) throw new UsageError('--listen systemd:NAME does not go with --workers yet', 'run');
+  const tls = workerTlsFiles(readTlsFlags(values, 'run'), 'run');
+  const proxyProtocol = readProxyFlags(values, 'run');
+  const metricsAddress = readMetricsFlag(values);
+  const perWorker = values['metrics-per-worker'] === true;
+  if (perWorker && metricsAddress === undefined) throw new UsageError('--metrics-per-worker needs --metrics ADDRESS', 'run');
   const settings = readServerSettings(values, RUN_DEFAULTS);
   const pidFile = values['pid-file'] === undefined ? undefined : resolve(readFlag('pid-file', values['pid-file'], ''));
   // A successor binds the port its predecessor got for a port 0.
@@ -49,15 +76,33 @@ export async function runWorkers(modulePath: string, values: WorkerFlagValues & 
     ...(values['max-clients'] === undefined ? {} : { maxConnections: settings.maxClients }),
     ...(values['max-per-ip'] === undefined ? {} : { maxConnectionsPerAddress: settings.maxPerIp }),
     ...settings.limitOptions,
+    ...(proxyProtocol && { proxyProtocol }),
   };
   const signals = new ShutdownSignals(settings.drainTimeout, log);
+  // A predecessor's ticket keys: sessions it issued tickets for resume here.
+  const ticketKeys = inheritedTicketKeys();
   let set: WorkerSet;
+  let registry: MetricsRegistry | undefined;
+  let metrics: MetricsServer | undefined;
   try {
-    set = await serveWorkers({ module: pathToFileURL(resolve(modulePath)), workers, tcp });
+    set = await serveWorkers({ module: pathToFileURL(resolve(modulePath)), workers, tcp, ...(tls && { tls }), ...(ticketKeys && { ticketKeys }) });
   } catch (error) {
     signals.dispose();
     reportUpgradeReady(error instanceof Error ? error.message : String(error));
     return startFailure(error, log);
+  }
+  if (metricsAddress !== undefined) registry = new MetricsRegistry().addSource(workerSetSource(set, { service: basename(modulePath, extname(modulePath)), perWorker, ...(values['max-clients'] !== undefined && { limit: settings.maxClients }) }));
+  // A successor's predecessor holds the metrics port until it is told this one is ready: bound after that.
+  const successor = isUpgradeSuccessor();
+  if (registry !== undefined && metricsAddress !== undefined && !successor) {
+    try {
+      metrics = await startMetricsEndpoint(metricsAddress, registry, log);
+    } catch (error) {
+      await set.destroy();
+      signals.dispose();
+      reportUpgradeReady(error instanceof Error ? error.message : String(error));
+      return startFailure(error, log);
+    }
   }
   for (const bound of set.addresses) logListening(log, modulePath, bound);
   log.info('workers', `${set.workers().length} workers (mode ${set.mode}): pids ${set.workers().map((w) => w.pid).join(' ')}`, { workers: set.workers().length, mode: set.mode });
@@ -65,7 +110,9 @@ export async function runWorkers(modulePath: string, values: WorkerFlagValues & 
     log.warn('tcp-migrate-req', 'net.ipv4.tcp_migrate_req is 0: connections queued on a worker that dies, or on the old process during an upgrade, are reset; set it to 1 (docs/workers.md)', { sysctl: 'net.ipv4.tcp_migrate_req', value: 0 });
   }
   if (pidFile !== undefined) writePid(pidFile, log);
-  if (isUpgradeSuccessor()) reportUpgradeReady();
+  if (successor) reportUpgradeReady();
+  let stopped = false;
+  const metricsStarting = successor && registry !== undefined && metricsAddress !== undefined ? bindWhenFree(async () => (metrics = await startMetricsEndpoint(metricsAddress, registry, log)), settings.drainTimeout + 5_000, () => stopped, log) : undefined;
 
   const finished = Promise.withResolvers<number>();
   set.on('error', (error: SwitchboardError) => {
@@ -85,10 +132,16 @@ export async function runWorkers(modulePath: string, values: WorkerFlagValues & 
     }
     upgrading = true;
     log.info('upgrade', 'upgrade: starting the new version', {});
-    startSuccessor({ addresses: set.addresses, signal: stopping.signal }).then(
+    // The successor inherits this environment: the ticket keys travel in it (until the handover carries them over IPC).
+    const handover = ticketKeysForHandover(set.ticketKeys);
+    Object.assign(process.env, handover);
+    const starting = startSuccessor({ addresses: set.addresses, signal: stopping.signal });
+    for (const name of Object.keys(handover)) delete process.env[name];
+    starting.then(
       async (child) => {
         if (stopping.signal.aborted) return;
         log.info('upgrade', `upgrade: pid ${child.pid} serves; draining and exiting`, { pid: child.pid });
+        await metrics?.close(); // its port is the successor's now
         await set.close({ timeout: settings.drainTimeout });
         finished.resolve(ExitCode.OK);
       },
@@ -99,18 +152,44 @@ export async function runWorkers(modulePath: string, values: WorkerFlagValues & 
     );
   };
   process.on('SIGUSR2', onUpgrade);
-  const onHangUp = (): void => log.warn('reload', 'SIGHUP: nothing to reload in run --workers (SIGUSR2 upgrades)', {});
+  const onHangUp = (): void => {
+    if (tls === undefined) return log.warn('reload', 'SIGHUP: nothing to reload in run --workers (SIGUSR2 upgrades)', {});
+    void set.reloadTls().then((outcomes) => {
+      const failed = outcomes.filter((outcome) => outcome.error !== undefined);
+      for (const { slot, pid, error } of failed) log.error('tls-reload-failed', `SIGHUP: worker ${slot} (pid ${pid}): TLS reload failed, the certificates in use are kept: ${error}`, { slot, pid, cert: tls.cert });
+      if (failed.length === 0) log.info('tls-reloaded', `SIGHUP: TLS certificates re-read from ${tls.cert} by ${outcomes.length} worker(s)`, { cert: tls.cert, key: tls.key, workers: outcomes.length });
+    });
+  };
   process.on('SIGHUP', onHangUp);
   // A stop asked for during an upgrade gives it up at once, before the drain.
   const onStop = (): void => stopping.abort();
   process.on('SIGINT', onStop).on('SIGTERM', onStop);
-  const stoppable = { close: (timeout: number) => set.close({ timeout }), destroy: () => set.destroy() };
+  const workersStop: Stoppable = { close: (timeout: number) => set.close({ timeout }), destroy: () => set.destroy() };
+  const stoppable = registry === undefined ? workersStop : drainingMetrics(workersStop, registry, () => metrics);
   const code = await Promise.race([signals.serve(stoppable), finished.promise]);
   stopping.abort(); // a stop during an upgrade gives the upgrade up: no successor outlives us unready
   process.off('SIGUSR2', onUpgrade).off('SIGHUP', onHangUp).off('SIGINT', onStop).off('SIGTERM', onStop);
   signals.dispose();
+  stopped = true;
+  await metricsStarting;
+  await metrics?.close();
   if (pidFile !== undefined) removePid(pidFile);
   return code;
+}
+
+/** Runs `start` until it binds, retrying while the address is in use (the predecessor still holds it) for up to `ms`, or until `stopped()`. */
+async function bindWhenFree(start: () => Promise<unknown>, ms: number, stopped: () => boolean, log: Logger): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!stopped()) {
+    try {
+      await start();
+      return;
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code !== ErrorCode.ADDRESS_IN_USE || performance.now() > deadline) return log.error('metrics-failed', `metrics endpoint not started: ${(error as Error).message}`, { code });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
 }
 
 function writePid(path: string, log: Logger): void {

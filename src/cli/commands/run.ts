@@ -20,7 +20,7 @@ import { runWorkers } from './run-workers.ts';
 import { createLogger, printText, readServerSettings, serveEndpoints, type ServerFlagValues } from './common.ts';
 
 /** `run`'s flags. */
-export const RUN_OPTIONS = { ...SERVER_OPTIONS, ...TLS_OPTIONS, ...METRICS_OPTIONS, ...ACTIVATION_OPTIONS, ...PROXY_OPTIONS, ...flagOptions(['workers', 'pid-file']) } as const;
+export const RUN_OPTIONS = { ...SERVER_OPTIONS, ...TLS_OPTIONS, ...METRICS_OPTIONS, ...ACTIVATION_OPTIONS, ...PROXY_OPTIONS, ...flagOptions(['workers', 'pid-file', 'metrics-per-worker']) } as const;
 
 /** Runs `run`; resolves with the exit code. @throws {UsageError} */
 export async function runCommand(args: readonly string[]): Promise<number> {

@@ -9,7 +9,7 @@ import { COMMON_OPTIONS, parseCommandLine } from '../args.ts';
 import { checkResources, type ServiceResources } from '../config/config-resources.ts';
 import { formatProblems, type ConfigProblem } from '../config/config-problems.ts';
 import { loadConfigFile, type Config } from '../config/load-config.ts';
-import { Supervisor, moduleVersion } from '../config/supervisor.ts';
+import { Supervisor, moduleVersion, type WorkerDefaults } from '../config/supervisor.ts';
 import { ExitCode, UsageError } from '../exit-code.ts';
 import { UP_HELP } from '../help.ts';
 import { Logger } from '../logger.ts';
@@ -25,7 +25,7 @@ import { printText, startFailure } from './common.ts';
 export const DEFAULT_CONFIG = 'switchboard.toml';
 
 /** `up`'s flags. */
-export const UP_OPTIONS = { ...COMMON_OPTIONS, ...flagOptions(['pid-file', 'metrics']) } as const;
+export const UP_OPTIONS = { ...COMMON_OPTIONS, ...flagOptions(['pid-file', 'metrics', 'workers', 'metrics-per-worker']) } as const;
 
 /** Runs `up`; resolves with the exit code. @throws {UsageError} */
 export async function upCommand(args: readonly string[]): Promise<number> {
@@ -36,6 +36,10 @@ export async function upCommand(args: readonly string[]): Promise<number> {
   const drainFlag = values['drain-timeout'] === undefined ? undefined : readFlag('drain-timeout', values['drain-timeout'], 0);
   const pidFlag = values['pid-file'] === undefined ? undefined : readFlag('pid-file', values['pid-file'], '');
   const metricsFlag = readMetricsFlag(values);
+  const workerDefaults: WorkerDefaults = {
+    ...(values.workers !== undefined && { workers: readFlag<number | 'auto'>('workers', values.workers, 'auto') }),
+    ...(values['metrics-per-worker'] === true && { metricsPerWorker: true }),
+  };
   const checked = await checkConfigFile(file, false);
   if (checked.problems) return reportProblems(file, checked.problems, 'up', 'nothing started');
   const { config } = checked;
@@ -59,7 +63,12 @@ export async function upCommand(args: readonly string[]): Promise<number> {
   };
   process.on('SIGHUP', onHangup);
   try {
-    supervisor = await Supervisor.start(config, checked.resources, log, drainFlag, registry);
+    if (workerDefaults.workers !== undefined) {
+      for (const service of config.services) {
+        if (service.workers === undefined && service.kind !== 'exec' && service.systemd.length > 0) log.warn('workers', `${service.name}: serves passed sockets (systemd:NAME), which workers cannot yet: --workers does not apply to it, it runs in this process`, { service: service.name });
+      }
+    }
+    supervisor = await Supervisor.start(config, checked.resources, log, drainFlag, registry, workerDefaults);
     if (metricsAddress !== undefined) metrics = await startMetricsEndpoint(metricsAddress, registry!, log).catch(async (error: unknown) => {
       await supervisor!.destroy();
       throw error;

@@ -12,7 +12,7 @@ import { DEFAULT_DRAIN_TIMEOUT, EXEC_DEFAULTS, RUN_DEFAULTS, SERVE_DEFAULTS, SER
 import type { LimitFlagOptions } from '../commands/common.ts';
 import { UsageError } from '../exit-code.ts';
 import type { ListenAddress } from '../listen-address.ts';
-import type { ProxyProtocolOptions } from '../../index.ts';
+import { ErrorCode, type ProxyProtocolOptions } from '../../index.ts';
 import { DEFAULT_PORT_BASE, findService } from '../services/registry.ts';
 import { KEYS_WITHOUT_FLAGS, SETTINGS, describeTomlType, type ServiceKind, type Setting, type SettingName, type TomlValue, type ValueSyntax } from '../settings.ts';
 import type { TlsFiles } from '../tls-flags.ts';
@@ -28,6 +28,8 @@ export interface GlobalConfig {
   readonly pidFile: string | undefined;
   /** `metrics`: the address of the metrics endpoint; undefined for none. */
   readonly metrics: ListenAddress | undefined;
+  /** `metrics-per-worker`: a `worker` label on the series of the services served by workers. */
+  readonly metricsPerWorker: boolean;
 }
 
 /** One `[services.NAME]` table, checked, with its kind's defaults applied and its paths made absolute. */
@@ -62,6 +64,8 @@ export interface ServiceConfig {
   readonly proxyProtocol: ProxyProtocolOptions | undefined;
   /** The limits the file sets rather than the kind's defaults (a module's options stand under them). */
   readonly explicit: ReadonlySet<'idleTimeout' | 'maxClients' | 'maxPerIp'>;
+  /** `workers`: served by that many worker processes (docs/workers.md); undefined: in `up`'s process (unless `up --workers`). */
+  readonly workers?: number | 'auto';
 }
 
 /** A whole file. */
@@ -171,6 +175,7 @@ function readGlobal(section: Record<string, TomlValue>, problems: ProblemList, b
     drainTimeout: (values.get('drain-timeout') as number | undefined) ?? DEFAULT_DRAIN_TIMEOUT,
     pidFile: pidFile === undefined ? undefined : resolve(base, pidFile),
     metrics: values.get('metrics') as ListenAddress | undefined,
+    metricsPerWorker: (values.get('metrics-per-worker') as boolean | undefined) ?? false,
   };
 }
 
@@ -280,6 +285,8 @@ function readService(name: string, section: Record<string, TomlValue>, problems:
   if (untrusted !== undefined && proxyFrom === undefined) problems.add([...here, 'proxy-untrusted'], 'needs proxy-protocol (the trusted balancers)');
   else if (proxyFrom !== undefined && proxyFrom.length === 0) problems.add([...here, 'proxy-protocol'], 'must list at least one address or CIDR prefix (remove the key to turn the PROXY protocol off)');
   else if (proxyFrom !== undefined && !transports.includes('tcp')) problems.add([...here, 'proxy-protocol'], 'the PROXY protocol is for tcp; this service has no tcp transport');
+  const workers = get<number | 'auto'>('workers');
+  if (workers !== undefined && systemd.length > 0) problems.add([...here, 'workers'], `workers cannot serve passed sockets (systemd:NAME) yet (${ErrorCode.WORKERS_ACTIVATION}): remove workers, or listen on an address`);
   if (problems.size > before) return undefined;
   const defaults = KIND_DEFAULTS[kind];
   const limitOptions: { -readonly [K in keyof LimitFlagOptions]: LimitFlagOptions[K] } = {};
@@ -318,6 +325,7 @@ function readService(name: string, section: Record<string, TomlValue>, problems:
     tls,
     proxyProtocol: proxyFrom === undefined ? undefined : { from: proxyFrom, ...(untrusted !== undefined && { untrusted }) },
     explicit: new Set((['idle-timeout', 'max-clients', 'max-per-ip'] as const).filter((key) => values.has(key)).map((key) => EXPLICIT[key])),
+    ...(workers !== undefined && { workers }),
   };
 }
 

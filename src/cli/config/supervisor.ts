@@ -14,6 +14,12 @@
  *   shutdown (listeners at once, sessions half-closed when idle). Only a service that
  *   keeps some port but changes its addresses, or whose module changes its socket options,
  *   closes its listeners and rebinds at once (connections in that moment are refused).
+ *
+ * A service on workers (config/worker-service.ts) is never changed in place: when anything of
+ * it changed (its settings, its worker count, its module file), a new set of workers starts
+ * beside the old one on the same addresses and the old set drains; new TLS material alone is
+ * re-read by the running workers. A service that moves between workers and one process closes
+ * its old listeners first (connections in that moment are refused).
  */
 import { statSync } from 'node:fs';
 import type { MetricsRegistry } from '../../index.ts';
@@ -24,6 +30,34 @@ import { checkResources, type ServiceResources } from './config-resources.ts';
 import { formatProblems, type ConfigProblem } from './config-problems.ts';
 import { loadConfigFile, type Config, type ServiceConfig } from './load-config.ts';
 import { RunningService, canTakeOver, replacementReason } from './running-service.ts';
+import { WorkerService } from './worker-service.ts';
+
+/** Runs `start` again (for up to a second) while it fails because an address is still in use. */
+async function retryWhileInUse<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (error) {
+      if (attempt >= 20 || !/EADDRINUSE|address already in use/.test((error as Error).message)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+/** How `up` serves services on workers: `up --workers` (for the services without the key) and `metrics-per-worker`. */
+export interface WorkerDefaults {
+  /** `up --workers`: the count of every built-in and module service without its own `workers` key. */
+  readonly workers?: number | 'auto';
+  /** `up --metrics-per-worker`, which wins over the file's. */
+  readonly metricsPerWorker?: boolean;
+}
+
+/** The worker count `service` is served with, or undefined for `up`'s own process (exec services, and those on passed sockets, always are). */
+export function workersOf(service: ServiceConfig, defaults: WorkerDefaults): number | 'auto' | undefined {
+  if (service.workers !== undefined) return service.workers;
+  if (service.kind === 'exec' || service.systemd.length > 0) return undefined;
+  return defaults.workers;
+}
 
 /** The module cache key of a run service: its file's modification time, so a changed file is imported afresh. */
 export function moduleVersion(service: ServiceConfig): string | undefined {
@@ -38,6 +72,10 @@ export function moduleVersion(service: ServiceConfig): string | undefined {
 /** The running services of one config file. */
 export class Supervisor implements Stoppable {
   readonly #services: Map<string, RunningService>;
+  /** The services on workers, by name (a name is in one map or the other). */
+  readonly #workers: Map<string, WorkerService>;
+  readonly #workerDefaults: WorkerDefaults;
+  readonly #perWorkerAtStart: boolean;
   readonly #log: Logger;
   #config: Config;
   #drainTimeout: number;
@@ -52,7 +90,10 @@ export class Supervisor implements Stoppable {
   /** The metrics endpoint's registry: the servers of the services running (those replaced or removed leave it). */
   readonly #registry: MetricsRegistry | undefined;
 
-  private constructor(config: Config, services: Map<string, RunningService>, log: Logger, drainTimeout: number, fixedDrainTimeout: number | undefined, registry: MetricsRegistry | undefined) {
+  private constructor(config: Config, services: Map<string, RunningService>, workers: Map<string, WorkerService>, workerDefaults: WorkerDefaults, log: Logger, drainTimeout: number, fixedDrainTimeout: number | undefined, registry: MetricsRegistry | undefined) {
+    this.#workers = workers;
+    this.#workerDefaults = workerDefaults;
+    this.#perWorkerAtStart = config.global.metricsPerWorker;
     this.#fixedDrainTimeout = fixedDrainTimeout;
     this.#registry = registry;
     this.#config = config;
@@ -65,18 +106,27 @@ export class Supervisor implements Stoppable {
    * Starts every service, in the file's order, all or nothing.
    * @throws {ListenError} (rejects) when an address cannot be bound; what was bound is closed
    */
-  static async start(config: Config, resources: ReadonlyMap<string, ServiceResources>, log: Logger, fixedDrainTimeout?: number, registry?: MetricsRegistry): Promise<Supervisor> {
+  static async start(config: Config, resources: ReadonlyMap<string, ServiceResources>, log: Logger, fixedDrainTimeout?: number, registry?: MetricsRegistry, workerDefaults: WorkerDefaults = {}): Promise<Supervisor> {
     const drainTimeout = fixedDrainTimeout ?? config.global.drainTimeout;
     const services = new Map<string, RunningService>();
+    const workers = new Map<string, WorkerService>();
+    const perWorker = workerDefaults.metricsPerWorker ?? config.global.metricsPerWorker;
     try {
-      for (const service of config.services) services.set(service.name, await RunningService.start(service, resources.get(service.name)!, log, drainTimeout));
+      for (const service of config.services) {
+        const count = workersOf(service, workerDefaults);
+        if (count === undefined) services.set(service.name, await RunningService.start(service, resources.get(service.name)!, log, drainTimeout));
+        else workers.set(service.name, await WorkerService.start(service, resources.get(service.name)!, log, count, perWorker));
+      }
     } catch (error) {
-      await Promise.all([...services.values()].map((service) => service.destroy()));
+      await Promise.all([...services.values(), ...workers.values()].map((service) => service.destroy()));
       throw error;
     }
-    for (const service of services.values()) service.announce();
-    const supervisor = new Supervisor(config, services, log, drainTimeout, fixedDrainTimeout, registry);
-    for (const service of services.values()) supervisor.#observe(service);
+    const supervisor = new Supervisor(config, services, workers, workerDefaults, log, drainTimeout, fixedDrainTimeout, registry);
+    for (const service of config.services) {
+      const running = services.get(service.name) ?? workers.get(service.name)!;
+      running.announce();
+      supervisor.#observe(running);
+    }
     return supervisor;
   }
 
@@ -93,9 +143,23 @@ export class Supervisor implements Stoppable {
   }
 
   /** `service`'s servers join the metrics registry, labelled with its name. */
-  #observe(service: RunningService): void {
+  #observe(service: RunningService | WorkerService): void {
     if (this.#registry === undefined) return;
+    if (service instanceof WorkerService) {
+      for (const source of service.sources) this.#registry.addSource(source);
+      return;
+    }
     for (const server of [...service.servers.tcp, ...service.servers.udp]) this.#registry.add(server, { service: service.name });
+  }
+
+  /** The services on workers, by name. */
+  get workerServices(): ReadonlyMap<string, WorkerService> {
+    return this.#workers;
+  }
+
+  /** `metrics-per-worker` in force: the flag's, else the file's as first read (a change applies at the next start). */
+  get #perWorker(): boolean {
+    return this.#workerDefaults.metricsPerWorker ?? this.#perWorkerAtStart;
   }
 
   /** The drain timeout in force (the file's, as last reloaded). */
@@ -157,8 +221,15 @@ export class Supervisor implements Stoppable {
     global('verbose', this.#config.global.verbose, config.global.verbose, false);
     global('pid-file', this.#config.global.pidFile, config.global.pidFile, false);
     global('metrics', this.#config.global.metrics?.text, config.global.metrics?.text, false);
+    global('metrics-per-worker', this.#config.global.metricsPerWorker, config.global.metricsPerWorker, false);
 
     const wanted = new Set(config.services.map((service) => service.name));
+    for (const [name, running] of this.#workers) {
+      if (wanted.has(name)) continue;
+      this.#workers.delete(name);
+      note(name, `removed: its ${running.workers} worker(s) draining`);
+      this.#drainWorkers(running);
+    }
     for (const [name, running] of this.#services) {
       if (wanted.has(name)) continue;
       this.#services.delete(name);
@@ -166,8 +237,9 @@ export class Supervisor implements Stoppable {
       this.#drain(running);
     }
     for (const service of config.services) {
-      const running = this.#services.get(service.name);
       const prepared = resources.get(service.name)!;
+      if (await this.#reloadWorkers(service, prepared, note)) continue;
+      const running = this.#services.get(service.name);
       if (!running) {
         try {
           const started = await RunningService.start(service, prepared, log, this.#drainTimeout);
@@ -194,6 +266,71 @@ export class Supervisor implements Stoppable {
     log.info('reloaded', `reloaded ${file}: ${changes === 0 ? 'no change' : `${changes} change(s)`}`, { file, changes });
     this.#config = config;
     return true;
+  }
+
+  /**
+   * Reloads `service` where workers are concerned — it runs on workers, or is to — and returns
+   * true; false leaves it to the one-process path.
+   */
+  async #reloadWorkers(service: ServiceConfig, prepared: ServiceResources, note: (service: string, message: string) => void): Promise<boolean> {
+    const count = workersOf(service, this.#workerDefaults);
+    const onWorkers = this.#workers.get(service.name);
+    const inProcess = this.#services.get(service.name);
+    if (count === undefined && onWorkers === undefined) return false;
+    const log = this.#log;
+    if (count !== undefined && onWorkers?.serves(service, prepared, count)) {
+      if (!onWorkers.tlsChanged(prepared)) return true;
+      const failures = await onWorkers.reloadTls();
+      for (const failure of failures) log.error('reload-failed', `reload: ${service.name}: TLS reload failed, the certificates in use are kept: ${failure}`, { service: service.name });
+      if (failures.length === 0) note(service.name, `TLS material re-read from ${service.tls!.cert} by every worker (next handshakes)`);
+      return true;
+    }
+    if (count === undefined) {
+      // Back to one process: the workers stop accepting first, then the servers bind (retrying while the port is let go).
+      this.#workers.delete(service.name);
+      this.#drainWorkers(onWorkers!);
+      try {
+        const started = await RunningService.start(service, prepared, log, this.#drainTimeout, true);
+        this.#services.set(service.name, started);
+        started.announce();
+        this.#observe(started);
+        note(service.name, `workers → one process: replaced (the workers draining)`);
+      } catch (error) {
+        log.error('reload-failed', `reload: ${service.name}: the servers could not start (the workers are closed): ${(error as Error).message}`, { service: service.name });
+      }
+      return true;
+    }
+    // Onto workers from one process: its listeners close first (a plain socket and SO_REUSEPORT ones do not share a port).
+    if (inProcess !== undefined) {
+      this.#services.delete(service.name);
+      this.#drain(inProcess, 'listeners-first');
+    }
+    try {
+      const start = (): Promise<WorkerService> => WorkerService.start(service, prepared, log, count, this.#perWorker, onWorkers);
+      // From one process, the old listeners are closing: the workers' bind is retried while the port is let go.
+      const started = inProcess === undefined ? await start() : await retryWhileInUse(start);
+      this.#workers.set(service.name, started);
+      started.announce();
+      this.#observe(started);
+    } catch (error) {
+      const kept = inProcess === undefined && onWorkers !== undefined;
+      log.error('reload-failed', `reload: ${service.name}: the new workers could not start${kept ? ' (the old ones keep serving)' : inProcess === undefined ? '' : ' (the old servers are closed)'}: ${(error as Error).message}`, { service: service.name });
+      return true;
+    }
+    if (onWorkers !== undefined) this.#drainWorkers(onWorkers);
+    const what = onWorkers !== undefined ? `replaced by ${count} new worker(s) beside the old ones (the old workers draining)` : inProcess !== undefined ? `one process → ${count} worker(s): replaced (the old sessions draining)` : `added (${count} worker(s))`;
+    note(service.name, what);
+    return true;
+  }
+
+  /** Drains a service on workers in the background, within the drain timeout. */
+  #drainWorkers(running: WorkerService): void {
+    if (!this.#closing) for (const source of running.sources) this.#registry?.removeSource(source);
+    const done = running.close(this.#drainTimeout).catch((error: unknown) => {
+      this.#log.error('drain-failed', `${running.name}: ${(error as Error).message}`, { service: running.name });
+    });
+    this.#draining.add(done);
+    void done.then(() => this.#draining.delete(done));
   }
 
   async #replace(running: RunningService, service: ServiceConfig, prepared: ServiceResources, reason: string, note: (service: string, message: string) => void): Promise<void> {
@@ -263,11 +400,11 @@ export class Supervisor implements Stoppable {
     this.#closing = true;
     await this.#reloading;
     // Services still draining from a reload close now too, within the same deadline.
-    await Promise.all([...[...this.#services.values(), ...this.#drainingServices].map((service) => service.close(timeout)), ...this.#draining]);
+    await Promise.all([...[...this.#services.values(), ...this.#drainingServices, ...this.#workers.values()].map((service) => service.close(timeout)), ...this.#draining]);
   }
 
   async destroy(): Promise<void> {
     this.#closing = true;
-    await Promise.all([...this.#services.values(), ...this.#drainingServices].map((service) => service.destroy()));
+    await Promise.all([...this.#services.values(), ...this.#drainingServices, ...this.#workers.values()].map((service) => service.destroy()));
   }
 }

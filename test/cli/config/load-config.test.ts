@@ -34,7 +34,7 @@ describe('parseConfig', () => {
     );
     assert.equal(result.problems, undefined, JSON.stringify(result.problems));
     const { global, services } = result.config!;
-    assert.deepEqual(global, { json: true, quiet: false, verbose: false, drainTimeout: 3000, pidFile: '/etc/sb/run/sb.pid', metrics: undefined });
+    assert.deepEqual(global, { json: true, quiet: false, verbose: false, drainTimeout: 3000, pidFile: '/etc/sb/run/sb.pid', metrics: undefined, metricsPerWorker: false });
     const [echo, cat, chat, daytime] = services;
     assert.deepEqual([echo!.kind, echo!.idleTimeout, echo!.maxClients, echo!.transports, echo!.udp], ['builtin', 60_000, 256, ['tcp', 'udp'], { datagramsPerSecond: 5, replyBytesPerSecond: 65536 }]);
     assert.deepEqual(echo!.listen.map((address) => address.host), ['127.0.0.1', '::1']);
