@@ -5,7 +5,7 @@
  * `listen({ fd })` of a datagram fd fails deep inside with `EINVAL`; this is how the kind is
  * known first. The parsers are pure functions over the files' text.
  */
-import { fstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { fstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { SocketAddress } from 'node:net';
 import { endianness } from 'node:os';
 
@@ -158,6 +158,29 @@ export function inspectFds(fds: readonly number[]): Map<number, FdInspection> {
   }
   for (const [fd, inode] of inodeOf) result.set(fd, { ...result.get(fd)!, details: details.get(inode) });
   return result;
+}
+
+/**
+ * This process's IP sockets (TCP or UDP) that are open without close-on-exec above fd 2: what a
+ * process started with passed sockets holds, and what it would leak to its own children beside
+ * the fds it maps for them. Node opens its own sockets close-on-exec, so they are never listed.
+ * Empty off Linux.
+ * @example
+ * inheritedInetSockets(); // [3, 4] in a process started with two listening sockets
+ */
+export function inheritedInetSockets(): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc/self/fd');
+  } catch {
+    return [];
+  }
+  const fds = entries.map(Number).filter((fd) => Number.isInteger(fd) && fd > 2);
+  const inspected = inspectFds(fds);
+  return fds.filter((fd) => {
+    const found = inspected.get(fd);
+    return found?.closeOnExec === false && found.details !== undefined && found.details.family !== 'unix';
+  });
 }
 
 function inetState(kind: SocketKind, state: number): SocketState {

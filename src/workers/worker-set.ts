@@ -4,17 +4,31 @@
  * dies after an exponential back-off, stops a slot that crash-loops, sums their ledgers into one
  * view, and drains them all on `close()`. docs/workers.md says which mode to pick.
  */
-import cluster, { type Worker } from 'node:cluster';
+import { fork, type ChildProcess } from 'node:child_process';
+import cluster from 'node:cluster';
+import { closeSync } from 'node:fs';
+import { BoundSocket as NetBoundSocket, type AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { ErrorCode, InvalidOptionError, SwitchboardError } from '../core/errors.ts';
 import { supportsReusePort } from '../core/platform.ts';
-import type { BoundAddress } from '../net/listener-group.ts';
+import type { HostSpec, ListenTarget } from '../net/addresses.ts';
+import { bindGroup, resolveGroupTargets, type BoundAddress, type SocketBinder } from '../net/listener-group.ts';
 import { normalizeRespawnOptions, RespawnSchedule, type NormalizedRespawnOptions, type RespawnOptions } from './respawn-policy.ts';
 import { addLedgers, retiredLedger } from './sum-stats.ts';
-import { WORKER_ENV, isSwitchboardMessage, type JsonOptions, type WorkerMessage, type WorkerSettings, type WorkerStats } from './worker-messages.ts';
+import {
+  WORKER_ENV,
+  isSwitchboardMessage,
+  type HandoverSocket,
+  type JsonOptions,
+  type PredecessorMessage,
+  type UpgradeHandover,
+  type WorkerMessage,
+  type WorkerSettings,
+  type WorkerStats,
+} from './worker-messages.ts';
 
 /**
  * How the workers share an address. `reuseport`: each worker binds its own SO_REUSEPORT socket
@@ -49,6 +63,29 @@ export interface ServeWorkersOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** How often the primary refreshes each worker's ledger, so a dead worker's last one is recent (ms). @default 1_000 */
   readonly statsInterval?: number;
+  /**
+   * What an upgrade's predecessor handed over ({@link receiveHandover}): its listening sockets
+   * for the addresses still configured are adopted instead of bound (mode `reuseport`), and the
+   * counters continue from its totals.
+   */
+  readonly handover?: UpgradeHandover;
+}
+
+/** A listening socket the primary holds (mode `reuseport`): its own fd, never accepted on here. */
+export interface HeldSocket {
+  /** The fd in this process. */
+  readonly fd: number;
+  readonly transport: 'tcp' | 'udp';
+  readonly address: string;
+  readonly port: number;
+  readonly family: 'IPv4' | 'IPv6';
+  /** The worker slot that listens on it. */
+  readonly slot: number;
+}
+
+interface Held extends HeldSocket {
+  /** Closes this process's copy. */
+  readonly close: () => void;
 }
 
 /** One live worker. */
@@ -97,7 +134,7 @@ export interface WorkerSetEvents {
 interface Slot {
   readonly index: number;
   readonly schedule: RespawnSchedule;
-  worker?: Worker;
+  worker?: ChildProcess;
   started: number;
   last?: WorkerStats;
   timer?: NodeJS.Timeout;
@@ -119,6 +156,15 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
   readonly #slots: Slot[] = [];
   readonly #statsTimer: NodeJS.Timeout;
   #retired: WorkerStats = {};
+  /** A predecessor's totals (an upgrade): the counters start from them. */
+  #inherited: WorkerStats = {};
+  readonly #handover: UpgradeHandover | undefined;
+  #held: Held[] = [];
+  readonly #onPredecessor = (message: unknown): void => {
+    if (!isSwitchboardMessage(message)) return;
+    const said = message as PredecessorMessage;
+    if (said.swb === 'upgrade-final') this.#inherited = retiredTotals(said.stats);
+  };
   #respawns = 0;
   #addresses: readonly BoundAddress[] = [];
   #closing: Promise<void> | undefined;
@@ -126,8 +172,22 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
   readonly #replies = new Map<number, (stats: WorkerStats) => void>();
 
   /** @internal use {@link serveWorkers} */
-  constructor(settings: Omit<WorkerSettings, 'slot'>, count: number, mode: WorkerMode, respawn: NormalizedRespawnOptions, startTimeout: number, statsInterval: number, env: Readonly<Record<string, string>>) {
+  constructor(
+    settings: Omit<WorkerSettings, 'slot'>,
+    count: number,
+    mode: WorkerMode,
+    respawn: NormalizedRespawnOptions,
+    startTimeout: number,
+    statsInterval: number,
+    env: Readonly<Record<string, string>>,
+    handover?: UpgradeHandover,
+  ) {
     super();
+    this.#handover = handover;
+    if (handover !== undefined) {
+      this.#inherited = retiredTotals(handover.stats);
+      process.on('message', this.#onPredecessor);
+    }
     this.#env = env;
     this.mode = mode;
     this.#settings = settings;
@@ -145,20 +205,70 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
   /** The workers serving now. */
   workers(): WorkerInfo[] {
     const now = performance.now();
-    return this.#slots.flatMap((slot) => (slot.worker?.process.pid === undefined ? [] : [{ slot: slot.index, pid: slot.worker.process.pid, uptime: now - slot.started }]));
+    return this.#slots.flatMap((slot) => (slot.worker?.pid === undefined ? [] : [{ slot: slot.index, pid: slot.worker.pid, uptime: now - slot.started }]));
+  }
+
+  /**
+   * The listening sockets this primary holds (mode `reuseport`: one per worker and TCP address,
+   * never accepted on here; a worker that dies leaves its socket, and its queue, to its
+   * replacement). What an upgrade hands over.
+   */
+  heldSockets(): HeldSocket[] {
+    return this.#held.map(({ fd, transport, address, port, family, slot }) => ({ fd, transport, address, port, family, slot }));
   }
 
   /** @internal starts every slot: the first alone (its bound ports are the others'), then the rest. */
   async start(): Promise<void> {
     try {
+      if (this.mode === 'reuseport') await this.#holdSockets();
       const [first, ...rest] = this.#slots;
       if (first === undefined) return;
-      this.#addresses = await this.#spawn(first);
+      this.#addresses = (await this.#spawn(first)).map(ownAddress);
       await Promise.all(rest.map((slot) => this.#spawn(slot)));
     } catch (error) {
       await this.destroy();
       throw error;
     }
+  }
+
+  /**
+   * Mode reuseport: binds (or takes over from the predecessor) one SO_REUSEPORT socket per
+   * worker and TCP address, with net.BoundSocket: bound here, listened on and accepted from in
+   * the worker only. Inherited sockets of the addresses still configured are shared out over
+   * the slots (a smaller worker count gives a worker several); the rest are closed here (the
+   * old process closes its copies as it retires).
+   */
+  async #holdSockets(): Promise<void> {
+    const tcp = this.#settings.tcp;
+    const inherited = (this.#handover?.sockets ?? []).filter((socket) => socket.transport === 'tcp');
+    const taken = new Set<HandoverSocket>();
+    if (tcp !== null) {
+      const configured = typeof tcp.port === 'number' ? tcp.port : 0;
+      const targets = await resolveGroupTargets(tcp.host as HostSpec, 'tcp', { ipv6Only: tcp.ipv6Only as boolean | undefined, port: configured });
+      const byTarget = targets.map((target) =>
+        inherited.filter((socket) => socket.address === target.host && (configured === 0 || socket.port === configured)).sort((a, b) => a.slot - b.slot),
+      );
+      let port = configured === 0 ? (byTarget.flat()[0]?.port ?? 0) : configured;
+      const count = this.#slots.length;
+      for (const slot of this.#slots) {
+        const missing: ListenTarget[] = [];
+        targets.forEach((target, index) => {
+          const mine = byTarget[index]!.filter((_, order) => order % count === slot.index);
+          for (const socket of mine) {
+            taken.add(socket);
+            this.#held.push({ ...socket, slot: slot.index, close: () => closeSync(socket.fd) });
+          }
+          if (mine.length === 0) missing.push(target);
+        });
+        if (missing.length === 0) continue;
+        const bound = await bindGroup(missing, port, boundSocketBinder);
+        for (const { handle, address } of bound) {
+          port = address.port;
+          this.#held.push({ fd: handle.fd(), transport: 'tcp', address: address.address, port: address.port, family: address.family, slot: slot.index, close: () => handle.close() });
+        }
+      }
+    }
+    for (const socket of this.#handover?.sockets ?? []) if (!taken.has(socket) && socket.transport === 'tcp') closeSync(socket.fd);
   }
 
   /** Each live worker's ledger, asked for now (a worker that does not answer within 1 s is left out). */
@@ -167,8 +277,8 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
     const entries = await Promise.all(
       this.#slots.map(async (slot) => {
         const worker = slot.worker;
-        const pid = worker?.process.pid;
-        if (worker === undefined || pid === undefined || !worker.isConnected()) return undefined;
+        const pid = worker?.pid;
+        if (worker === undefined || pid === undefined || !worker.connected) return undefined;
         const stats = await this.#askStats(worker);
         if (stats === undefined || slot.worker !== worker) return undefined;
         slot.last = stats;
@@ -181,7 +291,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
   /** The sum over every worker, live ones asked now, dead ones' last ledgers kept: counters never go back. */
   async stats(): Promise<WorkerSetStats> {
     await this.statsByWorker();
-    let sum: WorkerStats = this.#retired;
+    let sum: WorkerStats = { tcp: addLedgers(this.#inherited.tcp, this.#retired.tcp), udp: addLedgers(this.#inherited.udp, this.#retired.udp) };
     for (const slot of this.#slots) if (slot.worker !== undefined) sum = { tcp: addLedgers(sum.tcp, slot.last?.tcp), udp: addLedgers(sum.udp, slot.last?.udp) };
     return { ...(sum.tcp && { tcp: sum.tcp }), ...(sum.udp && { udp: sum.udp }), workers: this.workers().length, respawns: this.#respawns };
   }
@@ -198,7 +308,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
 
   /** Kills every worker (SIGKILL) and resolves once they have exited. */
   destroy(): Promise<void> {
-    this.#closing ??= this.#stopAll((worker) => worker.process.kill('SIGKILL'), 1_000);
+    this.#closing ??= this.#stopAll((worker) => worker.kill('SIGKILL'), 1_000);
     return this.#closing;
   }
 
@@ -206,30 +316,34 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
     await this.close();
   }
 
-  async #stopAll(stop: (worker: Worker) => void, bound: number): Promise<void> {
+  async #stopAll(stop: (worker: ChildProcess) => void, bound: number): Promise<void> {
     clearInterval(this.#statsTimer);
     const exits: Promise<void>[] = [];
     for (const slot of this.#slots) {
       slot.stopped = true;
       clearTimeout(slot.timer);
       const worker = slot.worker;
-      if (worker === undefined || worker.process.exitCode !== null || worker.process.signalCode !== null) continue;
-      exits.push(new Promise((resolve) => worker.process.once('exit', () => resolve())));
+      if (worker === undefined || worker.exitCode !== null || worker.signalCode !== null) continue;
+      exits.push(new Promise((resolve) => worker.once('exit', () => resolve())));
       try {
-        if (worker.isConnected()) stop(worker);
-        else worker.process.kill('SIGKILL');
+        if (worker.connected) stop(worker);
+        else worker.kill('SIGKILL');
       } catch {
-        worker.process.kill('SIGKILL');
+        worker.kill('SIGKILL');
       }
     }
     const killer = setTimeout(() => {
-      for (const slot of this.#slots) slot.worker?.process.kill('SIGKILL');
+      for (const slot of this.#slots) slot.worker?.kill('SIGKILL');
     }, bound);
     await Promise.all(exits);
     clearTimeout(killer);
+    // Our copies of the listening sockets: a successor holding the same sockets keeps them.
+    for (const held of this.#held) held.close();
+    this.#held = [];
+    process.off('message', this.#onPredecessor);
   }
 
-  #askStats(worker: Worker): Promise<WorkerStats | undefined> {
+  #askStats(worker: ChildProcess): Promise<WorkerStats | undefined> {
     const id = ++this.#requestId;
     const { promise, resolve } = Promise.withResolvers<WorkerStats | undefined>();
     const timer = setTimeout(() => {
@@ -250,17 +364,32 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
 
   /** Starts slot's worker; resolves with its addresses once it serves. @throws {SwitchboardError} `SWB_ERR_WORKER_START_FAILED` */
   #spawn(slot: Slot): Promise<readonly BoundAddress[]> {
-    const settings: WorkerSettings = { ...this.#settings, ...this.#portsOf(this.#addresses), slot: slot.index };
-    cluster.setupPrimary({ exec: WORKER_MAIN, args: [], execArgv: process.execArgv.filter((arg) => !arg.startsWith('--test')), silent: false });
-    const worker = cluster.fork({ ...this.#env, [WORKER_ENV]: JSON.stringify(settings) });
+    const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--test'));
+    let worker: ChildProcess;
+    if (this.mode === 'cluster') {
+      const settings: WorkerSettings = { ...this.#settings, slot: slot.index };
+      cluster.setupPrimary({ exec: WORKER_MAIN, args: [], execArgv, silent: false });
+      worker = cluster.fork({ ...this.#env, [WORKER_ENV]: JSON.stringify(settings) }).process;
+    } else {
+      // The held sockets become the worker's fds 3, 4, …; the IPC channel comes after them.
+      const held = this.#held.filter((socket) => socket.slot === slot.index);
+      const tcpFds = held.map((_, index) => 3 + index);
+      const tcp = this.#settings.tcp === null ? null : withoutAddress(this.#settings.tcp);
+      const settings: WorkerSettings = { ...this.#settings, ...this.#portsOf(this.#addresses), tcp, ...(tcp !== null && { tcpFds }), slot: slot.index };
+      worker = fork(WORKER_MAIN, [], {
+        execArgv,
+        env: { ...process.env, ...this.#env, [WORKER_ENV]: JSON.stringify(settings) },
+        stdio: ['inherit', 'inherit', 'inherit', ...held.map((socket) => socket.fd), 'ipc'],
+      });
+    }
     slot.worker = worker;
     slot.started = performance.now();
     slot.last = undefined;
     const { promise, resolve, reject } = Promise.withResolvers<readonly BoundAddress[]>();
-    const fail = (message: string) => reject(new SwitchboardError(ErrorCode.WORKER_START_FAILED, `worker ${slot.index} (pid ${worker.process.pid}): ${message}`));
+    const fail = (message: string) => reject(new SwitchboardError(ErrorCode.WORKER_START_FAILED, `worker ${slot.index} (pid ${worker.pid}): ${message}`));
     const timer = setTimeout(() => {
       fail(`not ready within ${this.#startTimeout} ms`);
-      worker.process.kill('SIGKILL');
+      worker.kill('SIGKILL');
     }, this.#startTimeout);
     worker.on('message', (message: unknown) => {
       if (!isSwitchboardMessage(message)) return;
@@ -272,12 +401,13 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
         clearTimeout(timer);
         fail(reply.message);
       } else if (reply.swb === 'stats') {
+        if (reply.id === 0 && slot.worker === worker) slot.last = reply.stats; // its final ledger, as it exits
         this.#replies.get(reply.id)?.(reply.stats);
         this.#replies.delete(reply.id);
       }
     });
     worker.on('error', () => {}); // an IPC write to a worker just gone; its exit follows
-    worker.process.once('exit', (code, signal) => {
+    worker.once('exit', (code, signal) => {
       clearTimeout(timer);
       fail(`exited (${signal ?? `code ${code}`}) before it was ready`);
       this.#exited(slot, worker, code, signal);
@@ -290,10 +420,10 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
    * ports the first got (port 0). Under `cluster` the primary keys its shared socket by the
    * options as given (port 0 included), so they stay as they are.
    */
-  #portsOf(addresses: readonly BoundAddress[]): Partial<Pick<WorkerSettings, 'tcp' | 'udp'>> {
+  #portsOf(addresses: readonly BoundAddress[]): Partial<Pick<WorkerSettings, 'udp'>> {
     if (this.mode === 'cluster') return {};
-    const concrete: { tcp?: JsonOptions | null; udp?: JsonOptions | null } = {};
-    for (const transport of ['tcp', 'udp'] as const) {
+    const concrete: { udp?: JsonOptions | null } = {};
+    for (const transport of ['udp'] as const) {
       const options = this.#settings[transport];
       const bound = addresses.find((address) => address.transport === transport);
       if (options !== null && bound !== undefined && (options.port === undefined || options.port === 0)) concrete[transport] = { ...options, port: bound.port };
@@ -301,14 +431,14 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
     return concrete;
   }
 
-  #exited(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
+  #exited(slot: Slot, worker: ChildProcess, code: number | null, signal: string | null): void {
     if (slot.worker !== worker) return;
     this.#retired = { tcp: addLedgers(this.#retired.tcp, retiredLedger(slot.last?.tcp)), udp: addLedgers(this.#retired.udp, retiredLedger(slot.last?.udp)) };
     slot.worker = undefined;
     slot.last = undefined;
     if (slot.stopped || this.#closing !== undefined || this.#addresses.length === 0) return;
     const decision = slot.schedule.exited(performance.now() - slot.started);
-    const pid = worker.process.pid ?? 0;
+    const pid = worker.pid ?? 0;
     if (decision.action === 'stop') {
       slot.stopped = true;
       this.#report(
@@ -324,7 +454,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
       if (slot.stopped) return;
       this.#respawns += 1;
       this.#spawn(slot).then(
-        () => this.emit('worker', { slot: slot.index, pid: slot.worker?.process.pid ?? 0, uptime: 0 }),
+        () => this.emit('worker', { slot: slot.index, pid: slot.worker?.pid ?? 0, uptime: 0 }),
         (error: SwitchboardError) => this.#report(error),
       );
     }, decision.delay);
@@ -364,7 +494,35 @@ export async function serveWorkers(options: ServeWorkersOptions): Promise<Worker
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new InvalidOptionError(name, 'must be a positive number of milliseconds', value);
   }
   const settings = { module: moduleUrl, tcp, udp, reusePort: mode === 'reuseport', orphanDrainTimeout: timing.orphanDrainTimeout };
-  const set = new WorkerSet(settings, count, mode, normalizeRespawnOptions(options.respawn), timing.startTimeout, timing.statsInterval, { ...options.env });
+  const set = new WorkerSet(settings, count, mode, normalizeRespawnOptions(options.respawn), timing.startTimeout, timing.statsInterval, { ...options.env }, options.handover);
   await set.start();
   return set;
+}
+
+/** Binds a SO_REUSEPORT TCP socket without listening (net.BoundSocket): the primary holds it, a worker listens on it. */
+const boundSocketBinder: SocketBinder<NetBoundSocket> = {
+  transport: 'tcp',
+  bind: async (target, port) => {
+    const handle = new NetBoundSocket({ host: target.host, port, reusePort: true, ipv6Only: target.ipv6Only });
+    return { handle, port: (handle.address() as AddressInfo).port };
+  },
+  close: async (handle) => handle.close(),
+};
+
+/** Server options less what chooses the address: the worker adopts the sockets it is passed. */
+function withoutAddress(options: JsonOptions): JsonOptions {
+  const { host: _host, port: _port, ipv6Only: _ipv6Only, reusePort: _reusePort, exclusive: _exclusive, backlog: _backlog, ...rest } = options;
+  return rest;
+}
+
+/** An address as the set reports it: a socket the worker adopted from this primary is the set's own. */
+function ownAddress(address: BoundAddress): BoundAddress {
+  if (address.origin !== 'passed') return address;
+  const { origin: _origin, fd: _fd, fdName: _fdName, ...own } = address;
+  return own;
+}
+
+/** A predecessor's ledger as a starting point: its counters, its gauges 0 (its sessions are its own). */
+function retiredTotals(stats: WorkerStats): WorkerStats {
+  return { ...(stats.tcp && { tcp: retiredLedger(stats.tcp) }), ...(stats.udp && { udp: retiredLedger(stats.udp) }) };
 }
