@@ -111,7 +111,12 @@ export async function adoptPassedSockets<Handle>(option: NormalizedSystemdOption
  * @throws {ActivationError} (rejects) `SWB_ERR_ACTIVATION_FD_TYPE` for an fd that is not open, not a socket, or of the wrong kind
  */
 export async function adoptOpenSockets<Handle>(fds: readonly number[], transport: Transport, adopter: PassedSocketAdopter<Handle>): Promise<BoundSocket<Handle>[]> {
-  const chosen = inspectListenFds(fds.map((fd) => ({ fd, name: UNNAMED_FD })));
+  // Not /proc/net/tcp: on a busy host it lists every TIME_WAIT connection and takes seconds to
+  // read; a TCP fd of the wrong kind fails coded in listen() instead. The UDP tables are short.
+  const chosen = inspectListenFds(
+    fds.map((fd) => ({ fd, name: UNNAMED_FD })),
+    transport === 'udp' ? ['udp', 'udp6'] : [],
+  );
   for (const fd of chosen) assertAdoptable(fd, transport);
   return adoptEach(chosen, adopter);
 }

@@ -178,6 +178,15 @@ export class UdpServer extends ServerBase<UdpServerEvents, Socket> implements As
     return this.#queue[Symbol.asyncIterator]();
   }
 
+  /**
+   * The server's bound dgram sockets, for handing them to another process
+   * (`subprocess.send(message, socket)`, as an upgrade does). They stay the server's: do not
+   * close them or read from them.
+   */
+  sockets(): readonly Socket[] {
+    return this.#endpoints.map((endpoint) => endpoint.socket);
+  }
+
   protected async bind(): Promise<BoundSocket<Socket>[]> {
     const options = this.#options;
     const bound =

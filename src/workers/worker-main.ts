@@ -48,6 +48,15 @@ async function main(): Promise<void> {
     const request = message as PrimaryMessage;
     if (request.swb === 'stats') send({ swb: 'stats', id: request.id, stats: ledger() });
     else if (request.swb === 'close') void close(request.timeout);
+    else if (request.swb === 'udp-sockets') {
+      // Only the sockets this worker bound itself: those the primary passed, it holds already.
+      const own = settings.udpFds === undefined ? (udp?.sockets() ?? []) : [];
+      for (const socket of own) {
+        const { address, port, family } = socket.address();
+        process.send?.({ swb: 'udp-socket', address, port, family: family === 'IPv6' ? 'IPv6' : 'IPv4' } satisfies WorkerMessage, socket);
+      }
+      send({ swb: 'udp-sockets-done', count: own.length });
+    }
   });
   // A graceful stop of the whole set comes from the primary; a terminal's Ctrl-C or hang-up
   // reaches the process group, and the primary drains us, so those signals are ignored here.

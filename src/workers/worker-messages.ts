@@ -82,11 +82,19 @@ export type SuccessorMessage = { readonly swb: 'upgrade-ready'; readonly pid: nu
 export type WorkerMessage =
   | { readonly swb: 'ready'; readonly addresses: readonly BoundAddress[] }
   | { readonly swb: 'failed'; readonly message: string; readonly code?: string }
+  /** One of its UDP sockets (the IPC message's handle), for an upgrade: see `udp-sockets`. */
+  | { readonly swb: 'udp-socket'; readonly address: string; readonly port: number; readonly family: AddressFamily }
+  /** Every UDP socket was sent. */
+  | { readonly swb: 'udp-sockets-done'; readonly count: number }
   /** `id` 0: the final ledger a worker sends as it exits after a close. */
   | { readonly swb: 'stats'; readonly id: number; readonly stats: WorkerStats };
 
 /** Primary → worker. @internal */
-export type PrimaryMessage = { readonly swb: 'stats'; readonly id: number } | { readonly swb: 'close'; readonly timeout: number };
+export type PrimaryMessage =
+  | { readonly swb: 'stats'; readonly id: number }
+  | { readonly swb: 'close'; readonly timeout: number }
+  /** Send each UDP socket you bound yourself (a `udp-socket` message apiece), then `udp-sockets-done`. */
+  | { readonly swb: 'udp-sockets' };
 
 /** Whether `value` is one of our messages (and not the user module's). @internal */
 export function isSwitchboardMessage(value: unknown): value is { readonly swb: string } {

@@ -6,6 +6,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import cluster from 'node:cluster';
+import { Socket as DatagramSocket } from 'node:dgram';
 import { closeSync } from 'node:fs';
 import { BoundSocket as NetBoundSocket, type AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -16,6 +17,7 @@ import { ErrorCode, InvalidOptionError, SwitchboardError } from '../core/errors.
 import { supportsReusePort } from '../core/platform.ts';
 import type { HostSpec, ListenTarget } from '../net/addresses.ts';
 import { bindGroup, resolveGroupTargets, type BoundAddress, type SocketBinder } from '../net/listener-group.ts';
+import { openInetSockets } from '../net/proc-sockets.ts';
 import { normalizeRespawnOptions, RespawnSchedule, type NormalizedRespawnOptions, type RespawnOptions } from './respawn-policy.ts';
 import { addLedgers, retiredLedger } from './sum-stats.ts';
 import {
@@ -135,6 +137,8 @@ interface Slot {
   readonly index: number;
   readonly schedule: RespawnSchedule;
   worker?: ChildProcess;
+  /** Receives the worker's UDP sockets while an upgrade collects them. */
+  collect?: ((message: Extract<WorkerMessage, { swb: 'udp-socket' | 'udp-sockets-done' }>, handle: DatagramSocket | undefined) => void) | undefined;
   started: number;
   last?: WorkerStats;
   timer?: NodeJS.Timeout;
@@ -234,41 +238,92 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
   /**
    * Mode reuseport: binds (or takes over from the predecessor) one SO_REUSEPORT socket per
    * worker and TCP address, with net.BoundSocket: bound here, listened on and accepted from in
-   * the worker only. Inherited sockets of the addresses still configured are shared out over
-   * the slots (a smaller worker count gives a worker several); the rest are closed here (the
-   * old process closes its copies as it retires).
+   * the worker only. Inherited sockets of the addresses still configured — UDP ones too — are
+   * shared out over the slots (a smaller worker count gives a worker several); the rest are
+   * closed here (the old process closes its copies as it retires). A slot with no inherited UDP
+   * socket has its worker bind its own: Node offers no way to hold a bound UDP socket unread.
    */
   async #holdSockets(): Promise<void> {
-    const tcp = this.#settings.tcp;
-    const inherited = (this.#handover?.sockets ?? []).filter((socket) => socket.transport === 'tcp');
     const taken = new Set<HandoverSocket>();
-    if (tcp !== null) {
-      const configured = typeof tcp.port === 'number' ? tcp.port : 0;
-      const targets = await resolveGroupTargets(tcp.host as HostSpec, 'tcp', { ipv6Only: tcp.ipv6Only as boolean | undefined, port: configured });
-      const byTarget = targets.map((target) =>
-        inherited.filter((socket) => socket.address === target.host && (configured === 0 || socket.port === configured)).sort((a, b) => a.slot - b.slot),
-      );
-      let port = configured === 0 ? (byTarget.flat()[0]?.port ?? 0) : configured;
-      const count = this.#slots.length;
-      for (const slot of this.#slots) {
-        const missing: ListenTarget[] = [];
-        targets.forEach((target, index) => {
-          const mine = byTarget[index]!.filter((_, order) => order % count === slot.index);
-          for (const socket of mine) {
-            taken.add(socket);
-            this.#held.push({ ...socket, slot: slot.index, close: () => closeSync(socket.fd) });
-          }
-          if (mine.length === 0) missing.push(target);
-        });
-        if (missing.length === 0) continue;
-        const bound = await bindGroup(missing, port, boundSocketBinder);
-        for (const { handle, address } of bound) {
-          port = address.port;
-          this.#held.push({ fd: handle.fd(), transport: 'tcp', address: address.address, port: address.port, family: address.family, slot: slot.index, close: () => handle.close() });
+    if (this.#settings.tcp !== null) await this.#hold('tcp', this.#settings.tcp, taken);
+    if (this.#settings.udp !== null) await this.#hold('udp', this.#settings.udp, taken);
+    for (const socket of this.#handover?.sockets ?? []) if (!taken.has(socket)) closeSync(socket.fd);
+  }
+
+  async #hold(transport: 'tcp' | 'udp', options: JsonOptions, taken: Set<HandoverSocket>): Promise<void> {
+    const inherited = (this.#handover?.sockets ?? []).filter((socket) => socket.transport === transport);
+    if (transport === 'udp' && inherited.length === 0) return;
+    const configured = typeof options.port === 'number' ? options.port : 0;
+    const targets = await resolveGroupTargets(options.host as HostSpec, transport, { ipv6Only: options.ipv6Only as boolean | undefined, port: configured });
+    const byTarget = targets.map((target) =>
+      inherited.filter((socket) => socket.address === target.host && (configured === 0 || socket.port === configured)).sort((a, b) => a.slot - b.slot),
+    );
+    let port = configured === 0 ? (byTarget.flat()[0]?.port ?? 0) : configured;
+    const count = this.#slots.length;
+    for (const slot of this.#slots) {
+      const missing: ListenTarget[] = [];
+      targets.forEach((target, index) => {
+        const mine = byTarget[index]!.filter((_, order) => order % count === slot.index);
+        for (const socket of mine) {
+          taken.add(socket);
+          this.#held.push({ ...socket, slot: slot.index, close: () => closeSync(socket.fd) });
         }
+        if (mine.length === 0) missing.push(target);
+      });
+      if (missing.length === 0 || transport === 'udp') continue;
+      const bound = await bindGroup(missing, port, boundSocketBinder);
+      for (const { handle, address } of bound) {
+        port = address.port;
+        this.#held.push({ fd: handle.fd(), transport: 'tcp', address: address.address, port: address.port, family: address.family, slot: slot.index, close: () => handle.close() });
       }
     }
-    for (const socket of this.#handover?.sockets ?? []) if (!taken.has(socket) && socket.transport === 'tcp') closeSync(socket.fd);
+  }
+
+  /**
+   * For an upgrade: this process's copies of the UDP sockets the workers bound themselves (each
+   * worker sends its own over IPC), as fds of this process, to pass to the successor. Node
+   * reads every dgram socket it is handed, so until `release()` (call it right after the
+   * successor is spawned) this process reads datagrams from them too; `transitReads()` counts
+   * those (they are lost).
+   * @internal
+   */
+  async collectUdpSockets(timeout = 5_000): Promise<{ sockets: HeldSocket[]; release: () => void; transitReads: () => number }> {
+    let reads = 0;
+    const received: { socket: DatagramSocket; slot: number; address: string; port: number; family: 'IPv4' | 'IPv6' }[] = [];
+    const release = (): void => {
+      for (const { socket } of received) socket.close();
+    };
+    const asked = this.#slots.filter((slot) => slot.worker?.connected === true && !this.#held.some((held) => held.slot === slot.index && held.transport === 'udp'));
+    if (this.#settings.udp === null || this.mode !== 'reuseport' || asked.length === 0) return { sockets: [], release, transitReads: () => reads };
+    await Promise.all(
+      asked.map((slot) => {
+        const { promise, resolve } = Promise.withResolvers<void>();
+        const timer = setTimeout(resolve, timeout);
+        slot.collect = (message, handle) => {
+          if (message.swb === 'udp-socket' && handle !== undefined) {
+            handle.on('message', () => reads++);
+            received.push({ socket: handle, slot: slot.index, address: message.address, port: message.port, family: message.family });
+          } else if (message.swb === 'udp-sockets-done') {
+            clearTimeout(timer);
+            slot.collect = undefined;
+            resolve();
+          }
+        };
+        slot.worker?.send({ swb: 'udp-sockets' });
+        return promise;
+      }),
+    );
+    // Node gives a dgram socket no fd number: find ours in /proc by the address each is bound to.
+    const mine = new Set(this.#held.map((held) => held.fd));
+    const open = [...openInetSockets(['udp', 'udp6'])].filter(([fd, found]) => !mine.has(fd) && found.details.kind === 'datagram');
+    const sockets: HeldSocket[] = [];
+    for (const entry of received) {
+      const index = open.findIndex(([, found]) => found.details.port === entry.port && found.details.address === entry.address);
+      if (index < 0) continue;
+      const [[fd]] = open.splice(index, 1) as [[number, unknown]];
+      sockets.push({ fd, transport: 'udp', address: entry.address, port: entry.port, family: entry.family, slot: entry.slot });
+    }
+    return { sockets, release, transitReads: () => reads };
   }
 
   /** Each live worker's ledger, asked for now (a worker that does not answer within 1 s is left out). */
@@ -372,10 +427,20 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
       worker = cluster.fork({ ...this.#env, [WORKER_ENV]: JSON.stringify(settings) }).process;
     } else {
       // The held sockets become the worker's fds 3, 4, …; the IPC channel comes after them.
-      const held = this.#held.filter((socket) => socket.slot === slot.index);
-      const tcpFds = held.map((_, index) => 3 + index);
+      // TCP first, then UDP: fds 3, 4, … in that order.
+      const held = this.#held.filter((socket) => socket.slot === slot.index).sort((a, b) => (a.transport === b.transport ? 0 : a.transport === 'tcp' ? -1 : 1));
+      const fdsOf = (transport: 'tcp' | 'udp'): number[] => held.flatMap((socket, index) => (socket.transport === transport ? [3 + index] : []));
+      const [tcpFds, udpFds] = [fdsOf('tcp'), fdsOf('udp')];
       const tcp = this.#settings.tcp === null ? null : withoutAddress(this.#settings.tcp);
-      const settings: WorkerSettings = { ...this.#settings, ...this.#portsOf(this.#addresses), tcp, ...(tcp !== null && { tcpFds }), slot: slot.index };
+      const udp = this.#settings.udp === null || udpFds.length === 0 ? undefined : withoutAddress(this.#settings.udp);
+      const settings: WorkerSettings = {
+        ...this.#settings,
+        ...this.#portsOf(this.#addresses),
+        tcp,
+        ...(tcp !== null && { tcpFds }),
+        ...(udp !== undefined && { udp, udpFds }),
+        slot: slot.index,
+      };
       worker = fork(WORKER_MAIN, [], {
         execArgv,
         env: { ...process.env, ...this.#env, [WORKER_ENV]: JSON.stringify(settings) },
@@ -391,10 +456,13 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
       fail(`not ready within ${this.#startTimeout} ms`);
       worker.kill('SIGKILL');
     }, this.#startTimeout);
-    worker.on('message', (message: unknown) => {
+    worker.on('message', (message: unknown, handle: unknown) => {
       if (!isSwitchboardMessage(message)) return;
       const reply = message as WorkerMessage;
-      if (reply.swb === 'ready') {
+      if (reply.swb === 'udp-socket' || reply.swb === 'udp-sockets-done') {
+        if (slot.worker === worker) slot.collect?.(reply, handle instanceof DatagramSocket ? handle : undefined);
+        else if (handle instanceof DatagramSocket) handle.close();
+      } else if (reply.swb === 'ready') {
         clearTimeout(timer);
         resolve(reply.addresses);
       } else if (reply.swb === 'failed') {
@@ -441,6 +509,9 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
     const pid = worker.pid ?? 0;
     if (decision.action === 'stop') {
       slot.stopped = true;
+      // No worker will accept from its sockets again: close them rather than let connections wait there.
+      for (const held of this.#held.filter((socket) => socket.slot === slot.index)) held.close();
+      this.#held = this.#held.filter((socket) => socket.slot !== slot.index);
       this.#report(
         new SwitchboardError(
           ErrorCode.WORKER_CRASH_LOOP,

@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ErrorCode, type SwitchboardError } from '../../index.ts';
 import { serveWorkers, type WorkerSet } from '../../workers/worker-set.ts';
-import { inheritedAddresses, isUpgradeSuccessor, reportUpgradeReady, startSuccessor, tcpMigrateReq } from '../../workers/upgrade.ts';
+import { inheritedAddresses, isUpgradeSuccessor, receiveHandover, reportUpgradeReady, startSuccessor } from '../../workers/upgrade.ts';
 import { RUN_DEFAULTS } from '../defaults.ts';
 import { ExitCode, UsageError } from '../exit-code.ts';
 import { parseListenAddress } from '../listen-address.ts';
@@ -53,7 +53,8 @@ export async function runWorkers(modulePath: string, values: WorkerFlagValues & 
   const signals = new ShutdownSignals(settings.drainTimeout, log);
   let set: WorkerSet;
   try {
-    set = await serveWorkers({ module: pathToFileURL(resolve(modulePath)), workers, tcp });
+    const handover = await receiveHandover();
+    set = await serveWorkers({ module: pathToFileURL(resolve(modulePath)), workers, tcp, ...(handover && { handover }) });
   } catch (error) {
     signals.dispose();
     reportUpgradeReady(error instanceof Error ? error.message : String(error));
@@ -61,9 +62,6 @@ export async function runWorkers(modulePath: string, values: WorkerFlagValues & 
   }
   for (const bound of set.addresses) logListening(log, modulePath, bound);
   log.info('workers', `${set.workers().length} workers (mode ${set.mode}): pids ${set.workers().map((w) => w.pid).join(' ')}`, { workers: set.workers().length, mode: set.mode });
-  if (set.mode === 'reuseport' && tcpMigrateReq() === 0) {
-    log.warn('tcp-migrate-req', 'net.ipv4.tcp_migrate_req is 0: connections queued on a worker that dies, or on the old process during an upgrade, are reset; set it to 1 (docs/workers.md)', { sysctl: 'net.ipv4.tcp_migrate_req', value: 0 });
-  }
   if (pidFile !== undefined) writePid(pidFile, log);
   if (isUpgradeSuccessor()) reportUpgradeReady();
 
@@ -85,11 +83,13 @@ export async function runWorkers(modulePath: string, values: WorkerFlagValues & 
     }
     upgrading = true;
     log.info('upgrade', 'upgrade: starting the new version', {});
-    startSuccessor({ addresses: set.addresses, signal: stopping.signal }).then(
-      async (child) => {
+    startSuccessor({ workers: set, signal: stopping.signal }).then(
+      async (successor) => {
         if (stopping.signal.aborted) return;
-        log.info('upgrade', `upgrade: pid ${child.pid} serves; draining and exiting`, { pid: child.pid });
+        const pid = successor.process.pid;
+        log.info('upgrade', `upgrade: pid ${pid} serves; draining and exiting`, { pid });
         await set.close({ timeout: settings.drainTimeout });
+        successor.finish(await set.stats()); // its counters continue from our final totals
         finished.resolve(ExitCode.OK);
       },
       (error: SwitchboardError) => {
