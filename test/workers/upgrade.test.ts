@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createNetns, runNodeInNetns, skipWithoutNetns } from '../helpers/netns.ts';
 import { until, within } from '../helpers/net.ts';
+import { processAlive } from '../helpers/process-alive.ts';
 import { startSuccessor, tcpMigrateReq } from '../../src/workers/upgrade.ts';
 
 const run = promisify(execFile);
@@ -138,5 +139,29 @@ describe('tcpMigrateReq', () => {
   it('reads the sysctl, and is undefined where there is none', () => {
     assert.ok([0, 1, undefined].includes(tcpMigrateReq()));
     assert.equal(tcpMigrateReq('/nonexistent'), undefined);
+  });
+});
+
+describe('processAlive (the helper behind "the old pid gone")', () => {
+  it('counts a zombie as gone: an orphaned old process waits for pid 1 to reap it, which says nothing about when it exited', async (t) => {
+    if (process.platform !== 'linux') return t.skip('reads /proc');
+    // The background sleep exits after 0.2 s; its parent, exec'd into `sleep 5`, never reaps it.
+    const parent = spawn('sh', ['-c', 'sleep 0.2 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    t.after(() => parent.kill('SIGKILL'));
+    let text = '';
+    parent.stdout.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+    await until(() => /\d+\n/.test(text), 'the pid', 5_000);
+    const pid = Number(text.trim());
+    assert.equal(processAlive(pid), true);
+    const state = (): string => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      } catch {
+        return 'gone';
+      }
+    };
+    await until(() => state() === 'Z', 'the child to be a zombie', 5_000);
+    assert.equal(processAlive(pid), false);
   });
 });
