@@ -109,6 +109,7 @@ export async function startSuccessor(options: UpgradeOptions = {}): Promise<Succ
       clearTimeout(timer);
       child.removeAllListeners('exit');
       child.unref();
+      child.channel?.unref(); // open for finish(), but no reason for this process to stay
       resolve({ process: child, finish, transitDatagrams: collected?.transitReads() ?? 0 });
     } else if (said.swb === 'upgrade-failed') {
       fail(`failed: ${String(said.message)}`);

@@ -582,7 +582,7 @@ const boundSocketBinder: SocketBinder<NetBoundSocket> = {
 
 /** Server options less what chooses the address: the worker adopts the sockets it is passed. */
 function withoutAddress(options: JsonOptions): JsonOptions {
-  const { host: _host, port: _port, ipv6Only: _ipv6Only, reusePort: _reusePort, exclusive: _exclusive, backlog: _backlog, ...rest } = options;
+  const { host: _host, port: _port, ipv6Only: _ipv6Only, reusePort: _reusePort, exclusive: _exclusive, backlog: _backlog, perInterface: _perInterface, ...rest } = options;
   return rest;
 }
 
