@@ -8,7 +8,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import cluster from 'node:cluster';
 import { Socket as DatagramSocket } from 'node:dgram';
 import { closeSync } from 'node:fs';
-import { BoundSocket as NetBoundSocket, type AddressInfo } from 'node:net';
+import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
@@ -270,7 +270,8 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
         }
         if (mine.length === 0) missing.push(target);
       });
-      if (missing.length === 0 || transport === 'udp') continue;
+      // UDP, and TCP before Node 24.21 (no net.BoundSocket): the worker binds its own.
+      if (missing.length === 0 || transport === 'udp' || NetBoundSocket === undefined) continue;
       const bound = await bindGroup(missing, port, boundSocketBinder);
       for (const { handle, address } of bound) {
         port = address.port;
@@ -431,16 +432,11 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
       const held = this.#held.filter((socket) => socket.slot === slot.index).sort((a, b) => (a.transport === b.transport ? 0 : a.transport === 'tcp' ? -1 : 1));
       const fdsOf = (transport: 'tcp' | 'udp'): number[] => held.flatMap((socket, index) => (socket.transport === transport ? [3 + index] : []));
       const [tcpFds, udpFds] = [fdsOf('tcp'), fdsOf('udp')];
-      const tcp = this.#settings.tcp === null ? null : withoutAddress(this.#settings.tcp);
-      const udp = this.#settings.udp === null || udpFds.length === 0 ? undefined : withoutAddress(this.#settings.udp);
-      const settings: WorkerSettings = {
-        ...this.#settings,
-        ...this.#portsOf(this.#addresses),
-        tcp,
-        ...(tcp !== null && { tcpFds }),
-        ...(udp !== undefined && { udp, udpFds }),
-        slot: slot.index,
+      const passed = (transport: 'tcp' | 'udp', fds: number[]): Partial<WorkerSettings> => {
+        const options = this.#settings[transport];
+        return options === null || fds.length === 0 ? {} : { [transport]: withoutAddress(options), [`${transport}Fds`]: fds };
       };
+      const settings: WorkerSettings = { ...this.#settings, ...this.#portsOf(this.#addresses), ...passed('tcp', tcpFds), ...passed('udp', udpFds), slot: slot.index };
       worker = fork(WORKER_MAIN, [], {
         execArgv,
         env: { ...process.env, ...this.#env, [WORKER_ENV]: JSON.stringify(settings) },
@@ -488,10 +484,10 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
    * ports the first got (port 0). Under `cluster` the primary keys its shared socket by the
    * options as given (port 0 included), so they stay as they are.
    */
-  #portsOf(addresses: readonly BoundAddress[]): Partial<Pick<WorkerSettings, 'udp'>> {
+  #portsOf(addresses: readonly BoundAddress[]): Partial<Pick<WorkerSettings, 'tcp' | 'udp'>> {
     if (this.mode === 'cluster') return {};
-    const concrete: { udp?: JsonOptions | null } = {};
-    for (const transport of ['udp'] as const) {
+    const concrete: { tcp?: JsonOptions | null; udp?: JsonOptions | null } = {};
+    for (const transport of ['tcp', 'udp'] as const) {
       const options = this.#settings[transport];
       const bound = addresses.find((address) => address.transport === transport);
       if (options !== null && bound !== undefined && (options.port === undefined || options.port === 0)) concrete[transport] = { ...options, port: bound.port };
@@ -570,12 +566,15 @@ export async function serveWorkers(options: ServeWorkersOptions): Promise<Worker
   return set;
 }
 
+/** `net.BoundSocket` (Node 24.21+): a socket bound without listening. Undefined on an older Node (the package's floor is 22.12). */
+const NetBoundSocket = (net as { BoundSocket?: typeof net.BoundSocket }).BoundSocket;
+
 /** Binds a SO_REUSEPORT TCP socket without listening (net.BoundSocket): the primary holds it, a worker listens on it. */
-const boundSocketBinder: SocketBinder<NetBoundSocket> = {
+const boundSocketBinder: SocketBinder<net.BoundSocket> = {
   transport: 'tcp',
   bind: async (target, port) => {
-    const handle = new NetBoundSocket({ host: target.host, port, reusePort: true, ipv6Only: target.ipv6Only });
-    return { handle, port: (handle.address() as AddressInfo).port };
+    const handle = new NetBoundSocket!({ host: target.host, port, reusePort: true, ipv6Only: target.ipv6Only });
+    return { handle, port: (handle.address() as net.AddressInfo).port };
   },
   close: async (handle) => handle.close(),
 };
