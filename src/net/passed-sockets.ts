@@ -99,9 +99,17 @@ export interface PassedSocketAdopter<Handle> {
  *   `SWB_ERR_ACTIVATION_FD_TYPE`, `SWB_ERR_ACTIVATION_FD_TAKEN`, `SWB_ERR_ACTIVATION_BAD_ENVIRONMENT`
  */
 export async function adoptPassedSockets<Handle>(option: NormalizedSystemdOption, transport: Transport, adopter: PassedSocketAdopter<Handle>): Promise<BoundSocket<Handle>[]> {
+  return adoptEach(selectPassedSockets(option, transport), adopter);
+}
+
+/**
+ * The passed fds `option` names for `transport`, each checked before any is touched (what
+ * {@link adoptPassedSockets} adopts; a primary that hands them on to workers holds them so).
+ * @throws {ActivationError} as {@link adoptPassedSockets}
+ */
+export function selectPassedSockets(option: NormalizedSystemdOption, transport: Transport): ListenFd[] {
   const set = listenFds({ allowMissingPid: option.allowMissingPid, ...(option.env === undefined ? {} : { env: option.env }) });
-  const chosen = option.fds === undefined ? selectListenFds(set, { transport, names: option.names }) : selectByNumber(set, option.fds, transport);
-  return adoptEach(chosen, adopter);
+  return option.fds === undefined ? selectListenFds(set, { transport, names: option.names }) : selectByNumber(set, option.fds, transport);
 }
 
 /**

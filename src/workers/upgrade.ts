@@ -73,7 +73,7 @@ export async function startSuccessor(options: UpgradeOptions = {}): Promise<Succ
   const handover: UpgradeHandover = {
     version: 1,
     pid: process.pid,
-    sockets: held.map(({ transport, address, port, family, slot }, index) => ({ fd: 3 + index, transport, address, port, family, slot })),
+    sockets: held.map(({ transport, address, port, family, slot, origin }, index) => ({ fd: 3 + index, transport, address, port, family, slot, ...(origin && { origin }) })),
     stats: { ...(totals.tcp && { tcp: totals.tcp }), ...(totals.udp && { udp: totals.udp }) },
   };
   const addresses = options.addresses ?? options.workers?.addresses ?? [];

@@ -94,7 +94,7 @@ async function main(): Promise<void> {
 /** The module's server options, less what chooses an address when the primary passed the sockets. */
 function withoutAddress(options: unknown, fds: readonly number[] | undefined): object | undefined {
   if (typeof options !== 'object' || options === null || fds === undefined) return options as object | undefined;
-  const { host: _host, port: _port, reusePort: _reusePort, exclusive: _exclusive, ipv6Only: _ipv6Only, perInterface: _perInterface, backlog: _backlog, ...rest } = options as Record<string, unknown>;
+  const { host: _host, port: _port, reusePort: _reusePort, exclusive: _exclusive, ipv6Only: _ipv6Only, perInterface: _perInterface, backlog: _backlog, systemd: _systemd, ...rest } = options as Record<string, unknown>;
   return rest;
 }
 

@@ -52,6 +52,8 @@ export interface HandoverSocket {
   readonly family: AddressFamily;
   /** The worker it served in the old process: mode `reuseport` holds one socket per worker and address. */
   readonly slot: number;
+  /** `systemd`: a socket the service manager passed, which every worker serves (one queue for all). */
+  readonly origin?: 'systemd';
 }
 
 /**

@@ -17,6 +17,7 @@ import { ErrorCode, InvalidOptionError, SwitchboardError } from '../core/errors.
 import { supportsReusePort } from '../core/platform.ts';
 import type { HostSpec, ListenTarget } from '../net/addresses.ts';
 import { bindGroup, resolveGroupTargets, type BoundAddress, type SocketBinder } from '../net/listener-group.ts';
+import { normalizeSystemdOption, selectPassedSockets } from '../net/passed-sockets.ts';
 import { openInetSockets } from '../net/proc-sockets.ts';
 import { normalizeRespawnOptions, RespawnSchedule, type NormalizedRespawnOptions, type RespawnOptions } from './respawn-policy.ts';
 import { addLedgers, retiredLedger } from './sum-stats.ts';
@@ -83,6 +84,8 @@ export interface HeldSocket {
   readonly family: 'IPv4' | 'IPv6';
   /** The worker slot that listens on it. */
   readonly slot: number;
+  /** `systemd`: passed by the service manager (the `systemd` option); every worker listens on it. */
+  readonly origin?: 'systemd';
 }
 
 interface Held extends HeldSocket {
@@ -218,7 +221,12 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
    * replacement). What an upgrade hands over.
    */
   heldSockets(): HeldSocket[] {
-    return this.#held.map(({ fd, transport, address, port, family, slot }) => ({ fd, transport, address, port, family, slot }));
+    const seen = new Set<number>();
+    return this.#held.flatMap(({ fd, transport, address, port, family, slot, origin }) => {
+      if (seen.has(fd)) return []; // a systemd socket, held once, served by every worker
+      seen.add(fd);
+      return [{ fd, transport, address, port, family, slot, ...(origin && { origin }) }];
+    });
   }
 
   /** @internal starts every slot: the first alone (its bound ports are the others'), then the rest. */
@@ -252,6 +260,20 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
 
   async #hold(transport: 'tcp' | 'udp', options: JsonOptions, taken: Set<HandoverSocket>): Promise<void> {
     const inherited = (this.#handover?.sockets ?? []).filter((socket) => socket.transport === transport);
+    if (options.systemd !== undefined) {
+      // The service manager's sockets (inherited fds, unread here): every worker serves each.
+      // A successor's environment names none: it takes the predecessor's.
+      const fromPredecessor = inherited.filter((socket) => socket.origin === 'systemd');
+      for (const socket of fromPredecessor) taken.add(socket);
+      const sockets =
+        fromPredecessor.length > 0
+          ? fromPredecessor
+          : selectPassedSockets(normalizeSystemdOption(options.systemd, false)!, transport).map((fd) => ({ fd: fd.fd, address: fd.address ?? '', port: fd.port ?? 0, family: fd.family === 'IPv6' ? ('IPv6' as const) : ('IPv4' as const) }));
+      for (const slot of this.#slots) {
+        for (const { fd, address, port, family } of sockets) this.#held.push({ fd, transport, address, port, family, slot: slot.index, origin: 'systemd', close: () => closeSync(fd) });
+      }
+      return;
+    }
     if (transport === 'udp' && inherited.length === 0) return;
     const configured = typeof options.port === 'number' ? options.port : 0;
     const targets = await resolveGroupTargets(options.host as HostSpec, transport, { ipv6Only: options.ipv6Only as boolean | undefined, port: configured });
@@ -393,8 +415,9 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
     }, bound);
     await Promise.all(exits);
     clearTimeout(killer);
-    // Our copies of the listening sockets: a successor holding the same sockets keeps them.
-    for (const held of this.#held) held.close();
+    // Our copies of the listening sockets (a systemd one is held once for every slot): a
+    // successor holding the same sockets keeps them.
+    for (const held of new Map(this.#held.map((socket) => [socket.fd, socket])).values()) held.close();
     this.#held = [];
     process.off('message', this.#onPredecessor);
   }
@@ -505,9 +528,11 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
     const pid = worker.pid ?? 0;
     if (decision.action === 'stop') {
       slot.stopped = true;
-      // No worker will accept from its sockets again: close them rather than let connections wait there.
-      for (const held of this.#held.filter((socket) => socket.slot === slot.index)) held.close();
-      this.#held = this.#held.filter((socket) => socket.slot !== slot.index);
+      // No worker will accept from its sockets again: close them rather than let connections wait
+      // there (a systemd socket the other workers serve stays).
+      const own = (socket: Held): boolean => socket.slot === slot.index && socket.origin === undefined;
+      for (const held of this.#held.filter(own)) held.close();
+      this.#held = this.#held.filter((socket) => !own(socket));
       this.#report(
         new SwitchboardError(
           ErrorCode.WORKER_CRASH_LOOP,
@@ -581,7 +606,7 @@ const boundSocketBinder: SocketBinder<net.BoundSocket> = {
 
 /** Server options less what chooses the address: the worker adopts the sockets it is passed. */
 function withoutAddress(options: JsonOptions): JsonOptions {
-  const { host: _host, port: _port, ipv6Only: _ipv6Only, reusePort: _reusePort, exclusive: _exclusive, backlog: _backlog, perInterface: _perInterface, ...rest } = options;
+  const { host: _host, port: _port, ipv6Only: _ipv6Only, reusePort: _reusePort, exclusive: _exclusive, backlog: _backlog, perInterface: _perInterface, systemd: _systemd, ...rest } = options;
   return rest;
 }
 

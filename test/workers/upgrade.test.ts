@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,9 +9,12 @@ import { promisify } from 'node:util';
 import { createNetns, runNodeInNetns, skipWithoutNetns } from '../helpers/netns.ts';
 import { until, within } from '../helpers/net.ts';
 import { processAlive } from '../helpers/process-alive.ts';
+import { HAS_SOCKET_ACTIVATE, socketActivate } from '../activation/activate.ts';
+import { greetingPid as greetPid } from './fixtures/short-connection.ts';
 import { startSuccessor, tcpMigrateReq } from '../../src/workers/upgrade.ts';
 
 const run = promisify(execFile);
+const execFileSyncText = (file: string, args: readonly string[]): string => execFileSync(file, args, { encoding: 'utf8' });
 const LOAD = fileURLToPath(new URL('./fixtures/upgrade-under-load.ts', import.meta.url));
 const LIBRARY = fileURLToPath(new URL('./fixtures/upgrade-library.ts', import.meta.url));
 const DRAIN = 1_000;
@@ -139,6 +142,38 @@ describe('tcpMigrateReq', () => {
   it('reads the sysctl, and is undefined where there is none', () => {
     assert.ok([0, 1, undefined].includes(tcpMigrateReq()));
     assert.equal(tcpMigrateReq('/nonexistent'), undefined);
+  });
+});
+
+describe('serveWorkers({ tcp: { systemd: true } }) under systemd-socket-activate', () => {
+  it('the primary holds the passed socket, every worker serves it, and an upgrade hands the same socket on', { skip: !HAS_SOCKET_ACTIVATE && 'needs systemd-socket-activate' }, async (t) => {
+    const fixture = fileURLToPath(new URL('./fixtures/systemd-primary.ts', import.meta.url));
+    const { activated, port } = await socketActivate(t, ['tcp4'], 1, (p) => ['-l', `127.0.0.1:${p}`, process.execPath, fixture]);
+    const pids = new Set<number>();
+    t.after(() => {
+      for (const pid of pids) if (processAlive(pid)) process.kill(pid, 'SIGKILL');
+    });
+    await greetPid(port, 10_000); // the first connection starts it
+    const first = await activated.report<{ pid: number; workers: number[]; held: { fd: number; origin?: string }[] }>('listening');
+    pids.add(first.pid);
+    assert.deepEqual(first.held.map(({ fd, origin }) => ({ fd, origin })), [{ fd: 3, origin: 'systemd' }]);
+    const ss = (): string => execFileSyncText('ss', ['-ltnpeH', `sport = :${port}`]);
+    const before = ss();
+    assert.equal(before.trim().split('\n').length, 1, 'one socket');
+    for (const pid of [first.pid, ...first.workers]) assert.match(before, new RegExp(`pid=${pid},`));
+    const served = new Set(await Promise.all(Array.from({ length: 16 }, () => greetPid(port, 10_000))));
+    assert.ok([...served].every((pid) => first.workers.includes(pid)));
+    process.kill(first.pid, 'SIGUSR2');
+    const from = activated.stdout.text.length;
+    await until(() => activated.stdout.text.slice(from).includes('"event":"listening"'), 'the successor to serve', 20_000);
+    const next = JSON.parse(activated.stdout.text.slice(from).trim().split('\n')[0] ?? '{}') as { pid: number; workers: number[] };
+    pids.add(next.pid);
+    await until(() => !processAlive(first.pid), 'the old primary to exit', 5_000);
+    const after = ss();
+    assert.equal(/ino:(\d+)/.exec(after)?.[1], /ino:(\d+)/.exec(before)?.[1], 'the same socket');
+    const servedAfter = await Promise.all(Array.from({ length: 8 }, () => greetPid(port, 10_000)));
+    assert.ok(servedAfter.every((pid) => next.workers.includes(pid)), 'served by the new workers');
+    process.kill(next.pid, 'SIGTERM');
   });
 });
 

@@ -6,6 +6,7 @@ import { createSocket } from 'node:dgram';
 import { describe, it, type TestContext } from 'node:test';
 import { hasSs, until, within } from '../helpers/net.ts';
 import { processAlive as alive } from '../helpers/process-alive.ts';
+import { greetingPid } from './fixtures/short-connection.ts';
 import { serveWorkers, type ServeWorkersOptions, type WorkerSet } from '../../src/workers/worker-set.ts';
 import { workerSetMetrics } from '../../src/workers/worker-metrics.ts';
 
@@ -17,18 +18,7 @@ async function start(t: TestContext, options: Partial<ServeWorkersOptions> = {})
   return set;
 }
 
-/** Connects, reads the `pid N` greeting, closes; resolves with the pid. */
-function greet(port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.setTimeout(5_000, () => socket.destroy(new Error('no greeting in 5 s')));
-    socket.once('data', (chunk) => {
-      resolve(Number(/pid (\d+)/.exec(chunk.toString())?.[1]));
-      socket.end();
-    });
-    socket.once('error', reject);
-  });
-}
+const greet = (port: number): Promise<number> => greetingPid(port);
 
 describe('serveWorkers', () => {
   it('binds one SO_REUSEPORT socket per worker (mode reuseport): ss shows one per worker pid', { skip: !hasSs && 'needs ss' }, async (t) => {
