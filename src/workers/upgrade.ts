@@ -36,6 +36,8 @@ export interface UpgradeOptions {
   readonly addresses?: readonly BoundAddress[];
   /** Aborting it gives the upgrade up: the successor is killed (this process is stopping, say). */
   readonly signal?: AbortSignal;
+  /** More state for the successor: the fields of {@link UpgradeHandover} beyond sockets and counters (TLS ticket keys, say). */
+  readonly state?: Omit<UpgradeHandover, 'version' | 'pid' | 'sockets' | 'stats'>;
 }
 
 /** A successor that reported ready: it serves on the handed-over sockets. */
@@ -71,6 +73,7 @@ export async function startSuccessor(options: UpgradeOptions = {}): Promise<Succ
   const collected = await options.workers?.collectUdpSockets();
   const held = [...(options.workers?.heldSockets() ?? []), ...(collected?.sockets ?? [])];
   const handover: UpgradeHandover = {
+    ...options.state,
     version: 1,
     pid: process.pid,
     sockets: held.map(({ transport, address, port, family, slot, origin }, index) => ({ fd: 3 + index, transport, address, port, family, slot, ...(origin && { origin }) })),

@@ -129,6 +129,15 @@ describe('startSuccessor', () => {
     await assert.rejects(startSuccessor({ timeout: 5_000, command: { file: process.execPath, args: ['-e', 'process.exit(4)'] } }), { code: 'SWB_ERR_UPGRADE_FAILED', message: /exited \(code 4\) before it was ready/ });
   });
 
+  it('hands the successor its UpgradeHandover when it asks: version, pid, sockets, counters and the extra state', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'swb-handover-'));
+    const out = join(dir, 'handover.json');
+    const script = `process.on('message', (m) => { if (m.swb === 'upgrade-handover') { require('node:fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(m.handover)); process.send({ swb: 'upgrade-ready' }); } }); process.send({ swb: 'upgrade-hello' }); process.on('disconnect', () => process.exit(0))`;
+    const successor = await within(startSuccessor({ state: { note: 'kept' } as never, command: { file: process.execPath, args: ['-e', script] } }), 'the successor', 10_000);
+    successor.finish();
+    assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')), { note: 'kept', version: 1, pid: process.pid, sockets: [], stats: {} });
+  });
+
   it('resolves once the successor reports ready; finish() sends the final counters and closes the channel', async () => {
     const script = "process.send({ swb: 'upgrade-ready' }); process.on('disconnect', () => process.exit(0))";
     const successor = await within(startSuccessor({ command: { file: process.execPath, args: ['-e', script] } }), 'the successor', 10_000);
