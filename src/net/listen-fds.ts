@@ -9,7 +9,7 @@ import type { Server } from 'node:net';
 import { ErrorCode, formatHostPort, type Transport } from '../core/errors.ts';
 import { ActivationError } from './activation-error.ts';
 import { LISTEN_FDS_START, UNNAMED_FD, parseListenEnvironment, takeListenEnvironment, type ListenEnvironment, type ListenEnvironmentOptions, type ListenFdEntry } from './listen-env.ts';
-import { inspectFds, type FdInspection, type SocketFamily, type SocketKind, type SocketState } from './proc-sockets.ts';
+import { inspectFds, type FdInspection, type ProcTable, type SocketFamily, type SocketKind, type SocketState } from './proc-sockets.ts';
 
 /** What a passed fd is: a socket type, or why it is none Switchboard can tell. */
 export type ListenFdKind = SocketKind | 'unknown' | 'not-socket' | 'closed';
@@ -91,12 +91,16 @@ export function listenFds(options: ListenFdsOptions = {}): ListenFdSet {
 }
 
 /**
- * What each of `entries` is, read without touching it (see {@link inspectFds}).
+ * What each of `entries` is, read without touching it (see {@link inspectFds}); only `tables` of
+ * /proc/net are read when given (a socket in none of them is of kind `unknown`).
  * @example
  * inspectListenFds([{ fd: 0, name: 'stdin' }])[0].kind; // 'stream' when stdin is a TCP connection
  */
-export function inspectListenFds(entries: readonly ListenFdEntry[]): ListenFd[] {
-  const inspected = inspectFds(entries.map((entry) => entry.fd));
+export function inspectListenFds(entries: readonly ListenFdEntry[], tables?: readonly ProcTable[]): ListenFd[] {
+  const inspected = inspectFds(
+    entries.map((entry) => entry.fd),
+    tables === undefined ? {} : { tables },
+  );
   return entries.map((entry) => describeFd(entry.fd, entry.name, inspected.get(entry.fd)!));
 }
 

@@ -6,15 +6,22 @@
 import { hostHasIPv6, resolveListenTargets, type AddressFamily, type HostSpec, type ListenTarget, type LookupFunction } from './addresses.ts';
 import { ErrorCode, ListenError, OpError, SwitchboardError, opErrorFromSystem, type Transport } from '../core/errors.ts';
 
+/**
+ * Where an adopted socket came from: `systemd` — the service manager passed it (the `systemd`
+ * option); `passed` — an fd already open in this process (the `fds` option: an upgrade's
+ * predecessor, a supervisor, or the caller's own).
+ */
+export type SocketOrigin = 'systemd' | 'passed';
+
 /** A bound address as the server reports it in `server.addresses`. */
 export interface BoundAddress {
   readonly address: string;
   readonly port: number;
   readonly family: AddressFamily;
   readonly transport: Transport;
-  /** `systemd` for a socket the service manager passed and the server adopted (the `systemd` option); absent for one it bound. */
-  readonly origin?: 'systemd';
-  /** The passed fd, for `origin: 'systemd'`. */
+  /** Where an adopted socket came from (the `systemd` or `fds` option); absent for one the server bound. */
+  readonly origin?: SocketOrigin;
+  /** The passed fd, for an adopted socket. */
   readonly fd?: number;
   /** The name the manager gave that fd (`FileDescriptorName=`, `--fdname`; `unknown` when none), for `origin: 'systemd'`. */
   readonly fdName?: string;

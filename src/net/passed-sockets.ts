@@ -7,9 +7,9 @@ import { Socket, type Server } from 'node:net';
 import { ErrorCode, InvalidOptionError, type Transport } from '../core/errors.ts';
 import type { ListenTarget } from './addresses.ts';
 import { ActivationError } from './activation-error.ts';
-import { LISTEN_FDS_START, type ListenEnvironment } from './listen-env.ts';
-import { adoptStreamFd, assertAdoptable, describeListenFd, findInetdFd, listenFds, selectListenFds, type AdoptedAddress, type ListenFd, type ListenFdSet } from './listen-fds.ts';
-import type { BoundAddress, BoundSocket } from './listener-group.ts';
+import { LISTEN_FDS_START, UNNAMED_FD, type ListenEnvironment } from './listen-env.ts';
+import { adoptStreamFd, assertAdoptable, describeListenFd, findInetdFd, inspectListenFds, listenFds, selectListenFds, type AdoptedAddress, type ListenFd, type ListenFdSet } from './listen-fds.ts';
+import type { BoundAddress, BoundSocket, SocketOrigin } from './listener-group.ts';
 
 /**
  * Which passed sockets a server serves: `true` for every one of its transport (stream fds for
@@ -99,8 +99,50 @@ export interface PassedSocketAdopter<Handle> {
  *   `SWB_ERR_ACTIVATION_FD_TYPE`, `SWB_ERR_ACTIVATION_FD_TAKEN`, `SWB_ERR_ACTIVATION_BAD_ENVIRONMENT`
  */
 export async function adoptPassedSockets<Handle>(option: NormalizedSystemdOption, transport: Transport, adopter: PassedSocketAdopter<Handle>): Promise<BoundSocket<Handle>[]> {
+  return adoptEach(selectPassedSockets(option, transport), adopter);
+}
+
+/**
+ * The passed fds `option` names for `transport`, each checked before any is touched (what
+ * {@link adoptPassedSockets} adopts; a primary that hands them on to workers holds them so).
+ * @throws {ActivationError} as {@link adoptPassedSockets}
+ */
+export function selectPassedSockets(option: NormalizedSystemdOption, transport: Transport): ListenFd[] {
   const set = listenFds({ allowMissingPid: option.allowMissingPid, ...(option.env === undefined ? {} : { env: option.env }) });
-  const chosen = option.fds === undefined ? selectListenFds(set, { transport, names: option.names }) : selectByNumber(set, option.fds, transport);
+  return option.fds === undefined ? selectListenFds(set, { transport, names: option.names }) : selectByNumber(set, option.fds, transport);
+}
+
+/**
+ * The `fds` option of the servers: already-bound sockets open in this process, by number (an
+ * upgrade's predecessor or a supervisor passed them, or the caller made them), each checked
+ * before any is touched and adopted all or nothing as {@link adoptPassedSockets} does.
+ * @throws {ActivationError} (rejects) `SWB_ERR_ACTIVATION_FD_TYPE` for an fd that is not open, not a socket, or of the wrong kind
+ */
+export async function adoptOpenSockets<Handle>(fds: readonly number[], transport: Transport, adopter: PassedSocketAdopter<Handle>): Promise<BoundSocket<Handle>[]> {
+  // Not /proc/net/tcp: on a busy host it lists every TIME_WAIT connection and takes seconds to
+  // read; a TCP fd of the wrong kind fails coded in listen() instead. The UDP tables are short.
+  const chosen = inspectListenFds(
+    fds.map((fd) => ({ fd, name: UNNAMED_FD })),
+    transport === 'udp' ? ['udp', 'udp6'] : [],
+  );
+  for (const fd of chosen) assertAdoptable(fd, transport);
+  return adoptEach(chosen, adopter);
+}
+
+/**
+ * Checks the `fds` option: a non-empty array of fd numbers, not with the options that choose
+ * what to bind; undefined when absent.
+ * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` naming `fds`
+ */
+export function normalizeFdsOption(value: unknown, conflicting: string | undefined): readonly number[] | undefined {
+  if (value === undefined) return undefined;
+  if (conflicting !== undefined) throw new InvalidOptionError('fds', `must not be given together with \`${conflicting}\`: the sockets are already bound`, value);
+  const valid = Array.isArray(value) && value.length > 0 && value.every((fd) => Number.isInteger(fd) && fd >= 0 && fd < 2 ** 31) && new Set(value).size === value.length;
+  if (!valid) throw new InvalidOptionError('fds', 'must be a non-empty array of distinct fd numbers', value);
+  return [...(value as number[])];
+}
+
+async function adoptEach<Handle>(chosen: readonly ListenFd[], adopter: PassedSocketAdopter<Handle>): Promise<BoundSocket<Handle>[]> {
   const adopted: BoundSocket<Handle>[] = [];
   try {
     for (const fd of chosen) {
@@ -145,12 +187,12 @@ export function inetdSocket(option: NormalizedSystemdOption): { address: BoundAd
  * (before any connection can arrive) with the address `server.addresses` reports.
  * @throws {ActivationError} (rejects) as {@link adoptStreamFd}; `SWB_ERR_ACTIVATION_FD_TYPE` for a unix socket
  */
-export async function adoptStreamListener(server: Server, fd: ListenFd, take: (address: BoundAddress) => void): Promise<BoundAddress> {
+export async function adoptStreamListener(server: Server, fd: ListenFd, take: (address: BoundAddress) => void, origin: SocketOrigin = 'systemd'): Promise<BoundAddress> {
   let taken: BoundAddress | undefined;
   server.once('listening', () => {
     const bound = server.address();
     if (bound === null || typeof bound !== 'object') return;
-    taken = passedBoundAddress({ fd: fd.fd, name: fd.name, transport: 'tcp', family: bound.family === 'IPv6' ? 'IPv6' : 'IPv4', address: bound.address, port: bound.port });
+    taken = passedBoundAddress({ fd: fd.fd, name: fd.name, transport: 'tcp', family: bound.family === 'IPv6' ? 'IPv6' : 'IPv4', address: bound.address, port: bound.port }, origin);
     take(taken);
   });
   const adopted = await adoptStreamFd(server, fd);
@@ -161,14 +203,14 @@ export async function adoptStreamListener(server: Server, fd: ListenFd, take: (a
   return taken;
 }
 
-/** The address a passed socket reports: its bound address plus `origin: 'systemd'`, the fd and its name. */
-export function passedBoundAddress(adopted: AdoptedAddress): BoundAddress {
+/** The address a passed socket reports: its bound address plus its `origin` (`systemd` unless told), the fd and its name. */
+export function passedBoundAddress(adopted: AdoptedAddress, origin: SocketOrigin = 'systemd'): BoundAddress {
   const family = adopted.family === 'IPv6' ? 'IPv6' : 'IPv4';
-  return { address: adopted.address, port: adopted.port, family, transport: adopted.transport, origin: 'systemd', fd: adopted.fd, fdName: adopted.name };
+  return { address: adopted.address, port: adopted.port, family, transport: adopted.transport, origin, fd: adopted.fd, fdName: adopted.name };
 }
 
 /** The listen target a passed socket stands for (its own address), for what a bound socket carries. */
 export function passedTarget(address: BoundAddress): ListenTarget {
   // A passed IPv6 socket may be dual-stack (BindIPv6Only=both): unmap what it reports.
-  return { host: address.address, family: address.family, ipv6Only: false, requested: `systemd fd ${address.fd}`, literal: true };
+  return { host: address.address, family: address.family, ipv6Only: false, requested: `${address.origin ?? 'systemd'} fd ${address.fd}`, literal: true };
 }

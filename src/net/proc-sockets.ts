@@ -5,7 +5,7 @@
  * `listen({ fd })` of a datagram fd fails deep inside with `EINVAL`; this is how the kind is
  * known first. The parsers are pure functions over the files' text.
  */
-import { fstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { fstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { SocketAddress } from 'node:net';
 import { endianness } from 'node:os';
 
@@ -48,6 +48,11 @@ const UNIX_ACCEPTING = 0x10000; // __SO_ACCEPTCON: listen() was called
 const UNIX_CONNECTED = 0x03; // SS_CONNECTED
 const UNIX_TYPES: Readonly<Record<number, SocketKind>> = { 1: 'stream', 2: 'datagram', 5: 'seqpacket' };
 const O_CLOEXEC = 0o2000000; // Linux's generic value (x86, arm, riscv, …)
+
+/** A /proc/net file that lists sockets. */
+export type ProcTable = 'tcp' | 'tcp6' | 'udp' | 'udp6' | 'unix';
+
+const ALL_TABLES: readonly ProcTable[] = ['tcp', 'tcp6', 'udp', 'udp6', 'unix'];
 
 /** The /proc/net files that list sockets, and what each line is. */
 const INET_TABLES = [
@@ -130,7 +135,8 @@ export function closeOnExecOf(fdinfo: string): boolean | undefined {
  * @example
  * inspectFds([3]).get(3)?.details?.kind; // 'datagram' for a `ListenDatagram=` socket
  */
-export function inspectFds(fds: readonly number[]): Map<number, FdInspection> {
+export function inspectFds(fds: readonly number[], options: { readonly tables?: readonly ProcTable[] } = {}): Map<number, FdInspection> {
+  const tables = options.tables ?? ALL_TABLES;
   const result = new Map<number, FdInspection>();
   const inodeOf = new Map<number, number>();
   for (const fd of fds) {
@@ -149,15 +155,56 @@ export function inspectFds(fds: readonly number[]): Map<number, FdInspection> {
   const details = new Map<number, ProcSocket>();
   for (const table of INET_TABLES) {
     if (details.size === wanted.size) break;
+    if (!tables.includes(table.file)) continue;
     const text = readProc(`/proc/self/net/${table.file}`);
     if (text !== undefined) for (const [inode, found] of parseInetTable(text, table.kind, table.family, wanted)) details.set(inode, found);
   }
-  if (details.size < wanted.size) {
+  if (details.size < wanted.size && tables.includes('unix')) {
     const text = readProc('/proc/self/net/unix');
     if (text !== undefined) for (const [inode, found] of parseUnixTable(text, wanted)) details.set(inode, found);
   }
   for (const [fd, inode] of inodeOf) result.set(fd, { ...result.get(fd)!, details: details.get(inode) });
   return result;
+}
+
+/**
+ * This process's IP sockets (TCP or UDP) that are open without close-on-exec above fd 2: what a
+ * process started with passed sockets holds, and what it would leak to its own children beside
+ * the fds it maps for them. Node opens its own sockets close-on-exec, so they are never listed.
+ * Empty off Linux.
+ * @example
+ * inheritedInetSockets(); // [3, 4] in a process started with two listening sockets
+ */
+export function inheritedInetSockets(): number[] {
+  // Only /proc/net/unix is read (short): /proc/net/tcp lists every TIME_WAIT connection too, and
+  // takes seconds to generate on a busy host. A socket not listed there is an IP socket here.
+  return [...inspectFds(openFdsAbove2(), { tables: ['unix'] })].filter(([, found]) => found.socket === true && found.closeOnExec === false && found.details === undefined).map(([fd]) => fd);
+}
+
+/**
+ * Every IP socket (TCP or UDP) open in this process above fd 2, by fd, with what /proc says of
+ * it: how a process finds the fd of a socket Node gave it no number for. Only `tables` are read
+ * (`['udp', 'udp6']` to find datagram sockets). Empty off Linux.
+ * @example
+ * [...openInetSockets()].find(([, s]) => s.details?.kind === 'datagram' && s.details.port === 5353)?.[0]; // its fd
+ */
+export function openInetSockets(tables: readonly ProcTable[] = ['tcp', 'tcp6', 'udp', 'udp6']): Map<number, FdInspection & { readonly details: ProcSocket }> {
+  const found = new Map<number, FdInspection & { readonly details: ProcSocket }>();
+  for (const [fd, inspection] of inspectFds(openFdsAbove2(), { tables })) {
+    const details = inspection.details;
+    if (details !== undefined && details.family !== 'unix') found.set(fd, { ...inspection, details });
+  }
+  return found;
+}
+
+function openFdsAbove2(): number[] {
+  try {
+    return readdirSync('/proc/self/fd')
+      .map(Number)
+      .filter((fd) => Number.isInteger(fd) && fd > 2);
+  } catch {
+    return [];
+  }
 }
 
 function inetState(kind: SocketKind, state: number): SocketState {

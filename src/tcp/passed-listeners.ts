@@ -5,8 +5,8 @@
  * event on, as a bound one is.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import type { BoundSocket } from '../net/listener-group.ts';
-import { adoptPassedSockets, adoptStreamListener, inetdSocket, passedTarget, type NormalizedSystemdOption } from '../net/passed-sockets.ts';
+import type { BoundSocket, SocketOrigin } from '../net/listener-group.ts';
+import { adoptOpenSockets, adoptPassedSockets, adoptStreamListener, inetdSocket, passedTarget, type NormalizedSystemdOption, type PassedSocketAdopter } from '../net/passed-sockets.ts';
 import type { NormalizedTcpServerOptions } from './tcp-options.ts';
 
 /** A listener, not yet listening, with the options every connection gets. @internal */
@@ -31,14 +31,31 @@ export function adoptPassedListeners(
   take: (listener: BoundSocket<Server>) => void,
   release: (handle: Server) => Promise<void>,
 ): Promise<BoundSocket<Server>[]> {
-  return adoptPassedSockets(systemd, 'tcp', {
+  return adoptPassedSockets(systemd, 'tcp', listenerAdopter(options, 'systemd', take, release));
+}
+
+/**
+ * Adopts the listening fds of the `fds` option (already open in this process), all or nothing.
+ * @throws {ActivationError} (rejects) see `adoptOpenSockets`
+ */
+export function adoptOpenListeners(
+  options: NormalizedTcpServerOptions,
+  fds: readonly number[],
+  take: (listener: BoundSocket<Server>) => void,
+  release: (handle: Server) => Promise<void>,
+): Promise<BoundSocket<Server>[]> {
+  return adoptOpenSockets(fds, 'tcp', listenerAdopter(options, 'passed', take, release));
+}
+
+function listenerAdopter(options: NormalizedTcpServerOptions, origin: SocketOrigin, take: (listener: BoundSocket<Server>) => void, release: (handle: Server) => Promise<void>): PassedSocketAdopter<Server> {
+  return {
     adopt: async (fd) => {
       const handle = createListener(options);
-      const address = await adoptStreamListener(handle, fd, (bound) => take({ handle, target: passedTarget(bound), address: bound }));
+      const address = await adoptStreamListener(handle, fd, (bound) => take({ handle, target: passedTarget(bound), address: bound }), origin);
       return { handle, address };
     },
     close: release,
-  });
+  };
 }
 
 /** inetd mode's listener: `serve()` hands it the connection once the server serves; `abandon()` closes the connection unserved. @internal */

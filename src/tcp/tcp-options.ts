@@ -17,7 +17,7 @@ import {
   type OptionNames,
 } from '../core/options.ts';
 import type { TlsOptions } from '../tls/tls-options.ts';
-import { normalizeSystemdOption, type NormalizedSystemdOption, type SystemdListenOption } from '../net/passed-sockets.ts';
+import { normalizeFdsOption, normalizeSystemdOption, type NormalizedSystemdOption, type SystemdListenOption } from '../net/passed-sockets.ts';
 import { normalizeProxyProtocol, type NormalizedProxyProtocol, type ProxyProtocolOptions } from '../proxy/proxy-options.ts';
 
 /** Options for a TCP server; the limits it applies to peers are listed in docs/limits.md. */
@@ -61,6 +61,14 @@ export interface TcpServerOptions extends LimitOptions {
    */
   systemd?: SystemdListenOption;
   /**
+   * Serve these listening (or bound) stream sockets, already open in this process, by fd number,
+   * instead of binding: an upgrade's predecessor or a supervisor passed them, or you made them
+   * (`net.BoundSocket#fd()`). Not with `host`, `port` or `systemd`. Closing the server closes
+   * this process's copy of each; another process holding the same socket keeps it.
+   * @default none (bind `host` and `port`)
+   */
+  fds?: readonly number[];
+  /**
    * The PROXY protocol (v1 and v2) from the balancers in `from`: their connections must begin with
    * a header, and the session reports the client it names; docs/proxy-protocol.md. Runs before TLS.
    */
@@ -85,6 +93,7 @@ export interface NormalizedTcpServerOptions {
   /** Checked where the server builds its contexts (src/tls/server-tls.ts). */
   readonly tls: TlsOptions | undefined;
   readonly systemd: NormalizedSystemdOption | undefined;
+  readonly fds: readonly number[] | undefined;
   readonly proxyProtocol: NormalizedProxyProtocol | undefined;
 }
 
@@ -104,6 +113,7 @@ export const TCP_SERVER_OPTION_NAMES: OptionNames = optionNames<TcpServerOptions
   lookup: true,
   tls: true,
   systemd: true,
+  fds: true,
   proxyProtocol: true,
   ...LIMIT_OPTION_KEYS,
 });
@@ -144,6 +154,7 @@ export function normalizeTcpServerOptions(input: TcpServerOptions | undefined): 
     limits: normalizeLimitOptions(options),
     tls: options.tls,
     systemd: normalizeSystemdOption(options.systemd, options.host !== undefined || options.port !== undefined),
+    fds: normalizeFdsOption(options.fds, options.host !== undefined ? 'host' : options.port !== undefined ? 'port' : options.systemd !== undefined ? 'systemd' : undefined),
     proxyProtocol: normalizeProxyProtocol(options.proxyProtocol),
   };
 }

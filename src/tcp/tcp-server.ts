@@ -28,7 +28,7 @@ import type { SessionHost, TcpSession } from './tcp-session.ts';
 import { normalizeTcpServerOptions, type NormalizedTcpServerOptions, type TcpServerOptions } from './tcp-options.ts';
 import { ServerTls, type TlsServerStats } from '../tls/server-tls.ts';
 import type { TlsOptions } from '../tls/tls-options.ts';
-import { adoptPassedListeners, createListener, inetdListener, type InetdListener } from './passed-listeners.ts';
+import { adoptOpenListeners, adoptPassedListeners, createListener, inetdListener, type InetdListener } from './passed-listeners.ts';
 import { TcpProxyProtocol } from '../proxy/proxy-stage.ts';
 import type { ProxyStats } from '../proxy/proxy-stats.ts';
 
@@ -365,6 +365,7 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
       return this.#inetd.bound;
     }
     if (options.systemd !== undefined) return adoptPassedListeners(options, options.systemd, (listener) => this.#adopt(listener), (handle) => this.#releaseListener(handle));
+    if (options.fds !== undefined) return adoptOpenListeners(options, options.fds, (listener) => this.#adopt(listener), (handle) => this.#releaseListener(handle));
     const targets = await resolveGroupTargets(options.host, 'tcp', { ipv6Only: options.ipv6Only, lookup: options.lookup, port: options.port });
     return bindGroup(targets, options.port, this.#binder(), { onSkip: (_target, warning) => this.warn(warning) });
   }

@@ -6,7 +6,7 @@
 import { createSocket, type RemoteInfo, type Socket, type SocketOptions } from 'node:dgram';
 import { unmapAddress, type AddressFamily, type ListenTarget } from '../net/addresses.ts';
 import { ErrorCode, OpError, opErrorFromSystem, type SwitchboardError } from '../core/errors.ts';
-import type { BoundAddress, BoundSocket } from '../net/listener-group.ts';
+import type { BoundAddress, BoundSocket, SocketOrigin } from '../net/listener-group.ts';
 import { Datagram, UDP_HEADER_BYTES, type RelayedDatagram, type ReplyChannel } from './datagram.ts';
 import { sourceKey, type ReplyRateLimiter, type SourceRateLimiter } from '../limits/source-rate-limiter.ts';
 import { DropCause, type UdpLedger } from './udp-ledger.ts';
@@ -231,18 +231,18 @@ export function bindUdpSocket(target: ListenTarget, port: number, options: UdpBi
 }
 
 /**
- * Creates a dgram socket on a passed datagram fd (the `systemd` option), with the buffer sizes
+ * Creates a dgram socket on a passed datagram fd (the `systemd` or `fds` option), with the buffer sizes
  * asked for; closing the socket closes the fd. On failure the socket is closed before the
  * promise rejects with the coded error.
  * @throws {ActivationError} (rejects) `SWB_ERR_ACTIVATION_FD_TYPE`, `SWB_ERR_ACTIVATION_FD_TAKEN`
  */
-export async function adoptUdpSocket(fd: ListenFd, options: UdpBindOptions): Promise<{ handle: Socket; address: BoundAddress }> {
+export async function adoptUdpSocket(fd: ListenFd, options: UdpBindOptions, origin: SocketOrigin = 'systemd'): Promise<{ handle: Socket; address: BoundAddress }> {
   const settings: SocketOptions = { type: datagramTypeOf(fd), lookup: literalLookup as unknown as SocketOptions['lookup'] };
   if (options.recvBufferSize !== undefined) settings.recvBufferSize = options.recvBufferSize;
   if (options.sendBufferSize !== undefined) settings.sendBufferSize = options.sendBufferSize;
   const socket = createSocket(settings);
   try {
-    return { handle: socket, address: passedBoundAddress(await adoptDatagramFd(socket, fd)) };
+    return { handle: socket, address: passedBoundAddress(await adoptDatagramFd(socket, fd), origin) };
   } catch (error) {
     await closeUdpSocket(socket);
     throw error;

@@ -4,7 +4,7 @@
  */
 import { isWildcardHost, normalizeHostSpec, type HostSpec, type LookupFunction } from '../net/addresses.ts';
 import { InvalidOptionError } from '../core/errors.ts';
-import { normalizeSystemdOption, type NormalizedSystemdOption, type SystemdListenOption } from '../net/passed-sockets.ts';
+import { normalizeFdsOption, normalizeSystemdOption, type NormalizedSystemdOption, type SystemdListenOption } from '../net/passed-sockets.ts';
 import {
   booleanOption,
   durationOption,
@@ -100,6 +100,13 @@ export interface UdpServerOptions {
    */
   systemd?: SystemdListenOption;
   /**
+   * Serve these bound datagram sockets, already open in this process, by fd number, instead of
+   * binding: an upgrade's predecessor or a supervisor passed them. Not with `host`, `port`,
+   * `perInterface` or `systemd`. Closing the server closes this process's copy of each.
+   * @default none (bind `host` and `port`)
+   */
+  fds?: readonly number[];
+  /**
    * The PROXY protocol v2 from the balancers in `from`: each of their datagrams must begin with a
    * header, and the datagram reports the client it names; replies still go to the balancer
    * (docs/proxy-protocol.md).
@@ -143,6 +150,7 @@ export interface NormalizedUdpServerOptions {
   readonly signal: AbortSignal | undefined;
   readonly lookup: LookupFunction | undefined;
   readonly systemd: NormalizedSystemdOption | undefined;
+  readonly fds: readonly number[] | undefined;
   readonly proxyProtocol: NormalizedProxyProtocol | undefined;
 }
 
@@ -167,6 +175,7 @@ const UDP_SERVER_OPTION_NAMES = optionNames<UdpServerOptions>({
   signal: true,
   lookup: true,
   systemd: true,
+  fds: true,
   proxyProtocol: true,
 });
 const RATE_LIMIT_NAMES = optionNames<UdpRateLimit>({ datagrams: true, bytes: true, maxSources: true }, 'rateLimit');
@@ -213,6 +222,10 @@ export function normalizeUdpServerOptions(input: UdpServerOptions | undefined): 
     signal: signalOption(options.signal),
     lookup: functionOption('lookup', options.lookup),
     systemd,
+    fds: normalizeFdsOption(
+      options.fds,
+      options.host !== undefined ? 'host' : options.port !== undefined ? 'port' : options.perInterface !== undefined ? 'perInterface' : systemd !== undefined ? 'systemd' : undefined,
+    ),
     proxyProtocol: normalizeUdpProxyProtocol(options.proxyProtocol),
   };
 }

@@ -17,7 +17,7 @@ import { expandWildcardTargets, readUnbindableIPv6Addresses } from '../net/inter
 import { RATE_TICK_MS, ReplyRateLimiter, SourceRateLimiter } from '../limits/source-rate-limiter.ts';
 import { datagramDropChannel } from '../server/diagnostics.ts';
 import { adoptUdpSocket, bindUdpSocket, closeUdpSocket, UdpEndpoint, type EndpointContext } from './udp-endpoint.ts';
-import { adoptPassedSockets } from '../net/passed-sockets.ts';
+import { adoptOpenSockets, adoptPassedSockets } from '../net/passed-sockets.ts';
 import { DropCause, UdpLedger, type DropCounts, type UdpDropSummary } from './udp-ledger.ts';
 import { normalizeUdpServerOptions, type NormalizedUdpServerOptions, type UdpServerOptions } from './udp-options.ts';
 import { UdpProxyProtocol } from '../proxy/proxy-datagram.ts';
@@ -178,9 +178,23 @@ export class UdpServer extends ServerBase<UdpServerEvents, Socket> implements As
     return this.#queue[Symbol.asyncIterator]();
   }
 
+  /**
+   * The server's bound dgram sockets, for handing them to another process
+   * (`subprocess.send(message, socket)`, as an upgrade does). They stay the server's: do not
+   * close them or read from them.
+   */
+  sockets(): readonly Socket[] {
+    return this.#endpoints.map((endpoint) => endpoint.socket);
+  }
+
   protected async bind(): Promise<BoundSocket<Socket>[]> {
     const options = this.#options;
-    const bound = options.systemd !== undefined ? await adoptPassedSockets(options.systemd, 'udp', { adopt: (fd) => adoptUdpSocket(fd, options), close: closeUdpSocket }) : await this.#bindAddresses();
+    const bound =
+      options.systemd !== undefined
+        ? await adoptPassedSockets(options.systemd, 'udp', { adopt: (fd) => adoptUdpSocket(fd, options), close: closeUdpSocket })
+        : options.fds !== undefined
+          ? await adoptOpenSockets(options.fds, 'udp', { adopt: (fd) => adoptUdpSocket(fd, options, 'passed'), close: closeUdpSocket })
+          : await this.#bindAddresses();
     // Known to the teardown from here on, whatever happens next.
     this.#endpoints = bound.map((socket) => this.#adopt(socket));
     return bound;

@@ -1,20 +1,22 @@
 /**
  * A zero-downtime upgrade of a whole process (new code, new config): the running process starts
- * its successor — the same command line, so whatever is installed now — with an IPC channel,
- * tells it the addresses it serves (so a port 0 stays the same port), and waits, bounded by the
- * upgrade timeout, for it to report ready. Only then does the caller stop accepting and drain.
- * A successor that exits, fails or is late is killed: the old process keeps serving.
+ * its successor — the same command line, so whatever is installed now — with an IPC channel and
+ * its listening sockets as inherited fds (3, 4, …), hands it the {@link UpgradeHandover} (which
+ * socket is which, and the counters so far) over that channel, and waits, bounded by the upgrade
+ * timeout, for it to report ready. Only then does the caller stop accepting and drain; once
+ * drained it sends its final counters ({@link Successor.finish}) and exits.
  *
- * In mode `reuseport` the successor's workers bind SO_REUSEPORT sockets beside the old ones, so
- * the kernel spreads new connections over both until the old close theirs. A closing reuseport
- * socket's accept queue is reset unless `net.ipv4.tcp_migrate_req=1` moves it to a sibling:
- * {@link tcpMigrateReq} says which, and docs/workers.md what each loses.
+ * The successor listens on the very kernel sockets the old process listened on, so the queue of
+ * connections not yet accepted is never dropped, whatever `net.ipv4.tcp_migrate_req` says. A
+ * successor that exits, fails or is late is killed: the old process keeps serving.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, readFileSync } from 'node:fs';
 import { ErrorCode, SwitchboardError } from '../core/errors.ts';
 import type { BoundAddress } from '../net/listener-group.ts';
-import { isSwitchboardMessage } from './worker-messages.ts';
+import { inheritedInetSockets } from '../net/proc-sockets.ts';
+import { isSwitchboardMessage, type PredecessorMessage, type SuccessorMessage, type UpgradeHandover, type WorkerStats } from './worker-messages.ts';
+import type { WorkerSet } from './worker-set.ts';
 
 /** The environment variable that tells a process it is an upgrade's successor: the addresses its predecessor serves, as JSON. @internal */
 export const UPGRADE_ENV = 'SWITCHBOARD_UPGRADE';
@@ -28,25 +30,62 @@ export interface UpgradeOptions {
   readonly timeout?: number;
   /** The command to start; the same as this process's by default (`process.execPath`, its flags and arguments). */
   readonly command?: { readonly file: string; readonly args: readonly string[] };
-  /** The addresses this process serves; the successor reads them with {@link inheritedAddresses}. */
+  /** The workers whose listening sockets (and counters) the successor takes over. */
+  readonly workers?: WorkerSet;
+  /** The addresses this process serves; the successor reads them with {@link inheritedAddresses}. @default the workers' addresses */
   readonly addresses?: readonly BoundAddress[];
   /** Aborting it gives the upgrade up: the successor is killed (this process is stopping, say). */
   readonly signal?: AbortSignal;
+  /** More state for the successor: the fields of {@link UpgradeHandover} beyond sockets and counters (TLS ticket keys, say). */
+  readonly state?: Omit<UpgradeHandover, 'version' | 'pid' | 'sockets' | 'stats'>;
+}
+
+/** A successor that reported ready: it serves on the handed-over sockets. */
+export interface Successor {
+  readonly process: ChildProcess;
+  /**
+   * Sends this process's final counters (its totals once drained: the successor's counters
+   * continue from them) and closes the channel; the successor then runs on its own.
+   */
+  finish(stats?: WorkerStats): void;
+  /**
+   * Datagrams this process read while it collected the workers' own UDP sockets (lost: Node
+   * reads every dgram socket it is handed). 0 when the sockets were held already (from the
+   * second upgrade on) or there is no UDP.
+   */
+  readonly transitDatagrams: number;
 }
 
 /**
- * Starts the successor and resolves with it once it reported ready (through
- * {@link reportUpgradeReady}); its IPC channel is closed then, and it runs on its own.
- * @throws {SwitchboardError} `SWB_ERR_UPGRADE_FAILED` (rejects) when it could not be started, exited, or was not ready in time — it is killed first
+ * Starts the successor with the workers' listening sockets and resolves once it reported ready
+ * (through {@link reportUpgradeReady}).
+ * @throws {SwitchboardError} `SWB_ERR_UPGRADE_FAILED` (rejects) when it could not be started, exited, failed, or was not ready in time — it is killed first
+ * @example
+ * const successor = await startSuccessor({ workers: set });
+ * await set.close({ timeout: 10_000 }); // stop accepting, drain
+ * successor.finish(await set.stats());
  */
-export async function startSuccessor(options: UpgradeOptions = {}): Promise<ChildProcess> {
+export async function startSuccessor(options: UpgradeOptions = {}): Promise<Successor> {
   const timeout = options.timeout ?? DEFAULT_UPGRADE_TIMEOUT;
   const command = options.command ?? { file: process.execPath, args: [...process.execArgv, ...process.argv.slice(1)] };
+  const totals: WorkerStats = options.workers === undefined ? {} : await options.workers.stats();
+  // The UDP sockets the workers bound themselves come over IPC first: this process holds no unread copy of them.
+  const collected = await options.workers?.collectUdpSockets();
+  const held = [...(options.workers?.heldSockets() ?? []), ...(collected?.sockets ?? [])];
+  const handover: UpgradeHandover = {
+    ...options.state,
+    version: 1,
+    pid: process.pid,
+    sockets: held.map(({ transport, address, port, family, slot, origin }, index) => ({ fd: 3 + index, transport, address, port, family, slot, ...(origin && { origin }) })),
+    stats: { ...(totals.tcp && { tcp: totals.tcp }), ...(totals.udp && { udp: totals.udp }) },
+  };
+  const addresses = options.addresses ?? options.workers?.addresses ?? [];
   const child = spawn(command.file, command.args, {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, [UPGRADE_ENV]: JSON.stringify(options.addresses ?? []) },
+    stdio: ['ignore', 'inherit', 'inherit', ...held.map((socket) => socket.fd), 'ipc'],
+    env: { ...process.env, [UPGRADE_ENV]: JSON.stringify(addresses) },
   });
-  const { promise, resolve, reject } = Promise.withResolvers<ChildProcess>();
+  collected?.release(); // in the tick of the spawn: the successor has its copies now
+  const { promise, resolve, reject } = Promise.withResolvers<Successor>();
   const fail = (why: string): void => {
     clearTimeout(timer);
     child.kill('SIGKILL');
@@ -54,23 +93,61 @@ export async function startSuccessor(options: UpgradeOptions = {}): Promise<Chil
   };
   const timer = setTimeout(() => fail(`was not ready within ${timeout} ms`), timeout);
   child.once('error', (error) => fail(`could not be started: ${error.message}`));
+  child.on('error', () => {}); // an IPC write to a successor just gone; its exit follows
   const onAbort = (): void => fail('was given up (the upgrade was aborted)');
   options.signal?.addEventListener('abort', onAbort, { once: true });
   void promise.catch(() => {}).finally(() => options.signal?.removeEventListener('abort', onAbort));
   child.once('exit', (code, signal) => fail(`exited (${signal ?? `code ${code}`}) before it was ready`));
+  const finish = (stats?: WorkerStats): void => {
+    if (!child.connected) return;
+    const final: PredecessorMessage = { swb: 'upgrade-final', stats: stats ?? {} };
+    child.send(final, () => (child.connected ? child.disconnect() : undefined));
+  };
   child.on('message', (message: unknown) => {
     if (!isSwitchboardMessage(message)) return;
-    if (message.swb === 'upgrade-ready') {
+    const said = message as SuccessorMessage | { readonly swb: 'upgrade-hello' };
+    if (said.swb === 'upgrade-hello') {
+      child.send({ swb: 'upgrade-handover', handover } satisfies PredecessorMessage);
+    } else if (said.swb === 'upgrade-ready') {
       clearTimeout(timer);
       child.removeAllListeners('exit');
-      child.disconnect();
       child.unref();
-      resolve(child);
-    } else if (message.swb === 'upgrade-failed') {
-      fail(`failed: ${String((message as { message?: unknown }).message)}`);
+      child.channel?.unref(); // open for finish(), but no reason for this process to stay
+      resolve({ process: child, finish, transitDatagrams: collected?.transitReads() ?? 0 });
+    } else if (said.swb === 'upgrade-failed') {
+      fail(`failed: ${String(said.message)}`);
     }
   });
   return promise;
+}
+
+/**
+ * In a successor: asks the predecessor for its {@link UpgradeHandover} and resolves with it
+ * (undefined when this process is no successor). The inherited sockets it does not list are
+ * closed here (a predecessor's other fds a child would inherit).
+ * @throws {SwitchboardError} `SWB_ERR_UPGRADE_FAILED` (rejects) when none arrives within `timeout` ms, or in a format this version does not know
+ */
+export async function receiveHandover(timeout = 10_000): Promise<UpgradeHandover | undefined> {
+  if (!isUpgradeSuccessor()) return undefined;
+  const { promise, resolve, reject } = Promise.withResolvers<UpgradeHandover>();
+  const onMessage = (message: unknown): void => {
+    if (!isSwitchboardMessage(message) || (message as PredecessorMessage).swb !== 'upgrade-handover') return;
+    const { handover } = message as unknown as { readonly handover: UpgradeHandover | undefined };
+    if (handover?.version !== 1) reject(new SwitchboardError(ErrorCode.UPGRADE_FAILED, `upgrade: the predecessor handed over state version ${String(handover?.version)}; this version reads 1`));
+    else resolve(handover);
+  };
+  const timer = setTimeout(() => reject(new SwitchboardError(ErrorCode.UPGRADE_FAILED, `upgrade: no handover from the predecessor within ${timeout} ms`)), timeout);
+  process.on('message', onMessage);
+  process.send?.({ swb: 'upgrade-hello' });
+  try {
+    const handover = await promise;
+    const listed = new Set(handover.sockets.map((socket) => socket.fd));
+    for (const fd of inheritedInetSockets()) if (!listed.has(fd)) closeSync(fd);
+    return handover;
+  } finally {
+    clearTimeout(timer);
+    process.off('message', onMessage);
+  }
 }
 
 /** Whether this process was started by {@link startSuccessor}. */
@@ -91,14 +168,16 @@ export function inheritedAddresses(): readonly BoundAddress[] | undefined {
 }
 
 /**
- * Tells the predecessor this process serves (or, with `failure`, that it cannot), and closes the
- * channel to it; the variable is removed so that a later upgrade from here starts clean. A
- * no-op (false) when this process is no successor.
+ * Tells the predecessor this process serves (or, with `failure`, that it cannot); the variable
+ * is removed so that a later upgrade from here starts clean. The channel stays open for the
+ * predecessor's final counters (it closes it); after a failure it is closed here. A no-op
+ * (false) when this process is no successor.
  */
 export function reportUpgradeReady(failure?: string): boolean {
   if (!isUpgradeSuccessor()) return false;
   delete process.env[UPGRADE_ENV];
-  process.send?.(failure === undefined ? { swb: 'upgrade-ready', pid: process.pid } : { swb: 'upgrade-failed', message: failure }, () => process.disconnect?.());
+  const message: SuccessorMessage = failure === undefined ? { swb: 'upgrade-ready', pid: process.pid } : { swb: 'upgrade-failed', message: failure };
+  process.send?.(message, () => (failure === undefined ? undefined : process.disconnect?.()));
   return true;
 }
 

@@ -1,6 +1,7 @@
 /**
  * A worker process: imports the handler module its primary named, serves the addresses it was
- * told (each worker its own SO_REUSEPORT listener, or through `cluster`'s shared one), reports
+ * told (in mode reuseport the listening sockets the primary holds for it, passed as fds 3, 4, …;
+ * under `cluster` through the cluster primary's shared one), reports
  * `ready`, answers stats requests, and drains on `close`. It never outlives its primary: when
  * the IPC channel closes (the primary exited, even by SIGKILL) it drains briefly and exits.
  */
@@ -10,9 +11,11 @@ import type { TcpHandler } from '../tcp/tcp-handlers.ts';
 import type { TlsOptions } from '../tls/tls-options.ts';
 import { UdpServer, type UdpHandler } from '../udp/udp-server.ts';
 import { SwitchboardError } from '../core/errors.ts';
+import { closeSync } from 'node:fs';
+import { inheritedInetSockets } from '../net/proc-sockets.ts';
 import { decodeTicketKeys } from './ticket-keys.ts';
 import { WorkerTls } from './worker-tls.ts';
-import { WORKER_ENV, isSwitchboardMessage, type PrimaryMessage, type WorkerMessage, type WorkerSettings } from './worker-messages.ts';
+import { WORKER_ENV, isSwitchboardMessage, type PrimaryMessage, type WorkerMessage, type WorkerSettings, type WorkerStats } from './worker-messages.ts';
 
 function send(message: WorkerMessage): void {
   if (process.connected) process.send?.(message);
@@ -30,16 +33,25 @@ async function main(): Promise<void> {
   let tls: WorkerTls | undefined;
   let udp: UdpServer | undefined;
   let closing: Promise<void> | undefined;
+  const ledger = (): WorkerStats => ({ ...(tcp && { tcp: tcp.stats() }), ...(udp && { udp: udp.stats() }) });
   const close = (timeout: number): Promise<void> => {
-    closing ??= Promise.allSettled([tcp?.close({ timeout }), udp?.close({ timeout })]).then(() => process.exit(0));
+    // The final ledger goes to the primary before the exit, so that nothing counted is lost.
+    closing ??= Promise.allSettled([tcp?.close({ timeout }), udp?.close({ timeout })]).then(() => {
+      if (!process.connected) process.exit(0);
+      process.send?.({ swb: 'stats', id: 0, stats: ledger() } satisfies WorkerMessage, () => process.exit(0));
+    });
     return closing;
   };
+  // Sockets a parent held without close-on-exec would be inherited beside ours: close them, so
+  // that no socket outlives the processes meant to hold it.
+  const mine = new Set([...(settings.tcpFds ?? []), ...(settings.udpFds ?? [])]);
+  for (const fd of inheritedInetSockets()) if (!mine.has(fd)) closeSync(fd);
   // Orphaned (the primary died, or disconnected us): drain what is open, briefly, and go.
   process.on('disconnect', () => void close(settings.orphanDrainTimeout));
   process.on('message', (message: unknown) => {
     if (!isSwitchboardMessage(message)) return;
     const request = message as PrimaryMessage;
-    if (request.swb === 'stats') send({ swb: 'stats', id: request.id, stats: { ...(tcp && { tcp: tcp.stats() }), ...(udp && { udp: udp.stats() }) } });
+    if (request.swb === 'stats') send({ swb: 'stats', id: request.id, stats: ledger() });
     else if (request.swb === 'close') void close(request.timeout);
     else if (request.swb === 'ticket-keys') {
       const keys = decodeTicketKeys(request.keys);
@@ -58,6 +70,14 @@ async function main(): Promise<void> {
       } catch (error) {
         send({ swb: 'tls-reloaded', id: request.id, error: error instanceof Error ? error.message : String(error) });
       }
+    } else if (request.swb === 'udp-sockets') {
+      // Only the sockets this worker bound itself: those the primary passed, it holds already.
+      const own = settings.udpFds === undefined ? (udp?.sockets() ?? []) : [];
+      for (const socket of own) {
+        const { address, port, family } = socket.address();
+        process.send?.({ swb: 'udp-socket', address, port, family: family === 'IPv6' ? 'IPv6' : 'IPv4' } satisfies WorkerMessage, socket);
+      }
+      send({ swb: 'udp-sockets-done', count: own.length });
     }
   });
   // A graceful stop of the whole set comes from the primary; a terminal's Ctrl-C or hang-up
@@ -77,12 +97,14 @@ async function main(): Promise<void> {
       const moduleOptions = namespace.options as { tls?: TlsOptions } | undefined;
       tls = new WorkerTls(settings.tlsFiles, moduleOptions?.tls, decodeTicketKeys(settings.ticketKeys));
       const tlsOption = tls.options();
-      tcp = new TcpServer({ ...moduleOptions, ...settings.tcp, ...(tlsOption && { tls: tlsOption }), ...reuse, exclusive: false }, handler);
+      const where = settings.tcpFds === undefined ? { ...reuse, exclusive: false } : { fds: settings.tcpFds };
+      tcp = new TcpServer({ ...withoutAddress(moduleOptions, settings.tcpFds), ...settings.tcp, ...(tlsOption && { tls: tlsOption }), ...where }, handler);
     }
     if (settings.udp !== null) {
       const udpHandler = namespace.udp as UdpHandler | undefined;
       if (udpHandler === undefined) throw new Error(`${settings.module} exports no UDP handler (export const udp)`);
-      udp = new UdpServer({ ...(namespace.udpOptions as object | undefined), ...settings.udp, ...reuse }, udpHandler);
+      const where = settings.udpFds === undefined ? reuse : { fds: settings.udpFds };
+      udp = new UdpServer({ ...withoutAddress(namespace.udpOptions, settings.udpFds), ...settings.udp, ...where }, udpHandler);
     }
     const [tcpAddresses = [], udpAddresses = []] = await Promise.all([tcp?.listen(), udp?.listen()]);
     send({ swb: 'ready', addresses: [...tcpAddresses, ...udpAddresses] });
@@ -98,6 +120,13 @@ async function main(): Promise<void> {
 function applyTls(tcp: TcpServer | undefined, tls: WorkerTls | undefined): void {
   const options = tls?.options();
   if (tcp !== undefined && options !== undefined) tcp.setTls(options);
+}
+
+/** The module's server options, less what chooses an address when the primary passed the sockets. */
+function withoutAddress(options: unknown, fds: readonly number[] | undefined): object | undefined {
+  if (typeof options !== 'object' || options === null || fds === undefined) return options as object | undefined;
+  const { host: _host, port: _port, reusePort: _reusePort, exclusive: _exclusive, ipv6Only: _ipv6Only, perInterface: _perInterface, backlog: _backlog, systemd: _systemd, ...rest } = options as Record<string, unknown>;
+  return rest;
 }
 
 await main();

@@ -4,6 +4,8 @@
  * handler is a module it imports itself). Every message carries `swb` so that a user module's
  * own `process.send` traffic is never mistaken for ours.
  */
+import type { Transport } from '../core/errors.ts';
+import type { AddressFamily } from '../net/addresses.ts';
 import type { BoundAddress } from '../net/listener-group.ts';
 import type { TcpServerStats } from '../tcp/tcp-server.ts';
 import type { UdpServerStats } from '../udp/udp-server.ts';
@@ -27,6 +29,10 @@ export interface WorkerSettings {
   readonly udp: JsonOptions | null;
   /** Each worker binds its own SO_REUSEPORT socket (mode `reuseport`). */
   readonly reusePort: boolean;
+  /** The listening sockets the primary holds for this worker, by fd number in the worker (3, 4, …): the TCP server adopts them instead of binding. */
+  readonly tcpFds?: readonly number[];
+  /** The same for the UDP server. */
+  readonly udpFds?: readonly number[];
   /** How long a worker whose primary vanished drains before it exits, ms. */
   readonly orphanDrainTimeout: number;
   /** The TLS files the TCP server reads (over the module's `tls`); absent: the module's own `tls`, if any. */
@@ -41,19 +47,67 @@ export interface WorkerStats {
   readonly udp?: UdpServerStats;
 }
 
+/** One listening socket an old process hands its successor at an upgrade. */
+export interface HandoverSocket {
+  /** The fd number in the successor: 3, 4, … in the order of {@link UpgradeHandover.sockets}. */
+  readonly fd: number;
+  readonly transport: Transport;
+  /** The bound address (`0.0.0.0`, `::`, `127.0.0.1`, …) and port. */
+  readonly address: string;
+  readonly port: number;
+  readonly family: AddressFamily;
+  /** The worker it served in the old process: mode `reuseport` holds one socket per worker and address. */
+  readonly slot: number;
+  /** `systemd`: a socket the service manager passed, which every worker serves (one queue for all). */
+  readonly origin?: 'systemd';
+}
+
+/**
+ * Everything an old process hands its successor at an upgrade, in one message over the IPC
+ * channel (never the environment: it may carry secrets). The socket fds themselves travel as
+ * the successor's inherited fds, in the order of `sockets`. New state gets a field here.
+ */
+export interface UpgradeHandover {
+  /** The format's version; a successor refuses one it does not know. */
+  readonly version: 1;
+  /** The old process's pid. */
+  readonly pid: number;
+  readonly sockets: readonly HandoverSocket[];
+  /** The old process's counters when it started the successor (its totals so far: the successor's `stats()` continue from them). */
+  readonly stats: WorkerStats;
+  /** The TLS session-ticket keys the old workers used: tickets they issued resume on the new ones. */
+  readonly ticketKeys?: TicketKeyState;
+}
+
+/** The old process → its successor. @internal */
+export type PredecessorMessage =
+  | { readonly swb: 'upgrade-handover'; readonly handover: UpgradeHandover }
+  /** The old process's final counters, sent once it has drained (they replace `handover.stats`). */
+  | { readonly swb: 'upgrade-final'; readonly stats: WorkerStats };
+
+/** The successor → the old process. @internal */
+export type SuccessorMessage = { readonly swb: 'upgrade-ready'; readonly pid: number } | { readonly swb: 'upgrade-failed'; readonly message: string };
+
 /** Worker → primary. @internal */
 export type WorkerMessage =
   | { readonly swb: 'ready'; readonly addresses: readonly BoundAddress[] }
   | { readonly swb: 'failed'; readonly message: string; readonly code?: string }
-  | { readonly swb: 'stats'; readonly id: number; readonly stats: WorkerStats }
-  | { readonly swb: 'tls-reloaded'; readonly id: number; readonly error?: string };
+  | { readonly swb: 'tls-reloaded'; readonly id: number; readonly error?: string }
+  /** One of its UDP sockets (the IPC message's handle), for an upgrade: see `udp-sockets`. */
+  | { readonly swb: 'udp-socket'; readonly address: string; readonly port: number; readonly family: AddressFamily }
+  /** Every UDP socket was sent. */
+  | { readonly swb: 'udp-sockets-done'; readonly count: number }
+  /** `id` 0: the final ledger a worker sends as it exits after a close. */
+  | { readonly swb: 'stats'; readonly id: number; readonly stats: WorkerStats };
 
 /** Primary → worker. @internal */
 export type PrimaryMessage =
   | { readonly swb: 'stats'; readonly id: number }
   | { readonly swb: 'close'; readonly timeout: number }
   | { readonly swb: 'ticket-keys'; readonly keys: TicketKeyState }
-  | { readonly swb: 'reload-tls'; readonly id: number };
+  | { readonly swb: 'reload-tls'; readonly id: number }
+  /** Send each UDP socket you bound yourself (a `udp-socket` message apiece), then `udp-sockets-done`. */
+  | { readonly swb: 'udp-sockets' };
 
 /** Whether `value` is one of our messages (and not the user module's). @internal */
 export function isSwitchboardMessage(value: unknown): value is { readonly swb: string } {

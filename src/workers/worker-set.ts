@@ -4,19 +4,36 @@
  * dies after an exponential back-off, stops a slot that crash-loops, sums their ledgers into one
  * view, and drains them all on `close()`. docs/workers.md says which mode to pick.
  */
-import cluster, { type Worker } from 'node:cluster';
+import { fork, type ChildProcess } from 'node:child_process';
+import cluster from 'node:cluster';
+import { Socket as DatagramSocket } from 'node:dgram';
+import { closeSync } from 'node:fs';
+import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { ErrorCode, InvalidOptionError, SwitchboardError } from '../core/errors.ts';
 import { supportsReusePort } from '../core/platform.ts';
-import type { BoundAddress } from '../net/listener-group.ts';
+import type { HostSpec, ListenTarget } from '../net/addresses.ts';
+import { bindGroup, resolveGroupTargets, type BoundAddress, type SocketBinder } from '../net/listener-group.ts';
+import { normalizeSystemdOption, selectPassedSockets } from '../net/passed-sockets.ts';
+import { openInetSockets } from '../net/proc-sockets.ts';
 import { normalizeRespawnOptions, RespawnSchedule, type NormalizedRespawnOptions, type RespawnOptions } from './respawn-policy.ts';
 import { addLedgers, retiredLedger } from './sum-stats.ts';
 import { DEFAULT_TICKET_KEY_ROTATION, TicketKeys, type TicketKeyState } from './ticket-keys.ts';
 import type { WorkerTlsFiles } from './worker-tls.ts';
-import { WORKER_ENV, isSwitchboardMessage, type JsonOptions, type WorkerMessage, type WorkerSettings, type WorkerStats } from './worker-messages.ts';
+import {
+  WORKER_ENV,
+  isSwitchboardMessage,
+  type HandoverSocket,
+  type JsonOptions,
+  type PredecessorMessage,
+  type UpgradeHandover,
+  type WorkerMessage,
+  type WorkerSettings,
+  type WorkerStats,
+} from './worker-messages.ts';
 
 /**
  * How the workers share an address. `reuseport`: each worker binds its own SO_REUSEPORT socket
@@ -57,6 +74,31 @@ export interface ServeWorkersOptions {
   readonly ticketKeyRotation?: number;
   /** Ticket keys to start with (a predecessor's, handed over by an upgrade); kept until their rotation is due. */
   readonly ticketKeys?: TicketKeyState;
+  /**
+   * What an upgrade's predecessor handed over ({@link receiveHandover}): its listening sockets
+   * for the addresses still configured are adopted instead of bound (mode `reuseport`), and the
+   * counters continue from its totals.
+   */
+  readonly handover?: UpgradeHandover;
+}
+
+/** A listening socket the primary holds (mode `reuseport`): its own fd, never accepted on here. */
+export interface HeldSocket {
+  /** The fd in this process. */
+  readonly fd: number;
+  readonly transport: 'tcp' | 'udp';
+  readonly address: string;
+  readonly port: number;
+  readonly family: 'IPv4' | 'IPv6';
+  /** The worker slot that listens on it. */
+  readonly slot: number;
+  /** `systemd`: passed by the service manager (the `systemd` option); every worker listens on it. */
+  readonly origin?: 'systemd';
+}
+
+interface Held extends HeldSocket {
+  /** Closes this process's copy. */
+  readonly close: () => void;
 }
 
 /** One live worker. */
@@ -105,7 +147,9 @@ export interface WorkerSetEvents {
 interface Slot {
   readonly index: number;
   readonly schedule: RespawnSchedule;
-  worker?: Worker;
+  worker?: ChildProcess;
+  /** Receives the worker's UDP sockets while an upgrade collects them. */
+  collect?: ((message: Extract<WorkerMessage, { swb: 'udp-socket' | 'udp-sockets-done' }>, handle: DatagramSocket | undefined) => void) | undefined;
   started: number;
   last?: WorkerStats;
   /** The last ledgers of the workers this slot had before, gauges zeroed. */
@@ -129,6 +173,15 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
   readonly #slots: Slot[] = [];
   readonly #statsTimer: NodeJS.Timeout;
   #retired: WorkerStats = {};
+  /** A predecessor's totals (an upgrade): the counters start from them. */
+  #inherited: WorkerStats = {};
+  readonly #handover: UpgradeHandover | undefined;
+  #held: Held[] = [];
+  readonly #onPredecessor = (message: unknown): void => {
+    if (!isSwitchboardMessage(message)) return;
+    const said = message as PredecessorMessage;
+    if (said.swb === 'upgrade-final') this.#inherited = retiredTotals(said.stats);
+  };
   #respawns = 0;
   #addresses: readonly BoundAddress[] = [];
   #closing: Promise<void> | undefined;
@@ -137,9 +190,24 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
   readonly #ticketKeys: TicketKeys;
 
   /** @internal use {@link serveWorkers} */
-  constructor(settings: Omit<WorkerSettings, 'slot' | 'ticketKeys'>, count: number, mode: WorkerMode, respawn: NormalizedRespawnOptions, startTimeout: number, statsInterval: number, env: Readonly<Record<string, string>>, ticketKeys: TicketKeys) {
+  constructor(
+    settings: Omit<WorkerSettings, 'slot' | 'ticketKeys'>,
+    count: number,
+    mode: WorkerMode,
+    respawn: NormalizedRespawnOptions,
+    startTimeout: number,
+    statsInterval: number,
+    env: Readonly<Record<string, string>>,
+    ticketKeys: TicketKeys,
+    handover?: UpgradeHandover,
+  ) {
     super();
     this.#ticketKeys = ticketKeys;
+    this.#handover = handover;
+    if (handover !== undefined) {
+      this.#inherited = retiredTotals(handover.stats);
+      process.on('message', this.#onPredecessor);
+    }
     this.#env = env;
     this.mode = mode;
     this.#settings = settings;
@@ -157,20 +225,141 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
   /** The workers serving now. */
   workers(): WorkerInfo[] {
     const now = performance.now();
-    return this.#slots.flatMap((slot) => (slot.worker?.process.pid === undefined ? [] : [{ slot: slot.index, pid: slot.worker.process.pid, uptime: now - slot.started }]));
+    return this.#slots.flatMap((slot) => (slot.worker?.pid === undefined ? [] : [{ slot: slot.index, pid: slot.worker.pid, uptime: now - slot.started }]));
+  }
+
+  /**
+   * The listening sockets this primary holds (mode `reuseport`: one per worker and TCP address,
+   * never accepted on here; a worker that dies leaves its socket, and its queue, to its
+   * replacement). What an upgrade hands over.
+   */
+  heldSockets(): HeldSocket[] {
+    const seen = new Set<number>();
+    return this.#held.flatMap(({ fd, transport, address, port, family, slot, origin }) => {
+      if (seen.has(fd)) return []; // a systemd socket, held once, served by every worker
+      seen.add(fd);
+      return [{ fd, transport, address, port, family, slot, ...(origin && { origin }) }];
+    });
   }
 
   /** @internal starts every slot: the first alone (its bound ports are the others'), then the rest. */
   async start(): Promise<void> {
     try {
+      if (this.mode === 'reuseport') await this.#holdSockets();
       const [first, ...rest] = this.#slots;
       if (first === undefined) return;
-      this.#addresses = await this.#spawn(first);
+      this.#addresses = (await this.#spawn(first)).map(ownAddress);
       await Promise.all(rest.map((slot) => this.#spawn(slot)));
     } catch (error) {
       await this.destroy();
       throw error;
     }
+  }
+
+  /**
+   * Mode reuseport: binds (or takes over from the predecessor) one SO_REUSEPORT socket per
+   * worker and TCP address, with net.BoundSocket: bound here, listened on and accepted from in
+   * the worker only. Inherited sockets of the addresses still configured — UDP ones too — are
+   * shared out over the slots (a smaller worker count gives a worker several); the rest are
+   * closed here (the old process closes its copies as it retires). A slot with no inherited UDP
+   * socket has its worker bind its own: Node offers no way to hold a bound UDP socket unread.
+   */
+  async #holdSockets(): Promise<void> {
+    const taken = new Set<HandoverSocket>();
+    if (this.#settings.tcp !== null) await this.#hold('tcp', this.#settings.tcp, taken);
+    if (this.#settings.udp !== null) await this.#hold('udp', this.#settings.udp, taken);
+    for (const socket of this.#handover?.sockets ?? []) if (!taken.has(socket)) closeSync(socket.fd);
+  }
+
+  async #hold(transport: 'tcp' | 'udp', options: JsonOptions, taken: Set<HandoverSocket>): Promise<void> {
+    const inherited = (this.#handover?.sockets ?? []).filter((socket) => socket.transport === transport);
+    if (options.systemd !== undefined) {
+      // The service manager's sockets (inherited fds, unread here): every worker serves each.
+      // A successor's environment names none: it takes the predecessor's.
+      const fromPredecessor = inherited.filter((socket) => socket.origin === 'systemd');
+      for (const socket of fromPredecessor) taken.add(socket);
+      const sockets =
+        fromPredecessor.length > 0
+          ? fromPredecessor
+          : selectPassedSockets(normalizeSystemdOption(options.systemd, false)!, transport).map((fd) => ({ fd: fd.fd, address: fd.address ?? '', port: fd.port ?? 0, family: fd.family === 'IPv6' ? ('IPv6' as const) : ('IPv4' as const) }));
+      for (const slot of this.#slots) {
+        for (const { fd, address, port, family } of sockets) this.#held.push({ fd, transport, address, port, family, slot: slot.index, origin: 'systemd', close: () => closeSync(fd) });
+      }
+      return;
+    }
+    if (transport === 'udp' && inherited.length === 0) return;
+    const configured = typeof options.port === 'number' ? options.port : 0;
+    const targets = await resolveGroupTargets(options.host as HostSpec, transport, { ipv6Only: options.ipv6Only as boolean | undefined, port: configured });
+    const byTarget = targets.map((target) =>
+      inherited.filter((socket) => socket.address === target.host && (configured === 0 || socket.port === configured)).sort((a, b) => a.slot - b.slot),
+    );
+    let port = configured === 0 ? (byTarget.flat()[0]?.port ?? 0) : configured;
+    const count = this.#slots.length;
+    for (const slot of this.#slots) {
+      const missing: ListenTarget[] = [];
+      targets.forEach((target, index) => {
+        const mine = byTarget[index]!.filter((_, order) => order % count === slot.index);
+        for (const socket of mine) {
+          taken.add(socket);
+          this.#held.push({ ...socket, slot: slot.index, close: () => closeSync(socket.fd) });
+        }
+        if (mine.length === 0) missing.push(target);
+      });
+      // UDP, and TCP before Node 24.21 (no net.BoundSocket): the worker binds its own.
+      if (missing.length === 0 || transport === 'udp' || NetBoundSocket === undefined) continue;
+      const bound = await bindGroup(missing, port, boundSocketBinder);
+      for (const { handle, address } of bound) {
+        port = address.port;
+        this.#held.push({ fd: handle.fd(), transport: 'tcp', address: address.address, port: address.port, family: address.family, slot: slot.index, close: () => handle.close() });
+      }
+    }
+  }
+
+  /**
+   * For an upgrade: this process's copies of the UDP sockets the workers bound themselves (each
+   * worker sends its own over IPC), as fds of this process, to pass to the successor. Node
+   * reads every dgram socket it is handed, so until `release()` (call it right after the
+   * successor is spawned) this process reads datagrams from them too; `transitReads()` counts
+   * those (they are lost).
+   * @internal
+   */
+  async collectUdpSockets(timeout = 5_000): Promise<{ sockets: HeldSocket[]; release: () => void; transitReads: () => number }> {
+    let reads = 0;
+    const received: { socket: DatagramSocket; slot: number; address: string; port: number; family: 'IPv4' | 'IPv6' }[] = [];
+    const release = (): void => {
+      for (const { socket } of received) socket.close();
+    };
+    const asked = this.#slots.filter((slot) => slot.worker?.connected === true && !this.#held.some((held) => held.slot === slot.index && held.transport === 'udp'));
+    if (this.#settings.udp === null || this.mode !== 'reuseport' || asked.length === 0) return { sockets: [], release, transitReads: () => reads };
+    await Promise.all(
+      asked.map((slot) => {
+        const { promise, resolve } = Promise.withResolvers<void>();
+        const timer = setTimeout(resolve, timeout);
+        slot.collect = (message, handle) => {
+          if (message.swb === 'udp-socket' && handle !== undefined) {
+            handle.on('message', () => reads++);
+            received.push({ socket: handle, slot: slot.index, address: message.address, port: message.port, family: message.family });
+          } else if (message.swb === 'udp-sockets-done') {
+            clearTimeout(timer);
+            slot.collect = undefined;
+            resolve();
+          }
+        };
+        slot.worker?.send({ swb: 'udp-sockets' });
+        return promise;
+      }),
+    );
+    // Node gives a dgram socket no fd number: find ours in /proc by the address each is bound to.
+    const mine = new Set(this.#held.map((held) => held.fd));
+    const open = [...openInetSockets(['udp', 'udp6'])].filter(([fd, found]) => !mine.has(fd) && found.details.kind === 'datagram');
+    const sockets: HeldSocket[] = [];
+    for (const entry of received) {
+      const index = open.findIndex(([, found]) => found.details.port === entry.port && found.details.address === entry.address);
+      if (index < 0) continue;
+      const [[fd]] = open.splice(index, 1) as [[number, unknown]];
+      sockets.push({ fd, transport: 'udp', address: entry.address, port: entry.port, family: entry.family, slot: entry.slot });
+    }
+    return { sockets, release, transitReads: () => reads };
   }
 
   /** Each live worker's ledger, asked for now (a worker that does not answer within 1 s is left out). */
@@ -179,8 +368,8 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
     const entries = await Promise.all(
       this.#slots.map(async (slot) => {
         const worker = slot.worker;
-        const pid = worker?.process.pid;
-        if (worker === undefined || pid === undefined || !worker.isConnected()) return undefined;
+        const pid = worker?.pid;
+        if (worker === undefined || pid === undefined || !worker.connected) return undefined;
         const stats = await this.#askStats(worker);
         if (stats === undefined || slot.worker !== worker) return undefined;
         slot.last = stats;
@@ -193,7 +382,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
   /** The sum over every worker, live ones asked now, dead ones' last ledgers kept: counters never go back. */
   async stats(): Promise<WorkerSetStats> {
     await this.statsByWorker();
-    let sum: WorkerStats = this.#retired;
+    let sum: WorkerStats = { tcp: addLedgers(this.#inherited.tcp, this.#retired.tcp), udp: addLedgers(this.#inherited.udp, this.#retired.udp) };
     for (const slot of this.#slots) if (slot.worker !== undefined) sum = { tcp: addLedgers(sum.tcp, slot.last?.tcp), udp: addLedgers(sum.udp, slot.last?.udp) };
     return { ...(sum.tcp && { tcp: sum.tcp }), ...(sum.udp && { udp: sum.udp }), workers: this.workers().length, respawns: this.#respawns };
   }
@@ -207,7 +396,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
     const now = performance.now();
     return this.#slots.map((slot) => {
       const live = slot.worker === undefined ? undefined : slot.last;
-      return { slot: slot.index, pid: slot.worker?.process.pid, uptime: slot.worker === undefined ? 0 : now - slot.started, stats: { ...withLedger('tcp', addLedgers(slot.retired.tcp, live?.tcp)), ...withLedger('udp', addLedgers(slot.retired.udp, live?.udp)) } };
+      return { slot: slot.index, pid: slot.worker?.pid, uptime: slot.worker === undefined ? 0 : now - slot.started, stats: { ...withLedger('tcp', addLedgers(slot.retired.tcp, live?.tcp)), ...withLedger('udp', addLedgers(slot.retired.udp, live?.udp)) } };
     });
   }
 
@@ -223,7 +412,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
 
   /** Kills every worker (SIGKILL) and resolves once they have exited. */
   destroy(): Promise<void> {
-    this.#closing ??= this.#stopAll((worker) => worker.process.kill('SIGKILL'), 1_000);
+    this.#closing ??= this.#stopAll((worker) => worker.kill('SIGKILL'), 1_000);
     return this.#closing;
   }
 
@@ -238,7 +427,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
 
   /** @internal sends the keys in force to every live worker (after a rotation). */
   shareTicketKeys(keys: TicketKeyState): void {
-    for (const slot of this.#slots) if (slot.worker?.isConnected()) slot.worker.send({ swb: 'ticket-keys', keys }, () => {});
+    for (const slot of this.#slots) if (slot.worker?.connected) slot.worker.send({ swb: 'ticket-keys', keys }, () => {});
   }
 
   /**
@@ -250,8 +439,8 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
     return Promise.all(
       this.#slots.flatMap((slot) => {
         const worker = slot.worker;
-        const pid = worker?.process.pid;
-        if (worker === undefined || pid === undefined || !worker.isConnected()) return [];
+        const pid = worker?.pid;
+        if (worker === undefined || pid === undefined || !worker.connected) return [];
         const id = ++this.#requestId;
         const { promise, resolve } = Promise.withResolvers<string | null>();
         const timer = setTimeout(() => resolve('no answer within 5 s'), 5_000);
@@ -265,7 +454,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
     );
   }
 
-  async #stopAll(stop: (worker: Worker) => void, bound: number): Promise<void> {
+  async #stopAll(stop: (worker: ChildProcess) => void, bound: number): Promise<void> {
     clearInterval(this.#statsTimer);
     this.#ticketKeys.stop();
     const exits: Promise<void>[] = [];
@@ -273,23 +462,28 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
       slot.stopped = true;
       clearTimeout(slot.timer);
       const worker = slot.worker;
-      if (worker === undefined || worker.process.exitCode !== null || worker.process.signalCode !== null) continue;
-      exits.push(new Promise((resolve) => worker.process.once('exit', () => resolve())));
+      if (worker === undefined || worker.exitCode !== null || worker.signalCode !== null) continue;
+      exits.push(new Promise((resolve) => worker.once('exit', () => resolve())));
       try {
-        if (worker.isConnected()) stop(worker);
-        else worker.process.kill('SIGKILL');
+        if (worker.connected) stop(worker);
+        else worker.kill('SIGKILL');
       } catch {
-        worker.process.kill('SIGKILL');
+        worker.kill('SIGKILL');
       }
     }
     const killer = setTimeout(() => {
-      for (const slot of this.#slots) slot.worker?.process.kill('SIGKILL');
+      for (const slot of this.#slots) slot.worker?.kill('SIGKILL');
     }, bound);
     await Promise.all(exits);
     clearTimeout(killer);
+    // Our copies of the listening sockets (a systemd one is held once for every slot): a
+    // successor holding the same sockets keeps them.
+    for (const held of new Map(this.#held.map((socket) => [socket.fd, socket])).values()) held.close();
+    this.#held = [];
+    process.off('message', this.#onPredecessor);
   }
 
-  #askStats(worker: Worker): Promise<WorkerStats | undefined> {
+  #askStats(worker: ChildProcess): Promise<WorkerStats | undefined> {
     const id = ++this.#requestId;
     const { promise, resolve } = Promise.withResolvers<WorkerStats | undefined>();
     const timer = setTimeout(() => {
@@ -310,28 +504,52 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
 
   /** Starts slot's worker; resolves with its addresses once it serves. @throws {SwitchboardError} `SWB_ERR_WORKER_START_FAILED` */
   #spawn(slot: Slot): Promise<readonly BoundAddress[]> {
-    const settings: WorkerSettings = { ...this.#settings, ...this.#portsOf(this.#addresses), slot: slot.index, ticketKeys: this.#ticketKeys.state };
-    cluster.setupPrimary({ exec: WORKER_MAIN, args: [], execArgv: process.execArgv.filter((arg) => !arg.startsWith('--test')), silent: false });
-    const worker = cluster.fork({ ...this.#env, [WORKER_ENV]: JSON.stringify(settings) });
+    const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--test'));
+    let worker: ChildProcess;
+    if (this.mode === 'cluster') {
+      const settings: WorkerSettings = { ...this.#settings, slot: slot.index, ticketKeys: this.#ticketKeys.state };
+      cluster.setupPrimary({ exec: WORKER_MAIN, args: [], execArgv, silent: false });
+      worker = cluster.fork({ ...this.#env, [WORKER_ENV]: JSON.stringify(settings) }).process;
+    } else {
+      // The held sockets become the worker's fds 3, 4, …; the IPC channel comes after them.
+      // TCP first, then UDP: fds 3, 4, … in that order.
+      const held = this.#held.filter((socket) => socket.slot === slot.index).sort((a, b) => (a.transport === b.transport ? 0 : a.transport === 'tcp' ? -1 : 1));
+      const fdsOf = (transport: 'tcp' | 'udp'): number[] => held.flatMap((socket, index) => (socket.transport === transport ? [3 + index] : []));
+      const [tcpFds, udpFds] = [fdsOf('tcp'), fdsOf('udp')];
+      const passed = (transport: 'tcp' | 'udp', fds: number[]): Partial<WorkerSettings> => {
+        const options = this.#settings[transport];
+        return options === null || fds.length === 0 ? {} : { [transport]: withoutAddress(options), [`${transport}Fds`]: fds };
+      };
+      const settings: WorkerSettings = { ...this.#settings, ...this.#portsOf(this.#addresses), ...passed('tcp', tcpFds), ...passed('udp', udpFds), slot: slot.index, ticketKeys: this.#ticketKeys.state };
+      worker = fork(WORKER_MAIN, [], {
+        execArgv,
+        env: { ...process.env, ...this.#env, [WORKER_ENV]: JSON.stringify(settings) },
+        stdio: ['inherit', 'inherit', 'inherit', ...held.map((socket) => socket.fd), 'ipc'],
+      });
+    }
     slot.worker = worker;
     slot.started = performance.now();
     slot.last = undefined;
     const { promise, resolve, reject } = Promise.withResolvers<readonly BoundAddress[]>();
-    const fail = (message: string) => reject(new SwitchboardError(ErrorCode.WORKER_START_FAILED, `worker ${slot.index} (pid ${worker.process.pid}): ${message}`));
+    const fail = (message: string) => reject(new SwitchboardError(ErrorCode.WORKER_START_FAILED, `worker ${slot.index} (pid ${worker.pid}): ${message}`));
     const timer = setTimeout(() => {
       fail(`not ready within ${this.#startTimeout} ms`);
-      worker.process.kill('SIGKILL');
+      worker.kill('SIGKILL');
     }, this.#startTimeout);
-    worker.on('message', (message: unknown) => {
+    worker.on('message', (message: unknown, handle: unknown) => {
       if (!isSwitchboardMessage(message)) return;
       const reply = message as WorkerMessage;
-      if (reply.swb === 'ready') {
+      if (reply.swb === 'udp-socket' || reply.swb === 'udp-sockets-done') {
+        if (slot.worker === worker) slot.collect?.(reply, handle instanceof DatagramSocket ? handle : undefined);
+        else if (handle instanceof DatagramSocket) handle.close();
+      } else if (reply.swb === 'ready') {
         clearTimeout(timer);
         resolve(reply.addresses);
       } else if (reply.swb === 'failed') {
         clearTimeout(timer);
         fail(reply.message);
       } else if (reply.swb === 'stats') {
+        if (reply.id === 0 && slot.worker === worker) slot.last = reply.stats; // its final ledger, as it exits
         this.#replies.get(reply.id)?.(reply.stats);
         this.#replies.delete(reply.id);
       } else if (reply.swb === 'tls-reloaded') {
@@ -340,7 +558,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
       }
     });
     worker.on('error', () => {}); // an IPC write to a worker just gone; its exit follows
-    worker.process.once('exit', (code, signal) => {
+    worker.once('exit', (code, signal) => {
       clearTimeout(timer);
       fail(`exited (${signal ?? `code ${code}`}) before it was ready`);
       this.#exited(slot, worker, code, signal);
@@ -364,7 +582,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
     return concrete;
   }
 
-  #exited(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
+  #exited(slot: Slot, worker: ChildProcess, code: number | null, signal: string | null): void {
     if (slot.worker !== worker) return;
     this.#retired = { tcp: addLedgers(this.#retired.tcp, retiredLedger(slot.last?.tcp)), udp: addLedgers(this.#retired.udp, retiredLedger(slot.last?.udp)) };
     slot.retired = { tcp: addLedgers(slot.retired.tcp, retiredLedger(slot.last?.tcp)), udp: addLedgers(slot.retired.udp, retiredLedger(slot.last?.udp)) };
@@ -372,9 +590,14 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
     slot.last = undefined;
     if (slot.stopped || this.#closing !== undefined || this.#addresses.length === 0) return;
     const decision = slot.schedule.exited(performance.now() - slot.started);
-    const pid = worker.process.pid ?? 0;
+    const pid = worker.pid ?? 0;
     if (decision.action === 'stop') {
       slot.stopped = true;
+      // No worker will accept from its sockets again: close them rather than let connections wait
+      // there (a systemd socket the other workers serve stays).
+      const own = (socket: Held): boolean => socket.slot === slot.index && socket.origin === undefined;
+      for (const held of this.#held.filter(own)) held.close();
+      this.#held = this.#held.filter((socket) => !own(socket));
       this.#report(
         new SwitchboardError(
           ErrorCode.WORKER_CRASH_LOOP,
@@ -388,7 +611,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
       if (slot.stopped) return;
       this.#respawns += 1;
       this.#spawn(slot).then(
-        () => this.emit('worker', { slot: slot.index, pid: slot.worker?.process.pid ?? 0, uptime: 0 }),
+        () => this.emit('worker', { slot: slot.index, pid: slot.worker?.pid ?? 0, uptime: 0 }),
         (error: SwitchboardError) => this.#report(error),
       );
     }, decision.delay);
@@ -434,8 +657,39 @@ export async function serveWorkers(options: ServeWorkersOptions): Promise<Worker
   if (options.tls !== undefined && (tcp === null || typeof options.tls?.cert !== 'string' || typeof options.tls.key !== 'string')) throw new InvalidOptionError('tls', tcp === null ? 'needs a TCP server' : 'must name `cert` and `key` files', options.tls);
   const settings = { module: moduleUrl, tcp, udp, reusePort: mode === 'reuseport', orphanDrainTimeout: timing.orphanDrainTimeout, ...(options.tls && { tlsFiles: { ...options.tls } }) };
   let set: WorkerSet | undefined = undefined;
-  const ticketKeys = new TicketKeys(options.ticketKeyRotation ?? DEFAULT_TICKET_KEY_ROTATION, (keys) => set?.shareTicketKeys(keys), options.ticketKeys);
-  set = new WorkerSet(settings, count, mode, normalizeRespawnOptions(options.respawn), timing.startTimeout, timing.statsInterval, { ...options.env }, ticketKeys);
+  const ticketKeys = new TicketKeys(options.ticketKeyRotation ?? DEFAULT_TICKET_KEY_ROTATION, (keys) => set?.shareTicketKeys(keys), options.ticketKeys ?? options.handover?.ticketKeys);
+  set = new WorkerSet(settings, count, mode, normalizeRespawnOptions(options.respawn), timing.startTimeout, timing.statsInterval, { ...options.env }, ticketKeys, options.handover);
   await set.start();
   return set;
+}
+
+/** `net.BoundSocket` (Node 24.21+): a socket bound without listening. Undefined on an older Node (the package's floor is 22.12). */
+const NetBoundSocket = (net as { BoundSocket?: typeof net.BoundSocket }).BoundSocket;
+
+/** Binds a SO_REUSEPORT TCP socket without listening (net.BoundSocket): the primary holds it, a worker listens on it. */
+const boundSocketBinder: SocketBinder<net.BoundSocket> = {
+  transport: 'tcp',
+  bind: async (target, port) => {
+    const handle = new NetBoundSocket!({ host: target.host, port, reusePort: true, ipv6Only: target.ipv6Only });
+    return { handle, port: (handle.address() as net.AddressInfo).port };
+  },
+  close: async (handle) => handle.close(),
+};
+
+/** Server options less what chooses the address: the worker adopts the sockets it is passed. */
+function withoutAddress(options: JsonOptions): JsonOptions {
+  const { host: _host, port: _port, ipv6Only: _ipv6Only, reusePort: _reusePort, exclusive: _exclusive, backlog: _backlog, perInterface: _perInterface, systemd: _systemd, ...rest } = options;
+  return rest;
+}
+
+/** An address as the set reports it: a socket the worker adopted from this primary is the set's own. */
+function ownAddress(address: BoundAddress): BoundAddress {
+  if (address.origin !== 'passed') return address;
+  const { origin: _origin, fd: _fd, fdName: _fdName, ...own } = address;
+  return own;
+}
+
+/** A predecessor's ledger as a starting point: its counters, its gauges 0 (its sessions are its own). */
+function retiredTotals(stats: WorkerStats): WorkerStats {
+  return { ...(stats.tcp && { tcp: retiredLedger(stats.tcp) }), ...(stats.udp && { udp: retiredLedger(stats.udp) }) };
 }

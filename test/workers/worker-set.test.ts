@@ -6,6 +6,7 @@ import { createSocket } from 'node:dgram';
 import { describe, it, type TestContext } from 'node:test';
 import { hasSs, until, within } from '../helpers/net.ts';
 import { processAlive as alive } from '../helpers/process-alive.ts';
+import { greetingPid } from './fixtures/short-connection.ts';
 import { serveWorkers, type ServeWorkersOptions, type WorkerSet } from '../../src/workers/worker-set.ts';
 import { workerSetMetrics } from '../../src/workers/worker-metrics.ts';
 
@@ -17,18 +18,7 @@ async function start(t: TestContext, options: Partial<ServeWorkersOptions> = {})
   return set;
 }
 
-/** Connects, reads the `pid N` greeting, closes; resolves with the pid. */
-function greet(port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.setTimeout(5_000, () => socket.destroy(new Error('no greeting in 5 s')));
-    socket.once('data', (chunk) => {
-      resolve(Number(/pid (\d+)/.exec(chunk.toString())?.[1]));
-      socket.end();
-    });
-    socket.once('error', reject);
-  });
-}
+const greet = (port: number): Promise<number> => greetingPid(port);
 
 describe('serveWorkers', () => {
   it('binds one SO_REUSEPORT socket per worker (mode reuseport): ss shows one per worker pid', { skip: !hasSs && 'needs ss' }, async (t) => {
@@ -37,6 +27,30 @@ describe('serveWorkers', () => {
     const lines = execFileSync('ss', ['-ltnpH', `sport = :${port}`], { encoding: 'utf8' }).trim().split('\n');
     assert.equal(lines.length, 2, lines.join('\n'));
     for (const { pid } of set.workers()) assert.ok(lines.some((line) => line.includes(`pid=${pid},`)), `a listener of worker ${pid}:\n${lines.join('\n')}`);
+    // The primary holds each of them too (it bound them; it never accepts on them).
+    for (const line of lines) assert.ok(line.includes(`pid=${process.pid},`), `held by the primary:\n${line}`);
+    assert.deepEqual(
+      set.heldSockets().map(({ transport, port: held, slot }) => ({ transport, port: held, slot })),
+      [
+        { transport: 'tcp', port, slot: 0 },
+        { transport: 'tcp', port, slot: 1 },
+      ],
+    );
+  });
+
+  it('keeps a dead worker\'s socket (mode reuseport): the connections queued while it is gone wait for its replacement, on the same socket', { skip: !hasSs && 'needs ss' }, async (t) => {
+    const set = await start(t, { mode: 'reuseport', respawn: { initialDelay: 800 } });
+    const port = set.addresses[0]?.port ?? 0;
+    const inodes = (): string[] => [...execFileSync('ss', ['-ltneH', `sport = :${port}`], { encoding: 'utf8' }).matchAll(/ino:(\d+)/g)].map((m) => m[1]!).sort();
+    const before = inodes();
+    const [victim] = set.workers();
+    process.kill(victim!.pid, 'SIGKILL');
+    await until(() => !set.workers().some((w) => w.pid === victim!.pid), 'the worker to be gone', 5_000);
+    // 40 connections while one of the two sockets has nobody accepting: about half hash to it.
+    const pids = await within(Promise.all(Array.from({ length: 40 }, (_, n) => greet(port).then((pid) => ({ n, pid })))), 'every connection greeted', 15_000);
+    const replacement = set.workers().find((w) => w.slot === victim!.slot)?.pid;
+    assert.ok(replacement !== undefined && pids.some(({ pid }) => pid === replacement), 'the replacement served the queued ones');
+    assert.deepEqual(inodes(), before, 'the same two sockets');
   });
 
   it('shares one socket held by the primary in mode cluster', { skip: !hasSs && 'needs ss' }, async (t) => {

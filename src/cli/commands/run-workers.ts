@@ -9,9 +9,8 @@ import { basename, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ErrorCode, MetricsRegistry, type MetricsServer, type SwitchboardError } from '../../index.ts';
 import { serveWorkers, type WorkerSet } from '../../workers/worker-set.ts';
-import { inheritedTicketKeys, ticketKeysForHandover } from '../../workers/ticket-keys.ts';
 import { workerSetSource } from '../../workers/worker-metrics.ts';
-import { inheritedAddresses, isUpgradeSuccessor, reportUpgradeReady, startSuccessor, tcpMigrateReq } from '../../workers/upgrade.ts';
+import { inheritedAddresses, isUpgradeSuccessor, receiveHandover, reportUpgradeReady, startSuccessor } from '../../workers/upgrade.ts';
 import { drainingMetrics, readMetricsFlag, startMetricsEndpoint, type MetricsFlagValues } from '../metrics-flags.ts';
 import { readProxyFlags, type ProxyFlagValues } from '../proxy-flags.ts';
 import { readTlsFlags, tlsOptionsFrom, type TlsFiles, type TlsFlagValues } from '../tls-flags.ts';
@@ -79,13 +78,14 @@ export async function runWorkers(modulePath: string, values: WorkerFlagValues & 
     ...(proxyProtocol && { proxyProtocol }),
   };
   const signals = new ShutdownSignals(settings.drainTimeout, log);
-  // A predecessor's ticket keys: sessions it issued tickets for resume here.
-  const ticketKeys = inheritedTicketKeys();
   let set: WorkerSet;
   let registry: MetricsRegistry | undefined;
   let metrics: MetricsServer | undefined;
   try {
-    set = await serveWorkers({ module: pathToFileURL(resolve(modulePath)), workers, tcp, ...(tls && { tls }), ...(ticketKeys && { ticketKeys }) });
+    // A predecessor hands over its sockets, counters and ticket keys (sessions it issued tickets for resume here).
+    const handover = await receiveHandover();
+    const ticketKeys = handover?.ticketKeys;
+    set = await serveWorkers({ module: pathToFileURL(resolve(modulePath)), workers, tcp, ...(tls && { tls }), ...(ticketKeys && { ticketKeys }), ...(handover && { handover }) });
   } catch (error) {
     signals.dispose();
     reportUpgradeReady(error instanceof Error ? error.message : String(error));
@@ -106,9 +106,6 @@ export async function runWorkers(modulePath: string, values: WorkerFlagValues & 
   }
   for (const bound of set.addresses) logListening(log, modulePath, bound);
   log.info('workers', `${set.workers().length} workers (mode ${set.mode}): pids ${set.workers().map((w) => w.pid).join(' ')}`, { workers: set.workers().length, mode: set.mode });
-  if (set.mode === 'reuseport' && tcpMigrateReq() === 0) {
-    log.warn('tcp-migrate-req', 'net.ipv4.tcp_migrate_req is 0: connections queued on a worker that dies, or on the old process during an upgrade, are reset; set it to 1 (docs/workers.md)', { sysctl: 'net.ipv4.tcp_migrate_req', value: 0 });
-  }
   if (pidFile !== undefined) writePid(pidFile, log);
   if (successor) reportUpgradeReady();
   let stopped = false;
@@ -132,17 +129,15 @@ export async function runWorkers(modulePath: string, values: WorkerFlagValues & 
     }
     upgrading = true;
     log.info('upgrade', 'upgrade: starting the new version', {});
-    // The successor inherits this environment: the ticket keys travel in it (until the handover carries them over IPC).
-    const handover = ticketKeysForHandover(set.ticketKeys);
-    Object.assign(process.env, handover);
-    const starting = startSuccessor({ addresses: set.addresses, signal: stopping.signal });
-    for (const name of Object.keys(handover)) delete process.env[name];
-    starting.then(
-      async (child) => {
+    // The ticket keys travel in the handover message over IPC, never in the environment.
+    startSuccessor({ workers: set, signal: stopping.signal, state: { ticketKeys: set.ticketKeys.state } }).then(
+      async (successor) => {
         if (stopping.signal.aborted) return;
-        log.info('upgrade', `upgrade: pid ${child.pid} serves; draining and exiting`, { pid: child.pid });
+        const pid = successor.process.pid;
+        log.info('upgrade', `upgrade: pid ${pid} serves; draining and exiting`, { pid });
         await metrics?.close(); // its port is the successor's now
         await set.close({ timeout: settings.drainTimeout });
+        successor.finish(await set.stats()); // its counters continue from our final totals
         finished.resolve(ExitCode.OK);
       },
       (error: SwitchboardError) => {
