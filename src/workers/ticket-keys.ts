@@ -12,8 +12,6 @@ import { TICKET_KEYS_LENGTH } from '../tls/tls-options.ts';
 /** How often the shared keys are replaced by default: 12 hours (ms). */
 export const DEFAULT_TICKET_KEY_ROTATION = 12 * 60 * 60 * 1000;
 
-/** The environment variable that carries the keys from an old primary to its successor. @internal */
-export const TICKET_KEYS_ENV = 'SWITCHBOARD_TICKET_KEYS';
 
 /** The keys as they travel (IPC, the upgrade's handover): base64, and when they were made. */
 export interface TicketKeyState {
@@ -94,25 +92,4 @@ export function decodeTicketKeys(state: unknown): Buffer | undefined {
   if (typeof keys !== 'string' || typeof createdAt !== 'number' || !Number.isFinite(createdAt)) return undefined;
   const bytes = Buffer.from(keys, 'base64');
   return bytes.length === TICKET_KEYS_LENGTH ? bytes : undefined;
-}
-
-/**
- * What an upgrade hands its successor so that sessions resumed against the old process resume
- * against the new one: the environment entry the successor reads with {@link inheritedTicketKeys}.
- */
-export function ticketKeysForHandover(keys: TicketKeys): Readonly<Record<string, string>> {
-  return { [TICKET_KEYS_ENV]: JSON.stringify(keys.state) };
-}
-
-/** The keys a predecessor handed over (and forgets them from the environment), or undefined. */
-export function inheritedTicketKeys(env: NodeJS.ProcessEnv = process.env): TicketKeyState | undefined {
-  const text = env[TICKET_KEYS_ENV];
-  delete env[TICKET_KEYS_ENV];
-  if (text === undefined) return undefined;
-  try {
-    const state = JSON.parse(text) as TicketKeyState;
-    return decodeTicketKeys(state) === undefined ? undefined : state;
-  } catch {
-    return undefined;
-  }
 }

@@ -471,15 +471,17 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
         worker.kill('SIGKILL');
       }
     }
+    // Our copies of the listening sockets (a systemd one is held once for every slot) go now, as
+    // the workers stop accepting: held on to through the drain, a socket would stay in its port's
+    // reuseport group with no one accepting, and the connections the kernel put in its queue
+    // would be reset at the end. A successor holding the same sockets keeps them.
+    for (const held of new Map(this.#held.map((socket) => [socket.fd, socket])).values()) held.close();
+    this.#held = [];
     const killer = setTimeout(() => {
       for (const slot of this.#slots) slot.worker?.kill('SIGKILL');
     }, bound);
     await Promise.all(exits);
     clearTimeout(killer);
-    // Our copies of the listening sockets (a systemd one is held once for every slot): a
-    // successor holding the same sockets keeps them.
-    for (const held of new Map(this.#held.map((socket) => [socket.fd, socket])).values()) held.close();
-    this.#held = [];
     process.off('message', this.#onPredecessor);
   }
 

@@ -12,7 +12,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { InvalidOptionError, TcpServer, listenTcp } from '../../src/index.ts';
-import { TICKET_KEYS_ENV, TicketKeys, decodeTicketKeys, inheritedTicketKeys, newTicketKeys, ticketKeysForHandover } from '../../src/workers/ticket-keys.ts';
+import { TicketKeys, decodeTicketKeys, newTicketKeys } from '../../src/workers/ticket-keys.ts';
 import { serveWorkers } from '../../src/workers/worker-set.ts';
 import { startCli } from '../cli/cli-process.ts';
 import { createTestCertificates } from '../helpers/certs.ts';
@@ -42,16 +42,16 @@ describe('TicketKeys', () => {
     assert.throws(() => new TicketKeys(10, () => {}), (error: unknown) => error instanceof InvalidOptionError && /ticketKeyRotation/.test(error.message));
   });
 
-  it('travels to a successor through the environment, which forgets it once read', () => {
-    const keys = new TicketKeys(60_000, () => {});
-    try {
-      const env: NodeJS.ProcessEnv = { ...ticketKeysForHandover(keys) };
-      assert.deepEqual(inheritedTicketKeys(env), keys.state);
-      assert.equal(env[TICKET_KEYS_ENV], undefined);
-      assert.equal(inheritedTicketKeys({ [TICKET_KEYS_ENV]: '{"keys":1}' }), undefined);
-      assert.equal(inheritedTicketKeys({ [TICKET_KEYS_ENV]: 'not json' }), undefined);
-    } finally {
-      keys.stop();
+  it('a predecessor\'s keys that are malformed or past their rotation are replaced by new ones', () => {
+    const old = newTicketKeys(0);
+    for (const inherited of [{ keys: 'not base64 of 48 bytes', createdAt: 0 }, old]) {
+      const keys = new TicketKeys(60_000, () => {}, inherited, 120_000);
+      try {
+        assert.notEqual(keys.state.keys, inherited.keys);
+        assert.equal(keys.state.createdAt, 120_000);
+      } finally {
+        keys.stop();
+      }
     }
   });
 });
@@ -122,11 +122,11 @@ describe('switchboard run --workers --tls-cert, upgraded (SIGUSR2)', () => {
       const resumed = await tlsGreeting(listening!.port, certs.ca.cert, session);
       assert.ok(newPids.includes(resumed.pid), `served by a new worker (${resumed.pid})`);
       assert.equal(resumed.reused, true, 'the old session resumed on the new version');
-      // The new version's endpoint: its own workers' sum (the resumed session), counters from 0 (not carried).
+      // The new version's endpoint: its counters continue from the old version's totals (1 session, 1 handshake) plus the resumed one.
       await cli.stdout.waitFor(new RegExp(`^metrics on http://127\\.0\\.0\\.1:${metricsPort}/metrics`), "the new version's metrics line", 10_000, from);
       const samples = parseSamples((await httpRequest(metricsPort, '/metrics')).body);
-      assert.equal(total(samples, 'switchboard_sessions_opened_total'), 1);
-      assert.equal(total(samples, 'switchboard_tls_handshakes_total'), 1);
+      assert.equal(total(samples, 'switchboard_sessions_opened_total'), 2);
+      assert.equal(total(samples, 'switchboard_tls_handshakes_total'), 2);
     } finally {
       // The successor (not our child) holds the test's output pipes: it and its workers go whatever happened.
       process.kill(successor, 'SIGTERM');
