@@ -5,13 +5,20 @@
  * thread and the other processes of a shared machine count for nothing. Each connection is the
  * proxy-connect column's: connect, write the header and 16 bytes in one write, read the echo, close.
  *
- *   node bench/proxy-stage-cpu.ts [--rounds N] [--conns N] [--src DIR[,DIR…]]   (defaults 20, 500, src)
+ *   node bench/proxy-stage-cpu.ts [--rounds N] [--conns N] [--src DIR[,DIR…]] [--only V[,V…]]   (defaults 20, 500, src, all)
+ *   node --expose-gc --min-semi-space-size=64 --max-semi-space-size=64 bench/proxy-stage-cpu.ts --count
  *
  * `--src` names one or more source trees to compare in the same run (default: this tree's src/),
  * e.g. a `git archive` of an older commit: `--src src,.cache/baseline/src`. Every server is started
  * and warmed once, then each round measures all of them back to back (the order rotating); the
  * report gives medians and min–max of the cost, and of each round's ratio to the plain listener
  * of the same tree — the pairing keeps a slow spell of a shared machine out of the ratios.
+ *
+ * `--count` reports, instead of CPU time, what a connection costs in things that do not depend on
+ * the machine's load: `process.nextTick` calls and bytes allocated on the server thread's heap
+ * (the used heap's growth over the round, with a young generation large enough that nothing is
+ * collected meanwhile: run it with the flags above; a round with a collection is reported as
+ * such). Deterministic to a few per cent, so one run shows an extra tick or object per connection.
  */
 import { connect } from 'node:net';
 import path from 'node:path';
@@ -29,13 +36,34 @@ const CONCURRENCY = 16;
 interface ServerData {
   readonly src: string;
   readonly variant: Variant;
+  readonly count: boolean;
+}
+
+/** What the worker answers to `cpu`: its thread's CPU µs, and in `--count` mode ticks, heap and collections so far. */
+interface Probe {
+  readonly cpu: number;
+  readonly ticks: number;
+  readonly heap: number;
+  readonly gcs: number;
 }
 
 if (!isMainThread) await serve(workerData as ServerData);
 else await main();
 
 /** The worker: a server of `variant`, answering `cpu` with its thread's CPU time so far (µs). */
-async function serve({ src, variant }: ServerData): Promise<void> {
+async function serve({ src, variant, count }: ServerData): Promise<void> {
+  let ticks = 0;
+  let gcs = 0;
+  if (count) {
+    const nextTick = process.nextTick;
+    process.nextTick = function countedTick(this: unknown, ...args: Parameters<typeof nextTick>) {
+      ticks++;
+      return nextTick.apply(this, args);
+    } as typeof nextTick;
+    const { PerformanceObserver } = await import('node:perf_hooks');
+    new PerformanceObserver((list) => void (gcs += list.getEntries().length)).observe({ entryTypes: ['gc'] });
+  }
+  const { getHeapStatistics } = await import('node:v8');
   const { listen } = (await import(pathToFileURL(path.join(src, 'index.ts')).href)) as typeof import('../src/index.ts');
   const echo = { data(session: { write(chunk: Buffer): unknown }, chunk: Buffer) { session.write(chunk); } };
   const handler = variant === 'accept' ? { ...echo, accept: () => true } : echo;
@@ -44,7 +72,11 @@ async function serve({ src, variant }: ServerData): Promise<void> {
   parentPort!.on('message', async (message: string) => {
     if (message === 'cpu') {
       const { user, system } = process.threadCpuUsage();
-      parentPort!.postMessage({ cpu: user + system });
+      const probe: Probe = { cpu: user + system, ticks, heap: count ? getHeapStatistics().used_heap_size : 0, gcs };
+      parentPort!.postMessage({ probe });
+    } else if (message === 'gc') {
+      (globalThis as { gc?: () => void }).gc?.();
+      parentPort!.postMessage({ collected: true });
     } else if (message === 'close') {
       await server.close({ timeout: 1000 });
       parentPort!.close();
@@ -57,7 +89,7 @@ function ask<T>(worker: Worker, message: string, key: string): Promise<T> {
   return new Promise((resolve, reject) => {
     const onMessage = (reply: Record<string, T>): void => {
       if (!(key in reply)) return;
-      worker.off('message', onMessage);
+      worker.off('message', onMessage).off('error', reject);
       resolve(reply[key]!);
     };
     worker.on('message', onMessage);
@@ -99,8 +131,8 @@ interface Running {
   readonly first: Buffer;
 }
 
-async function start(src: string, variant: Variant, warmup: number): Promise<Running> {
-  const worker = new Worker(new URL(import.meta.url), { workerData: { src, variant } satisfies ServerData });
+async function start(src: string, variant: Variant, warmup: number, count: boolean): Promise<Running> {
+  const worker = new Worker(new URL(import.meta.url), { workerData: { src, variant, count } satisfies ServerData });
   const port = await ask<number>(worker, '', 'port');
   const header = variant === 'proxy-v1' ? Buffer.from(V1_HEADER_HEX, 'hex') : variant === 'proxy-v2' ? Buffer.from(V2_HEADER_HEX, 'hex') : Buffer.alloc(0);
   const first = Buffer.concat([header, PAYLOAD]);
@@ -110,10 +142,20 @@ async function start(src: string, variant: Variant, warmup: number): Promise<Run
 
 /** Server-thread CPU µs per connection over `conns` connections. */
 async function measure(server: Running, conns: number): Promise<number> {
-  const before = await ask<number>(server.worker, 'cpu', 'cpu');
+  const before = await ask<Probe>(server.worker, 'cpu', 'probe');
   await drive(server.port, server.first, conns);
-  const after = await ask<number>(server.worker, 'cpu', 'cpu');
-  return (after - before) / conns;
+  const after = await ask<Probe>(server.worker, 'cpu', 'probe');
+  return (after.cpu - before.cpu) / conns;
+}
+
+/** Per connection over `conns` connections: ticks, and heap bytes allocated (NaN when a collection ran meanwhile). */
+async function count(server: Running, conns: number): Promise<{ ticks: number; bytes: number }> {
+  await ask<boolean>(server.worker, 'gc', 'collected');
+  const before = await ask<Probe>(server.worker, 'cpu', 'probe');
+  await drive(server.port, server.first, conns);
+  const after = await ask<Probe>(server.worker, 'cpu', 'probe');
+  const bytes = after.gcs === before.gcs ? (after.heap - before.heap) / conns : Number.NaN;
+  return { ticks: (after.ticks - before.ticks) / conns, bytes };
 }
 
 async function stop(server: Running): Promise<void> {
@@ -126,14 +168,25 @@ function spread(samples: readonly number[], digits = 1): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '20' }, conns: { type: 'string', default: '500' }, src: { type: 'string', default: 'src' } } });
+  const { values } = parseArgs({
+    options: {
+      rounds: { type: 'string', default: '20' },
+      conns: { type: 'string', default: '500' },
+      src: { type: 'string', default: 'src' },
+      only: { type: 'string' },
+      count: { type: 'boolean', default: false },
+    },
+  });
   const rounds = Number(values.rounds);
   const conns = Number(values.conns);
   const trees = values.src.split(',').map((dir) => path.resolve(dir));
+  const variants = values.only === undefined ? VARIANTS : VARIANTS.filter((variant) => values.only!.split(',').includes(variant));
+  if (!variants.includes('direct')) throw new Error('--only must include direct (the ratios are to it)');
+  if (values.count) return countAll(trees, variants, rounds, conns);
   // Every server runs for the whole bench (started and warmed once); each round measures them
   // all back to back, the order rotating, so a slow spell of the machine falls on all alike.
   const servers: Running[] = [];
-  for (const variant of VARIANTS) for (const src of trees) servers.push(await start(src, variant, 2 * conns));
+  for (const variant of variants) for (const src of trees) servers.push(await start(src, variant, 2 * conns, false));
   const results = new Map<string, number[]>(servers.map((server) => [server.key, []]));
   /** Per round, each server's cost over the plain listener of its tree in that round. */
   const relative = new Map<string, number[]>(servers.map((server) => [server.key, []]));
@@ -158,4 +211,25 @@ async function main(): Promise<void> {
     const [tree, variant] = [server.key.slice(0, server.key.lastIndexOf(' ')), server.variant];
     process.stdout.write(`  ${tree.padEnd(22)} ${variant.padEnd(9)} ${median(samples).toFixed(1).padStart(7)} (${spread(samples)})   ${median(ratios).toFixed(3)} (${spread(ratios, 3)})\n`);
   }
+}
+
+/** `--count`: ticks and heap bytes per connection, the median over the rounds, per server. */
+async function countAll(trees: readonly string[], variants: readonly Variant[], rounds: number, conns: number): Promise<void> {
+  if (typeof (globalThis as { gc?: unknown }).gc !== 'function') throw new Error('--count needs node --expose-gc --min-semi-space-size=64 --max-semi-space-size=64');
+  const servers: Running[] = [];
+  for (const variant of variants) for (const src of trees) servers.push(await start(src, variant, 2 * conns, true));
+  process.stdout.write(`per connection, median of ${rounds} rounds × ${conns} connections (heap: NaN when a collection ran in the round)\n`);
+  process.stdout.write('  tree                   variant    nextTick calls   heap bytes allocated\n');
+  for (const server of servers) {
+    const ticks: number[] = [];
+    const bytes: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const got = await count(server, conns);
+      ticks.push(got.ticks);
+      bytes.push(got.bytes);
+    }
+    const [tree, variant] = [server.key.slice(0, server.key.lastIndexOf(' ')), server.variant];
+    process.stdout.write(`  ${tree.padEnd(22)} ${variant.padEnd(9)} ${median(ticks).toFixed(2).padStart(14)}   ${median(bytes).toFixed(0).padStart(20)}\n`);
+  }
+  for (const server of servers) await stop(server);
 }

@@ -32,6 +32,18 @@ export function startSessionFor(handler: TcpHandler | undefined, session: TcpSes
 }
 
 /**
+ * Hands a started session the bytes a pending stage read past its part (what followed the PROXY
+ * header in its segment), as if the socket had just read them: with the socket flowing and its
+ * reader attached they are the session's first `data`, delivered now (after the `open` handler,
+ * before any later byte); if the session holds reading (an async `open` handler, a pause) they
+ * wait at the front of the socket's buffer. One `unshift()` does both. Nothing is delivered to a
+ * destroyed socket. @internal
+ */
+export function deliverUnread(socket: Socket, unread: Buffer): void {
+  if (unread.length > 0 && !socket.destroyed) socket.unshift(unread);
+}
+
+/**
  * A handler is an object of event callbacks (each a function, no unknown one) or a session function.
  * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` naming the handler or the misspelt callback
  */
