@@ -20,7 +20,9 @@
  * collected meanwhile: run it with the flags above; a round with a collection is reported as
  * such). Deterministic to a few per cent, so one run shows an extra tick or object per connection.
  */
-import { connect } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -28,8 +30,10 @@ import { pathToFileURL } from 'node:url';
 import { V1_HEADER_HEX, V2_HEADER_HEX } from './lib/proxy-headers.ts';
 import { median } from './lib/stats.ts';
 
-type Variant = 'direct' | 'accept' | 'proxy-v1' | 'proxy-v2';
-const VARIANTS: readonly Variant[] = ['direct', 'accept', 'proxy-v1', 'proxy-v2'];
+type Variant = 'raw' | 'direct' | 'async' | 'accept' | 'proxy-v1' | 'proxy-v2';
+const VARIANTS: readonly Variant[] = ['raw', 'direct', 'async', 'accept', 'proxy-v1', 'proxy-v2'];
+/** What runs without `--only`: the plain listener and the three with a pending stage. */
+const DEFAULT_VARIANTS: readonly Variant[] = ['direct', 'accept', 'proxy-v1', 'proxy-v2'];
 const PAYLOAD = Buffer.alloc(16, 'x');
 const CONCURRENCY = 16;
 
@@ -47,28 +51,17 @@ interface Probe {
   readonly gcs: number;
 }
 
+/** `--count`: the worker's `process.nextTick` calls and collections so far. */
+let ticks = 0;
+let gcs = 0;
+
 if (!isMainThread) await serve(workerData as ServerData);
 else await main();
 
 /** The worker: a server of `variant`, answering `cpu` with its thread's CPU time so far (µs). */
 async function serve({ src, variant, count }: ServerData): Promise<void> {
-  let ticks = 0;
-  let gcs = 0;
-  if (count) {
-    const nextTick = process.nextTick;
-    process.nextTick = function countedTick(this: unknown, ...args: Parameters<typeof nextTick>) {
-      ticks++;
-      return nextTick.apply(this, args);
-    } as typeof nextTick;
-    const { PerformanceObserver } = await import('node:perf_hooks');
-    new PerformanceObserver((list) => void (gcs += list.getEntries().length)).observe({ entryTypes: ['gc'] });
-  }
-  const { getHeapStatistics } = await import('node:v8');
-  const { listen } = (await import(pathToFileURL(path.join(src, 'index.ts')).href)) as typeof import('../src/index.ts');
-  const echo = { data(session: { write(chunk: Buffer): unknown }, chunk: Buffer) { session.write(chunk); } };
-  const handler = variant === 'accept' ? { ...echo, accept: () => true } : echo;
-  const options = variant.startsWith('proxy') ? { host: '127.0.0.1', port: 0, proxyProtocol: { from: ['127.0.0.0/8'] } } : { host: '127.0.0.1', port: 0 };
-  const server = await listen(options, handler);
+  if (count) countTicksAndCollections();
+  const close = variant === 'raw' ? await serveRaw() : await serveSwitchboard(src, variant);
   parentPort!.on('message', async (message: string) => {
     if (message === 'cpu') {
       const { user, system } = process.threadCpuUsage();
@@ -78,11 +71,45 @@ async function serve({ src, variant, count }: ServerData): Promise<void> {
       (globalThis as { gc?: () => void }).gc?.();
       parentPort!.postMessage({ collected: true });
     } else if (message === 'close') {
-      await server.close({ timeout: 1000 });
+      await close();
       parentPort!.close();
     }
   });
+}
+
+
+function countTicksAndCollections(): void {
+  const nextTick = process.nextTick;
+  process.nextTick = function countedTick(this: unknown, ...args: Parameters<typeof nextTick>) {
+    ticks++;
+    return nextTick.apply(this, args);
+  } as typeof nextTick;
+  new PerformanceObserver((list) => void (gcs += list.getEntries().length)).observe({ entryTypes: ['gc'] });
+}
+
+/** `raw`: node:net as bench/servers/raw-net-echo.ts writes it, the baseline of issue 16's connect column. */
+async function serveRaw(): Promise<() => Promise<void>> {
+  const server = createServer((socket) => {
+    socket.on('error', () => {});
+    socket.on('data', (chunk) => socket.write(chunk));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  parentPort!.postMessage({ port: (server.address() as AddressInfo).port });
+  return () => new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** Switchboard's echo: event style (`direct`, `accept` with an accept handler, the PROXY listeners) or `async` (`for await`, `await write`). */
+async function serveSwitchboard(src: string, variant: Variant): Promise<() => Promise<void>> {
+  const { listen } = (await import(pathToFileURL(path.join(src, 'index.ts')).href)) as typeof import('../src/index.ts');
+  const echo = { data(session: { write(chunk: Buffer): unknown }, chunk: Buffer) { session.write(chunk); } };
+  const asyncEcho = async (session: AsyncIterable<Buffer> & { write(chunk: Buffer): Promise<void> }): Promise<void> => {
+    for await (const chunk of session) await session.write(chunk);
+  };
+  const handler = variant === 'async' ? asyncEcho : variant === 'accept' ? { ...echo, accept: () => true } : echo;
+  const options = variant.startsWith('proxy') ? { host: '127.0.0.1', port: 0, proxyProtocol: { from: ['127.0.0.0/8'] } } : { host: '127.0.0.1', port: 0 };
+  const server = await listen(options, handler as Parameters<typeof listen>[1]);
   parentPort!.postMessage({ port: server.addresses[0]!.port });
+  return () => server.close({ timeout: 1000 });
 }
 
 function ask<T>(worker: Worker, message: string, key: string): Promise<T> {
@@ -132,7 +159,9 @@ interface Running {
 }
 
 async function start(src: string, variant: Variant, warmup: number, count: boolean): Promise<Running> {
-  const worker = new Worker(new URL(import.meta.url), { workerData: { src, variant, count } satisfies ServerData });
+  // Counting: a young generation large enough that a round allocates without a collection.
+  const resourceLimits = count ? { maxYoungGenerationSizeMb: 384 } : undefined;
+  const worker = new Worker(new URL(import.meta.url), { workerData: { src, variant, count } satisfies ServerData, resourceLimits });
   const port = await ask<number>(worker, '', 'port');
   const header = variant === 'proxy-v1' ? Buffer.from(V1_HEADER_HEX, 'hex') : variant === 'proxy-v2' ? Buffer.from(V2_HEADER_HEX, 'hex') : Buffer.alloc(0);
   const first = Buffer.concat([header, PAYLOAD]);
@@ -180,16 +209,19 @@ async function main(): Promise<void> {
   const rounds = Number(values.rounds);
   const conns = Number(values.conns);
   const trees = values.src.split(',').map((dir) => path.resolve(dir));
-  const variants = values.only === undefined ? VARIANTS : VARIANTS.filter((variant) => values.only!.split(',').includes(variant));
+  const variants = values.only === undefined ? DEFAULT_VARIANTS : VARIANTS.filter((variant) => values.only!.split(',').includes(variant));
   if (!variants.includes('direct')) throw new Error('--only must include direct (the ratios are to it)');
   if (values.count) return countAll(trees, variants, rounds, conns);
   // Every server runs for the whole bench (started and warmed once); each round measures them
   // all back to back, the order rotating, so a slow spell of the machine falls on all alike.
   const servers: Running[] = [];
-  for (const variant of variants) for (const src of trees) servers.push(await start(src, variant, 2 * conns, false));
+  for (const variant of variants) for (const src of variant === 'raw' ? trees.slice(0, 1) : trees) servers.push(await start(src, variant, 2 * conns, false));
   const results = new Map<string, number[]>(servers.map((server) => [server.key, []]));
   /** Per round, each server's cost over the plain listener of its tree in that round. */
   const relative = new Map<string, number[]>(servers.map((server) => [server.key, []]));
+  /** Per round, each server's connections per CPU-second over raw node:net's (with `raw` among the variants). */
+  const rawServer = servers.find((server) => server.variant === 'raw');
+  const toRaw = new Map<string, number[]>(servers.map((server) => [server.key, []]));
   for (let round = 0; round < rounds; round++) {
     const order = servers.map((_, i) => servers[(i + round) % servers.length]!);
     const got = new Map<string, number>();
@@ -199,17 +231,19 @@ async function main(): Promise<void> {
       results.get(server.key)!.push(us);
       const tree = server.key.slice(0, server.key.lastIndexOf(' '));
       relative.get(server.key)!.push(got.get(`${tree} direct`)! / us);
+      if (rawServer !== undefined) toRaw.get(server.key)!.push(got.get(rawServer.key)! / us);
     }
     process.stdout.write(`round ${round + 1}: ${servers.map((server) => `${server.key} ${got.get(server.key)!.toFixed(1)}`).join(', ')}\n`);
   }
   for (const server of servers) await stop(server);
   process.stdout.write(`\nserver-thread CPU per connection: ${rounds} rounds × ${conns} connections (${CONCURRENCY} at a time) per server\n`);
-  process.stdout.write('  tree                   variant    µs/conn median (min–max)   conns per CPU-s × direct: median of the per-round ratios (min–max)\n');
+  process.stdout.write(`  tree                   variant    µs/conn median (min–max)   conns per CPU-s × direct${rawServer ? ' | × raw' : ''}: median of the per-round ratios (min–max)\n`);
   for (const server of servers) {
     const samples = results.get(server.key)!;
     const ratios = relative.get(server.key)!;
     const [tree, variant] = [server.key.slice(0, server.key.lastIndexOf(' ')), server.variant];
-    process.stdout.write(`  ${tree.padEnd(22)} ${variant.padEnd(9)} ${median(samples).toFixed(1).padStart(7)} (${spread(samples)})   ${median(ratios).toFixed(3)} (${spread(ratios, 3)})\n`);
+    const raw = rawServer === undefined ? '' : `   | ${median(toRaw.get(server.key)!).toFixed(3)} (${spread(toRaw.get(server.key)!, 3)})`;
+    process.stdout.write(`  ${tree.padEnd(22)} ${variant.padEnd(9)} ${median(samples).toFixed(1).padStart(7)} (${spread(samples)})   ${median(ratios).toFixed(3)} (${spread(ratios, 3)})${raw}\n`);
   }
 }
 
@@ -217,7 +251,7 @@ async function main(): Promise<void> {
 async function countAll(trees: readonly string[], variants: readonly Variant[], rounds: number, conns: number): Promise<void> {
   if (typeof (globalThis as { gc?: unknown }).gc !== 'function') throw new Error('--count needs node --expose-gc --min-semi-space-size=64 --max-semi-space-size=64');
   const servers: Running[] = [];
-  for (const variant of variants) for (const src of trees) servers.push(await start(src, variant, 2 * conns, true));
+  for (const variant of variants) for (const src of variant === 'raw' ? trees.slice(0, 1) : trees) servers.push(await start(src, variant, 2 * conns, true));
   process.stdout.write(`per connection, median of ${rounds} rounds × ${conns} connections (heap: NaN when a collection ran in the round)\n`);
   process.stdout.write('  tree                   variant    nextTick calls   heap bytes allocated\n');
   for (const server of servers) {

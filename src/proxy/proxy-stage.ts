@@ -12,7 +12,7 @@ import { STAGE_DEFERRED, type PendingStage, type StageTicket } from '../tcp/pend
 import { RejectCause } from '../tcp/reject-reason.ts';
 import { ProxyProtocolError } from './proxy-error.ts';
 import { proxyHeaderChannel } from '../server/diagnostics.ts';
-import { endsAfterHeader, proxyHeaderMessage, proxyInfoOf } from './proxy-info.ts';
+import { proxiedConnectionInfo, proxyHeaderMessage } from './proxy-info.ts';
 import type { NormalizedProxyProtocol } from './proxy-options.ts';
 import { ProxyHeaderParser, checkedParserOptions, type ProxyParseResult } from './proxy-parser.ts';
 import { ProxyCounters, type ProxyStats } from './proxy-stats.ts';
@@ -165,6 +165,5 @@ function settle(socket: HeaderSocket, read: HeaderRead, result: Exclude<ProxyPar
   const header = result.header;
   protocol.counters.parsed(header);
   if (proxyHeaderChannel.hasSubscribers) proxyHeaderChannel.publish(proxyHeaderMessage(protocol.server, 'tcp', info, header, undefined));
-  const peer = { address: info.remoteAddress, port: info.remotePort, family: info.remoteFamily };
-  ticket.settle({ socket, info: { ...endsAfterHeader(info, header), proxy: proxyInfoOf(header, peer) }, unread: result.rest });
+  ticket.settle({ socket, info: proxiedConnectionInfo(info, header), unread: result.rest });
 }

@@ -3,14 +3,16 @@
  * handed over with the socket still flowing (no pause, no `unshift` into a paused stream, no
  * resume tick), as the session's first data after its `open` handler; a session that holds
  * reading gets them first once it lets go; a session destroyed in `open` gets nothing; an async
- * session's first read returns them.
+ * session's first read returns them. And the session's info, built in one step, equals what the
+ * two-step build gave.
  */
 import '../helpers/leak-check.ts';
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
-import type { AsyncSession, EventSession } from '../../src/index.ts';
+import { encodeProxyHeader, parseProxyHeader, type AsyncSession, type EventSession } from '../../src/index.ts';
+import { endsAfterHeader, proxiedConnectionInfo, proxyInfoOf } from '../../src/proxy/proxy-info.ts';
 import { deferred, listenLocal, until, within } from '../helpers/net.ts';
 import { balancerClient, headerFrom } from './proxy-peers.ts';
 
@@ -124,4 +126,26 @@ describe('the bytes after a PROXY header', () => {
     assert.equal(await within(first.promise, 'the first read'), 'async');
     assert.equal((await client.waitForBytes(5)).toString(), 'async');
   });
+});
+
+describe('proxiedConnectionInfo', () => {
+  const real = { remoteAddress: '127.0.0.1', remotePort: 50_000, remoteFamily: 'IPv4', localAddress: '127.0.0.1', localPort: 8000, localFamily: 'IPv4' } as const;
+  const headers = {
+    'v1 TCP4': headerFrom(1, CLIENT, FRONT),
+    'v1 TCP6': headerFrom(1, { address: '2001:db8::7', port: 1 }, { address: '2001:db8::80', port: 2 }),
+    'v2 TCP6 with IPv4-mapped ends': headerFrom(2, { address: '::ffff:198.51.100.9', port: 3 }, { address: '::ffff:192.0.2.1', port: 4 }),
+    'v2 LOCAL': encodeProxyHeader({ version: 2, command: 'local' }),
+    'v1 UNKNOWN': Buffer.from('PROXY UNKNOWN\r\n'),
+    'v2 UNIX': encodeProxyHeader({ version: 2, source: { family: 'unix', path: '/run/a' }, destination: { family: 'unix', path: '/run/b' } }),
+    'v2 with TLVs': headerFrom(2, CLIENT, FRONT, { tlvs: { alpn: 'h2', authority: 'example.test' } }),
+  };
+  for (const [what, bytes] of Object.entries(headers)) {
+    it(`equals the ends after the header plus proxy, as built before (${what})`, () => {
+      const parsed = parseProxyHeader(bytes);
+      assert.equal(parsed.state, 'complete');
+      if (parsed.state !== 'complete') return;
+      const peer = { address: real.remoteAddress, port: real.remotePort, family: real.remoteFamily };
+      assert.deepEqual(proxiedConnectionInfo(real, parsed.header), { ...endsAfterHeader(real, parsed.header), proxy: proxyInfoOf(parsed.header, peer) });
+    });
+  }
 });
