@@ -6,7 +6,7 @@
  * proxy-connect column's: connect, write the header and 16 bytes in one write, read the echo, close.
  *
  *   node bench/proxy-stage-cpu.ts [--rounds N] [--conns N] [--src DIR[,DIR…]] [--only V[,V…]]   (defaults 20, 500, src, all)
- *   node --expose-gc --min-semi-space-size=64 --max-semi-space-size=64 bench/proxy-stage-cpu.ts --count
+ *   node bench/proxy-stage-cpu.ts --count [--rounds N] [--conns N] [--src …] [--only …]
  *
  * `--src` names one or more source trees to compare in the same run (default: this tree's src/),
  * e.g. a `git archive` of an older commit: `--src src,.cache/baseline/src`. Every server is started
@@ -15,14 +15,13 @@
  * of the same tree — the pairing keeps a slow spell of a shared machine out of the ratios.
  *
  * `--count` reports, instead of CPU time, what a connection costs in things that do not depend on
- * the machine's load: `process.nextTick` calls and bytes allocated on the server thread's heap
- * (the used heap's growth over the round, with a young generation large enough that nothing is
- * collected meanwhile: run it with the flags above; a round with a collection is reported as
- * such). Deterministic to a few per cent, so one run shows an extra tick or object per connection.
+ * the machine's load: `process.nextTick` calls (exact) and bytes allocated on the server thread's
+ * heap, collected or not (V8's sampling heap profiler every 64 bytes, through the worker's own
+ * inspector session: an estimate within about 1 %), so one run shows an extra tick or object
+ * per connection.
  */
 import { connect, createServer, type AddressInfo } from 'node:net';
-import { PerformanceObserver } from 'node:perf_hooks';
-import { getHeapStatistics } from 'node:v8';
+import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -43,33 +42,35 @@ interface ServerData {
   readonly count: boolean;
 }
 
-/** What the worker answers to `cpu`: its thread's CPU µs, and in `--count` mode ticks, heap and collections so far. */
+/** What the worker answers to `cpu`: its thread's CPU µs, and in `--count` mode its `nextTick` calls so far. */
 interface Probe {
   readonly cpu: number;
   readonly ticks: number;
-  readonly heap: number;
-  readonly gcs: number;
 }
 
-/** `--count`: the worker's `process.nextTick` calls and collections so far. */
+/** `--count`: the worker's `process.nextTick` calls so far. */
 let ticks = 0;
-let gcs = 0;
 
 if (!isMainThread) await serve(workerData as ServerData);
 else await main();
 
 /** The worker: a server of `variant`, answering `cpu` with its thread's CPU time so far (µs). */
 async function serve({ src, variant, count }: ServerData): Promise<void> {
-  if (count) countTicksAndCollections();
+  if (count) countTicks();
+  const sampler = count ? new Session() : undefined;
+  sampler?.connect();
   const close = variant === 'raw' ? await serveRaw() : await serveSwitchboard(src, variant);
   parentPort!.on('message', async (message: string) => {
     if (message === 'cpu') {
       const { user, system } = process.threadCpuUsage();
-      const probe: Probe = { cpu: user + system, ticks, heap: count ? getHeapStatistics().used_heap_size : 0, gcs };
+      const probe: Probe = { cpu: user + system, ticks };
       parentPort!.postMessage({ probe });
-    } else if (message === 'gc') {
-      (globalThis as { gc?: () => void }).gc?.();
-      parentPort!.postMessage({ collected: true });
+    } else if (message === 'sample') {
+      await sampler!.post('HeapProfiler.startSampling', { samplingInterval: 64, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+      parentPort!.postMessage({ sampling: true });
+    } else if (message === 'sampled') {
+      const { profile } = await sampler!.post('HeapProfiler.stopSampling');
+      parentPort!.postMessage({ bytes: sampledBytes(profile.head) });
     } else if (message === 'close') {
       await close();
       parentPort!.close();
@@ -78,13 +79,19 @@ async function serve({ src, variant, count }: ServerData): Promise<void> {
 }
 
 
-function countTicksAndCollections(): void {
+/** The bytes a sampling heap profile estimates were allocated under `node`. */
+function sampledBytes(node: { selfSize: number; children: readonly { selfSize: number; children: readonly unknown[] }[] }): number {
+  let bytes = node.selfSize;
+  for (const child of node.children) bytes += sampledBytes(child as typeof node);
+  return bytes;
+}
+
+function countTicks(): void {
   const nextTick = process.nextTick;
   process.nextTick = function countedTick(this: unknown, ...args: Parameters<typeof nextTick>) {
     ticks++;
     return nextTick.apply(this, args);
   } as typeof nextTick;
-  new PerformanceObserver((list) => void (gcs += list.getEntries().length)).observe({ entryTypes: ['gc'] });
 }
 
 /** `raw`: node:net as bench/servers/raw-net-echo.ts writes it, the baseline of issue 16's connect column. */
@@ -159,9 +166,7 @@ interface Running {
 }
 
 async function start(src: string, variant: Variant, warmup: number, count: boolean): Promise<Running> {
-  // Counting: a young generation large enough that a round allocates without a collection.
-  const resourceLimits = count ? { maxYoungGenerationSizeMb: 384 } : undefined;
-  const worker = new Worker(new URL(import.meta.url), { workerData: { src, variant, count } satisfies ServerData, resourceLimits });
+  const worker = new Worker(new URL(import.meta.url), { workerData: { src, variant, count } satisfies ServerData });
   const port = await ask<number>(worker, '', 'port');
   const header = variant === 'proxy-v1' ? Buffer.from(V1_HEADER_HEX, 'hex') : variant === 'proxy-v2' ? Buffer.from(V2_HEADER_HEX, 'hex') : Buffer.alloc(0);
   const first = Buffer.concat([header, PAYLOAD]);
@@ -177,14 +182,14 @@ async function measure(server: Running, conns: number): Promise<number> {
   return (after.cpu - before.cpu) / conns;
 }
 
-/** Per connection over `conns` connections: ticks, and heap bytes allocated (NaN when a collection ran meanwhile). */
+/** Per connection over `conns` connections: ticks, and heap bytes allocated (sampled). */
 async function count(server: Running, conns: number): Promise<{ ticks: number; bytes: number }> {
-  await ask<boolean>(server.worker, 'gc', 'collected');
   const before = await ask<Probe>(server.worker, 'cpu', 'probe');
+  await ask<boolean>(server.worker, 'sample', 'sampling');
   await drive(server.port, server.first, conns);
+  const bytes = await ask<number>(server.worker, 'sampled', 'bytes');
   const after = await ask<Probe>(server.worker, 'cpu', 'probe');
-  const bytes = after.gcs === before.gcs ? (after.heap - before.heap) / conns : Number.NaN;
-  return { ticks: (after.ticks - before.ticks) / conns, bytes };
+  return { ticks: (after.ticks - before.ticks) / conns, bytes: bytes / conns };
 }
 
 async function stop(server: Running): Promise<void> {
@@ -249,11 +254,10 @@ async function main(): Promise<void> {
 
 /** `--count`: ticks and heap bytes per connection, the median over the rounds, per server. */
 async function countAll(trees: readonly string[], variants: readonly Variant[], rounds: number, conns: number): Promise<void> {
-  if (typeof (globalThis as { gc?: unknown }).gc !== 'function') throw new Error('--count needs node --expose-gc --min-semi-space-size=64 --max-semi-space-size=64');
   const servers: Running[] = [];
   for (const variant of variants) for (const src of variant === 'raw' ? trees.slice(0, 1) : trees) servers.push(await start(src, variant, 2 * conns, true));
-  process.stdout.write(`per connection, median of ${rounds} rounds × ${conns} connections (heap: NaN when a collection ran in the round)\n`);
-  process.stdout.write('  tree                   variant    nextTick calls   heap bytes allocated\n');
+  process.stdout.write(`per connection, median of ${rounds} rounds × ${conns} connections\n`);
+  process.stdout.write('  tree                   variant    nextTick calls   heap bytes allocated (sampled)\n');
   for (const server of servers) {
     const ticks: number[] = [];
     const bytes: number[] = [];
