@@ -1,11 +1,12 @@
 /**
  * `node bench/proxy-stage-cpu.ts`: the server-side CPU cost of one connection through a plain
- * listener, one with an `accept` handler, and PROXY v1 / v2 listeners, in microseconds of the
+ * listener (`direct`), one with an `accept` handler, and PROXY v1 / v2 listeners — and, with
+ * `--only`, raw node:net (`raw`, issue 16's baseline) and the async API (`async`) — in microseconds of the
  * server thread's own CPU (`process.threadCpuUsage()` inside a worker), so the clients in the main
  * thread and the other processes of a shared machine count for nothing. Each connection is the
  * proxy-connect column's: connect, write the header and 16 bytes in one write, read the echo, close.
  *
- *   node bench/proxy-stage-cpu.ts [--rounds N] [--conns N] [--src DIR[,DIR…]] [--only V[,V…]]   (defaults 20, 500, src, all)
+ *   node bench/proxy-stage-cpu.ts [--rounds N] [--conns N] [--src DIR[,DIR…]] [--only V[,V…]]   (defaults 20, 500, src, direct,accept,proxy-v1,proxy-v2)
  *   node bench/proxy-stage-cpu.ts --count [--rounds N] [--conns N] [--src …] [--only …]
  *
  * `--src` names one or more source trees to compare in the same run (default: this tree's src/),
