@@ -67,6 +67,23 @@ export function proxyHeaderMessage(server: object, transport: 'tcp' | 'udp', rea
   };
 }
 
+/**
+ * What a session behind a balancer reports, built as one object: the ends after `header` (as
+ * {@link endsAfterHeader} gives them) and `proxy`, the header with `real`'s remote end as the
+ * balancer. An IPv4 end (the common case) is taken as it is; only IPv6 ones are unmapped. @internal
+ */
+export function proxiedConnectionInfo(real: Ends, header: ProxyHeader): ConnectionInfo {
+  const proxy = proxyInfoOf(header, { address: real.remoteAddress, port: real.remotePort, family: real.remoteFamily });
+  const source = inet(header.source);
+  const destination = inet(header.destination);
+  if (source === undefined || destination === undefined) {
+    return { remoteAddress: real.remoteAddress, remotePort: real.remotePort, remoteFamily: real.remoteFamily, localAddress: real.localAddress, localPort: real.localPort, localFamily: real.localFamily, proxy };
+  }
+  const remote = source.family === 'IPv4' ? source : unmapAddress(source.address, source.family);
+  const local = destination.family === 'IPv4' ? destination : unmapAddress(destination.address, destination.family);
+  return { remoteAddress: remote.address, remotePort: source.port, remoteFamily: remote.family, localAddress: local.address, localPort: destination.port, localFamily: local.family, proxy };
+}
+
 /** `header` with the balancer that sent it. @internal */
 export function proxyInfoOf(header: ProxyHeader, peer: ProxyPeer): ProxyInfo {
   return { ...header, peer };

@@ -1,9 +1,9 @@
 /**
  * The PROXY protocol on a TCP listener: the trust decision at accept, and the header read as the
  * first pending stage (before the `accept` handler and the TLS handshake). The header is read in
- * plaintext from the socket's `data` events; whatever follows it in the same segment is put back
- * with one `unshift()`, so the next reader — the TLS engine or the session — gets the stream from
- * the first byte after the header, untouched.
+ * plaintext from the socket's `data` events; whatever follows it in the same segment goes on with
+ * the handover, so the next reader — the TLS engine or the session — gets the stream from the
+ * first byte after the header, untouched.
  */
 import type { Socket } from 'node:net';
 import { ErrorCode } from '../core/errors.ts';
@@ -12,7 +12,7 @@ import { STAGE_DEFERRED, type PendingStage, type StageTicket } from '../tcp/pend
 import { RejectCause } from '../tcp/reject-reason.ts';
 import { ProxyProtocolError } from './proxy-error.ts';
 import { proxyHeaderChannel } from '../server/diagnostics.ts';
-import { endsAfterHeader, proxyHeaderMessage, proxyInfoOf } from './proxy-info.ts';
+import { proxiedConnectionInfo, proxyHeaderMessage } from './proxy-info.ts';
 import type { NormalizedProxyProtocol } from './proxy-options.ts';
 import { ProxyHeaderParser, checkedParserOptions, type ProxyParseResult } from './proxy-parser.ts';
 import { ProxyCounters, type ProxyStats } from './proxy-stats.ts';
@@ -80,9 +80,9 @@ export class TcpProxyProtocol {
  *
  * The read is flowing: a shared `data` listener feeds each chunk to the connection's parser as
  * the socket receives it and, once the header is complete (in the common case, in the first
- * chunk), pauses the socket, puts the bytes after the header back once (`unshift`), and settles
- * the stage in that same call, so the next stage or the session starts at once. No promise, no
- * closure, no timer per connection (the pending stage's sweep keeps the deadline).
+ * chunk), settles the stage in that same call with the bytes after the header, so the next stage
+ * or the session starts at once, the socket still flowing. No promise, no closure, no timer per
+ * connection (the pending stage's sweep keeps the deadline).
  */
 function headerStage(protocol: TcpProxyProtocol, options: NormalizedProxyProtocol): PendingStage {
   const parserOptions = checkedParserOptions({ versions: options.versions, maxHeaderBytes: options.maxHeaderBytes });
@@ -148,9 +148,10 @@ function detach(socket: HeaderSocket): void {
 }
 
 /**
- * Counts the outcome and answers the stage. On success the socket is paused before the bytes
- * after the header go back to the front of its buffer: whoever reads next (a later stage, the
- * TLS engine, the session once the pending stage resumes it) gets them first, exactly once.
+ * Counts the outcome and answers the stage. On success the socket is left flowing and the bytes
+ * after the header go with the handover (`unread`): the pending stage gives them to the session
+ * as its first data, or, before a later stage (the TLS engine), pauses the socket and puts them
+ * back in front of its buffer. Either way whoever reads next gets them first, exactly once.
  */
 function settle(socket: HeaderSocket, read: HeaderRead, result: Exclude<ProxyParseResult, { state: 'partial' }>): void {
   detach(socket);
@@ -164,8 +165,5 @@ function settle(socket: HeaderSocket, read: HeaderRead, result: Exclude<ProxyPar
   const header = result.header;
   protocol.counters.parsed(header);
   if (proxyHeaderChannel.hasSubscribers) proxyHeaderChannel.publish(proxyHeaderMessage(protocol.server, 'tcp', info, header, undefined));
-  socket.pause();
-  if (result.rest.length > 0) socket.unshift(result.rest);
-  const peer = { address: info.remoteAddress, port: info.remotePort, family: info.remoteFamily };
-  ticket.settle({ socket, info: { ...endsAfterHeader(info, header), proxy: proxyInfoOf(header, peer) } });
+  ticket.settle({ socket, info: proxiedConnectionInfo(info, header), unread: result.rest });
 }

@@ -35,7 +35,8 @@ export function inspectV1(bytes: Uint8Array, length: number, maxLength: number):
   const window = Math.min(length, maxLength - 1);
   let end = V1_SIGNATURE.length;
   while (end < window && bytes[end] !== CR && bytes[end] !== LF) end++;
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, end).toString('latin1');
+  // The parser hands a Buffer: decoded in place, with no view made for it.
+  const text = Buffer.isBuffer(bytes) ? bytes.toString('latin1', 0, end) : Buffer.from(bytes.buffer, bytes.byteOffset, end).toString('latin1');
   if (end === window) {
     checkPrefix(text);
     if (window === maxLength - 1) throw new ProxyProtocolError(ErrorCode.PROXY_HEADER_TOO_LARGE, 1, `no CRLF within ${maxLength} bytes`);

@@ -35,6 +35,14 @@ export interface StageHandover {
    * checks them and counts the connection under their address from here on.
    */
   readonly info?: ConnectionInfo;
+  /**
+   * Set by a stage that read the socket in flowing mode and left it flowing (the PROXY header):
+   * the bytes it read past its own part (maybe none), which the next reader must get first. With
+   * no stage after it they go to the session as its first data, after its `open` handler, with no
+   * pause, buffer round trip or extra tick; before a later stage the socket is paused and they are
+   * put back into it (`unshift`), so that stage (the TLS engine) reads them first.
+   */
+  readonly unread?: Buffer;
 }
 
 /** A stage refuses the connection, with the error that says why. @internal */
@@ -105,8 +113,11 @@ export interface PendingHost {
    * slot for their address (giving back the one held under `previous`, if any); a refusal takes nothing.
    */
   readmit(info: ConnectionInfo, previous: ConnectionInfo | undefined): RejectCause | undefined;
-  /** Every stage passed: from this call on the socket belongs to a session. */
-  open(socket: Socket, info: ConnectionInfo): void;
+  /**
+   * Every stage passed: from this call on the socket belongs to a session. `unread`: bytes a
+   * stage read past its part, to reach the session before anything else the socket reads.
+   */
+  open(socket: Socket, info: ConnectionInfo, unread: Buffer | undefined): void;
   /** A connection was refused; `reserved` says whether it held a per-address slot (under `info.remoteAddress`) to give back; `error` is what failed, if anything did. */
   refused(info: ConnectionInfo, reason: RejectCause, reserved: boolean, error?: SwitchboardError): void;
   /** A socket owned here (one that never became a session) has closed. */
@@ -140,6 +151,8 @@ class PendingConnection implements StageTicket {
   waiting: boolean;
   /** Whether it is counted under `info.remoteAddress` (not yet, for a connection whose client a stage will name). */
   holdsAddress: boolean;
+  /** What the last stage to pass it read past its part, with the socket left flowing (see {@link StageHandover.unread}). */
+  unread: Buffer | undefined = undefined;
 
   constructor(owner: PendingConnections, socket: Socket, info: ConnectionInfo, waiting: boolean, holdsAddress: boolean) {
     this.owner = owner;
@@ -194,7 +207,7 @@ export class PendingConnections {
    * it is not counted under its address yet (a stage will name the real client).
    */
   admit(socket: Socket, info: ConnectionInfo, holdsAddress = true): void {
-    if (this.#stages.length === 0) return this.#host.open(socket, info);
+    if (this.#stages.length === 0) return this.#host.open(socket, info, undefined);
     const connection = this.#own(socket, info, true, holdsAddress);
     this.#waiting++;
     this.#run(connection, 0);
@@ -280,6 +293,8 @@ export class PendingConnections {
     const stages = this.#stages;
     for (; index < stages.length; index++) {
       const stage = stages[index]!;
+      // A stage before this one left the socket flowing: it waits, paused, with those bytes in front.
+      if (connection.unread !== undefined) putBack(connection);
       if (stage.start !== undefined) {
         connection.stage = index;
         let answer: StageVerdict | typeof STAGE_DEFERRED;
@@ -340,6 +355,7 @@ export class PendingConnections {
     if (typeof verdict === 'string') this.#refuseWaiting(connection, verdict);
     else if ('socket' in verdict) {
       connection.socket = verdict.socket;
+      connection.unread = verdict.unread;
       if (verdict.info === undefined) return true;
       const previous = connection.holdsAddress ? connection.info : undefined;
       connection.info = verdict.info;
@@ -367,10 +383,12 @@ export class PendingConnections {
     this.#waiting--;
     this.#disown(connection);
     const socket = connection.socket;
-    // A stage that read the socket left it paused (its bytes after the header still buffered):
-    // flowing again from here, the session's reader gets them first, as on a direct connection.
-    if (socket.isPaused()) socket.resume();
-    this.#host.open(socket, connection.info);
+    const unread = connection.unread;
+    connection.unread = undefined;
+    // A stage that read the socket and left it paused (its bytes after the header still buffered,
+    // a later stage waited): flowing again from here, the session's reader gets them first.
+    if (unread === undefined && socket.isPaused()) socket.resume();
+    this.#host.open(socket, connection.info, unread);
   }
 
   #refuseWaiting(connection: PendingConnection, reason: RejectCause, error?: SwitchboardError): void {
@@ -410,6 +428,15 @@ export class PendingConnections {
     }
     if (!timed) this.#sweep!.stop();
   }
+}
+
+/** The socket waits for a later stage: paused, with what the last stage read past its part back in front. */
+function putBack(connection: PendingConnection): void {
+  const unread = connection.unread!;
+  connection.unread = undefined;
+  const socket = connection.socket;
+  socket.pause();
+  if (unread.length > 0) socket.unshift(unread);
 }
 
 /**

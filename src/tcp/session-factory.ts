@@ -32,6 +32,21 @@ export function startSessionFor(handler: TcpHandler | undefined, session: TcpSes
 }
 
 /**
+ * Hands a started session the bytes a pending stage read past its part (what followed the PROXY
+ * header in its segment), as if the socket had just read them: with the socket flowing, nothing
+ * buffered and its reader attached they are the session's first `data`, emitted now (after the
+ * `open` handler, before any later byte) — what the stream itself does with a chunk in that
+ * state, without the copy of the view `unshift()` makes; otherwise (the session holds reading:
+ * an async `open` handler, a pause) they wait at the front of the socket's buffer (`unshift`).
+ * Nothing is delivered to a destroyed socket. @internal
+ */
+export function deliverUnread(socket: Socket, unread: Buffer): void {
+  if (unread.length === 0 || socket.destroyed) return;
+  if (socket.readableFlowing === true && socket.readableLength === 0 && socket.listenerCount('data') > 0) socket.emit('data', unread);
+  else socket.unshift(unread);
+}
+
+/**
  * A handler is an object of event callbacks (each a function, no unknown one) or a session function.
  * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` naming the handler or the misspelt callback
  */

@@ -19,7 +19,7 @@ import { ErrorCode, InvalidOptionError, SwitchboardError, opErrorFromSystem } fr
 import { EventSession } from './event-session.ts';
 import { SessionProvider, TCP_EVENT_CALLBACKS, type TcpEventHandler, type TcpSessionFunction, type TcpHandler } from './tcp-handlers.ts';
 import { bindGroup, boundAddressOf, resolveGroupTargets, type BoundAddress, type BoundSocket, type SocketBinder } from '../net/listener-group.ts';
-import { checkTcpHandler, createSessionFor, startSessionFor } from './session-factory.ts';
+import { checkTcpHandler, createSessionFor, deliverUnread, startSessionFor } from './session-factory.ts';
 import { PendingConnections, acceptHandlerStage, tlsHandshakeStage, type PendingStage } from './pending-connections.ts';
 import { checkHandlerCallbacks, handlerFailure } from '../server/handler-errors.ts';
 import { ServerBase } from '../server/server-base.ts';
@@ -437,7 +437,7 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
         if (previous !== undefined) this.#admission.released(previous.remoteAddress);
         return this.#admission.screen(info) ?? this.#admission.admitAddress(info);
       },
-      open: (socket, info) => this.#open(socket, info),
+      open: (socket, info, unread) => this.#open(socket, info, unread),
       refused: (info, cause, reserved, error) => {
         this.#rejected++;
         this.#rejectedBy[cause]++;
@@ -473,7 +473,7 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
     this.#pending.admit(socket, info, relayed !== 'header');
   }
 
-  #open(socket: Socket, info: ConnectionInfo): void {
+  #open(socket: Socket, info: ConnectionInfo, unread?: Buffer): void {
     const id = this.#nextSessionId++;
     const handler = this.#handler;
     const idleTimeout = this.#options.idleTimeout;
@@ -485,6 +485,7 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
     this.#deadlines.opened();
     this.emit('session', session);
     if (!startSessionFor(handler, session)) this.#queue!.push(session as TcpSession as AsyncSession);
+    if (unread !== undefined) deliverUnread(socket, unread);
   }
 
   #sessionClosed(session: S, reason: CloseReason): void {
