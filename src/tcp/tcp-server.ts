@@ -20,6 +20,7 @@ import { EventSession } from './event-session.ts';
 import { SessionProvider, TCP_EVENT_CALLBACKS, type TcpEventHandler, type TcpSessionFunction, type TcpHandler } from './tcp-handlers.ts';
 import { bindGroup, boundAddressOf, resolveGroupTargets, type BoundAddress, type BoundSocket, type SocketBinder } from '../net/listener-group.ts';
 import { checkTcpHandler, createSessionFor, deliverUnread, startSessionFor } from './session-factory.ts';
+import { holdUnread } from './unread-bytes.ts';
 import { PendingConnections, acceptHandlerStage, tlsHandshakeStage, type PendingStage } from './pending-connections.ts';
 import { checkHandlerCallbacks, handlerFailure } from '../server/handler-errors.ts';
 import { ServerBase } from '../server/server-base.ts';
@@ -484,8 +485,9 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
     if (sessionOpenChannel.hasSubscribers) sessionOpenChannel.publish({ server: this, session });
     this.#deadlines.opened();
     this.emit('session', session);
+    if (unread !== undefined) holdUnread(socket, unread);
     if (!startSessionFor(handler, session)) this.#queue!.push(session as TcpSession as AsyncSession);
-    if (unread !== undefined) deliverUnread(socket, unread);
+    if (unread !== undefined) deliverUnread(socket);
   }
 
   #sessionClosed(session: S, reason: CloseReason): void {

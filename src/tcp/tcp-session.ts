@@ -14,6 +14,7 @@ import type { ProxyInfo } from '../proxy/proxy-info.ts';
 import { ErrorCode, InvalidOptionError, OpError, SwitchboardError, opErrorFromSystem } from '../core/errors.ts';
 import { durationOption } from '../core/options.ts';
 import { handlerFailure } from '../server/handler-errors.ts';
+import { takeUnread } from './unread-bytes.ts';
 
 /** What a session needs from the server that owns it. */
 export interface SessionHost {
@@ -175,7 +176,8 @@ export abstract class TcpSession {
       : !open ? `the session is ${this.sessionState === SessionState.OPEN ? 'closed' : this.sessionState}` : undefined;
     if (refusal !== undefined) return Promise.reject(invalidState(refusal));
     const plain = this.socket;
-    const held = this.detachReader();
+    // Bytes that followed a PROXY header, not yet delivered (a `startTls()` inside `open`): pending plaintext too.
+    const held = this.detachReader() + (takeUnread(plain)?.length ?? 0);
     let upgrade: Promise<TLSSocket>;
     this.#upgrading = true;
     try {

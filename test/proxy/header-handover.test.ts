@@ -11,8 +11,9 @@ import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
-import { encodeProxyHeader, parseProxyHeader, type AsyncSession, type EventSession } from '../../src/index.ts';
+import { encodeProxyHeader, parseProxyHeader, type AsyncSession, type CloseReason, type EventSession } from '../../src/index.ts';
 import { endsAfterHeader, proxiedConnectionInfo, proxyInfoOf } from '../../src/proxy/proxy-info.ts';
+import { createTestCertificates, pemPair } from '../helpers/certs.ts';
 import { deferred, listenLocal, until, within } from '../helpers/net.ts';
 import { balancerClient, headerFrom } from './proxy-peers.ts';
 
@@ -111,6 +112,22 @@ describe('the bytes after a PROXY header', () => {
     });
     const client = await balancerClient(t, server.addresses[0]!.port, headerFrom(1, CLIENT, FRONT), 'ignored');
     assert.equal(await within(closed.promise, 'the session to close'), 'local-destroy');
+    await within(client.closed, 'the client to see the close');
+    assert.equal(calls, 0);
+  });
+
+  it('count as plaintext that followed STARTTLS when open calls startTls(): the session closes with SWB_ERR_TLS_PLAINTEXT_AFTER_STARTTLS', async (t) => {
+    const certs = await createTestCertificates(t);
+    const closed = deferred<CloseReason>();
+    let calls = 0;
+    const server = await listenLocal(t, { proxyProtocol: TRUST_LOOPBACK, tls: { ...pemPair(certs.server), mode: 'starttls' } }, {
+      open(session) { session.startTls().catch(() => {}); },
+      data() { calls++; },
+      close(_session, reason) { closed.resolve(reason); },
+    });
+    const client = await balancerClient(t, server.addresses[0]!.port, headerFrom(2, CLIENT, FRONT), 'injected plaintext');
+    const reason = await within(closed.promise, 'the session to close');
+    assert.equal(reason.error?.code, 'SWB_ERR_TLS_PLAINTEXT_AFTER_STARTTLS');
     await within(client.closed, 'the client to see the close');
     assert.equal(calls, 0);
   });
