@@ -150,9 +150,10 @@ ${ACTIVATION_HELP}
 
 ${PROXY_HELP}
 
-Workers (docs/workers.md): with --workers, one --listen; TLS (every worker shares the
-session-ticket keys), --metrics (the sum over the workers) and the PROXY flags apply to each
-worker; --listen-fds, --inetd and systemd:NAME do not go with workers yet. SIGHUP re-reads the
+Workers (docs/workers.md): with --workers, one --listen ADDRESS, or --listen-fds, or
+--listen systemd:NAME (every worker serves the passed sockets; not --inetd); TLS (every worker
+shares the session-ticket keys), --metrics (the sum over the workers) and the PROXY flags apply
+to each worker. SIGHUP re-reads the
 TLS files in every worker; SIGUSR2 (or 'switchboard upgrade') starts the installed version
 beside this one and retires this one once it is ready.
 ${helpLines(['workers', 'pid-file', 'metrics-per-worker'])}

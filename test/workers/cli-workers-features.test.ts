@@ -1,8 +1,8 @@
 /**
  * `switchboard run --workers` with the features that used to be refused: TLS (every worker
  * shares the ticket keys, so a session resumes on any worker), the metrics endpoint (one scrape,
- * the sum over the workers, or per worker on request), the PROXY protocol; and the refusal of
- * passed sockets, with its code.
+ * the sum over the workers, or per worker on request), the PROXY protocol. Passed sockets:
+ * cli-workers-activation.test.ts.
  */
 import assert from 'node:assert/strict';
 import { copyFile } from 'node:fs/promises';
@@ -158,16 +158,5 @@ describe('switchboard run --workers --proxy-protocol', () => {
     }
     assert.deepEqual([...seen].sort(), [...pids].sort(), 'both workers read a header');
     assert.deepEqual(await cli.stop(10_000), { code: 0, signal: null });
-  });
-});
-
-describe('switchboard run --workers with passed sockets', () => {
-  it('refuses --listen-fds, --inetd and systemd:NAME with SWB_ERR_WORKERS_ACTIVATION (exit 2)', async (t) => {
-    for (const args of [['--listen-fds', '--listen', '127.0.0.1:0'], ['--inetd', '--listen', '127.0.0.1:0'], ['--listen', 'systemd:web']]) {
-      const cli = startCli(t, ['run', PID_ECHO, '--workers', '2', ...args]);
-      const exit = await cli.exit(20_000);
-      assert.equal(exit.code, 2, cli.stderr.text);
-      assert.match(cli.stderr.text, /does not go with workers \(SWB_ERR_WORKERS_ACTIVATION\)/);
-    }
   });
 });

@@ -59,7 +59,7 @@ describe('the workers key', () => {
       'services.a.workers: "0": must be auto or an integer from 1 to 1024',
       'services.b.workers: "many": must be auto or an integer from 1 to 1024',
       'services.c.workers: workers is for built-in services and module services, not for program services',
-      'services.d.workers: workers cannot serve passed sockets (systemd:NAME) yet (SWB_ERR_WORKERS_ACTIVATION): remove workers, or listen on an address',
+      'services.d.workers: up cannot serve passed sockets (systemd:NAME) from workers (SWB_ERR_WORKERS_ACTIVATION): a reload would start new workers on the sockets the old ones hold; remove workers, listen on an address, or serve the module with switchboard run MODULE --workers N --listen systemd:NAME',
     ]);
   });
 

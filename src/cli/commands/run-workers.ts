@@ -17,7 +17,8 @@ import { readTlsFlags, tlsOptionsFrom, type TlsFiles, type TlsFlagValues } from 
 import type { Stoppable } from '../shutdown.ts';
 import { RUN_DEFAULTS } from '../defaults.ts';
 import { ExitCode, UsageError } from '../exit-code.ts';
-import { parseListenAddress } from '../listen-address.ts';
+import { readActivationFlags, type ActivationFlagValues } from '../activation-flags.ts';
+import { parseListenAddress, type ListenAddress } from '../listen-address.ts';
 import type { Logger } from '../logger.ts';
 import { logListening } from '../server-set.ts';
 import { readFlag } from '../settings.ts';
@@ -25,21 +26,35 @@ import { ShutdownSignals } from '../shutdown.ts';
 import { readServerSettings, startFailure, type ServerFlagValues } from './common.ts';
 
 /** The flags `run --workers` reads, beyond the server flags. */
-export interface WorkerFlagValues extends ServerFlagValues, TlsFlagValues, ProxyFlagValues, MetricsFlagValues {
+export interface WorkerFlagValues extends ServerFlagValues, ActivationFlagValues, TlsFlagValues, ProxyFlagValues, MetricsFlagValues {
   readonly workers?: string | undefined;
   readonly 'pid-file'?: string | undefined;
   readonly 'metrics-per-worker'?: boolean | undefined;
 }
 
-/** The flags that do not go with `--workers`: sockets a service manager passed to this process. */
-const NOT_WITH_WORKERS = ['listen-fds', 'inetd'] as const;
+/**
+ * The usage error for passed sockets workers cannot serve (`SWB_ERR_WORKERS_ACTIVATION`): `--inetd`
+ * (one connection, nothing for a second process to take), or `up`'s service that mixes them with
+ * addresses.
+ */
+export function workersActivationError(what: string, why: string, command: string): UsageError {
+  return new UsageError(`${what} does not go with workers (${ErrorCode.WORKERS_ACTIVATION}): ${why} (docs/workers.md)`, command);
+}
 
 /**
- * The usage error for passed sockets with workers (`SWB_ERR_WORKERS_ACTIVATION`): the workers
- * bind their own sockets; handing them passed fds is not done yet.
+ * The `tcp` option's source of sockets from `--listen ADDRESS`, `--listen-fds` or `--listen
+ * systemd:NAME`: an address, or the `systemd` option (every passed socket, or those named).
+ * @throws {UsageError} for `--inetd`, for no or several addresses, or for addresses mixed with passed sockets
  */
-export function workersActivationError(what: string, command: string): UsageError {
-  return new UsageError(`${what} does not go with workers (${ErrorCode.WORKERS_ACTIVATION}): workers bind their own sockets and cannot serve passed ones yet; serve it in one process, or listen on an address (docs/workers.md)`, command);
+export function workerListen(values: ActivationFlagValues, command: string): { readonly address: ListenAddress } | { readonly systemd: true | readonly string[] } {
+  if (values.inetd === true) throw workersActivationError('--inetd', 'it serves the one connection the service manager accepted, which one process serves: drop --workers', command);
+  const request = readActivationFlags(values, command);
+  const passed = request.all || request.named.length > 0;
+  if (passed && request.listens.length > 0) throw workersActivationError(`--listen ${request.listens[0]} with ${request.all ? '--listen-fds' : `--listen ${request.named[0]!.text}`}`, 'workers serve either the passed sockets or one address, not both: run one set per source', command);
+  if (request.all) return { systemd: true };
+  if (passed) return { systemd: request.named.map((entry) => entry.name) };
+  if (request.listens.length !== 1) throw new UsageError('--workers needs exactly one --listen ADDRESS (or --listen-fds, --listen systemd:NAME)', command);
+  return { address: parseListenAddress(request.listens[0]!) };
 }
 
 /** The `tls` option of `serveWorkers` from the TLS flags: absolute paths (each worker reads them), checked readable now. @throws {UsageError} */
@@ -52,13 +67,7 @@ export function workerTlsFiles(files: TlsFiles | undefined, command: string): { 
 /** Runs `run MODULE --workers N`; resolves with the exit code. @throws {UsageError} */
 export async function runWorkers(modulePath: string, values: WorkerFlagValues & Readonly<Record<string, unknown>>, log: Logger): Promise<number> {
   const workers = readFlag<number | 'auto'>('workers', values.workers, 'auto');
-  for (const name of NOT_WITH_WORKERS) {
-    if (values[name] !== undefined) throw workersActivationError(`--${name}`, 'run');
-  }
-  const listen = values.listen ?? [];
-  if (listen.length !== 1) throw new UsageError('--workers needs exactly one --listen ADDRESS', 'run');
-  if (listen[0]?.startsWith('systemd:')) throw workersActivationError('--listen systemd:NAME', 'run');
-  const address = parseListenAddress(listen[0] ?? '');
+  const listen = workerListen(values, 'run');
   const tls = workerTlsFiles(readTlsFlags(values, 'run'), 'run');
   const proxyProtocol = readProxyFlags(values, 'run');
   const metricsAddress = readMetricsFlag(values);
@@ -66,11 +75,8 @@ export async function runWorkers(modulePath: string, values: WorkerFlagValues & 
   if (perWorker && metricsAddress === undefined) throw new UsageError('--metrics-per-worker needs --metrics ADDRESS', 'run');
   const settings = readServerSettings(values, RUN_DEFAULTS);
   const pidFile = values['pid-file'] === undefined ? undefined : resolve(readFlag('pid-file', values['pid-file'], ''));
-  // A successor binds the port its predecessor got for a port 0.
-  const inherited = address.port === 0 ? inheritedAddresses()?.find((bound) => bound.transport === 'tcp')?.port : undefined;
   const tcp = {
-    ...(address.host === undefined ? {} : { host: address.host === '*' ? undefined : address.host }),
-    port: inherited ?? address.port,
+    ...sourceOf(listen),
     ...(values['idle-timeout'] === undefined ? {} : { idleTimeout: settings.idleTimeout }),
     ...(values['max-clients'] === undefined ? {} : { maxConnections: settings.maxClients }),
     ...(values['max-per-ip'] === undefined ? {} : { maxConnectionsPerAddress: settings.maxPerIp }),
@@ -170,6 +176,14 @@ export async function runWorkers(modulePath: string, values: WorkerFlagValues & 
   await metrics?.close();
   if (pidFile !== undefined) removePid(pidFile);
   return code;
+}
+
+/** The `tcp` option's host and port, or its `systemd` option. A successor binds the port its predecessor got for a port 0. */
+function sourceOf(listen: ReturnType<typeof workerListen>): { host?: string | undefined; port: number } | { systemd: true | readonly string[] } {
+  if ('systemd' in listen) return { systemd: listen.systemd };
+  const { address } = listen;
+  const inherited = address.port === 0 ? inheritedAddresses()?.find((bound) => bound.transport === 'tcp')?.port : undefined;
+  return { ...(address.host === undefined ? {} : { host: address.host === '*' ? undefined : address.host }), port: inherited ?? address.port };
 }
 
 /** Runs `start` until it binds, retrying while the address is in use (the predecessor still holds it) for up to `ms`, or until `stopped()`. */

@@ -286,7 +286,7 @@ function readService(name: string, section: Record<string, TomlValue>, problems:
   else if (proxyFrom !== undefined && proxyFrom.length === 0) problems.add([...here, 'proxy-protocol'], 'must list at least one address or CIDR prefix (remove the key to turn the PROXY protocol off)');
   else if (proxyFrom !== undefined && !transports.includes('tcp')) problems.add([...here, 'proxy-protocol'], 'the PROXY protocol is for tcp; this service has no tcp transport');
   const workers = get<number | 'auto'>('workers');
-  if (workers !== undefined && systemd.length > 0) problems.add([...here, 'workers'], `workers cannot serve passed sockets (systemd:NAME) yet (${ErrorCode.WORKERS_ACTIVATION}): remove workers, or listen on an address`);
+  if (workers !== undefined && systemd.length > 0) problems.add([...here, 'workers'], `up cannot serve passed sockets (systemd:NAME) from workers (${ErrorCode.WORKERS_ACTIVATION}): a reload would start new workers on the sockets the old ones hold; remove workers, listen on an address, or serve the module with switchboard run MODULE --workers N --listen systemd:NAME`);
   if (problems.size > before) return undefined;
   const defaults = KIND_DEFAULTS[kind];
   const limitOptions: { -readonly [K in keyof LimitFlagOptions]: LimitFlagOptions[K] } = {};
