@@ -7,7 +7,7 @@
 import { rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ErrorCode, MetricsRegistry, type MetricsServer, type SwitchboardError } from '../../index.ts';
+import { ErrorCode, MetricsRegistry, ServiceNotifier, type MetricsServer, type SwitchboardError } from '../../index.ts';
 import { serveWorkers, type WorkerSet } from '../../workers/worker-set.ts';
 import { workerSetSource } from '../../workers/worker-metrics.ts';
 import { inheritedAddresses, isUpgradeSuccessor, receiveHandover, reportUpgradeReady, startSuccessor } from '../../workers/upgrade.ts';
@@ -87,9 +87,11 @@ export async function runWorkers(modulePath: string, values: WorkerFlagValues & 
   let set: WorkerSet;
   let registry: MetricsRegistry | undefined;
   let metrics: MetricsServer | undefined;
+  let predecessorPid: number | undefined;
   try {
     // A predecessor hands over its sockets, counters and ticket keys (sessions it issued tickets for resume here).
     const handover = await receiveHandover();
+    predecessorPid = handover?.pid;
     const ticketKeys = handover?.ticketKeys;
     set = await serveWorkers({ module: pathToFileURL(resolve(modulePath)), workers, tcp, ...(tls && { tls }), ...(ticketKeys && { ticketKeys }), ...(handover && { handover }) });
   } catch (error) {
@@ -114,6 +116,12 @@ export async function runWorkers(modulePath: string, values: WorkerFlagValues & 
   log.info('workers', `${set.workers().length} workers (mode ${set.mode}): pids ${set.workers().map((w) => w.pid).join(' ')}`, { workers: set.workers().length, mode: set.mode });
   if (pidFile !== undefined) writePid(pidFile, log);
   if (successor) reportUpgradeReady();
+  // sd_notify (docs/systemd.md): READY=1 once the workers serve; a successor adds MAINPID= with
+  // its own pid so that the manager follows the upgrade (NotifyAccess=all: it is the old main
+  // process's child). NOTIFY_SOCKET stays in the environment for the next successor.
+  const notifier = notifierFor(predecessorPid);
+  const serving = (): string => `serving ${set.addresses.length} address(es) from ${set.workers().length} workers`;
+  notifier?.notify({ ...(successor && { MAINPID: String(process.pid) }), READY: '1', STATUS: serving() });
   let stopped = false;
   const metricsStarting = successor && registry !== undefined && metricsAddress !== undefined ? bindWhenFree(async () => (metrics = await startMetricsEndpoint(metricsAddress, registry, log)), settings.drainTimeout + 5_000, () => stopped, log) : undefined;
 
@@ -135,6 +143,7 @@ export async function runWorkers(modulePath: string, values: WorkerFlagValues & 
     }
     upgrading = true;
     log.info('upgrade', 'upgrade: starting the new version', {});
+    notifier?.reloading('upgrading: starting the new version');
     // The ticket keys travel in the handover message over IPC, never in the environment.
     startSuccessor({ workers: set, signal: stopping.signal, state: { ticketKeys: set.ticketKeys.state } }).then(
       async (successor) => {
@@ -148,6 +157,7 @@ export async function runWorkers(modulePath: string, values: WorkerFlagValues & 
       },
       (error: SwitchboardError) => {
         upgrading = false;
+        notifier?.ready(serving()); // the old version keeps serving
         log.error('upgrade-failed', error.message, { code: error.code });
       },
     );
@@ -166,7 +176,11 @@ export async function runWorkers(modulePath: string, values: WorkerFlagValues & 
   const onStop = (): void => stopping.abort();
   process.on('SIGINT', onStop).on('SIGTERM', onStop);
   const workersStop: Stoppable = { close: (timeout: number) => set.close({ timeout }), destroy: () => set.destroy() };
-  const stoppable = registry === undefined ? workersStop : drainingMetrics(workersStop, registry, () => metrics);
+  const notifyingStop: Stoppable = notifier === undefined ? workersStop : {
+    close: (timeout: number) => (notifier.stopping(`stopping: the workers have ${timeout} ms to drain`), workersStop.close(timeout)),
+    destroy: () => (notifier.stopping('stopping now'), workersStop.destroy()),
+  };
+  const stoppable = registry === undefined ? notifyingStop : drainingMetrics(notifyingStop, registry, () => metrics);
   const code = await Promise.race([signals.serve(stoppable), finished.promise]);
   stopping.abort(); // a stop during an upgrade gives the upgrade up: no successor outlives us unready
   process.off('SIGUSR2', onUpgrade).off('SIGHUP', onHangUp).off('SIGINT', onStop).off('SIGTERM', onStop);
@@ -174,6 +188,7 @@ export async function runWorkers(modulePath: string, values: WorkerFlagValues & 
   stopped = true;
   await metricsStarting;
   await metrics?.close();
+  await notifier?.close();
   if (pidFile !== undefined) removePid(pidFile);
   return code;
 }
@@ -216,4 +231,16 @@ function removePid(path: string): void {
   } catch {
     // gone already
   }
+}
+
+/**
+ * The service manager's notifier when NOTIFY_SOCKET is set (read, not taken: a successor started
+ * by an upgrade inherits it). A predecessor's WATCHDOG_PID is this process's now: it is the
+ * main process the manager follows after MAINPID=.
+ */
+function notifierFor(predecessorPid: number | undefined): ServiceNotifier | undefined {
+  const { NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID } = process.env;
+  if (NOTIFY_SOCKET === undefined || NOTIFY_SOCKET === '') return undefined;
+  const watchdogPid = WATCHDOG_PID !== undefined && WATCHDOG_PID === String(predecessorPid) ? String(process.pid) : WATCHDOG_PID;
+  return new ServiceNotifier({ env: { NOTIFY_SOCKET, ...(WATCHDOG_USEC !== undefined && { WATCHDOG_USEC }), ...(watchdogPid !== undefined && { WATCHDOG_PID: watchdogPid }) } });
 }
