@@ -666,6 +666,7 @@ export async function serveWorkers(options: ServeWorkersOptions): Promise<Worker
 }
 
 /** `net.BoundSocket` (Node 24.21+): a socket bound without listening. Undefined on an older Node (the package's floor is 22.12). */
+export const HOLDS_TCP_SOCKETS = (net as { BoundSocket?: unknown }).BoundSocket !== undefined;
 const NetBoundSocket = (net as { BoundSocket?: typeof net.BoundSocket }).BoundSocket;
 
 /** Binds a SO_REUSEPORT TCP socket without listening (net.BoundSocket): the primary holds it, a worker listens on it. */

@@ -8,9 +8,9 @@ import { rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ErrorCode, MetricsRegistry, ServiceNotifier, type MetricsServer, type SwitchboardError } from '../../index.ts';
-import { serveWorkers, type WorkerSet } from '../../workers/worker-set.ts';
+import { HOLDS_TCP_SOCKETS, serveWorkers, type WorkerSet } from '../../workers/worker-set.ts';
 import { workerSetSource } from '../../workers/worker-metrics.ts';
-import { inheritedAddresses, isUpgradeSuccessor, receiveHandover, reportUpgradeReady, startSuccessor } from '../../workers/upgrade.ts';
+import { inheritedAddresses, isUpgradeSuccessor, receiveHandover, reportUpgradeReady, startSuccessor, tcpMigrateReq } from '../../workers/upgrade.ts';
 import { drainingMetrics, readMetricsFlag, startMetricsEndpoint, type MetricsFlagValues } from '../metrics-flags.ts';
 import { readProxyFlags, type ProxyFlagValues } from '../proxy-flags.ts';
 import { readTlsFlags, tlsOptionsFrom, type TlsFiles, type TlsFlagValues } from '../tls-flags.ts';
@@ -115,6 +115,10 @@ export async function runWorkers(modulePath: string, values: WorkerFlagValues & 
   for (const bound of set.addresses) logListening(log, modulePath, bound);
   log.info('workers', `${set.workers().length} workers (mode ${set.mode}): pids ${set.workers().map((w) => w.pid).join(' ')}`, { workers: set.workers().length, mode: set.mode });
   if (pidFile !== undefined) writePid(pidFile, log);
+  // Only the fallback depends on the kernel: without net.BoundSocket (Node before 24.21) an upgrade binds beside the old sockets.
+  if (!HOLDS_TCP_SOCKETS && set.mode === 'reuseport' && tcpMigrateReq() !== 1) {
+    log.warn('upgrade-lossy', 'this Node has no net.BoundSocket (24.21+): an upgrade binds new sockets beside the old ones, and with net.ipv4.tcp_migrate_req=0 the connections queued on an old one are reset (docs/workers.md)', {});
+  }
   if (successor) reportUpgradeReady();
   // sd_notify (docs/systemd.md): READY=1 once the workers serve; a successor adds MAINPID= with
   // its own pid so that the manager follows the upgrade (NotifyAccess=all: it is the old main
