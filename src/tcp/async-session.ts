@@ -47,6 +47,8 @@ const FULL = 4;
 const SERVED = 8;
 /** This session corked its socket to coalesce writes; {@link AsyncSession.flushWrites} uncorks it. */
 const CORKED = 16;
+/** A write was made since the last chunk was handed to a reader: from the second on they are coalesced. */
+const WROTE = 32;
 
 // What the session function's promise settles into, bound once per session (no closure context).
 function sessionReturned(this: AsyncSession): void {
@@ -87,10 +89,8 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
    */
   #readResolve: ReadResolve | undefined;
   #moreReaders: PendingRead[] | undefined;
-  /** READ_ITERATING, EOF, FULL, SERVED, CORKED. */
+  /** READ_ITERATING, EOF, FULL, SERVED, CORKED, WROTE. */
   #flags = 0;
-  /** Writes since the last chunk was handed to a reader: from the second on they are coalesced. */
-  #writesSinceRead = 0;
 
   /** @internal Created by the server for each accepted connection. */
   constructor(id: number, socket: Socket, info: ConnectionInfo, host: SessionHost, idleTimeout: number) {
@@ -127,7 +127,7 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
         this.#flags &= ~FULL;
         this.release();
       }
-      this.#writesSinceRead = 0;
+      this.#flags &= ~WROTE;
       return Promise.resolve(iterating ? { done: false, value: chunk } : chunk);
     }
     if ((this.#flags & EOF) !== 0 || this.sessionState === SessionState.CLOSED) return this.#settledEnd(iterating);
@@ -161,8 +161,11 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
     this.lastActivity = performance.now();
     // The first write after a read goes straight out (one reply per read pays nothing); later
     // ones, until the session waits on its peer again, are coalesced into one writev.
-    if (this.#writesSinceRead++ > 0 && (this.#flags & CORKED) === 0) {
-      this.#flags |= CORKED;
+    const flags = this.#flags;
+    if ((flags & WROTE) === 0) {
+      this.#flags = flags | WROTE;
+    } else if ((flags & CORKED) === 0) {
+      this.#flags = flags | CORKED;
       socket.cork();
       process.nextTick(flushCorkedTurn, this);
     }
@@ -314,7 +317,7 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
     if (resolve !== undefined) {
       const iterating = (this.#flags & READ_ITERATING) !== 0;
       this.#shiftReader();
-      this.#writesSinceRead = 0;
+      this.#flags &= ~WROTE;
       return resolve(iterating ? { done: false, value: chunk } : chunk);
     }
     (this.#chunks ??= []).push(chunk);
