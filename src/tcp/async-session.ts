@@ -13,10 +13,15 @@ import { coalescingLimit, writeData, type WriteData } from './socket-write.ts';
 /** Bytes buffered for `read()` before the socket stops reading from the kernel. */
 const READ_HIGH_WATERMARK = 64 * 1024;
 
-/** A waiting `read()` (settles with a chunk or null) or iterator `next()` (settles with a result). */
+/**
+ * Settles a waiting `read()` (with a chunk or null) or iterator `next()` (with a result); an error
+ * settles it with a rejected promise, so a waiting read keeps one function, not two.
+ */
+type ReadResolve = (value: Buffer | null | IteratorResult<Buffer> | Promise<never>) => void;
+
+/** A further concurrent reader, queued behind the one kept in the session's fields. */
 interface PendingRead {
-  resolve(value: Buffer | null | IteratorResult<Buffer>): void;
-  reject(error: SwitchboardError): void;
+  readonly resolve: ReadResolve;
   readonly iterating: boolean;
 }
 
@@ -24,14 +29,34 @@ const DONE: IteratorResult<Buffer> = Object.freeze({ done: true, value: undefine
 
 // One executor for every pending read, so a read that waits allocates its promise and nothing
 // else of ours: the executor runs synchronously inside `new Promise`, and #take stores what it
-// captured at once.
-let capturedResolve: PendingRead['resolve'] = noopResolve;
-let capturedReject: PendingRead['reject'] = noopResolve;
-function captureResolvers(resolve: PendingRead['resolve'], reject: PendingRead['reject']): void {
+// captured at once. The reject function is not kept (see ReadResolve).
+let capturedResolve: ReadResolve = noopResolve;
+function captureResolve(resolve: ReadResolve): void {
   capturedResolve = resolve;
-  capturedReject = reject;
 }
 function noopResolve(): void {}
+
+// Bits of an async session's #flags.
+/** The waiting reader is an iterator's `next()` (it gets an IteratorResult). */
+const READ_ITERATING = 1;
+/** The peer's FIN has been read. */
+const EOF = 2;
+/** Reading is held because {@link READ_HIGH_WATERMARK} bytes wait for a reader. */
+const FULL = 4;
+/** The session function has settled: nothing will read again. */
+const SERVED = 8;
+/** This session corked its socket to coalesce writes; {@link AsyncSession.flushWrites} uncorks it. */
+const CORKED = 16;
+/** A write was made since the last chunk was handed to a reader: from the second on they are coalesced. */
+const WROTE = 32;
+
+// What the session function's promise settles into, bound once per session (no closure context).
+function sessionReturned(this: AsyncSession): void {
+  this.served(undefined, false);
+}
+function sessionFailed(this: AsyncSession, error: unknown): void {
+  this.served(error, true);
+}
 
 // The shared socket listener (no closure per session) that hands bytes to the owning session.
 function onSocketData(this: Socket, chunk: Buffer): void {
@@ -58,22 +83,14 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
   #chunks: Buffer[] | undefined;
   #queuedBytes = 0;
   /**
-   * The waiting reader, kept in fields: one `for await` loop never has more than one, and a
-   * record per read would be garbage per chunk. Further concurrent `read()`s queue behind it.
+   * The waiting reader, kept in a field (READ_ITERATING says which kind): one `for await` loop
+   * never has more than one, and a record per read would be garbage per chunk. Further
+   * concurrent `read()`s queue behind it.
    */
-  #readResolve: PendingRead['resolve'] | undefined;
-  #readReject: PendingRead['reject'] | undefined;
-  #readIterating = false;
+  #readResolve: ReadResolve | undefined;
   #moreReaders: PendingRead[] | undefined;
-  #eof = false;
-  /** Reading is held because {@link READ_HIGH_WATERMARK} bytes wait for a reader. */
-  #full = false;
-  /** The session function has settled: nothing will read again. */
-  #served = false;
-  /** Writes since the last chunk was handed to a reader: from the second on they are coalesced. */
-  #writesSinceRead = 0;
-  /** This session corked its socket to coalesce writes; {@link flushWrites} uncorks it. */
-  #corked = false;
+  /** READ_ITERATING, EOF, FULL, SERVED, CORKED, WROTE. */
+  #flags = 0;
 
   /** @internal Created by the server for each accepted connection. */
   constructor(id: number, socket: Socket, info: ConnectionInfo, host: SessionHost, idleTimeout: number) {
@@ -106,25 +123,25 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
     const chunk = this.#chunks?.shift();
     if (chunk !== undefined) {
       this.#queuedBytes -= chunk.length;
-      if (this.#full && this.#queuedBytes < READ_HIGH_WATERMARK) {
-        this.#full = false;
+      if ((this.#flags & FULL) !== 0 && this.#queuedBytes < READ_HIGH_WATERMARK) {
+        this.#flags &= ~FULL;
         this.release();
       }
-      this.#writesSinceRead = 0;
+      this.#flags &= ~WROTE;
       return Promise.resolve(iterating ? { done: false, value: chunk } : chunk);
     }
-    if (this.#eof || this.sessionState === SessionState.CLOSED) return this.#settledEnd(iterating);
+    if ((this.#flags & EOF) !== 0 || this.sessionState === SessionState.CLOSED) return this.#settledEnd(iterating);
     // Waiting on the peer: what the replies to its last bytes coalesced goes out now.
-    if (this.#corked) this.flushWrites();
-    const pending = new Promise<Buffer | null | IteratorResult<Buffer>>(captureResolvers);
+    if ((this.#flags & CORKED) !== 0) this.flushWrites();
+    const pending = new Promise<Buffer | null | IteratorResult<Buffer>>(captureResolve);
     if (this.#readResolve === undefined) {
       this.#readResolve = capturedResolve;
-      this.#readReject = capturedReject;
-      this.#readIterating = iterating;
+      if (iterating) this.#flags |= READ_ITERATING;
+      else this.#flags &= ~READ_ITERATING;
     } else {
-      (this.#moreReaders ??= []).push({ resolve: capturedResolve, reject: capturedReject, iterating });
+      (this.#moreReaders ??= []).push({ resolve: capturedResolve, iterating });
     }
-    capturedResolve = capturedReject = noopResolve;
+    capturedResolve = noopResolve;
     this.becameIdle(); // waiting on the peer: a graceful server close may half-close now
     return pending;
   }
@@ -144,13 +161,16 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
     this.lastActivity = performance.now();
     // The first write after a read goes straight out (one reply per read pays nothing); later
     // ones, until the session waits on its peer again, are coalesced into one writev.
-    if (this.#writesSinceRead++ > 0 && !this.#corked) {
-      this.#corked = true;
+    const flags = this.#flags;
+    if ((flags & WROTE) === 0) {
+      this.#flags = flags | WROTE;
+    } else if ((flags & CORKED) === 0) {
+      this.#flags = flags | CORKED;
       socket.cork();
       process.nextTick(flushCorkedTurn, this);
     }
     writeData(socket, data); // a failure surfaces on the socket and closes the session
-    if (this.#corked) {
+    if ((this.#flags & CORKED) !== 0) {
       // Held in the process for the turn, below the watermark: taken, as far as backpressure goes.
       if (socket.writableLength < coalescingLimit(socket, this.outputCap)) return RESOLVED;
       this.flushWrites();
@@ -162,8 +182,8 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
 
   /** Hands the kernel what coalescing held back (a no-op unless this session corked its socket). @internal */
   flushWrites(): void {
-    if (!this.#corked) return;
-    this.#corked = false;
+    if ((this.#flags & CORKED) === 0) return;
+    this.#flags &= ~CORKED;
     // end() flushes a corked socket itself, and destroy() drops its queue: nothing left to uncork then.
     const socket = this.socket;
     if (socket.writableCorked > 0) socket.uncork();
@@ -205,16 +225,14 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
       this.handlerFailed(error, 'session');
       return this.#servedWith();
     }
-    Promise.resolve(result).then(
-      () => {
-        this.end();
-        this.#servedWith();
-      },
-      (error: unknown) => {
-        this.handlerFailed(error, 'session');
-        this.#servedWith();
-      },
-    );
+    Promise.resolve(result).then(sessionReturned.bind(this), sessionFailed.bind(this));
+  }
+
+  /** The session function's promise settled: end the session, or report its failure. @internal */
+  served(error: unknown, failed: boolean): void {
+    if (failed) this.handlerFailed(error, 'session');
+    else this.end();
+    this.#servedWith();
   }
 
   /**
@@ -222,33 +240,33 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
    * graceful close half-closes it at once. @internal
    */
   unclaimed(): void {
-    this.#served = true;
+    this.#flags |= SERVED;
     this.finishReading();
   }
 
   /** The session function settled: nobody reads any more, so input is dropped until the peer's FIN. */
   #servedWith(): void {
-    this.#served = true;
+    this.#flags |= SERVED;
     this.finishReading();
     this.workDone();
   }
 
   /** A reader waits on the peer, or the session function has returned. */
   protected get awaitingPeer(): boolean {
-    return this.#readResolve !== undefined || this.#served;
+    return this.#readResolve !== undefined || (this.#flags & SERVED) !== 0;
   }
 
   protected override inputDiscarded(): void {
     this.#chunks = undefined;
     this.#queuedBytes = 0;
-    if (this.#full) {
-      this.#full = false;
+    if ((this.#flags & FULL) !== 0) {
+      this.#flags &= ~FULL;
       this.release();
     }
   }
 
   protected peerEnded(): void {
-    this.#eof = true;
+    this.#flags |= EOF;
     for (let reader = this.#nextReader(); reader !== undefined; reader = this.#nextReader()) reader.resolve(reader.iterating ? DONE : null);
   }
 
@@ -258,7 +276,7 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
 
   protected closedWith(reason: CloseReason): void {
     for (let reader = this.#nextReader(); reader !== undefined; reader = this.#nextReader()) {
-      if (reason.error && !this.#eof) reader.reject(reason.error);
+      if (reason.error && (this.#flags & EOF) === 0) reader.resolve(handledRejection(reason.error));
       else reader.resolve(reader.iterating ? DONE : null);
     }
   }
@@ -267,7 +285,7 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
   #nextReader(): PendingRead | undefined {
     const resolve = this.#readResolve;
     if (resolve === undefined) return undefined;
-    const reader: PendingRead = { resolve, reject: this.#readReject!, iterating: this.#readIterating };
+    const reader: PendingRead = { resolve, iterating: (this.#flags & READ_ITERATING) !== 0 };
     this.#shiftReader();
     return reader;
   }
@@ -276,13 +294,13 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
   #shiftReader(): void {
     const next = this.#moreReaders?.shift();
     this.#readResolve = next?.resolve;
-    this.#readReject = next?.reject;
-    this.#readIterating = next?.iterating ?? false;
+    if (next?.iterating === true) this.#flags |= READ_ITERATING;
+    else this.#flags &= ~READ_ITERATING;
   }
 
   #settledEnd(iterating: boolean): Promise<Buffer | null | IteratorResult<Buffer>> {
     const error = this.closeReason?.error;
-    if (error && !this.#eof) return handledRejection(error);
+    if (error && (this.#flags & EOF) === 0) return handledRejection(error);
     return Promise.resolve(iterating ? DONE : null);
   }
 
@@ -297,15 +315,15 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
     this.lastActivity = performance.now();
     const resolve = this.#readResolve;
     if (resolve !== undefined) {
-      const iterating = this.#readIterating;
+      const iterating = (this.#flags & READ_ITERATING) !== 0;
       this.#shiftReader();
-      this.#writesSinceRead = 0;
+      this.#flags &= ~WROTE;
       return resolve(iterating ? { done: false, value: chunk } : chunk);
     }
     (this.#chunks ??= []).push(chunk);
     this.#queuedBytes += chunk.length;
-    if (!this.#full && this.#queuedBytes >= READ_HIGH_WATERMARK) {
-      this.#full = true;
+    if ((this.#flags & FULL) === 0 && this.#queuedBytes >= READ_HIGH_WATERMARK) {
+      this.#flags |= FULL;
       this.hold();
     }
   }

@@ -2,7 +2,7 @@
  * The lifecycle every TCP session shares, whichever style serves it: exactly one close with
  * exactly one reason, shutdown before close, and the facts SocketTools reports per client.
  */
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { TLSSocket } from 'node:tls';
 import { allowsHalfClose, describeTls, type TlsInfo } from '../tls/describe-tls.ts';
@@ -48,8 +48,73 @@ function onSocketError(this: Socket, error: Error): void {
 function onSocketEnd(this: Socket): void {
   sessionOf(this).socketEnded();
 }
+
+// Every Socket registers Node's own 'end' listener in its constructor, so a second one turns the
+// socket's listener slot into an array (about 100 B per session). Where the socket has Node's
+// listener and no other, the session's takes its place and calls it first, as the emitter would
+// have: the same calls in the same order, one function per socket. (Found once, on a socket that
+// never connects; any other case falls back to a second listener.)
+const nodeEndListener: ((this: Socket) => void) | undefined = (() => {
+  const probe = new Socket();
+  const listeners = probe.listeners('end');
+  probe.destroy();
+  return listeners.length === 1 ? (listeners[0] as (this: Socket) => void) : undefined;
+})();
+function onSocketEndAfterNode(this: Socket): void {
+  nodeEndListener!.call(this);
+  sessionOf(this).socketEnded();
+}
+
+function listenForEnd(socket: Socket): void {
+  if (nodeEndListener !== undefined && socket.listenerCount('end') === 1 && socket.listenerCount('end', nodeEndListener) === 1) {
+    socket.removeListener('end', nodeEndListener).on('end', onSocketEndAfterNode);
+  } else {
+    socket.on('end', onSocketEnd);
+  }
+}
+
+/** Undoes {@link listenForEnd}: Node's own listener is back where it was. */
+function stopListeningForEnd(socket: Socket): void {
+  if (socket.listenerCount('end', onSocketEndAfterNode) > 0) socket.off('end', onSocketEndAfterNode).prependListener('end', nodeEndListener!);
+  else socket.off('end', onSocketEnd);
+}
 function onSocketClose(this: Socket): void {
   sessionOf(this).socketClosed();
+}
+
+// Bits of a session's #flags: one small integer instead of a field per boolean.
+/** The server is closing gracefully: half-close as soon as the session waits on its peer. */
+const CLOSE_REQUESTED = 1;
+/** Our side is done and nobody reads: input is dropped until the peer's FIN. */
+const DISCARDING = 2;
+/** TLS: a `startTls()` handshake is running; an `end()` meanwhile waits for it. */
+const UPGRADING = 4;
+const END_AFTER_UPGRADE = 8;
+
+/**
+ * What few sessions use — STARTTLS and TLS facts, `closed` waiters, `signal`, a close waiting
+ * on handler promises — kept apart and created on first use, so an idle plaintext session
+ * carries one empty field for all of it.
+ */
+interface RareState {
+  /** TLS (src/tls): what {@link TcpSession.tls} reports, read once the handshake completed. */
+  tls: TlsInfo | null;
+  /** TLS: plaintext bytes read and written before `startTls()`. */
+  plainRead: number;
+  plainWritten: number;
+  closedWaiters: ((reason: CloseReason) => void)[] | undefined;
+  onSettled: (() => void) | undefined;
+  abort: AbortController | undefined;
+}
+
+function rareState(tls: TlsInfo | null): RareState {
+  return { tls, plainRead: 0, plainWritten: 0, closedWaiters: undefined, onSettled: undefined, abort: undefined };
+}
+
+/** A close reason while it is being recorded (the first cause wins); the same object becomes the session's reason. */
+interface RecordedReason {
+  cause: CloseCause;
+  error: SwitchboardError | undefined;
 }
 
 /** What {@link TcpSession.callHandler} returns when the handler threw (already reported). @internal */
@@ -78,29 +143,16 @@ export abstract class TcpSession {
   protected sessionState: SessionState = SessionState.OPEN;
   protected lastActivity: number;
   #idleTimeout: number;
-  #cause: CloseCause | undefined;
-  #error: SwitchboardError | undefined;
-  #reason: CloseReason | undefined;
-  #closedWaiters: ((reason: CloseReason) => void)[] | undefined;
+  /** The first cause recorded and its error; the session's close reason once it has closed. */
+  #reason: RecordedReason | undefined;
   /** Why reading is held: each pending handler promise, the user's pause, a full read buffer. */
   #holds = 0;
   /** Handler promises pending (event handlers, the session function): `close()` waits for them. */
   #work = 0;
-  #onSettled: (() => void) | undefined;
-  /** The server is closing gracefully: half-close as soon as the session waits on its peer. */
-  #closeRequested = false;
-  /** Our side is done and nobody reads: input is dropped until the peer's FIN. */
-  #discarding = false;
-  /** Created on first use of {@link signal}, so a session that never asks costs nothing. */
-  #abort: AbortController | undefined;
-  /** TLS (src/tls): what {@link tls} reports, read once the handshake completed. */
-  #tls: TlsInfo | null;
-  /** TLS: a `startTls()` handshake is running; an `end()` meanwhile waits for it. */
-  #upgrading = false;
-  #endAfterUpgrade = false;
-  /** TLS: plaintext bytes read and written before `startTls()`. */
-  #plainRead = 0;
-  #plainWritten = 0;
+  /** CLOSE_REQUESTED, DISCARDING, UPGRADING, END_AFTER_UPGRADE. */
+  #flags = 0;
+  /** Created on first use (see {@link RareState}). */
+  #rare: RareState | undefined;
 
   constructor(id: number, socket: Socket, info: ConnectionInfo, host: SessionHost, idleTimeout: number) {
     this.id = id;
@@ -111,10 +163,10 @@ export abstract class TcpSession {
     this.#info = info;
     this.#host = host;
     this.socket = socket;
-    this.#tls = socket instanceof TLSSocket ? describeTls(socket) : null;
+    if (socket instanceof TLSSocket) this.#rare = rareState(describeTls(socket));
     (socket as OwnedSocket)[kSession] = this;
     socket.on('error', onSocketError);
-    socket.on('end', onSocketEnd);
+    listenForEnd(socket);
     socket.on('close', onSocketClose);
     // The idle timeout is checked by the server's deadline sweep (see checkIdle), not by
     // socket.setTimeout: a socket timer is re-armed on every read and write, which costs
@@ -134,22 +186,26 @@ export abstract class TcpSession {
    */
   get proxy(): ProxyInfo | null { return this.#info.proxy ?? null; }
   /** Bytes received from the peer so far (over TLS: the decrypted bytes). */
-  get bytesRead(): number { return this.#plainRead + this.socket.bytesRead; }
+  get bytesRead(): number { return (this.#rare?.plainRead ?? 0) + this.socket.bytesRead; }
   /** Bytes written to the session so far, including any still queued in the process (over TLS: before encryption). */
-  get bytesWritten(): number { return this.#plainWritten + this.socket.bytesWritten; }
+  get bytesWritten(): number { return (this.#rare?.plainWritten ?? 0) + this.socket.bytesWritten; }
   /** Milliseconds since the last byte read or written. */
   get idleTime(): number { return performance.now() - this.lastActivity; }
   /** `open`, `ending` (our side half-closed) or `closed`. */
   get state(): SessionState { return this.sessionState; }
   /** The reason the session closed, once it has. */
-  get closeReason(): CloseReason | undefined { return this.#reason; }
+  get closeReason(): CloseReason | undefined { return this.sessionState === SessionState.CLOSED ? this.#reason : undefined; }
+
+  #rareState(): RareState {
+    return (this.#rare ??= rareState(null));
+  }
 
   /**
    * The TLS parameters — protocol, cipher, ALPN, server name, client certificate — or `null`
    * on a plaintext session (and while `startTls()` runs). See docs/tls.md.
    */
   get tls(): TlsInfo | null {
-    return this.#tls;
+    return this.#rare?.tls ?? null;
   }
 
   /**
@@ -171,7 +227,7 @@ export abstract class TcpSession {
     const tls = this.#host.tls;
     const open = this.sessionState === SessionState.OPEN && !this.socket.destroyed;
     const refusal = tls === undefined ? 'the server has no `tls` option (give it one with `mode: "starttls"`)'
-      : this.#upgrading ? 'a STARTTLS upgrade is already running'
+      : (this.#flags & UPGRADING) !== 0 ? 'a STARTTLS upgrade is already running'
       : this.socket instanceof TLSSocket ? 'the connection is already TLS'
       : !open ? `the session is ${this.sessionState === SessionState.OPEN ? 'closed' : this.sessionState}` : undefined;
     if (refusal !== undefined) return Promise.reject(invalidState(refusal));
@@ -179,13 +235,13 @@ export abstract class TcpSession {
     // Bytes that followed a PROXY header, not yet delivered (a `startTls()` inside `open`): pending plaintext too.
     const held = this.detachReader() + (takeUnread(plain)?.length ?? 0);
     let upgrade: Promise<TLSSocket>;
-    this.#upgrading = true;
+    this.#flags |= UPGRADING;
     try {
       upgrade = tls!.upgrade(plain, options, held, {
         wrapped: (secure) => this.#adopt(plain, secure),
         failed: (error) => {
           // A cause already recorded means we closed it (destroy, the server closing): not the peer's failure.
-          if (this.#cause !== undefined) return true;
+          if (this.#reason !== undefined) return true;
           this.recordCause(CloseCause.TLS_HANDSHAKE, error);
           return false;
         },
@@ -197,8 +253,9 @@ export abstract class TcpSession {
     return upgrade.then(
       () => {
         this.#upgraded();
-        if (this.#tls === null) throw this.closeReason?.error ?? new SwitchboardError(ErrorCode.SESSION_CLOSED, `session ${this.id} closed as its TLS handshake completed`);
-        return this.#tls;
+        const info = this.tls;
+        if (info === null) throw this.closeReason?.error ?? new SwitchboardError(ErrorCode.SESSION_CLOSED, `session ${this.id} closed as its TLS handshake completed`);
+        return info;
       },
       (error: unknown) => {
         this.#upgraded();
@@ -217,34 +274,39 @@ export abstract class TcpSession {
 
   /** STARTTLS: the session's listeners move to the `TLSSocket`, which every later write and destroy goes through. */
   #adopt(plain: Socket, secure: TLSSocket): void {
-    plain.off('error', onSocketError).off('end', onSocketEnd).off('close', onSocketClose);
-    this.#plainRead = plain.bytesRead;
-    this.#plainWritten = plain.bytesWritten;
+    plain.off('error', onSocketError).off('close', onSocketClose);
+    stopListeningForEnd(plain);
+    const rare = this.#rareState();
+    rare.plainRead = plain.bytesRead;
+    rare.plainWritten = plain.bytesWritten;
     this.socket = secure;
     (secure as unknown as OwnedSocket)[kSession] = this;
-    secure.on('error', onSocketError).on('end', onSocketEnd).on('close', onSocketClose);
+    secure.on('error', onSocketError).on('close', onSocketClose);
+    listenForEnd(secure);
   }
 
   /** STARTTLS settled: reading resumes on whichever socket the session now has, unless it closed. */
   #upgraded(): void {
-    this.#upgrading = false;
+    this.#flags &= ~UPGRADING;
     if (this.socket.destroyed) return;
-    this.#tls = describeTls(this.socket);
+    this.#rareState().tls = describeTls(this.socket);
     this.attachReader();
     this.#flow();
-    if (this.#endAfterUpgrade) this.socket.end();
+    if ((this.#flags & END_AFTER_UPGRADE) !== 0) this.socket.end();
   }
 
   /** Our FIN (over TLS, close_notify first) — after the handshake when `startTls()` is running. */
   #endSocket(): void {
-    if (this.#upgrading) this.#endAfterUpgrade = true;
+    if ((this.#flags & UPGRADING) !== 0) this.#flags |= END_AFTER_UPGRADE;
     else this.socket.end();
   }
 
   /** Resolves (never rejects) with the close reason once the socket has closed. */
   get closed(): Promise<CloseReason> {
-    if (this.#reason) return Promise.resolve(this.#reason);
-    return new Promise((resolve) => (this.#closedWaiters ??= []).push(resolve));
+    const reason = this.closeReason;
+    if (reason !== undefined) return Promise.resolve(reason);
+    const rare = this.#rareState();
+    return new Promise((resolve) => (rare.closedWaiters ??= []).push(resolve));
   }
 
   /**
@@ -256,12 +318,13 @@ export abstract class TcpSession {
    * while (!session.signal.aborted) await session.write(nextTick());
    */
   get signal(): AbortSignal {
-    if (this.#abort === undefined) {
-      this.#abort = new AbortController();
+    const rare = this.#rareState();
+    if (rare.abort === undefined) {
+      rare.abort = new AbortController();
       const reason = this.#abortReason();
-      if (reason !== undefined) this.#abort.abort(reason);
+      if (reason !== undefined) rare.abort.abort(reason);
     }
-    return this.#abort.signal;
+    return rare.abort.signal;
   }
 
   /**
@@ -327,7 +390,7 @@ export abstract class TcpSession {
   end(): void {
     if (this.sessionState !== SessionState.OPEN) return;
     // Once the server is closing, a session that ends gracefully ends because of it.
-    this.recordCause(this.#closeRequested ? CloseCause.SERVER_CLOSE : CloseCause.LOCAL_END);
+    this.recordCause((this.#flags & CLOSE_REQUESTED) !== 0 ? CloseCause.SERVER_CLOSE : CloseCause.LOCAL_END);
     this.sessionState = SessionState.ENDING;
     this.#endSocket();
   }
@@ -368,7 +431,7 @@ export abstract class TcpSession {
       `session ${this.id}: ${queued} bytes of output queued, over maxBufferedOutput (${cap}); the peer is not reading`,
     );
     this.reset(CloseCause.LIMIT, error);
-    return this.#error;
+    return this.#reason?.error;
   }
 
   /** Ends the session with a given cause: gracefully (`end`) or at once. @internal */
@@ -402,8 +465,8 @@ export abstract class TcpSession {
    * now); a session already ending is left to finish. @internal
    */
   closeWhenIdle(): void {
-    if (this.#closeRequested || this.sessionState === SessionState.CLOSED) return;
-    this.#closeRequested = true;
+    if ((this.#flags & CLOSE_REQUESTED) !== 0 || this.sessionState === SessionState.CLOSED) return;
+    this.#flags |= CLOSE_REQUESTED;
     this.#signalAbort();
     if (this.sessionState !== SessionState.OPEN) return;
     this.closing();
@@ -418,17 +481,14 @@ export abstract class TcpSession {
   /** Calls `callback` once no handler promise of this session is pending (see {@link busy}). @internal */
   whenSettled(callback: () => void): void {
     if (this.#work === 0) return callback();
-    this.#onSettled = callback;
+    this.#rareState().onSettled = callback;
   }
 
   /** Records the first cause only, with its own error: a later cause's error never joins it. */
   protected recordCause(cause: CloseCause, error?: SwitchboardError): void {
-    if (this.#cause === undefined) {
-      this.#cause = cause;
-      this.#error = error;
-    } else if (this.#cause === cause) {
-      this.#error ??= error;
-    }
+    const reason = this.#reason;
+    if (reason === undefined) this.#reason = { cause, error };
+    else if (reason.cause === cause && this.sessionState !== SessionState.CLOSED) reason.error ??= error;
   }
 
   /** Holds reading (TCP flow control pushes back on the peer) until a matching {@link release}. */
@@ -449,9 +509,12 @@ export abstract class TcpSession {
   /** A handler promise settled. */
   protected workDone(): void {
     if (--this.#work > 0) return;
-    const settled = this.#onSettled;
-    this.#onSettled = undefined;
-    settled?.();
+    const rare = this.#rare;
+    if (rare !== undefined && rare.onSettled !== undefined) {
+      const settled = rare.onSettled;
+      rare.onSettled = undefined;
+      settled();
+    }
     this.becameIdle();
   }
 
@@ -460,7 +523,7 @@ export abstract class TcpSession {
 
   /** The session started waiting on its peer: a graceful server close half-closes it now. */
   protected becameIdle(): void {
-    if (this.#closeRequested && this.sessionState === SessionState.OPEN && this.awaitingPeer) this.#endForServer();
+    if ((this.#flags & CLOSE_REQUESTED) !== 0 && this.sessionState === SessionState.OPEN && this.awaitingPeer) this.#endForServer();
   }
 
   /** The style's response to a graceful server close, before the half-close (event style: the `closing` handler). */
@@ -471,15 +534,15 @@ export abstract class TcpSession {
    * peer's FIN, so the close completes instead of waiting on a peer blocked behind unread input.
    */
   protected finishReading(): void {
-    if (this.#discarding) return;
-    this.#discarding = true;
+    if ((this.#flags & DISCARDING) !== 0) return;
+    this.#flags |= DISCARDING;
     this.inputDiscarded();
     this.#flow();
   }
 
   /** Whether input is being dropped (see {@link finishReading}). */
   protected get discarding(): boolean {
-    return this.#discarding;
+    return (this.#flags & DISCARDING) !== 0;
   }
 
   /** Drop any input buffered for a reader: nobody will read it. */
@@ -500,7 +563,7 @@ export abstract class TcpSession {
 
   /** A user callback failed: report it, and end only this session. */
   protected handlerFailed(error: unknown, callback: string): void {
-    if ((this.sessionState === SessionState.CLOSED || this.socket.destroyed) && (error === this.#error || isOwnCloseError(this, error))) return;
+    if ((this.sessionState === SessionState.CLOSED || this.socket.destroyed) && (error === this.#reason?.error || isOwnCloseError(this, error))) return;
     const wrapped = handlerFailure(`${callback} handler of session ${this.id} failed`, error);
     this.#host.handlerFailed(this, wrapped);
     if (this.sessionState === SessionState.CLOSED || this.socket.destroyed) return;
@@ -545,21 +608,22 @@ export abstract class TcpSession {
   #flow(): void {
     const socket = this.socket;
     // While `startTls()` runs the handshake reads on its own: pausing would stall it.
-    if (socket.destroyed || this.#upgrading) return;
-    if (this.#holds > 0 && !this.#discarding) socket.pause();
+    const flags = this.#flags;
+    if (socket.destroyed || (flags & UPGRADING) !== 0) return;
+    if (this.#holds > 0 && (flags & DISCARDING) === 0) socket.pause();
     else socket.resume();
   }
 
   /** Why {@link signal} is aborted, once it is: the server's close request, else the session's close. */
   #abortReason(): SwitchboardError | undefined {
-    if (this.#closeRequested) return new SwitchboardError(ErrorCode.SERVER_CLOSED, `session ${this.id}: the server is closing`);
-    const reason = this.#reason;
+    if ((this.#flags & CLOSE_REQUESTED) !== 0) return new SwitchboardError(ErrorCode.SERVER_CLOSED, `session ${this.id}: the server is closing`);
+    const reason = this.closeReason;
     if (reason === undefined) return undefined;
     return reason.error ?? new SwitchboardError(ErrorCode.SESSION_CLOSED, `session ${this.id} closed (${reason.cause})`);
   }
 
   #signalAbort(): void {
-    const controller = this.#abort;
+    const controller = this.#rare?.abort;
     if (controller !== undefined && !controller.signal.aborted) controller.abort(this.#abortReason());
   }
 
@@ -582,14 +646,15 @@ export abstract class TcpSession {
   /** The socket closed: the session closes, exactly once, with its final reason. @internal */
   socketClosed(): void {
     this.sessionState = SessionState.CLOSED;
-    const reason: CloseReason = { cause: this.#cause ?? CloseCause.SOCKET_ERROR, error: this.#error };
-    this.#reason = reason;
+    const reason: CloseReason = (this.#reason ??= { cause: CloseCause.SOCKET_ERROR, error: undefined });
     this.#signalAbort();
     this.closedWith(reason);
     this.#host.sessionClosed(this, reason);
-    const waiters = this.#closedWaiters;
-    this.#closedWaiters = undefined;
-    if (waiters) for (const resolve of waiters) resolve(reason);
+    const rare = this.#rare;
+    const waiters = rare?.closedWaiters;
+    if (waiters === undefined) return;
+    rare!.closedWaiters = undefined;
+    for (const resolve of waiters) resolve(reason);
   }
 }
 
