@@ -2,7 +2,7 @@
  * The lifecycle every TCP session shares, whichever style serves it: exactly one close with
  * exactly one reason, shutdown before close, and the facts SocketTools reports per client.
  */
-import { Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { TLSSocket } from 'node:tls';
 import { allowsHalfClose, describeTls, type TlsInfo } from '../tls/describe-tls.ts';
@@ -47,36 +47,6 @@ function onSocketError(this: Socket, error: Error): void {
 }
 function onSocketEnd(this: Socket): void {
   sessionOf(this).socketEnded();
-}
-
-// Every Socket registers Node's own 'end' listener in its constructor, so a second one turns the
-// socket's listener slot into an array (about 100 B per session). Where the socket has Node's
-// listener and no other, the session's takes its place and calls it first, as the emitter would
-// have: the same calls in the same order, one function per socket. (Found once, on a socket that
-// never connects; any other case falls back to a second listener.)
-const nodeEndListener: ((this: Socket) => void) | undefined = (() => {
-  const probe = new Socket();
-  const listeners = probe.listeners('end');
-  probe.destroy();
-  return listeners.length === 1 ? (listeners[0] as (this: Socket) => void) : undefined;
-})();
-function onSocketEndAfterNode(this: Socket): void {
-  nodeEndListener!.call(this);
-  sessionOf(this).socketEnded();
-}
-
-function listenForEnd(socket: Socket): void {
-  if (nodeEndListener !== undefined && socket.listenerCount('end') === 1 && socket.listenerCount('end', nodeEndListener) === 1) {
-    socket.removeListener('end', nodeEndListener).on('end', onSocketEndAfterNode);
-  } else {
-    socket.on('end', onSocketEnd);
-  }
-}
-
-/** Undoes {@link listenForEnd}: Node's own listener is back where it was. */
-function stopListeningForEnd(socket: Socket): void {
-  if (socket.listenerCount('end', onSocketEndAfterNode) > 0) socket.off('end', onSocketEndAfterNode).prependListener('end', nodeEndListener!);
-  else socket.off('end', onSocketEnd);
 }
 function onSocketClose(this: Socket): void {
   sessionOf(this).socketClosed();
@@ -166,7 +136,7 @@ export abstract class TcpSession {
     if (socket instanceof TLSSocket) this.#rare = rareState(describeTls(socket));
     (socket as OwnedSocket)[kSession] = this;
     socket.on('error', onSocketError);
-    listenForEnd(socket);
+    socket.on('end', onSocketEnd);
     socket.on('close', onSocketClose);
     // The idle timeout is checked by the server's deadline sweep (see checkIdle), not by
     // socket.setTimeout: a socket timer is re-armed on every read and write, which costs
@@ -274,15 +244,13 @@ export abstract class TcpSession {
 
   /** STARTTLS: the session's listeners move to the `TLSSocket`, which every later write and destroy goes through. */
   #adopt(plain: Socket, secure: TLSSocket): void {
-    plain.off('error', onSocketError).off('close', onSocketClose);
-    stopListeningForEnd(plain);
+    plain.off('error', onSocketError).off('end', onSocketEnd).off('close', onSocketClose);
     const rare = this.#rareState();
     rare.plainRead = plain.bytesRead;
     rare.plainWritten = plain.bytesWritten;
     this.socket = secure;
     (secure as unknown as OwnedSocket)[kSession] = this;
-    secure.on('error', onSocketError).on('close', onSocketClose);
-    listenForEnd(secure);
+    secure.on('error', onSocketError).on('end', onSocketEnd).on('close', onSocketClose);
   }
 
   /** STARTTLS settled: reading resumes on whichever socket the session now has, unless it closed. */

@@ -194,30 +194,6 @@ describe('EventSession', () => {
       assert.equal((await within(closedOnce, 'close')).cause, CloseCause.LOCAL_END);
     });
 
-    it("hears the peer's FIN through one 'end' listener per socket, in both styles (idle memory: no listener array)", async (t) => {
-      type WithSocket = { socket: { listenerCount(event: string): number } };
-      const counts = deferred<number>();
-      const event = await listenLocal(t, {}, {
-        end(session) {
-          counts.resolve((session as unknown as WithSocket).socket.listenerCount('end'));
-          session.end();
-        },
-      });
-      const client = await connectClient(t, event.addresses[0]!.port);
-      client.socket.end();
-      assert.equal(await within(counts.promise, 'the end handler'), 1);
-
-      const looped = deferred<number>();
-      const async = await listenLocal(t, {}, async (session) => {
-        const count = (session as unknown as WithSocket).socket.listenerCount('end');
-        for await (const chunk of session) void chunk;
-        looped.resolve(count);
-      });
-      const peer = await connectClient(t, async.addresses[0]!.port);
-      peer.socket.end();
-      assert.equal(await within(looped.promise, 'the loop to end at the FIN'), 1);
-    });
-
     it('finishes its writes then closes when the peer half-closes (default end handler)', async (t) => {
       const server = await listenLocal(t, {}, {
         data(session, chunk) {
