@@ -238,6 +238,25 @@ export interface ServingServers {
   readonly sessions: number;
 }
 
+/**
+ * `target` with `STOPPING=1` sent in front of its close (the status line `closing(timeout)`
+ * gives) and of its destroy (`stopping now`); `before` runs first in both.
+ */
+export function stoppingFirst(notifier: ServiceNotifier, target: Stoppable, closing: (timeout: number) => string, before: () => void = () => {}): Stoppable {
+  return {
+    close: (timeout) => {
+      before();
+      notifier.stopping(closing(timeout));
+      return target.close(timeout);
+    },
+    destroy: () => {
+      before();
+      notifier.stopping('stopping now');
+      return target.destroy();
+    },
+  };
+}
+
 /** How often the `STATUS=` line is refreshed, at most (only when the count changed), in ms. */
 export const STATUS_INTERVAL_MS = 1000;
 
@@ -275,18 +294,7 @@ export class ServiceNotification {
       if (now !== this.#lastStatus) notifier.status((this.#lastStatus = now));
     }, STATUS_INTERVAL_MS).unref();
     if (sighup) this.#reloadAroundSighup(() => this.#lastStatus);
-    return {
-      close: (timeout) => {
-        this.#stop();
-        notifier.stopping(`stopping: ${servers.sessions} session(s) have ${timeout} ms to finish`);
-        return target.close(timeout);
-      },
-      destroy: () => {
-        this.#stop();
-        notifier.stopping('stopping now');
-        return target.destroy();
-      },
-    };
+    return stoppingFirst(notifier, target, (timeout) => `stopping: ${servers.sessions} session(s) have ${timeout} ms to finish`, () => this.#stop());
   }
 
   /** RELOADING=1, then `reload`, then READY=1 with the status (after a failed reload too: the old config still serves). */

@@ -15,7 +15,7 @@ import { closeSync } from 'node:fs';
 import { inheritedInetSockets } from '../net/proc-sockets.ts';
 import { decodeTicketKeys } from './ticket-keys.ts';
 import { WorkerTls } from './worker-tls.ts';
-import { WORKER_ENV, isSwitchboardMessage, type PrimaryMessage, type WorkerMessage, type WorkerSettings, type WorkerStats } from './worker-messages.ts';
+import { WORKER_ENV, isSwitchboardMessage, withoutAddress, type JsonOptions, type PrimaryMessage, type WorkerMessage, type WorkerSettings, type WorkerStats } from './worker-messages.ts';
 
 function send(message: WorkerMessage): void {
   if (process.connected) process.send?.(message);
@@ -98,13 +98,13 @@ async function main(): Promise<void> {
       tls = new WorkerTls(settings.tlsFiles, moduleOptions?.tls, decodeTicketKeys(settings.ticketKeys));
       const tlsOption = tls.options();
       const where = settings.tcpFds === undefined ? { ...reuse, exclusive: false } : { fds: settings.tcpFds };
-      tcp = new TcpServer({ ...withoutAddress(moduleOptions, settings.tcpFds), ...settings.tcp, ...(tlsOption && { tls: tlsOption }), ...where }, handler);
+      tcp = new TcpServer({ ...moduleOptionsFor(moduleOptions, settings.tcpFds), ...settings.tcp, ...(tlsOption && { tls: tlsOption }), ...where }, handler);
     }
     if (settings.udp !== null) {
       const udpHandler = namespace.udp as UdpHandler | undefined;
       if (udpHandler === undefined) throw new Error(`${settings.module} exports no UDP handler (export const udp)`);
       const where = settings.udpFds === undefined ? reuse : { fds: settings.udpFds };
-      udp = new UdpServer({ ...withoutAddress(namespace.udpOptions, settings.udpFds), ...settings.udp, ...where }, udpHandler);
+      udp = new UdpServer({ ...moduleOptionsFor(namespace.udpOptions, settings.udpFds), ...settings.udp, ...where }, udpHandler);
     }
     const [tcpAddresses = [], udpAddresses = []] = await Promise.all([tcp?.listen(), udp?.listen()]);
     send({ swb: 'ready', addresses: [...tcpAddresses, ...udpAddresses] });
@@ -122,11 +122,11 @@ function applyTls(tcp: TcpServer | undefined, tls: WorkerTls | undefined): void 
   if (tcp !== undefined && options !== undefined) tcp.setTls(options);
 }
 
-/** The module's server options, less what chooses an address when the primary passed the sockets. */
-function withoutAddress(options: unknown, fds: readonly number[] | undefined): object | undefined {
+
+/** The module's server options; less what chooses an address when the primary passed the sockets (`fds`). */
+function moduleOptionsFor(options: unknown, fds: readonly number[] | undefined): object | undefined {
   if (typeof options !== 'object' || options === null || fds === undefined) return options as object | undefined;
-  const { host: _host, port: _port, reusePort: _reusePort, exclusive: _exclusive, ipv6Only: _ipv6Only, perInterface: _perInterface, backlog: _backlog, systemd: _systemd, ...rest } = options as Record<string, unknown>;
-  return rest;
+  return withoutAddress(options as JsonOptions);
 }
 
 await main();

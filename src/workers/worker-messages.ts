@@ -18,6 +18,15 @@ export const WORKER_ENV = 'SWITCHBOARD_WORKER';
 /** JSON-safe server options (numbers, strings, booleans, arrays and plain objects of those). @internal */
 export type JsonOptions = Readonly<Record<string, unknown>>;
 
+/**
+ * Server options less what chooses an address (host, port, reusePort, …, systemd): what a worker
+ * keeps when the primary passed it the sockets to serve. @internal
+ */
+export function withoutAddress(options: JsonOptions): JsonOptions {
+  const { host: _host, port: _port, ipv6Only: _ipv6Only, reusePort: _reusePort, exclusive: _exclusive, backlog: _backlog, perInterface: _perInterface, systemd: _systemd, ...rest } = options;
+  return rest;
+}
+
 /** What a worker is told to serve. @internal */
 export interface WorkerSettings {
   /** A file URL of the handler module. */

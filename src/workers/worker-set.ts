@@ -33,6 +33,7 @@ import {
   type WorkerMessage,
   type WorkerSettings,
   type WorkerStats,
+  withoutAddress,
 } from './worker-messages.ts';
 
 /**
@@ -666,8 +667,9 @@ export async function serveWorkers(options: ServeWorkersOptions): Promise<Worker
 }
 
 /** `net.BoundSocket` (Node 24.21+): a socket bound without listening. Undefined on an older Node (the package's floor is 22.12). */
-export const HOLDS_TCP_SOCKETS = (net as { BoundSocket?: unknown }).BoundSocket !== undefined;
 const NetBoundSocket = (net as { BoundSocket?: typeof net.BoundSocket }).BoundSocket;
+/** Whether the primary can hold the TCP sockets (mode `reuseport`): without, an upgrade falls back to binding beside them. */
+export const HOLDS_TCP_SOCKETS = NetBoundSocket !== undefined;
 
 /** Binds a SO_REUSEPORT TCP socket without listening (net.BoundSocket): the primary holds it, a worker listens on it. */
 const boundSocketBinder: SocketBinder<net.BoundSocket> = {
@@ -680,10 +682,6 @@ const boundSocketBinder: SocketBinder<net.BoundSocket> = {
 };
 
 /** Server options less what chooses the address: the worker adopts the sockets it is passed. */
-function withoutAddress(options: JsonOptions): JsonOptions {
-  const { host: _host, port: _port, ipv6Only: _ipv6Only, reusePort: _reusePort, exclusive: _exclusive, backlog: _backlog, perInterface: _perInterface, systemd: _systemd, ...rest } = options;
-  return rest;
-}
 
 /** An address as the set reports it: a socket the worker adopted from this primary is the set's own. */
 function ownAddress(address: BoundAddress): BoundAddress {

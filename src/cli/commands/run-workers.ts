@@ -15,6 +15,7 @@ import { drainingMetrics, readMetricsFlag, startMetricsEndpoint, type MetricsFla
 import { readProxyFlags, type ProxyFlagValues } from '../proxy-flags.ts';
 import { readTlsFlags, tlsOptionsFrom, type TlsFiles, type TlsFlagValues } from '../tls-flags.ts';
 import type { Stoppable } from '../shutdown.ts';
+import { stoppingFirst } from '../activation-flags.ts';
 import { RUN_DEFAULTS } from '../defaults.ts';
 import { ExitCode, UsageError } from '../exit-code.ts';
 import { readActivationFlags, type ActivationFlagValues } from '../activation-flags.ts';
@@ -180,10 +181,7 @@ export async function runWorkers(modulePath: string, values: WorkerFlagValues & 
   const onStop = (): void => stopping.abort();
   process.on('SIGINT', onStop).on('SIGTERM', onStop);
   const workersStop: Stoppable = { close: (timeout: number) => set.close({ timeout }), destroy: () => set.destroy() };
-  const notifyingStop: Stoppable = notifier === undefined ? workersStop : {
-    close: (timeout: number) => (notifier.stopping(`stopping: the workers have ${timeout} ms to drain`), workersStop.close(timeout)),
-    destroy: () => (notifier.stopping('stopping now'), workersStop.destroy()),
-  };
+  const notifyingStop = notifier === undefined ? workersStop : stoppingFirst(notifier, workersStop, (timeout) => `stopping: the workers have ${timeout} ms to drain`);
   const stoppable = registry === undefined ? notifyingStop : drainingMetrics(notifyingStop, registry, () => metrics);
   const code = await Promise.race([signals.serve(stoppable), finished.promise]);
   stopping.abort(); // a stop during an upgrade gives the upgrade up: no successor outlives us unready
