@@ -11,7 +11,6 @@ import { InvalidOptionError } from '../core/errors.ts';
 import { checkHandlerCallbacks } from '../server/handler-errors.ts';
 import { SessionProvider, TCP_EVENT_CALLBACKS, type TcpHandler, type TcpSessionFunction } from './tcp-handlers.ts';
 import type { SessionHost, TcpSession } from './tcp-session.ts';
-import { takeUnread } from './unread-bytes.ts';
 
 /** Builds the session `handler` serves for a connected socket (it registers its own socket listeners). @internal */
 export function createSessionFor(handler: TcpHandler | undefined, id: number, socket: Socket, info: ConnectionInfo, host: SessionHost, idleTimeout: number): TcpSession {
@@ -30,23 +29,6 @@ export function startSessionFor(handler: TcpHandler | undefined, session: TcpSes
   else if (typeof handler === 'function') (session as AsyncSession).run(handler as TcpSessionFunction);
   else return false;
   return true;
-}
-
-/**
- * Hands a started session the bytes a pending stage read past its part (what followed the PROXY
- * header in its segment), as if the socket had just read them: with the socket flowing, nothing
- * buffered and its reader attached they are the session's first `data`, emitted now (after the
- * `open` handler, before any later byte) — what the stream itself does with a chunk in that
- * state, without the copy of the view `unshift()` makes; otherwise (the session holds reading:
- * an async `open` handler, a pause) they wait at the front of the socket's buffer (`unshift`).
- * Nothing is delivered to a destroyed socket, or after a `startTls()` in `open` took them
- * (src/tcp/unread-bytes.ts). The server holds them with `holdUnread` before the session starts. @internal
- */
-export function deliverUnread(socket: Socket): void {
-  const unread = takeUnread(socket); // none when a `startTls()` in `open` took them, or it had none
-  if (unread === undefined || socket.destroyed) return;
-  if (socket.readableFlowing === true && socket.readableLength === 0 && socket.listenerCount('data') > 0) socket.emit('data', unread);
-  else socket.unshift(unread);
 }
 
 /**

@@ -19,8 +19,8 @@ import { ErrorCode, InvalidOptionError, SwitchboardError, opErrorFromSystem } fr
 import { EventSession } from './event-session.ts';
 import { SessionProvider, TCP_EVENT_CALLBACKS, type TcpEventHandler, type TcpSessionFunction, type TcpHandler } from './tcp-handlers.ts';
 import { bindGroup, boundAddressOf, resolveGroupTargets, type BoundAddress, type BoundSocket, type SocketBinder } from '../net/listener-group.ts';
-import { checkTcpHandler, createSessionFor, deliverUnread, startSessionFor } from './session-factory.ts';
-import { holdUnread } from './unread-bytes.ts';
+import { checkTcpHandler, createSessionFor, startSessionFor } from './session-factory.ts';
+import { deliverUnread, holdUnread } from './unread-bytes.ts';
 import { PendingConnections, acceptHandlerStage, tlsHandshakeStage, type PendingStage } from './pending-connections.ts';
 import { checkHandlerCallbacks, handlerFailure } from '../server/handler-errors.ts';
 import { ServerBase } from '../server/server-base.ts';

@@ -21,3 +21,20 @@ export function takeUnread(socket: Socket): Buffer | undefined {
   if (unread !== undefined) unreadBySocket.delete(socket);
   return unread;
 }
+
+/**
+ * Hands a started session the bytes a pending stage read past its part (what followed the PROXY
+ * header in its segment), as if the socket had just read them: with the socket flowing, nothing
+ * buffered and its reader attached they are the session's first `data`, emitted now (after the
+ * `open` handler, before any later byte) — what the stream itself does with a chunk in that
+ * state, without the copy of the view `unshift()` makes; otherwise (the session holds reading:
+ * an async `open` handler, a pause) they wait at the front of the socket's buffer (`unshift`).
+ * Nothing is delivered to a destroyed socket, or after a `startTls()` in `open` took them
+ * (see {@link takeUnread}). The server holds them with {@link holdUnread} before the session starts. @internal
+ */
+export function deliverUnread(socket: Socket): void {
+  const unread = takeUnread(socket); // none when a `startTls()` in `open` took them, or it had none
+  if (unread === undefined || socket.destroyed) return;
+  if (socket.readableFlowing === true && socket.readableLength === 0 && socket.listenerCount('data') > 0) socket.emit('data', unread);
+  else socket.unshift(unread);
+}
