@@ -21,6 +21,7 @@ import { normalizeSystemdOption, selectPassedSockets } from '../net/passed-socke
 import { openInetSockets } from '../net/proc-sockets.ts';
 import { normalizeRespawnOptions, RespawnSchedule, type NormalizedRespawnOptions, type RespawnOptions } from './respawn-policy.ts';
 import { addLedgers, retiredLedger } from './sum-stats.ts';
+import { DatagramRelay, type UdpRelayLimits } from './udp-relay.ts';
 import { DEFAULT_TICKET_KEY_ROTATION, TicketKeys, type TicketKeyState } from './ticket-keys.ts';
 import type { WorkerTlsFiles } from './worker-tls.ts';
 import {
@@ -149,8 +150,8 @@ interface Slot {
   readonly index: number;
   readonly schedule: RespawnSchedule;
   worker?: ChildProcess;
-  /** Receives the worker's UDP sockets while an upgrade collects them. */
-  collect?: ((message: Extract<WorkerMessage, { swb: 'udp-socket' | 'udp-sockets-done' }>, handle: DatagramSocket | undefined) => void) | undefined;
+  /** Receives the worker's UDP sockets while an upgrade collects them, and what it could not serve of the datagrams relayed to it. */
+  collect?: ((message: Extract<WorkerMessage, { swb: 'udp-socket' | 'udp-sockets-done' | 'udp-relay-lost' }>, handle: DatagramSocket | undefined) => void) | undefined;
   started: number;
   last?: WorkerStats;
   /** The last ledgers of the workers this slot had before, gauges zeroed. */
@@ -320,33 +321,36 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
    * For an upgrade: this process's copies of the UDP sockets the workers bound themselves (each
    * worker sends its own over IPC), as fds of this process, to pass to the successor. Node
    * reads every dgram socket it is handed, so until `release()` (call it right after the
-   * successor is spawned) this process reads datagrams from them too; `transitReads()` counts
-   * those (they are lost).
+   * successor is spawned) this process reads datagrams from them too: each is relayed to the
+   * worker that owns the socket, which serves it there (`relay`, bounded by `limits`); `transit`
+   * counts them, relayed and lost.
    * @internal
    */
-  async collectUdpSockets(timeout = 5_000): Promise<{ sockets: HeldSocket[]; release: () => void; transitReads: () => number }> {
-    let reads = 0;
+  async collectUdpSockets(limits: Required<UdpRelayLimits>, timeout = 5_000): Promise<{ sockets: HeldSocket[]; release: () => void; relay: DatagramRelay }> {
+    const relay = new DatagramRelay(limits);
     const received: { socket: DatagramSocket; slot: number; address: string; port: number; family: 'IPv4' | 'IPv6' }[] = [];
     const release = (): void => {
       for (const { socket } of received) socket.close();
     };
     const asked = this.#slots.filter((slot) => slot.worker?.connected === true && !this.#held.some((held) => held.slot === slot.index && held.transport === 'udp'));
-    if (this.#settings.udp === null || this.mode !== 'reuseport' || asked.length === 0) return { sockets: [], release, transitReads: () => reads };
+    if (this.#settings.udp === null || this.mode !== 'reuseport' || asked.length === 0) return { sockets: [], release, relay };
     await Promise.all(
       asked.map((slot) => {
+        const worker = slot.worker!;
         const { promise, resolve } = Promise.withResolvers<void>();
         const timer = setTimeout(resolve, timeout);
         slot.collect = (message, handle) => {
-          if (message.swb === 'udp-socket' && handle !== undefined) {
-            handle.on('message', () => reads++);
+          if (message.swb === 'udp-relay-lost') relay.notServed(message.count);
+          else if (message.swb === 'udp-socket' && handle !== undefined) {
+            handle.on('message', (data, remote) => relay.relay(worker, message.index, data, remote));
+            handle.on('error', () => {}); // a read error on our copy: the worker's copy reports its own
             received.push({ socket: handle, slot: slot.index, address: message.address, port: message.port, family: message.family });
           } else if (message.swb === 'udp-sockets-done') {
             clearTimeout(timer);
-            slot.collect = undefined;
             resolve();
           }
         };
-        slot.worker?.send({ swb: 'udp-sockets' });
+        worker.send({ swb: 'udp-sockets' });
         return promise;
       }),
     );
@@ -360,7 +364,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
       const [[fd]] = open.splice(index, 1) as [[number, unknown]];
       sockets.push({ fd, transport: 'udp', address: entry.address, port: entry.port, family: entry.family, slot: entry.slot });
     }
-    return { sockets, release, transitReads: () => reads };
+    return { sockets, release, relay };
   }
 
   /** Each live worker's ledger, asked for now (a worker that does not answer within 1 s is left out). */
@@ -542,7 +546,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
     worker.on('message', (message: unknown, handle: unknown) => {
       if (!isSwitchboardMessage(message)) return;
       const reply = message as WorkerMessage;
-      if (reply.swb === 'udp-socket' || reply.swb === 'udp-sockets-done') {
+      if (reply.swb === 'udp-socket' || reply.swb === 'udp-sockets-done' || reply.swb === 'udp-relay-lost') {
         if (slot.worker === worker) slot.collect?.(reply, handle instanceof DatagramSocket ? handle : undefined);
         else if (handle instanceof DatagramSocket) handle.close();
       } else if (reply.swb === 'ready') {
