@@ -88,7 +88,7 @@ export async function startSuccessor(options: UpgradeOptions = {}): Promise<Succ
     ...options.state,
     version: 1,
     pid: process.pid,
-    sockets: held.map(({ transport, address, port, family, slot, origin }, index) => ({ fd: 3 + index, transport, address, port, family, slot, ...(origin && { origin }) })),
+    sockets: held.map(({ transport, address, port, family, slot, origin, fdName }, index) => ({ fd: 3 + index, transport, address, port, family, slot, ...(origin && { origin }), ...(fdName !== undefined && { fdName }) })),
     stats: { ...(totals.tcp && { tcp: totals.tcp }), ...(totals.udp && { udp: totals.udp }) },
   };
   const addresses = options.addresses ?? options.workers?.addresses ?? [];

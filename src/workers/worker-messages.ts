@@ -69,6 +69,8 @@ export interface HandoverSocket {
   readonly slot: number;
   /** `systemd`: a socket the service manager passed, which every worker serves (one queue for all). */
   readonly origin?: 'systemd';
+  /** The name the manager gave it (`FileDescriptorName=`), for `origin: 'systemd'`, when known. */
+  readonly fdName?: string;
 }
 
 /**

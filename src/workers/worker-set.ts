@@ -82,6 +82,14 @@ export interface ServeWorkersOptions {
    * counters continue from its totals.
    */
   readonly handover?: UpgradeHandover;
+  /**
+   * The set this one replaces in this process (a reload of `switchboard up`): the passed sockets
+   * (the `systemd` option) it holds and this one serves too are the same fds, never reopened.
+   * Once this set serves they are its own and `takeOver` lets go of them without closing them
+   * (its `close()` then drains its workers only); should this set fail to start, they stay
+   * `takeOver`'s, untouched.
+   */
+  readonly takeOver?: WorkerSet;
 }
 
 /** A listening socket the primary holds (mode `reuseport`): its own fd, never accepted on here. */
@@ -96,6 +104,8 @@ export interface HeldSocket {
   readonly slot: number;
   /** `systemd`: passed by the service manager (the `systemd` option); every worker listens on it. */
   readonly origin?: 'systemd';
+  /** The name the manager gave a passed socket (`FileDescriptorName=`), when known. */
+  readonly fdName?: string;
 }
 
 interface Held extends HeldSocket {
@@ -179,6 +189,9 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
   #inherited: WorkerStats = {};
   readonly #handover: UpgradeHandover | undefined;
   #held: Held[] = [];
+  readonly #takeOver: WorkerSet | undefined;
+  /** Passed fds this set serves that {@link ServeWorkersOptions.takeOver} still owns (until this set serves). */
+  readonly #borrowed = new Set<number>();
   readonly #onPredecessor = (message: unknown): void => {
     if (!isSwitchboardMessage(message)) return;
     const said = message as PredecessorMessage;
@@ -202,8 +215,10 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
     env: Readonly<Record<string, string>>,
     ticketKeys: TicketKeys,
     handover?: UpgradeHandover,
+    takeOver?: WorkerSet,
   ) {
     super();
+    this.#takeOver = takeOver;
     this.#ticketKeys = ticketKeys;
     this.#handover = handover;
     if (handover !== undefined) {
@@ -237,10 +252,10 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
    */
   heldSockets(): HeldSocket[] {
     const seen = new Set<number>();
-    return this.#held.flatMap(({ fd, transport, address, port, family, slot, origin }) => {
+    return this.#held.flatMap(({ fd, transport, address, port, family, slot, origin, fdName }) => {
       if (seen.has(fd)) return []; // a systemd socket, held once, served by every worker
       seen.add(fd);
-      return [{ fd, transport, address, port, family, slot, ...(origin && { origin }) }];
+      return [{ fd, transport, address, port, family, slot, ...(origin && { origin }), ...(fdName !== undefined && { fdName }) }];
     });
   }
 
@@ -250,8 +265,11 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
       if (this.mode === 'reuseport') await this.#holdSockets();
       const [first, ...rest] = this.#slots;
       if (first === undefined) return;
-      this.#addresses = (await this.#spawn(first)).map(ownAddress);
+      this.#addresses = (await this.#spawn(first)).map((address) => this.#ownAddress(address, first.index));
       await Promise.all(rest.map((slot) => this.#spawn(slot)));
+      // Serving: the passed sockets borrowed from the set this one replaces are ours now.
+      if (this.#takeOver !== undefined) this.#takeOver.#letGo(this.#borrowed);
+      this.#borrowed.clear();
     } catch (error) {
       await this.destroy();
       throw error;
@@ -280,12 +298,18 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
       // A successor's environment names none: it takes the predecessor's.
       const fromPredecessor = inherited.filter((socket) => socket.origin === 'systemd');
       for (const socket of fromPredecessor) taken.add(socket);
-      const sockets =
+      const sockets: { fd: number; address: string; port: number; family: 'IPv4' | 'IPv6'; fdName?: string | undefined }[] =
         fromPredecessor.length > 0
           ? fromPredecessor
-          : selectPassedSockets(normalizeSystemdOption(options.systemd, false)!, transport).map((fd) => ({ fd: fd.fd, address: fd.address ?? '', port: fd.port ?? 0, family: fd.family === 'IPv6' ? ('IPv6' as const) : ('IPv4' as const) }));
+          : selectPassedSockets(normalizeSystemdOption(options.systemd, false)!, transport).map((fd) => ({ fd: fd.fd, address: fd.address ?? '', port: fd.port ?? 0, family: fd.family === 'IPv6' ? ('IPv6' as const) : ('IPv4' as const), fdName: fd.name }));
+      // A reload's new set serves the very fds the set it replaces holds: borrowed until this one serves.
+      const previous = this.#takeOver;
+      for (const { fd } of sockets) if (previous !== undefined && previous.#holdsPassed(fd)) this.#borrowed.add(fd);
+      const close = (fd: number) => (): void => {
+        if (!this.#borrowed.has(fd)) closeSync(fd);
+      };
       for (const slot of this.#slots) {
-        for (const { fd, address, port, family } of sockets) this.#held.push({ fd, transport, address, port, family, slot: slot.index, origin: 'systemd', close: () => closeSync(fd) });
+        for (const { fd, address, port, family, fdName } of sockets) this.#held.push({ fd, transport, address, port, family, slot: slot.index, origin: 'systemd', ...(fdName !== undefined && { fdName }), close: close(fd) });
       }
       return;
     }
@@ -315,6 +339,34 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
         this.#held.push({ fd: handle.fd(), transport: 'tcp', address: address.address, port: address.port, family: address.family, slot: slot.index, close: () => handle.close() });
       }
     }
+  }
+
+  /** Whether this set holds the passed socket `fd` (the `systemd` option's). */
+  #holdsPassed(fd: number): boolean {
+    return this.#held.some((held) => held.origin === 'systemd' && held.fd === fd);
+  }
+
+  /** The passed sockets `fds` are another set's now (it took this one over): forgotten here, not closed. */
+  #letGo(fds: ReadonlySet<number>): void {
+    this.#held = this.#held.filter((held) => held.origin !== 'systemd' || !fds.has(held.fd));
+  }
+
+  /** The sockets slot's worker gets as its fds 3, 4, …: TCP first, then UDP. */
+  #heldFor(slot: number): Held[] {
+    return this.#held.filter((socket) => socket.slot === slot).sort((a, b) => (a.transport === b.transport ? 0 : a.transport === 'tcp' ? -1 : 1));
+  }
+
+  /**
+   * An address as the set reports it: a socket the worker adopted from this primary (its fd
+   * `3 + n`) is the set's own, or the service manager's (`origin: 'systemd'`, with this
+   * process's fd and its name) for a passed socket the primary holds.
+   */
+  #ownAddress(address: BoundAddress, slot: number): BoundAddress {
+    if (address.origin !== 'passed') return address;
+    const { origin: _origin, fd, fdName: _fdName, ...own } = address;
+    const held = fd === undefined ? undefined : this.#heldFor(slot)[fd - 3];
+    if (held?.origin !== 'systemd') return own;
+    return { ...own, origin: 'systemd', fd: held.fd, fdName: held.fdName ?? 'unknown' };
   }
 
   /**
@@ -519,8 +571,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
       worker = cluster.fork({ ...this.#env, [WORKER_ENV]: JSON.stringify(settings) }).process;
     } else {
       // The held sockets become the worker's fds 3, 4, …; the IPC channel comes after them.
-      // TCP first, then UDP: fds 3, 4, … in that order.
-      const held = this.#held.filter((socket) => socket.slot === slot.index).sort((a, b) => (a.transport === b.transport ? 0 : a.transport === 'tcp' ? -1 : 1));
+      const held = this.#heldFor(slot.index);
       const fdsOf = (transport: 'tcp' | 'udp'): number[] => held.flatMap((socket, index) => (socket.transport === transport ? [3 + index] : []));
       const [tcpFds, udpFds] = [fdsOf('tcp'), fdsOf('udp')];
       const passed = (transport: 'tcp' | 'udp', fds: number[]): Partial<WorkerSettings> => {
@@ -665,7 +716,7 @@ export async function serveWorkers(options: ServeWorkersOptions): Promise<Worker
   const settings = { module: moduleUrl, tcp, udp, reusePort: mode === 'reuseport', orphanDrainTimeout: timing.orphanDrainTimeout, ...(options.tls && { tlsFiles: { ...options.tls } }) };
   let set: WorkerSet | undefined = undefined;
   const ticketKeys = new TicketKeys(options.ticketKeyRotation ?? DEFAULT_TICKET_KEY_ROTATION, (keys) => set?.shareTicketKeys(keys), options.ticketKeys ?? options.handover?.ticketKeys);
-  set = new WorkerSet(settings, count, mode, normalizeRespawnOptions(options.respawn), timing.startTimeout, timing.statsInterval, { ...options.env }, ticketKeys, options.handover);
+  set = new WorkerSet(settings, count, mode, normalizeRespawnOptions(options.respawn), timing.startTimeout, timing.statsInterval, { ...options.env }, ticketKeys, options.handover, options.takeOver);
   await set.start();
   return set;
 }
@@ -684,15 +735,6 @@ const boundSocketBinder: SocketBinder<net.BoundSocket> = {
   },
   close: async (handle) => handle.close(),
 };
-
-/** Server options less what chooses the address: the worker adopts the sockets it is passed. */
-
-/** An address as the set reports it: a socket the worker adopted from this primary is the set's own. */
-function ownAddress(address: BoundAddress): BoundAddress {
-  if (address.origin !== 'passed') return address;
-  const { origin: _origin, fd: _fd, fdName: _fdName, ...own } = address;
-  return own;
-}
 
 /** A predecessor's ledger as a starting point: its counters, its gauges 0 (its sessions are its own). */
 function retiredTotals(stats: WorkerStats): WorkerStats {

@@ -12,6 +12,7 @@ import { processAlive } from '../helpers/process-alive.ts';
 import { HAS_SOCKET_ACTIVATE, socketActivate } from '../activation/activate.ts';
 import { greetingPid as greetPid } from './fixtures/short-connection.ts';
 import { startSuccessor, tcpMigrateReq } from '../../src/workers/upgrade.ts';
+import type { BoundAddress } from '../../src/net/listener-group.ts';
 
 const run = promisify(execFile);
 const execFileSyncText = (file: string, args: readonly string[]): string => execFileSync(file, args, { encoding: 'utf8' });
@@ -163,7 +164,7 @@ describe('tcpMigrateReq', () => {
 });
 
 describe('serveWorkers({ tcp: { systemd: true } }) under systemd-socket-activate', () => {
-  it('the primary holds the passed socket, every worker serves it, and an upgrade hands the same socket on', { skip: !HAS_SOCKET_ACTIVATE && 'needs systemd-socket-activate' }, async (t) => {
+  it('the primary holds the passed socket, every worker serves it, set.addresses marks it origin systemd, and an upgrade hands the same socket on', { skip: !HAS_SOCKET_ACTIVATE && 'needs systemd-socket-activate' }, async (t) => {
     const fixture = fileURLToPath(new URL('./fixtures/systemd-primary.ts', import.meta.url));
     const { activated, port } = await socketActivate(t, ['tcp4'], 1, (p) => ['-l', `127.0.0.1:${p}`, process.execPath, fixture]);
     const pids = new Set<number>();
@@ -171,9 +172,12 @@ describe('serveWorkers({ tcp: { systemd: true } }) under systemd-socket-activate
       for (const pid of pids) if (processAlive(pid)) process.kill(pid, 'SIGKILL');
     });
     await greetPid(port, 10_000); // the first connection starts it
-    const first = await activated.report<{ pid: number; workers: number[]; held: { fd: number; origin?: string }[] }>('listening');
+    const first = await activated.report<{ pid: number; workers: number[]; held: { fd: number; origin?: string }[]; addresses: BoundAddress[] }>('listening');
     pids.add(first.pid);
     assert.deepEqual(first.held.map(({ fd, origin }) => ({ fd, origin })), [{ fd: 3, origin: 'systemd' }]);
+    // set.addresses marks the passed socket as the non-worker servers do: the manager's fd 3 and its name.
+    const passed = { address: '127.0.0.1', port, family: 'IPv4', transport: 'tcp', origin: 'systemd', fd: 3, fdName: 'unknown' };
+    assert.deepEqual(first.addresses, [passed]);
     const ss = (): string => execFileSyncText('ss', ['-ltnpeH', `sport = :${port}`]);
     const before = ss();
     assert.equal(before.trim().split('\n').length, 1, 'one socket');
@@ -183,8 +187,9 @@ describe('serveWorkers({ tcp: { systemd: true } }) under systemd-socket-activate
     process.kill(first.pid, 'SIGUSR2');
     const from = activated.stdout.text.length;
     await until(() => activated.stdout.text.slice(from).includes('"event":"listening"'), 'the successor to serve', 20_000);
-    const next = JSON.parse(activated.stdout.text.slice(from).trim().split('\n')[0] ?? '{}') as { pid: number; workers: number[] };
+    const next = JSON.parse(activated.stdout.text.slice(from).trim().split('\n')[0] ?? '{}') as { pid: number; workers: number[]; addresses: BoundAddress[] };
     pids.add(next.pid);
+    assert.deepEqual(next.addresses, [passed], 'the successor holds it as fd 3 too, and reports it the same way');
     await until(() => !processAlive(first.pid), 'the old primary to exit', 5_000);
     const after = ss();
     assert.equal(/ino:(\d+)/.exec(after)?.[1], /ino:(\d+)/.exec(before)?.[1], 'the same socket');
