@@ -131,3 +131,4 @@ export type { WorkerTlsFiles } from './workers/worker-tls.ts';
 export type { WorkerMetricsOptions } from './workers/worker-metrics.ts';
 export { startSuccessor, isUpgradeSuccessor, inheritedAddresses, receiveHandover, reportUpgradeReady, tcpMigrateReq, DEFAULT_UPGRADE_TIMEOUT } from './workers/upgrade.ts';
 export type { UpgradeOptions, Successor } from './workers/upgrade.ts';
+export type { UdpRelayLimits, UdpTransit } from './workers/udp-relay.ts';

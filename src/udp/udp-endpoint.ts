@@ -53,6 +53,7 @@ export class UdpEndpoint implements ReplyChannel {
   readonly #mayBeMapped: boolean;
   #pendingSends = 0;
   #open = true;
+  #receiving = false;
   #closing: Promise<void> | undefined;
 
   constructor(bound: BoundSocket<Socket>, context: EndpointContext) {
@@ -73,13 +74,25 @@ export class UdpEndpoint implements ReplyChannel {
 
   /** Starts delivering datagrams and reporting socket errors. */
   start(): void {
+    this.#receiving = true;
     this.socket.on('message', this.#onMessage);
     this.socket.on('error', this.#onError);
   }
 
   /** Delivers nothing more; replies may still be sent until {@link close}. */
   stopReceiving(): void {
+    this.#receiving = false;
     this.socket.off('message', this.#onMessage);
+  }
+
+  /**
+   * Serves a datagram another process read from this very socket (a copy of its fd), as if it
+   * had been read here; false, and nothing counted, when this endpoint receives no more.
+   */
+  receive(data: Buffer, remote: RemoteInfo): boolean {
+    if (!this.#receiving) return false;
+    this.#onMessage(data, remote);
+    return true;
   }
 
   /** Closes the socket once; replies still queued in libuv are cancelled (counted as `closed`). */

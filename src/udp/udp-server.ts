@@ -3,7 +3,7 @@
  * handler or a `for await` loop, replies from the receiving socket, bounded by default (size,
  * per-source rate, amplification, queue), and the shared server lifecycle.
  */
-import type { Socket } from 'node:dgram';
+import type { RemoteInfo, Socket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
 import type { ListenTarget } from '../net/addresses.ts';
 import { AsyncQueue } from '../server/async-queue.ts';
@@ -185,6 +185,16 @@ export class UdpServer extends ServerBase<UdpServerEvents, Socket> implements As
    */
   sockets(): readonly Socket[] {
     return this.#endpoints.map((endpoint) => endpoint.socket);
+  }
+
+  /**
+   * @internal Serves a datagram another process read from `socket` (one of {@link sockets}, whose
+   * fd that process shares) exactly as if it had arrived here: the same limits, counters and
+   * reply path. An upgrade relays what its primary read while it held the socket
+   * (src/workers/). False when `socket` is not one this server receives on now.
+   */
+  receiveRelayed(socket: Socket, data: Buffer, remote: RemoteInfo): boolean {
+    return this.#endpoints.find((endpoint) => endpoint.socket === socket)?.receive(data, remote) ?? false;
   }
 
   protected async bind(): Promise<BoundSocket<Socket>[]> {

@@ -15,6 +15,7 @@ import { closeSync, readFileSync } from 'node:fs';
 import { ErrorCode, SwitchboardError } from '../core/errors.ts';
 import type { BoundAddress } from '../net/listener-group.ts';
 import { inheritedInetSockets } from '../net/proc-sockets.ts';
+import { normalizeUdpRelayLimits, type UdpRelayLimits, type UdpTransit } from './udp-relay.ts';
 import { isSwitchboardMessage, type PredecessorMessage, type SuccessorMessage, type UpgradeHandover, type WorkerStats } from './worker-messages.ts';
 import type { WorkerSet } from './worker-set.ts';
 
@@ -36,6 +37,12 @@ export interface UpgradeOptions {
   readonly addresses?: readonly BoundAddress[];
   /** Aborting it gives the upgrade up: the successor is killed (this process is stopping, say). */
   readonly signal?: AbortSignal;
+  /**
+   * The bound on the datagrams relayed while the UDP sockets the workers bound themselves are
+   * collected (the first upgrade): see {@link Successor.udpTransit}.
+   * @default { maxDatagrams: 1024, maxBytes: 1_048_576 }
+   */
+  readonly udpRelay?: UdpRelayLimits;
   /** More state for the successor: the fields of {@link UpgradeHandover} beyond sockets and counters (TLS ticket keys, say). */
   readonly state?: Omit<UpgradeHandover, 'version' | 'pid' | 'sockets' | 'stats'>;
 }
@@ -49,16 +56,19 @@ export interface Successor {
    */
   finish(stats?: WorkerStats): void;
   /**
-   * Datagrams this process read while it collected the workers' own UDP sockets (lost: Node
-   * reads every dgram socket it is handed). 0 when the sockets were held already (from the
-   * second upgrade on) or there is no UDP.
+   * The datagrams this process read while it collected the workers' own UDP sockets (Node reads
+   * every dgram socket it is handed): `relayed` to the worker that owns the socket, which served
+   * them there, or `lost` (past the `udpRelay` limits, the worker gone). All 0 when the sockets
+   * were held already (from the second upgrade on) or there is no UDP. Read when needed: it
+   * settles once the last relayed datagram is written to its worker's channel.
    */
-  readonly transitDatagrams: number;
+  readonly udpTransit: UdpTransit;
 }
 
 /**
  * Starts the successor with the workers' listening sockets and resolves once it reported ready
  * (through {@link reportUpgradeReady}).
+ * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` (rejects) for `udpRelay` limits that are not non-negative integers
  * @throws {SwitchboardError} `SWB_ERR_UPGRADE_FAILED` (rejects) when it could not be started, exited, failed, or was not ready in time — it is killed first
  * @example
  * const successor = await startSuccessor({ workers: set });
@@ -67,16 +77,18 @@ export interface Successor {
  */
 export async function startSuccessor(options: UpgradeOptions = {}): Promise<Successor> {
   const timeout = options.timeout ?? DEFAULT_UPGRADE_TIMEOUT;
+  const relayLimits = normalizeUdpRelayLimits(options.udpRelay);
   const command = options.command ?? { file: process.execPath, args: [...process.execArgv, ...process.argv.slice(1)] };
   const totals: WorkerStats = options.workers === undefined ? {} : await options.workers.stats();
-  // The UDP sockets the workers bound themselves come over IPC first: this process holds no unread copy of them.
-  const collected = await options.workers?.collectUdpSockets();
+  // The UDP sockets the workers bound themselves come over IPC first: this process holds no unread
+  // copy of them. What it reads from them until the spawn goes back to their workers (udp-relay.ts).
+  const collected = await options.workers?.collectUdpSockets(relayLimits);
   const held = [...(options.workers?.heldSockets() ?? []), ...(collected?.sockets ?? [])];
   const handover: UpgradeHandover = {
     ...options.state,
     version: 1,
     pid: process.pid,
-    sockets: held.map(({ transport, address, port, family, slot, origin }, index) => ({ fd: 3 + index, transport, address, port, family, slot, ...(origin && { origin }) })),
+    sockets: held.map(({ transport, address, port, family, slot, origin, fdName }, index) => ({ fd: 3 + index, transport, address, port, family, slot, ...(origin && { origin }), ...(fdName !== undefined && { fdName }) })),
     stats: { ...(totals.tcp && { tcp: totals.tcp }), ...(totals.udp && { udp: totals.udp }) },
   };
   const addresses = options.addresses ?? options.workers?.addresses ?? [];
@@ -113,7 +125,14 @@ export async function startSuccessor(options: UpgradeOptions = {}): Promise<Succ
       child.removeAllListeners('exit');
       child.unref();
       child.channel?.unref(); // open for finish(), but no reason for this process to stay
-      resolve({ process: child, finish, transitDatagrams: collected?.transitReads() ?? 0 });
+      const relay = collected?.relay;
+      resolve({
+        process: child,
+        finish,
+        get udpTransit() {
+          return relay?.transit ?? { read: 0, relayed: 0, lost: 0 };
+        },
+      });
     } else if (said.swb === 'upgrade-failed') {
       fail(`failed: ${String(said.message)}`);
     }

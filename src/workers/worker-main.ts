@@ -73,11 +73,17 @@ async function main(): Promise<void> {
     } else if (request.swb === 'udp-sockets') {
       // Only the sockets this worker bound itself: those the primary passed, it holds already.
       const own = settings.udpFds === undefined ? (udp?.sockets() ?? []) : [];
-      for (const socket of own) {
+      own.forEach((socket, index) => {
         const { address, port, family } = socket.address();
-        process.send?.({ swb: 'udp-socket', address, port, family: family === 'IPv6' ? 'IPv6' : 'IPv4' } satisfies WorkerMessage, socket);
-      }
+        process.send?.({ swb: 'udp-socket', index, address, port, family: family === 'IPv6' ? 'IPv6' : 'IPv4' } satisfies WorkerMessage, socket);
+      });
       send({ swb: 'udp-sockets-done', count: own.length });
+    } else if (request.swb === 'udp-relay') {
+      // What the primary read from our socket while it held a copy for the upgrade (src/workers/udp-relay.ts).
+      const socket = udp?.sockets()[request.socket];
+      const data = Buffer.from(request.data, 'base64');
+      const served = socket !== undefined && udp!.receiveRelayed(socket, data, { address: request.address, port: request.port, family: request.family, size: data.length });
+      if (!served) send({ swb: 'udp-relay-lost', count: 1 });
     }
   });
   // A graceful stop of the whole set comes from the primary; a terminal's Ctrl-C or hang-up

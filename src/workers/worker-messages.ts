@@ -69,6 +69,8 @@ export interface HandoverSocket {
   readonly slot: number;
   /** `systemd`: a socket the service manager passed, which every worker serves (one queue for all). */
   readonly origin?: 'systemd';
+  /** The name the manager gave it (`FileDescriptorName=`), for `origin: 'systemd'`, when known. */
+  readonly fdName?: string;
 }
 
 /**
@@ -102,8 +104,10 @@ export type WorkerMessage =
   | { readonly swb: 'ready'; readonly addresses: readonly BoundAddress[] }
   | { readonly swb: 'failed'; readonly message: string; readonly code?: string }
   | { readonly swb: 'tls-reloaded'; readonly id: number; readonly error?: string }
-  /** One of its UDP sockets (the IPC message's handle), for an upgrade: see `udp-sockets`. */
-  | { readonly swb: 'udp-socket'; readonly address: string; readonly port: number; readonly family: AddressFamily }
+  /** One of its UDP sockets (the IPC message's handle), for an upgrade: see `udp-sockets`. `index`: its order among them, which `udp-relay` names. */
+  | { readonly swb: 'udp-socket'; readonly index: number; readonly address: string; readonly port: number; readonly family: AddressFamily }
+  /** Relayed datagrams it could not serve (its server no longer receives on that socket). */
+  | { readonly swb: 'udp-relay-lost'; readonly count: number }
   /** Every UDP socket was sent. */
   | { readonly swb: 'udp-sockets-done'; readonly count: number }
   /** `id` 0: the final ledger a worker sends as it exits after a close. */
@@ -116,7 +120,13 @@ export type PrimaryMessage =
   | { readonly swb: 'ticket-keys'; readonly keys: TicketKeyState }
   | { readonly swb: 'reload-tls'; readonly id: number }
   /** Send each UDP socket you bound yourself (a `udp-socket` message apiece), then `udp-sockets-done`. */
-  | { readonly swb: 'udp-sockets' };
+  | { readonly swb: 'udp-sockets' }
+  /**
+   * A datagram the primary read from the worker's UDP socket number `socket` (see `udp-socket`)
+   * while it held a copy: serve it there, as if read there. `data` in base64; `address`, `port`
+   * and `family` are the sender's, as the kernel gave them.
+   */
+  | { readonly swb: 'udp-relay'; readonly socket: number; readonly data: string; readonly address: string; readonly port: number; readonly family: AddressFamily };
 
 /** Whether `value` is one of our messages (and not the user module's). @internal */
 export function isSwitchboardMessage(value: unknown): value is { readonly swb: string } {

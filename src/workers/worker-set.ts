@@ -21,6 +21,7 @@ import { normalizeSystemdOption, selectPassedSockets } from '../net/passed-socke
 import { openInetSockets } from '../net/proc-sockets.ts';
 import { normalizeRespawnOptions, RespawnSchedule, type NormalizedRespawnOptions, type RespawnOptions } from './respawn-policy.ts';
 import { addLedgers, retiredLedger } from './sum-stats.ts';
+import { DatagramRelay, type UdpRelayLimits } from './udp-relay.ts';
 import { DEFAULT_TICKET_KEY_ROTATION, TicketKeys, type TicketKeyState } from './ticket-keys.ts';
 import type { WorkerTlsFiles } from './worker-tls.ts';
 import {
@@ -81,6 +82,14 @@ export interface ServeWorkersOptions {
    * counters continue from its totals.
    */
   readonly handover?: UpgradeHandover;
+  /**
+   * The set this one replaces in this process (a reload of `switchboard up`): the passed sockets
+   * (the `systemd` option) it holds and this one serves too are the same fds, never reopened.
+   * Once this set serves they are its own and `takeOver` lets go of them without closing them
+   * (its `close()` then drains its workers only); should this set fail to start, they stay
+   * `takeOver`'s, untouched.
+   */
+  readonly takeOver?: WorkerSet;
 }
 
 /** A listening socket the primary holds (mode `reuseport`): its own fd, never accepted on here. */
@@ -95,6 +104,8 @@ export interface HeldSocket {
   readonly slot: number;
   /** `systemd`: passed by the service manager (the `systemd` option); every worker listens on it. */
   readonly origin?: 'systemd';
+  /** The name the manager gave a passed socket (`FileDescriptorName=`), when known. */
+  readonly fdName?: string;
 }
 
 interface Held extends HeldSocket {
@@ -149,8 +160,8 @@ interface Slot {
   readonly index: number;
   readonly schedule: RespawnSchedule;
   worker?: ChildProcess;
-  /** Receives the worker's UDP sockets while an upgrade collects them. */
-  collect?: ((message: Extract<WorkerMessage, { swb: 'udp-socket' | 'udp-sockets-done' }>, handle: DatagramSocket | undefined) => void) | undefined;
+  /** Receives the worker's UDP sockets while an upgrade collects them, and what it could not serve of the datagrams relayed to it. */
+  collect?: ((message: Extract<WorkerMessage, { swb: 'udp-socket' | 'udp-sockets-done' | 'udp-relay-lost' }>, handle: DatagramSocket | undefined) => void) | undefined;
   started: number;
   last?: WorkerStats;
   /** The last ledgers of the workers this slot had before, gauges zeroed. */
@@ -178,6 +189,9 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
   #inherited: WorkerStats = {};
   readonly #handover: UpgradeHandover | undefined;
   #held: Held[] = [];
+  readonly #takeOver: WorkerSet | undefined;
+  /** Passed fds this set serves that {@link ServeWorkersOptions.takeOver} still owns (until this set serves). */
+  readonly #borrowed = new Set<number>();
   readonly #onPredecessor = (message: unknown): void => {
     if (!isSwitchboardMessage(message)) return;
     const said = message as PredecessorMessage;
@@ -201,8 +215,10 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
     env: Readonly<Record<string, string>>,
     ticketKeys: TicketKeys,
     handover?: UpgradeHandover,
+    takeOver?: WorkerSet,
   ) {
     super();
+    this.#takeOver = takeOver;
     this.#ticketKeys = ticketKeys;
     this.#handover = handover;
     if (handover !== undefined) {
@@ -236,10 +252,10 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
    */
   heldSockets(): HeldSocket[] {
     const seen = new Set<number>();
-    return this.#held.flatMap(({ fd, transport, address, port, family, slot, origin }) => {
+    return this.#held.flatMap(({ fd, transport, address, port, family, slot, origin, fdName }) => {
       if (seen.has(fd)) return []; // a systemd socket, held once, served by every worker
       seen.add(fd);
-      return [{ fd, transport, address, port, family, slot, ...(origin && { origin }) }];
+      return [{ fd, transport, address, port, family, slot, ...(origin && { origin }), ...(fdName !== undefined && { fdName }) }];
     });
   }
 
@@ -249,8 +265,11 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
       if (this.mode === 'reuseport') await this.#holdSockets();
       const [first, ...rest] = this.#slots;
       if (first === undefined) return;
-      this.#addresses = (await this.#spawn(first)).map(ownAddress);
+      this.#addresses = (await this.#spawn(first)).map((address) => this.#ownAddress(address, first.index));
       await Promise.all(rest.map((slot) => this.#spawn(slot)));
+      // Serving: the passed sockets borrowed from the set this one replaces are ours now.
+      if (this.#takeOver !== undefined) this.#takeOver.#letGo(this.#borrowed);
+      this.#borrowed.clear();
     } catch (error) {
       await this.destroy();
       throw error;
@@ -279,12 +298,18 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
       // A successor's environment names none: it takes the predecessor's.
       const fromPredecessor = inherited.filter((socket) => socket.origin === 'systemd');
       for (const socket of fromPredecessor) taken.add(socket);
-      const sockets =
+      const sockets: { fd: number; address: string; port: number; family: 'IPv4' | 'IPv6'; fdName?: string | undefined }[] =
         fromPredecessor.length > 0
           ? fromPredecessor
-          : selectPassedSockets(normalizeSystemdOption(options.systemd, false)!, transport).map((fd) => ({ fd: fd.fd, address: fd.address ?? '', port: fd.port ?? 0, family: fd.family === 'IPv6' ? ('IPv6' as const) : ('IPv4' as const) }));
+          : selectPassedSockets(normalizeSystemdOption(options.systemd, false)!, transport).map((fd) => ({ fd: fd.fd, address: fd.address ?? '', port: fd.port ?? 0, family: fd.family === 'IPv6' ? ('IPv6' as const) : ('IPv4' as const), fdName: fd.name }));
+      // A reload's new set serves the very fds the set it replaces holds: borrowed until this one serves.
+      const previous = this.#takeOver;
+      for (const { fd } of sockets) if (previous !== undefined && previous.#holdsPassed(fd)) this.#borrowed.add(fd);
+      const close = (fd: number) => (): void => {
+        if (!this.#borrowed.has(fd)) closeSync(fd);
+      };
       for (const slot of this.#slots) {
-        for (const { fd, address, port, family } of sockets) this.#held.push({ fd, transport, address, port, family, slot: slot.index, origin: 'systemd', close: () => closeSync(fd) });
+        for (const { fd, address, port, family, fdName } of sockets) this.#held.push({ fd, transport, address, port, family, slot: slot.index, origin: 'systemd', ...(fdName !== undefined && { fdName }), close: close(fd) });
       }
       return;
     }
@@ -316,37 +341,68 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
     }
   }
 
+  /** Whether this set holds the passed socket `fd` (the `systemd` option's). */
+  #holdsPassed(fd: number): boolean {
+    return this.#held.some((held) => held.origin === 'systemd' && held.fd === fd);
+  }
+
+  /** The passed sockets `fds` are another set's now (it took this one over): forgotten here, not closed. */
+  #letGo(fds: ReadonlySet<number>): void {
+    this.#held = this.#held.filter((held) => held.origin !== 'systemd' || !fds.has(held.fd));
+  }
+
+  /** The sockets slot's worker gets as its fds 3, 4, …: TCP first, then UDP. */
+  #heldFor(slot: number): Held[] {
+    return this.#held.filter((socket) => socket.slot === slot).sort((a, b) => (a.transport === b.transport ? 0 : a.transport === 'tcp' ? -1 : 1));
+  }
+
+  /**
+   * An address as the set reports it: a socket the worker adopted from this primary (its fd
+   * `3 + n`) is the set's own, or the service manager's (`origin: 'systemd'`, with this
+   * process's fd and its name) for a passed socket the primary holds.
+   */
+  #ownAddress(address: BoundAddress, slot: number): BoundAddress {
+    if (address.origin !== 'passed') return address;
+    const { origin: _origin, fd, fdName: _fdName, ...own } = address;
+    const held = fd === undefined ? undefined : this.#heldFor(slot)[fd - 3];
+    if (held?.origin !== 'systemd') return own;
+    return { ...own, origin: 'systemd', fd: held.fd, fdName: held.fdName ?? 'unknown' };
+  }
+
   /**
    * For an upgrade: this process's copies of the UDP sockets the workers bound themselves (each
    * worker sends its own over IPC), as fds of this process, to pass to the successor. Node
    * reads every dgram socket it is handed, so until `release()` (call it right after the
-   * successor is spawned) this process reads datagrams from them too; `transitReads()` counts
-   * those (they are lost).
+   * successor is spawned) this process reads datagrams from them too: each is relayed to the
+   * worker that owns the socket, which serves it there (`relay`, bounded by `limits`); `transit`
+   * counts them, relayed and lost.
    * @internal
    */
-  async collectUdpSockets(timeout = 5_000): Promise<{ sockets: HeldSocket[]; release: () => void; transitReads: () => number }> {
-    let reads = 0;
+  async collectUdpSockets(limits: Required<UdpRelayLimits>, timeout = 5_000): Promise<{ sockets: HeldSocket[]; release: () => void; relay: DatagramRelay }> {
+    const relay = new DatagramRelay(limits);
     const received: { socket: DatagramSocket; slot: number; address: string; port: number; family: 'IPv4' | 'IPv6' }[] = [];
     const release = (): void => {
       for (const { socket } of received) socket.close();
     };
     const asked = this.#slots.filter((slot) => slot.worker?.connected === true && !this.#held.some((held) => held.slot === slot.index && held.transport === 'udp'));
-    if (this.#settings.udp === null || this.mode !== 'reuseport' || asked.length === 0) return { sockets: [], release, transitReads: () => reads };
+    if (this.#settings.udp === null || this.mode !== 'reuseport' || asked.length === 0) return { sockets: [], release, relay };
     await Promise.all(
       asked.map((slot) => {
+        const worker = slot.worker!;
         const { promise, resolve } = Promise.withResolvers<void>();
         const timer = setTimeout(resolve, timeout);
         slot.collect = (message, handle) => {
-          if (message.swb === 'udp-socket' && handle !== undefined) {
-            handle.on('message', () => reads++);
+          if (message.swb === 'udp-relay-lost') relay.notServed(message.count);
+          else if (message.swb === 'udp-socket' && handle !== undefined) {
+            handle.on('message', (data, remote) => relay.relay(worker, message.index, data, remote));
+            handle.on('error', () => {}); // a read error on our copy: the worker's copy reports its own
             received.push({ socket: handle, slot: slot.index, address: message.address, port: message.port, family: message.family });
           } else if (message.swb === 'udp-sockets-done') {
             clearTimeout(timer);
-            slot.collect = undefined;
             resolve();
           }
         };
-        slot.worker?.send({ swb: 'udp-sockets' });
+        worker.send({ swb: 'udp-sockets' });
         return promise;
       }),
     );
@@ -360,7 +416,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
       const [[fd]] = open.splice(index, 1) as [[number, unknown]];
       sockets.push({ fd, transport: 'udp', address: entry.address, port: entry.port, family: entry.family, slot: entry.slot });
     }
-    return { sockets, release, transitReads: () => reads };
+    return { sockets, release, relay };
   }
 
   /** Each live worker's ledger, asked for now (a worker that does not answer within 1 s is left out). */
@@ -515,8 +571,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
       worker = cluster.fork({ ...this.#env, [WORKER_ENV]: JSON.stringify(settings) }).process;
     } else {
       // The held sockets become the worker's fds 3, 4, …; the IPC channel comes after them.
-      // TCP first, then UDP: fds 3, 4, … in that order.
-      const held = this.#held.filter((socket) => socket.slot === slot.index).sort((a, b) => (a.transport === b.transport ? 0 : a.transport === 'tcp' ? -1 : 1));
+      const held = this.#heldFor(slot.index);
       const fdsOf = (transport: 'tcp' | 'udp'): number[] => held.flatMap((socket, index) => (socket.transport === transport ? [3 + index] : []));
       const [tcpFds, udpFds] = [fdsOf('tcp'), fdsOf('udp')];
       const passed = (transport: 'tcp' | 'udp', fds: number[]): Partial<WorkerSettings> => {
@@ -542,7 +597,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
     worker.on('message', (message: unknown, handle: unknown) => {
       if (!isSwitchboardMessage(message)) return;
       const reply = message as WorkerMessage;
-      if (reply.swb === 'udp-socket' || reply.swb === 'udp-sockets-done') {
+      if (reply.swb === 'udp-socket' || reply.swb === 'udp-sockets-done' || reply.swb === 'udp-relay-lost') {
         if (slot.worker === worker) slot.collect?.(reply, handle instanceof DatagramSocket ? handle : undefined);
         else if (handle instanceof DatagramSocket) handle.close();
       } else if (reply.swb === 'ready') {
@@ -661,7 +716,7 @@ export async function serveWorkers(options: ServeWorkersOptions): Promise<Worker
   const settings = { module: moduleUrl, tcp, udp, reusePort: mode === 'reuseport', orphanDrainTimeout: timing.orphanDrainTimeout, ...(options.tls && { tlsFiles: { ...options.tls } }) };
   let set: WorkerSet | undefined = undefined;
   const ticketKeys = new TicketKeys(options.ticketKeyRotation ?? DEFAULT_TICKET_KEY_ROTATION, (keys) => set?.shareTicketKeys(keys), options.ticketKeys ?? options.handover?.ticketKeys);
-  set = new WorkerSet(settings, count, mode, normalizeRespawnOptions(options.respawn), timing.startTimeout, timing.statsInterval, { ...options.env }, ticketKeys, options.handover);
+  set = new WorkerSet(settings, count, mode, normalizeRespawnOptions(options.respawn), timing.startTimeout, timing.statsInterval, { ...options.env }, ticketKeys, options.handover, options.takeOver);
   await set.start();
   return set;
 }
@@ -680,15 +735,6 @@ const boundSocketBinder: SocketBinder<net.BoundSocket> = {
   },
   close: async (handle) => handle.close(),
 };
-
-/** Server options less what chooses the address: the worker adopts the sockets it is passed. */
-
-/** An address as the set reports it: a socket the worker adopted from this primary is the set's own. */
-function ownAddress(address: BoundAddress): BoundAddress {
-  if (address.origin !== 'passed') return address;
-  const { origin: _origin, fd: _fd, fdName: _fdName, ...own } = address;
-  return own;
-}
 
 /** A predecessor's ledger as a starting point: its counters, its gauges 0 (its sessions are its own). */
 function retiredTotals(stats: WorkerStats): WorkerStats {

@@ -157,6 +157,8 @@ export async function runWorkers(modulePath: string, values: WorkerFlagValues & 
         log.info('upgrade', `upgrade: pid ${pid} serves; draining and exiting`, { pid });
         await metrics?.close(); // its port is the successor's now
         await set.close({ timeout: settings.drainTimeout });
+        const { read, relayed, lost } = successor.udpTransit;
+        if (read > 0) log[lost > 0 ? 'warn' : 'info']('udp-transit', `upgrade: ${read} datagram(s) read while the workers' UDP sockets were collected: ${relayed} relayed to their workers, ${lost} lost`, { read, relayed, lost });
         successor.finish(await set.stats()); // its counters continue from our final totals
         finished.resolve(ExitCode.OK);
       },

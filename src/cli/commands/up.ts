@@ -63,11 +63,6 @@ export async function upCommand(args: readonly string[]): Promise<number> {
   };
   process.on('SIGHUP', onHangup);
   try {
-    if (workerDefaults.workers !== undefined) {
-      for (const service of config.services) {
-        if (service.workers === undefined && service.kind !== 'exec' && service.systemd.length > 0) log.warn('workers', `${service.name}: serves passed sockets (systemd:NAME), which workers cannot yet: --workers does not apply to it, it runs in this process`, { service: service.name });
-      }
-    }
     supervisor = await Supervisor.start(config, checked.resources, log, drainFlag, registry, workerDefaults);
     if (metricsAddress !== undefined) metrics = await startMetricsEndpoint(metricsAddress, registry!, log).catch(async (error: unknown) => {
       await supervisor!.destroy();

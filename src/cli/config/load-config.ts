@@ -12,7 +12,7 @@ import { DEFAULT_DRAIN_TIMEOUT, EXEC_DEFAULTS, RUN_DEFAULTS, SERVE_DEFAULTS, SER
 import type { LimitFlagOptions } from '../commands/common.ts';
 import { UsageError } from '../exit-code.ts';
 import type { ListenAddress } from '../listen-address.ts';
-import { ErrorCode, type ProxyProtocolOptions } from '../../index.ts';
+import type { ProxyProtocolOptions } from '../../index.ts';
 import { DEFAULT_PORT_BASE, findService } from '../services/registry.ts';
 import { KEYS_WITHOUT_FLAGS, SETTINGS, describeTomlType, type ServiceKind, type Setting, type SettingName, type TomlValue, type ValueSyntax } from '../settings.ts';
 import type { TlsFiles } from '../tls-flags.ts';
@@ -286,7 +286,6 @@ function readService(name: string, section: Record<string, TomlValue>, problems:
   else if (proxyFrom !== undefined && proxyFrom.length === 0) problems.add([...here, 'proxy-protocol'], 'must list at least one address or CIDR prefix (remove the key to turn the PROXY protocol off)');
   else if (proxyFrom !== undefined && !transports.includes('tcp')) problems.add([...here, 'proxy-protocol'], 'the PROXY protocol is for tcp; this service has no tcp transport');
   const workers = get<number | 'auto'>('workers');
-  if (workers !== undefined && systemd.length > 0) problems.add([...here, 'workers'], `up cannot serve passed sockets (systemd:NAME) from workers (${ErrorCode.WORKERS_ACTIVATION}): a reload would start new workers on the sockets the old ones hold; remove workers, listen on an address, or serve the module with switchboard run MODULE --workers N --listen systemd:NAME`);
   if (problems.size > before) return undefined;
   const defaults = KIND_DEFAULTS[kind];
   const limitOptions: { -readonly [K in keyof LimitFlagOptions]: LimitFlagOptions[K] } = {};

@@ -18,8 +18,9 @@
  * A service on workers (config/worker-service.ts) is never changed in place: when anything of
  * it changed (its settings, its worker count, its module file), a new set of workers starts
  * beside the old one on the same addresses and the old set drains; new TLS material alone is
- * re-read by the running workers. A service that moves between workers and one process closes
- * its old listeners first (connections in that moment are refused).
+ * re-read by the running workers (its passed sockets, if any, are taken over by the new set). A
+ * service that moves between workers and one process closes its old listeners first
+ * (connections in that moment are refused); one on passed sockets cannot, and keeps running.
  */
 import { statSync } from 'node:fs';
 import type { MetricsRegistry } from '../../index.ts';
@@ -52,10 +53,10 @@ export interface WorkerDefaults {
   readonly metricsPerWorker?: boolean;
 }
 
-/** The worker count `service` is served with, or undefined for `up`'s own process (exec services, and those on passed sockets, always are). */
+/** The worker count `service` is served with, or undefined for `up`'s own process (exec services always are). */
 export function workersOf(service: ServiceConfig, defaults: WorkerDefaults): number | 'auto' | undefined {
   if (service.workers !== undefined) return service.workers;
-  if (service.kind === 'exec' || service.systemd.length > 0) return undefined;
+  if (service.kind === 'exec') return undefined;
   return defaults.workers;
 }
 
@@ -283,6 +284,11 @@ export class Supervisor implements Stoppable {
       const failures = await onWorkers.reloadTls();
       for (const failure of failures) log.error('reload-failed', `reload: ${service.name}: TLS reload failed, the certificates in use are kept: ${failure}`, { service: service.name });
       if (failures.length === 0) note(service.name, `TLS material re-read from ${service.tls!.cert} by every worker (next handshakes)`);
+      return true;
+    }
+    if ((count === undefined || inProcess !== undefined) && (service.systemd.length > 0 || (onWorkers ?? inProcess)!.config.systemd.length > 0)) {
+      // A passed fd is adopted once: between workers and one process nothing can hand it over.
+      log.error('reload-failed', `reload: ${service.name}: ${count === undefined ? 'workers → one process' : 'one process → workers'}, but it serves passed sockets (systemd:NAME), which only workers replacing workers (or servers replacing servers) can keep: it keeps running unchanged (restart switchboard up to apply)`, { service: service.name });
       return true;
     }
     if (count === undefined) {

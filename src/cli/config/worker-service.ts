@@ -4,10 +4,14 @@
  * module (a built-in service's through services/builtin-worker.ts) and applying the file's
  * settings. A reload never edits workers in place: a changed service gets a new set beside the
  * old one (SO_REUSEPORT: both serve the port for a moment), then the old set drains; only new
- * TLS material on unchanged settings is re-read in place (`reloadTls`).
+ * TLS material on unchanged settings is re-read in place (`reloadTls`). The sockets the service
+ * manager passed (`listen = ["systemd:NAME"]`) are one more set, on every worker; a reload's new
+ * set serves the very fds the old one holds and takes them over (`serveWorkers({ takeOver })`):
+ * never closed, never reopened — LISTEN_FDS is read once.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { ErrorCode, type ServerSnapshotSource, type SwitchboardError } from '../../index.ts';
+import { ActivationError, ErrorCode, type ServerSnapshotSource, type SwitchboardError } from '../../index.ts';
+import { passedFdsNamed } from '../activation-flags.ts';
 import { serveWorkers, type ServeWorkersOptions, type WorkerSet } from '../../workers/worker-set.ts';
 import { workerSetSource } from '../../workers/worker-metrics.ts';
 import type { JsonOptions } from '../../workers/worker-messages.ts';
@@ -57,6 +61,10 @@ export class WorkerService {
       for (const [index, { hosts, port }] of groupByPort(config.listen).entries()) {
         const bound = same && port === 0 ? previous.#sets[index]?.addresses.find((address) => address.transport === 'tcp' || !config.transports.includes('tcp'))?.port : undefined;
         sets.push(await serveWorkers(workerOptions(config, hosts, bound ?? port, workers)));
+      }
+      if (config.systemd.length > 0) {
+        const takeOver = (previous === undefined ? [] : previous.#sets).find((set) => set.heldSockets().some((socket) => socket.origin === 'systemd'));
+        sets.push(await serveWorkers({ ...passedWorkerOptions(config, workers), ...(takeOver && { takeOver }) }));
       }
     } catch (error) {
       await Promise.all(sets.map((set) => set.destroy()));
@@ -112,6 +120,26 @@ export class WorkerService {
       this.#log.error(error.code === ErrorCode.WORKER_CRASH_LOOP ? 'crash-loop' : 'worker', `${this.name}: ${error.message}`, { service: this.name, code: error.code });
     });
   }
+}
+
+/**
+ * The options of the set on the service's passed sockets: TCP on the stream fds, the UDP of a
+ * built-in service on the datagram fds (as in one process: running-service.ts).
+ * @throws {ActivationError} for a name no fd has, or fds of a transport the service does not have
+ */
+function passedWorkerOptions(config: ServiceConfig, workers: number | 'auto'): ServeWorkersOptions {
+  const label = `services.${config.name}.listen ${config.systemd.map((name) => `systemd:${name}`).join(', ')}`;
+  const fds = passedFdsNamed(config.systemd, label);
+  const withUdp = config.kind === 'builtin' && config.transports.includes('udp');
+  if (fds.udp.length > 0 && !withUdp) throw new ActivationError(ErrorCode.ACTIVATION_FD_TYPE, `${label}: datagram fd(s) ${fds.udp.join(', ')}, but the service has no udp transport on workers`, { fd: fds.udp[0] });
+  if (fds.tcp.length > 0 && !config.transports.includes('tcp')) throw new ActivationError(ErrorCode.ACTIVATION_FD_TYPE, `${label}: stream fd(s) ${fds.tcp.join(', ')}, but the service has no tcp transport`, { fd: fds.tcp[0] });
+  const { udp: _udp, tcp, ...options } = workerOptions(config, [undefined], 0, workers);
+  const { host: _host, port: _port, ...tcpOptions } = tcp === false ? {} : (tcp ?? {});
+  return {
+    ...options,
+    tcp: fds.tcp.length > 0 ? { ...tcpOptions, systemd: { fds: fds.tcp } } : false,
+    ...(fds.udp.length > 0 && { udp: { systemd: { fds: fds.udp } } }),
+  };
 }
 
 /** The options of one port's set: the file's settings as JSON-safe server options (a module's own stand under the keys not given). */
