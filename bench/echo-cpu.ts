@@ -203,6 +203,7 @@ async function main(): Promise<void> {
   for (const variant of variants) for (const src of variant === 'raw' ? trees.slice(0, 1) : trees) servers.push(await start(variant, src, noDelay, pin, nodeFlags));
   const load = [os.loadavg()[0]!];
   process.stdout.write(`${column.name}: ${loadgen.slice(1).join(' ')}, TCP_NODELAY ${noDelay ? 'on' : 'off'} on the servers, ${nodeFlags.length > 0 ? `node ${nodeFlags.join(' ')}, ` : ''}${pin ? 'server CPU 0, loadgen CPU 1' : 'UNPINNED'}; load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+  process.stdout.write(`servers: ${servers.map((server) => `${server.key} (pid ${server.child.pid})`).join(', ')}\n`);
   // Warm-up: one run each, not counted.
   for (const server of servers) await measure(server, loadgen, size, pin);
   const results = new Map<string, number[]>(servers.map((server) => [server.key, []]));

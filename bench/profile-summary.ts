@@ -3,7 +3,7 @@
  * (`--cpu-prof`, e.g. from `node bench/run.ts --profile`), over the load's window only, so that
  * startup (loading and type-stripping the sources) and the idle tail after the load generator
  * stopped count for nothing. With several files the functions are lined up side by side, in
- * per cent of each profile's window and in µs per message when `--msgs` gives each file's
+ * per cent of each profile's busy (not idle) samples, or in ns per message when `--msgs` gives each file's
  * message rate, so a raw baseline and a library server can be compared row by row.
  *
  *   node bench/profile-summary.ts [--skip S] [--top N] [--msgs RATE[,RATE…]] FILE…
@@ -102,12 +102,13 @@ function main(): void {
     const perMsg = rates[i] === undefined ? '' : `, ${((busy / summary.windowUs) / rates[i]! * 1e6).toFixed(3)} µs busy per message at ${rates[i]} msgs/s`;
     lines.push(`${names[i]}: window ${(summary.windowUs / 1e6).toFixed(2)} s, ${(100 * busy / summary.windowUs).toFixed(1)} % busy${perMsg}`);
   }
-  const unit = rates.length === summaries.length ? 'ns/msg' : '%';
-  lines.push('', `self time (${unit}) by function, ${names.join(' | ')}`);
+  const perMessage = rates.length === summaries.length;
+  lines.push('', `self time (${perMessage ? 'ns per message' : '% of the busy (not idle) time'}) by function, ${names.join(' | ')}`);
   for (const key of keys) {
+    if (!perMessage && key === '(idle)') continue;
     const cells = summaries.map((summary, i) => {
       const us = summary.self.get(key) ?? 0;
-      if (unit === '%') return (100 * us / summary.windowUs).toFixed(1).padStart(6);
+      if (!perMessage) return (100 * us / (summary.windowUs - summary.idleUs)).toFixed(1).padStart(6);
       return ((us / (summary.windowUs / 1e6)) / rates[i]! * 1e3).toFixed(1).padStart(7);
     });
     lines.push(`${cells.join(' ')}  ${key}`);
