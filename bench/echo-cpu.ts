@@ -4,9 +4,12 @@
  * from one or more source trees, so a change can be measured before and after in the same run.
  *
  *   node bench/echo-cpu.ts [--column NAME] [--rounds N] [--secs S] [--src DIR[,DIR…]] [--only raw,raw+lib,raw+tcp,event,async,event-tcp,async-tcp] [--nagle]
- *     [--node-flags "FLAGS"]
+ *     [--node-flags "FLAGS"] [--count]
  *     (defaults pipe1k, 9, 1, src, raw,event,async; TCP_NODELAY on the servers unless --nagle;
  *     --node-flags are given to every server's node, e.g. V8's heap sizing to see what GC costs)
+ *
+ * `--count` reports instead, per chunk read, what does not depend on the machine's load: bytes,
+ * socket writes, `process.nextTick` calls and heap bytes allocated (V8's sampling heap profiler).
  *
  * `raw+lib` is the raw server with the tree's `index.ts` imported and never used: what loading the
  * library alone costs the same echo (its code and data in the heap make each full collection
@@ -25,7 +28,8 @@
  * without loadgen's 10 ms CPU ticks, and without a cold process per sample.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { Session } from 'node:inspector/promises';
+import { Socket, createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -36,6 +40,7 @@ import type { AsyncSession } from '../src/tcp/async-session.ts';
 import { columns } from './lib/columns.ts';
 import { ensureLoadgen } from './lib/loadgen.ts';
 import { runCommand } from './lib/processes.ts';
+import { SAMPLE_EVERYTHING, countTicks, sampledBytes } from './lib/counters.ts';
 import { formatRange, median } from './lib/stats.ts';
 
 type Variant = 'raw' | 'raw+lib' | 'raw+tcp' | 'event' | 'async' | 'event-tcp' | 'async-tcp';
@@ -54,13 +59,20 @@ interface Probe {
   readonly major: number;
   readonly minor: number;
   readonly newSpace: number;
+  /** `--count` only (else 0): chunks read (`data` events), socket writes (`_writeGeneric` calls), `process.nextTick` calls. */
+  readonly chunks: number;
+  readonly writes: number;
+  readonly ticks: number;
 }
 
-if (process.argv[2] === '--serve') await serve(process.argv[3] as Variant, process.argv[4]!, process.argv[5] === 'nodelay');
+if (process.argv[2] === '--serve') await serve(process.argv[3] as Variant, process.argv[4]!, process.argv[5] === 'nodelay', process.argv[6] === 'count');
 else await main();
 
 /** The child: one echo server, answering `probe` over IPC. */
-async function serve(variant: Variant, src: string, noDelay: boolean): Promise<void> {
+async function serve(variant: Variant, src: string, noDelay: boolean, count: boolean): Promise<void> {
+  const counted = count ? countSocketWork() : () => ({ chunks: 0, writes: 0, ticks: 0 });
+  const sampler = count ? new Session() : undefined;
+  sampler?.connect();
   const collections = { major: 0, minor: 0 };
   new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
@@ -114,9 +126,37 @@ async function serve(variant: Variant, src: string, noDelay: boolean): Promise<v
       const { user, system } = process.cpuUsage();
       const thread = process.threadCpuUsage();
       const newSpace = getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0;
-      process.send!({ probe: { user, system, main: thread.user + thread.system, bytes: bytes(), ...collections, newSpace } satisfies Probe });
+      process.send!({ probe: { user, system, main: thread.user + thread.system, bytes: bytes(), ...collections, newSpace, ...counted() } satisfies Probe });
+    } else if (message === 'sample') {
+      void sampler!.post('HeapProfiler.startSampling', SAMPLE_EVERYTHING).then(() => process.send!({ sampling: true }));
+    } else if (message === 'sampled') {
+      void sampler!.post('HeapProfiler.stopSampling').then(({ profile }) => process.send!({ allocated: sampledBytes(profile.head) }));
     } else if (message === 'exit') process.exit(0);
   });
+}
+
+/**
+ * `--count`: counts every chunk a socket reads (`push`), every write it hands its handle
+ * (`_writeGeneric`) and every `process.nextTick`, by wrapping them; the same wrappers in every
+ * server, so the counts compare even though the wrappers cost a little.
+ */
+function countSocketWork(): () => { chunks: number; writes: number; ticks: number } {
+  const ticks = countTicks();
+  let chunks = 0;
+  let writes = 0;
+  type Internals = { push(chunk: unknown, encoding?: BufferEncoding): boolean; _writeGeneric(...args: unknown[]): unknown };
+  const proto = Socket.prototype as unknown as Internals;
+  const push = proto.push;
+  const writeGeneric = proto._writeGeneric;
+  proto.push = function countedPush(this: Socket, chunk: unknown, encoding?: BufferEncoding) {
+    if (chunk !== null) chunks++;
+    return push.call(this, chunk, encoding);
+  };
+  proto._writeGeneric = function countedWrite(this: Socket, ...args: unknown[]) {
+    writes++;
+    return writeGeneric.apply(this, args);
+  };
+  return () => ({ chunks, writes, ticks: ticks() });
 }
 
 interface Running {
@@ -124,6 +164,40 @@ interface Running {
   readonly variant: Variant;
   readonly child: ChildProcess;
   readonly port: number;
+}
+
+/** `--count`: per chunk read, the bytes, writes, ticks and heap bytes allocated; the median over the rounds, per server. */
+async function countAll(servers: readonly Running[], loadgen: readonly string[], rounds: number, pin: boolean): Promise<void> {
+  const rows = new Map<string, { bytes: number[]; writes: number[]; ticks: number[]; allocated: number[] }>(servers.map((server) => [server.key, { bytes: [], writes: [], ticks: [], allocated: [] }]));
+  for (let round = 0; round < rounds; round++) {
+    for (const server of servers) {
+      const before = await ask<Probe>(server.child, 'probe', 'probe');
+      await ask<boolean>(server.child, 'sample', 'sampling');
+      await runLoadgen(server, loadgen, pin);
+      const allocated = await ask<number>(server.child, 'sampled', 'allocated');
+      const after = await ask<Probe>(server.child, 'probe', 'probe');
+      const chunks = after.chunks - before.chunks;
+      const row = rows.get(server.key)!;
+      row.bytes.push((after.bytes - before.bytes) / chunks);
+      row.writes.push((after.writes - before.writes) / chunks);
+      row.ticks.push((after.ticks - before.ticks) / chunks);
+      row.allocated.push(allocated / chunks);
+    }
+  }
+  for (const server of servers) server.child.send('exit');
+  process.stdout.write(`\nper chunk read (one \`data\` event), median of ${rounds} rounds; heap bytes from V8's sampling heap profiler (every 64 bytes: an estimate)\n`);
+  process.stdout.write('  tree                 variant     bytes   writes   nextTicks   heap bytes allocated\n');
+  for (const server of servers) {
+    const row = rows.get(server.key)!;
+    process.stdout.write(`  ${server.key.split(' ')[0]!.padEnd(20)} ${server.variant.padEnd(10)} ${median(row.bytes).toFixed(0).padStart(6)}   ${median(row.writes).toFixed(2).padStart(6)}   ${median(row.ticks).toFixed(2).padStart(9)}   ${median(row.allocated).toFixed(0).padStart(20)}\n`);
+  }
+}
+
+/** One loadgen run against `server`. */
+async function runLoadgen(server: Running, loadgen: readonly string[], pin: boolean): Promise<void> {
+  const [command, ...args] = pin ? ['taskset', '-c', '1', ...loadgen, '-p', String(server.port)] : [...loadgen, '-p', String(server.port)];
+  const run = await runCommand(command!, args, 120_000);
+  if (run.code !== 0) throw new Error(`loadgen failed (${run.code}): ${run.stderr.slice(-500)}`);
 }
 
 function ask<T>(child: ChildProcess, message: string | undefined, key: string): Promise<T> {
@@ -140,8 +214,8 @@ function ask<T>(child: ChildProcess, message: string | undefined, key: string): 
   });
 }
 
-async function start(variant: Variant, src: string, noDelay: boolean, pin: boolean, nodeFlags: readonly string[]): Promise<Running> {
-  const args = [...nodeFlags, import.meta.filename, '--serve', variant, src, noDelay ? 'nodelay' : 'nagle'];
+async function start(variant: Variant, src: string, noDelay: boolean, pin: boolean, nodeFlags: readonly string[], count: boolean): Promise<Running> {
+  const args = [...nodeFlags, import.meta.filename, '--serve', variant, src, noDelay ? 'nodelay' : 'nagle', count ? 'count' : 'time'];
   const child = pin
     ? spawn('taskset', ['-c', '0', process.execPath, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     : spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -160,11 +234,9 @@ interface Sample {
   readonly newSpace: number;
 }
 
-async function measure(server: Running, loadgen: string[], size: number, pin: boolean): Promise<Sample> {
+async function measure(server: Running, loadgen: readonly string[], size: number, pin: boolean): Promise<Sample> {
   const before = await ask<Probe>(server.child, 'probe', 'probe');
-  const [command, ...args] = pin ? ['taskset', '-c', '1', ...loadgen, '-p', String(server.port)] : [...loadgen, '-p', String(server.port)];
-  const run = await runCommand(command!, args, 120_000);
-  if (run.code !== 0) throw new Error(`loadgen failed (${run.code}): ${run.stderr.slice(-500)}`);
+  await runLoadgen(server, loadgen, pin);
   const after = await ask<Probe>(server.child, 'probe', 'probe');
   const user = after.user - before.user;
   const cpu = user + after.system - before.system;
@@ -183,6 +255,7 @@ async function main(): Promise<void> {
       only: { type: 'string', default: DEFAULT_VARIANTS.join(',') },
       nagle: { type: 'boolean', default: false },
       'node-flags': { type: 'string', default: '' },
+      count: { type: 'boolean', default: false },
     },
   });
   const column = columns.find((c) => c.name === values.column && c.mode === 'tcp-echo');
@@ -200,12 +273,13 @@ async function main(): Promise<void> {
   const loadgen = [loadgenPath, 'tcp-echo', ...column.args, '-t', String(secs), '-w', '0.2'];
 
   const servers: Running[] = [];
-  for (const variant of variants) for (const src of variant === 'raw' ? trees.slice(0, 1) : trees) servers.push(await start(variant, src, noDelay, pin, nodeFlags));
+  for (const variant of variants) for (const src of variant === 'raw' ? trees.slice(0, 1) : trees) servers.push(await start(variant, src, noDelay, pin, nodeFlags, values.count));
   const load = [os.loadavg()[0]!];
   process.stdout.write(`${column.name}: ${loadgen.slice(1).join(' ')}, TCP_NODELAY ${noDelay ? 'on' : 'off'} on the servers, ${nodeFlags.length > 0 ? `node ${nodeFlags.join(' ')}, ` : ''}${pin ? 'server CPU 0, loadgen CPU 1' : 'UNPINNED'}; load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
   process.stdout.write(`servers: ${servers.map((server) => `${server.key} (pid ${server.child.pid})`).join(', ')}\n`);
   // Warm-up: one run each, not counted.
   for (const server of servers) await measure(server, loadgen, size, pin);
+  if (values.count) return countAll(servers, loadgen, rounds, pin);
   const results = new Map<string, number[]>(servers.map((server) => [server.key, []]));
   const samples = new Map<string, Sample[]>(servers.map((server) => [server.key, []]));
   const toRaw = new Map<string, number[]>(servers.map((server) => [server.key, []]));
