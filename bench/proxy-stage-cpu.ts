@@ -28,6 +28,7 @@ import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { V1_HEADER_HEX, V2_HEADER_HEX } from './lib/proxy-headers.ts';
+import { SAMPLE_EVERYTHING, countTicks, sampledBytes } from './lib/counters.ts';
 import { median } from './lib/stats.ts';
 
 type Variant = 'raw' | 'direct' | 'async' | 'accept' | 'proxy-v1' | 'proxy-v2';
@@ -50,24 +51,24 @@ interface Probe {
 }
 
 /** `--count`: the worker's `process.nextTick` calls so far. */
-let ticks = 0;
+let ticks = (): number => 0;
 
 if (!isMainThread) await serve(workerData as ServerData);
 else await main();
 
 /** The worker: a server of `variant`, answering `cpu` with its thread's CPU time so far (µs). */
 async function serve({ src, variant, count }: ServerData): Promise<void> {
-  if (count) countTicks();
+  if (count) ticks = countTicks();
   const sampler = count ? new Session() : undefined;
   sampler?.connect();
   const close = variant === 'raw' ? await serveRaw() : await serveSwitchboard(src, variant);
   parentPort!.on('message', async (message: string) => {
     if (message === 'cpu') {
       const { user, system } = process.threadCpuUsage();
-      const probe: Probe = { cpu: user + system, ticks };
+      const probe: Probe = { cpu: user + system, ticks: ticks() };
       parentPort!.postMessage({ probe });
     } else if (message === 'sample') {
-      await sampler!.post('HeapProfiler.startSampling', { samplingInterval: 64, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+      await sampler!.post('HeapProfiler.startSampling', SAMPLE_EVERYTHING);
       parentPort!.postMessage({ sampling: true });
     } else if (message === 'sampled') {
       const { profile } = await sampler!.post('HeapProfiler.stopSampling');
@@ -80,20 +81,6 @@ async function serve({ src, variant, count }: ServerData): Promise<void> {
 }
 
 
-/** The bytes a sampling heap profile estimates were allocated under `node`. */
-function sampledBytes(node: { selfSize: number; children: readonly { selfSize: number; children: readonly unknown[] }[] }): number {
-  let bytes = node.selfSize;
-  for (const child of node.children) bytes += sampledBytes(child as typeof node);
-  return bytes;
-}
-
-function countTicks(): void {
-  const nextTick = process.nextTick;
-  process.nextTick = function countedTick(this: unknown, ...args: Parameters<typeof nextTick>) {
-    ticks++;
-    return nextTick.apply(this, args);
-  } as typeof nextTick;
-}
 
 /** `raw`: node:net as bench/servers/raw-net-echo.ts writes it, the baseline of issue 16's connect column. */
 async function serveRaw(): Promise<() => Promise<void>> {

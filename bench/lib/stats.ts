@@ -13,3 +13,8 @@ export function summarize(values: readonly number[]): { median: number; min: num
   if (values.length === 0) return { median: Number.NaN, min: Number.NaN, max: Number.NaN };
   return { median: median(values), min: Math.min(...values), max: Math.max(...values) };
 }
+
+/** `min–max` of `values`, each with `digits` decimals. */
+export function formatRange(values: readonly number[], digits: number): string {
+  return `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
+}

@@ -1,0 +1,32 @@
+/**
+ * Counts that do not depend on the machine's load, for the CPU benches' `--count` modes:
+ * `process.nextTick` calls, and the heap bytes V8's sampling heap profiler estimates were
+ * allocated (collected or not).
+ */
+
+/** Wraps `process.nextTick` so every call is counted; returns the count so far. */
+export function countTicks(): () => number {
+  let ticks = 0;
+  const nextTick = process.nextTick;
+  process.nextTick = function countedTick(this: unknown, ...args: Parameters<typeof nextTick>) {
+    ticks++;
+    return nextTick.apply(this, args);
+  } as typeof nextTick;
+  return () => ticks;
+}
+
+/** A node of a sampling heap profile (`HeapProfiler.stopSampling`). */
+export interface SampledNode {
+  readonly selfSize: number;
+  readonly children: readonly SampledNode[];
+}
+
+/** The bytes a sampling heap profile estimates were allocated under `node`. */
+export function sampledBytes(node: SampledNode): number {
+  let bytes = node.selfSize;
+  for (const child of node.children) bytes += sampledBytes(child);
+  return bytes;
+}
+
+/** The sampling options that count every allocation the profiler sees, young and old, collected or not. */
+export const SAMPLE_EVERYTHING = { samplingInterval: 64, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as const;
