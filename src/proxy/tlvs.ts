@@ -43,6 +43,9 @@ function tlvValueEnd(bytes: Buffer, offset: number, end: number, where: string):
   return valueEnd;
 }
 
+/** Each SSL sub-type's place in SSL_SUB_NAMES: where parseSsl keeps its string. */
+const SSL_SUB_INDEX: Partial<Record<number, number>> = Object.fromEntries(Object.keys(SSL_SUB_NAMES).map((type, index) => [type, index]));
+
 /** A bit per top-level type this module interprets: which of them a header has had already. */
 const TOP_LEVEL_BITS: Partial<Record<number, number>> = Object.fromEntries(Object.keys(TOP_LEVEL_NAMES).map((type, index) => [type, 1 << index]));
 
@@ -106,44 +109,22 @@ function parseSsl(bytes: Buffer, start: number, end: number): ProxySslInfo {
   if (end - start < SSL_FIXED_LENGTH) throw bad(`the SSL TLV holds ${end - start} bytes, fewer than its 5-byte client and verify fields`);
   const client = bytes[start]!;
   const verify = readUInt32(bytes, start + 1);
-  let version: string | undefined;
-  let cn: string | undefined;
-  let cipher: string | undefined;
-  let sigAlg: string | undefined;
-  let keyAlg: string | undefined;
+  // The five strings by their place in SSL_SUB_NAMES (version, CN, cipher, sig alg, key alg).
+  const strings: (string | undefined)[] = [undefined, undefined, undefined, undefined, undefined];
   let unknown: ProxyRawTlv[] | undefined;
   for (let offset = start + SSL_FIXED_LENGTH; offset < end; ) {
     const valueEnd = tlvValueEnd(bytes, offset, end, 'SSL sub-TLV');
     const type = bytes[offset]!;
     const valueStart = offset + TLV_HEADER_LENGTH;
     offset = valueEnd;
-    const name = SSL_SUB_NAMES[type];
-    if (name === undefined) {
+    const index = SSL_SUB_INDEX[type];
+    if (index === undefined) {
       (unknown ??= []).push({ type, value: Buffer.copyBytesFrom(bytes, valueStart, valueEnd - valueStart) });
       continue;
     }
-    const what = `the ${name} sub-TLV`;
-    switch (type) {
-      case TlvType.SSL_VERSION:
-        if (version !== undefined) throw secondSubTlv(name);
-        version = readAscii(bytes, valueStart, valueEnd, what);
-        break;
-      case TlvType.SSL_CN:
-        if (cn !== undefined) throw secondSubTlv(name);
-        cn = readUtf8(bytes, valueStart, valueEnd, what);
-        break;
-      case TlvType.SSL_CIPHER:
-        if (cipher !== undefined) throw secondSubTlv(name);
-        cipher = readAscii(bytes, valueStart, valueEnd, what);
-        break;
-      case TlvType.SSL_SIG_ALG:
-        if (sigAlg !== undefined) throw secondSubTlv(name);
-        sigAlg = readAscii(bytes, valueStart, valueEnd, what);
-        break;
-      default: // SSL_KEY_ALG
-        if (keyAlg !== undefined) throw secondSubTlv(name);
-        keyAlg = readAscii(bytes, valueStart, valueEnd, what);
-    }
+    const name = SSL_SUB_NAMES[type]!;
+    if (strings[index] !== undefined) throw bad(`a second ${name} sub-TLV`);
+    strings[index] = (type === TlvType.SSL_CN ? readUtf8 : readAscii)(bytes, valueStart, valueEnd, `the ${name} sub-TLV`);
   }
   const certificate = (client & (SslClient.CERT_CONN | SslClient.CERT_SESS)) !== 0;
   return {
@@ -153,17 +134,13 @@ function parseSsl(bytes: Buffer, start: number, end: number): ProxySslInfo {
     certificateOnConnection: (client & SslClient.CERT_CONN) !== 0,
     certificateInSession: (client & SslClient.CERT_SESS) !== 0,
     verified: certificate && verify === 0,
-    version,
-    cn,
-    cipher,
-    sigAlg,
-    keyAlg,
+    version: strings[0],
+    cn: strings[1],
+    cipher: strings[2],
+    sigAlg: strings[3],
+    keyAlg: strings[4],
     unknown: unknown ?? NO_RAW_TLVS,
   };
-}
-
-function secondSubTlv(name: string): ProxyProtocolError {
-  return bad(`a second ${name} sub-TLV`);
 }
 
 /** The big-endian 32-bit value at `at`, read in place (no bounds-checked call: the caller checked the length). */
