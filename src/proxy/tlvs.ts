@@ -73,7 +73,7 @@ export function parseTlvs(bytes: Buffer, start: number, end: number): ProxyTlvs 
     if (type === TlvType.NOOP) continue;
     const bit = TOP_LEVEL_BITS[type];
     if (bit === undefined) {
-      (unknown ??= []).push({ type, value: Buffer.copyBytesFrom(bytes, valueStart, valueEnd - valueStart) });
+      (unknown ??= []).push({ type, value: copyOut(bytes, valueStart, valueEnd) });
       continue;
     }
     if ((seen & bit) !== 0) throw bad(`a second ${TOP_LEVEL_NAMES[type]} TLV`);
@@ -92,7 +92,7 @@ export function parseTlvs(bytes: Buffer, start: number, end: number): ProxyTlvs 
         break;
       case TlvType.UNIQUE_ID:
         if (length > MAX_UNIQUE_ID_LENGTH) throw bad(`the UNIQUE_ID TLV holds ${length} bytes, more than ${MAX_UNIQUE_ID_LENGTH}`);
-        uniqueId = Buffer.copyBytesFrom(bytes, valueStart, length);
+        uniqueId = copyOut(bytes, valueStart, valueEnd);
         break;
       case TlvType.SSL:
         ssl = parseSsl(bytes, valueStart, valueEnd);
@@ -119,7 +119,7 @@ function parseSsl(bytes: Buffer, start: number, end: number): ProxySslInfo {
     offset = valueEnd;
     const index = SSL_SUB_INDEX[type];
     if (index === undefined) {
-      (unknown ??= []).push({ type, value: Buffer.copyBytesFrom(bytes, valueStart, valueEnd - valueStart) });
+      (unknown ??= []).push({ type, value: copyOut(bytes, valueStart, valueEnd) });
       continue;
     }
     const name = SSL_SUB_NAMES[type]!;
@@ -141,6 +141,16 @@ function parseSsl(bytes: Buffer, start: number, end: number): ProxySslInfo {
     keyAlg: strings[4],
     unknown: unknown ?? NO_RAW_TLVS,
   };
+}
+
+/**
+ * A copy of `bytes[start, end)` that keeps nothing of the connection's chunk alive: small values
+ * come from Node's buffer pool (as `Buffer.from` would), with no view made of the chunk first.
+ */
+function copyOut(bytes: Buffer, start: number, end: number): Buffer {
+  const copy = Buffer.allocUnsafe(end - start);
+  bytes.copy(copy, 0, start, end);
+  return copy;
 }
 
 /** The big-endian 32-bit value at `at`, read in place (no bounds-checked call: the caller checked the length). */
