@@ -51,8 +51,17 @@ export type ProxyParseResult = ProxyPartialResult | ProxyCompleteResult | ProxyF
 
 const PARTIAL: ProxyPartialResult = Object.freeze({ state: 'partial' });
 
-/** Option objects already checked by {@link checkedParserOptions}: a parser per connection skips the checks. */
-const checked = new WeakSet<ProxyParserOptions>();
+/** What a parser's options come to: one record, computed once for every parser built from the same checked options. @internal */
+export interface ParserLimits {
+  readonly maxHeaderBytes: number;
+  /** The longest v1 line accepted, CRLF included: 107, or less with a smaller `maxHeaderBytes`. */
+  readonly v1MaxLength: number;
+  readonly acceptV1: boolean;
+  readonly acceptV2: boolean;
+}
+
+/** Option objects already checked by {@link checkedParserOptions}, with their limits: a parser per connection skips the checks. */
+const checked = new WeakMap<ProxyParserOptions, ParserLimits>();
 
 /**
  * Checks parser options once, for many parsers (one per connection): parsers built with the
@@ -60,10 +69,43 @@ const checked = new WeakSet<ProxyParserOptions>();
  * @throws {InvalidOptionError} for an option outside its range
  */
 export function checkedParserOptions(options: ProxyParserOptions): ProxyParserOptions {
-  new ProxyHeaderParser(options);
+  const limits = parserLimits(options);
   const frozen = Object.freeze({ ...options, ...(options.versions ? { versions: Object.freeze([...options.versions]) } : {}) });
-  checked.add(frozen);
+  checked.set(frozen, limits);
   return frozen;
+}
+
+/**
+ * The limits of `options`, checked.
+ * @throws {InvalidOptionError} for an option outside its range
+ * @internal
+ */
+export function parserLimits(options: ProxyParserOptions | undefined): ParserLimits {
+  const known = options === undefined ? undefined : checked.get(options);
+  if (known !== undefined) return known;
+  const given = optionsObject('options', options);
+  const maxHeaderBytes = integerOption('maxHeaderBytes', given.maxHeaderBytes, DEFAULT_MAX_PROXY_HEADER_BYTES, V2_FIXED_LENGTH, V2_MAX_LENGTH);
+  const versions = given.versions ?? [1, 2];
+  if (!Array.isArray(versions) || versions.length === 0 || versions.some((version) => version !== 1 && version !== 2)) {
+    throw new InvalidOptionError('versions', 'must be a non-empty array of 1 and 2', versions);
+  }
+  return Object.freeze({ maxHeaderBytes, v1MaxLength: Math.min(V1_MAX_LENGTH, maxHeaderBytes), acceptV1: versions.includes(1), acceptV2: versions.includes(2) });
+}
+
+/**
+ * The common case without a parser: the header in a connection's first chunk, decided by that
+ * chunk alone — complete (with the rest of the chunk) or failed — or undefined when the chunk is
+ * a header's beginning, which a {@link ProxyHeaderParser} fed the same chunk then holds. The
+ * answer is the one the parser's first `push` gives. @internal
+ */
+export function parseFirstChunk(bytes: Buffer, limits: ParserLimits): ProxyCompleteResult | ProxyFailedResult | undefined {
+  try {
+    const found = inspectHeader(bytes, bytes.length, limits);
+    return found === undefined ? undefined : { state: 'complete', header: found.header, consumed: found.length, rest: bytes.subarray(found.length) };
+  } catch (error) {
+    if (!(error instanceof ProxyProtocolError)) throw error;
+    return { state: 'failed', error };
+  }
 }
 const EMPTY = Buffer.alloc(0);
 
@@ -84,33 +126,14 @@ const EMPTY = Buffer.alloc(0);
  * });
  */
 export class ProxyHeaderParser {
-  readonly #maxHeaderBytes: number;
-  readonly #v1MaxLength: number;
-  readonly #acceptV1: boolean;
-  readonly #acceptV2: boolean;
+  readonly #limits: ParserLimits;
   #buffer: Buffer = EMPTY;
   #held = 0;
   #result: ProxyCompleteResult | ProxyFailedResult | undefined;
 
   /** @throws {InvalidOptionError} for an option outside its range */
   constructor(options?: ProxyParserOptions) {
-    if (options !== undefined && checked.has(options)) {
-      this.#maxHeaderBytes = options.maxHeaderBytes ?? DEFAULT_MAX_PROXY_HEADER_BYTES;
-      this.#v1MaxLength = Math.min(V1_MAX_LENGTH, this.#maxHeaderBytes);
-      const versions = options.versions ?? [1, 2];
-      this.#acceptV1 = versions.includes(1);
-      this.#acceptV2 = versions.includes(2);
-      return;
-    }
-    const given = optionsObject('options', options);
-    this.#maxHeaderBytes = integerOption('maxHeaderBytes', given.maxHeaderBytes, DEFAULT_MAX_PROXY_HEADER_BYTES, V2_FIXED_LENGTH, V2_MAX_LENGTH);
-    this.#v1MaxLength = Math.min(V1_MAX_LENGTH, this.#maxHeaderBytes);
-    const versions = given.versions ?? [1, 2];
-    if (!Array.isArray(versions) || versions.length === 0 || versions.some((version) => version !== 1 && version !== 2)) {
-      throw new InvalidOptionError('versions', 'must be a non-empty array of 1 and 2', versions);
-    }
-    this.#acceptV1 = versions.includes(1);
-    this.#acceptV2 = versions.includes(2);
+    this.#limits = parserLimits(options);
   }
 
   /** Bytes held of a header not yet complete: 0 before the first byte and after the end. */
@@ -143,7 +166,7 @@ export class ProxyHeaderParser {
 
   /** The common case: nothing held yet, so the chunk is read in place and copied only if partial. */
   #pushFirst(bytes: Buffer): ProxyParseResult {
-    const found = this.#inspect(bytes, bytes.length);
+    const found = inspectHeader(bytes, bytes.length, this.#limits);
     if (found !== undefined) return this.#complete(found.header, found.length, bytes);
     if (bytes.length === 0) return PARTIAL;
     this.#buffer = Buffer.allocUnsafe(this.#capacity(bytes, bytes.length));
@@ -160,7 +183,7 @@ export class ProxyHeaderParser {
       bytes.copy(this.#buffer, this.#held, offset, offset + take);
       this.#held += take;
       offset += take;
-      const found = this.#inspect(this.#buffer, this.#held);
+      const found = inspectHeader(this.#buffer, this.#held, this.#limits);
       if (found !== undefined) return this.#complete(found.header, offset - (this.#held - found.length), bytes);
       if (this.#held < this.#buffer.length) return PARTIAL;
       // The fixed part of a v2 header filled the buffer: grow it to the length just read.
@@ -174,32 +197,8 @@ export class ProxyHeaderParser {
 
   /** How many bytes the header starting in `bytes[0, length)` may need held (that prefix is valid). */
   #capacity(bytes: Buffer, length: number): number {
-    if (bytes[0] === V1_SIGNATURE[0]) return this.#v1MaxLength;
+    if (bytes[0] === V1_SIGNATURE[0]) return this.#limits.v1MaxLength;
     return length < V2_FIXED_LENGTH ? V2_FIXED_LENGTH : V2_FIXED_LENGTH + bytes.readUInt16BE(V2_FIXED_LENGTH - 2);
-  }
-
-  /**
-   * The complete header in `bytes[0, length)`, or undefined while the bytes can still become
-   * one. Every check looks only at bytes before the one it is about, in order, so the verdict
-   * is the same however the stream is split.
-   */
-  #inspect(bytes: Buffer, length: number): { header: ProxyHeader; length: number } | undefined {
-    if (length === 0) return undefined;
-    const v1 = bytes[0] === V1_SIGNATURE[0];
-    const signature = v1 ? V1_SIGNATURE : V2_SIGNATURE;
-    const checked = Math.min(length, signature.length);
-    for (let index = 0; index < checked; index++) {
-      if (bytes[index] !== signature[index]) throw notASignature(bytes, index);
-    }
-    if (length < signature.length) return undefined;
-    const version = v1 ? 1 : 2;
-    if (!(v1 ? this.#acceptV1 : this.#acceptV2)) {
-      throw new ProxyProtocolError(ErrorCode.PROXY_VERSION_REFUSED, version, `this parser accepts only version ${3 - version}`);
-    }
-    if (v1) return inspectV1(bytes, length, this.#v1MaxLength);
-    const total = inspectV2(bytes, length, this.#maxHeaderBytes);
-    if (total === undefined || length < total) return undefined;
-    return { header: parseV2(bytes, total), length: total };
   }
 
   #complete(header: ProxyHeader, consumed: number, bytes: Buffer): ProxyCompleteResult {
@@ -225,6 +224,30 @@ export class ProxyHeaderParser {
     this.#buffer = EMPTY;
     this.#held = 0;
   }
+}
+
+/**
+ * The complete header in `bytes[0, length)`, or undefined while the bytes can still become
+ * one. Every check looks only at bytes before the one it is about, in order, so the verdict
+ * is the same however the stream is split.
+ */
+function inspectHeader(bytes: Buffer, length: number, limits: ParserLimits): { header: ProxyHeader; length: number } | undefined {
+  if (length === 0) return undefined;
+  const v1 = bytes[0] === V1_SIGNATURE[0];
+  const signature = v1 ? V1_SIGNATURE : V2_SIGNATURE;
+  const checked = Math.min(length, signature.length);
+  for (let index = 0; index < checked; index++) {
+    if (bytes[index] !== signature[index]) throw notASignature(bytes, index);
+  }
+  if (length < signature.length) return undefined;
+  const version = v1 ? 1 : 2;
+  if (!(v1 ? limits.acceptV1 : limits.acceptV2)) {
+    throw new ProxyProtocolError(ErrorCode.PROXY_VERSION_REFUSED, version, `this parser accepts only version ${3 - version}`);
+  }
+  if (v1) return inspectV1(bytes, length, limits.v1MaxLength);
+  const total = inspectV2(bytes, length, limits.maxHeaderBytes);
+  if (total === undefined || length < total) return undefined;
+  return { header: parseV2(bytes, total), length: total };
 }
 
 function notASignature(bytes: Buffer, index: number): ProxyProtocolError {

@@ -9,12 +9,13 @@ import type { Socket } from 'node:net';
 import { ErrorCode } from '../core/errors.ts';
 import type { ConnectionInfo } from '../tcp/connection-info.ts';
 import { STAGE_DEFERRED, type PendingStage, type StageTicket } from '../tcp/pending-connections.ts';
+import { ownerOf, type SocketOwner } from '../tcp/socket-owner.ts';
 import { RejectCause } from '../tcp/reject-reason.ts';
 import { ProxyProtocolError } from './proxy-error.ts';
 import { proxyHeaderChannel } from '../server/diagnostics.ts';
 import { proxiedConnectionInfo, proxyHeaderMessage } from './proxy-info.ts';
 import type { NormalizedProxyProtocol } from './proxy-options.ts';
-import { ProxyHeaderParser, checkedParserOptions, type ProxyParseResult } from './proxy-parser.ts';
+import { ProxyHeaderParser, checkedParserOptions, parseFirstChunk, parserLimits, type ParserLimits, type ProxyParseResult, type ProxyParserOptions } from './proxy-parser.ts';
 import { ProxyCounters, type ProxyStats } from './proxy-stats.ts';
 
 /** How the accept path treats one connection: read its header, serve it as it is, or refuse it. @internal */
@@ -33,10 +34,15 @@ export class TcpProxyProtocol {
   readonly stage: PendingStage;
   /** The server, as `switchboard.proxy.header` names it. */
   readonly server: object;
+  /** The header parser's options, checked once, and what they come to. */
+  readonly parserOptions: ProxyParserOptions;
+  readonly parserLimits: ParserLimits;
 
   constructor(options: NormalizedProxyProtocol, server: object) {
     this.#options = options;
     this.server = server;
+    this.parserOptions = checkedParserOptions({ versions: options.versions, maxHeaderBytes: options.maxHeaderBytes });
+    this.parserLimits = parserLimits(this.parserOptions);
     this.stage = headerStage(this, options);
   }
 
@@ -78,14 +84,14 @@ export class TcpProxyProtocol {
  * header names (`proxy` set) or refuses it (`proxy-header`, the `ProxyProtocolError` as `error`);
  * past the deadline `proxy-timeout`. A connection served direct passes untouched.
  *
- * The read is flowing: a shared `data` listener feeds each chunk to the connection's parser as
- * the socket receives it and, once the header is complete (in the common case, in the first
- * chunk), settles the stage in that same call with the bytes after the header, so the next stage
- * or the session starts at once, the socket still flowing. No promise, no closure, no timer per
- * connection (the pending stage's sweep keeps the deadline).
+ * The read is flowing: a shared `data` listener reads each chunk as the socket receives it and,
+ * once the header is complete, settles the stage in that same call with the bytes after the
+ * header, so the next stage or the session starts at once, the socket still flowing. In the common
+ * case the whole header is in the first chunk, which is parsed where it lies: no parser object,
+ * no promise, no closure, no timer per connection (the pending stage's sweep keeps the deadline).
+ * Only a header split over chunks gets a {@link ProxyHeaderParser}, which holds its beginning.
  */
 function headerStage(protocol: TcpProxyProtocol, options: NormalizedProxyProtocol): PendingStage {
-  const parserOptions = checkedParserOptions({ versions: options.versions, maxHeaderBytes: options.maxHeaderBytes });
   const counters = protocol.counters;
   return {
     name: 'PROXY header',
@@ -100,51 +106,57 @@ function headerStage(protocol: TcpProxyProtocol, options: NormalizedProxyProtoco
     },
     start(ticket) {
       if (!protocol.trusts(ticket.info)) return undefined;
-      const socket = ticket.socket as HeaderSocket;
-      socket[kHeaderRead] = new HeaderRead(ticket, new ProxyHeaderParser(parserOptions), protocol);
-      socket.on('data', onHeaderData);
-      socket.on('end', onHeaderEnd);
+      ticket.stageState = protocol; // no byte yet
+      ticket.socket.on('data', onHeaderData);
       return STAGE_DEFERRED;
     },
     stop(ticket) {
-      detach(ticket.socket as HeaderSocket);
+      detach(ticket);
+    },
+    ended(ticket) {
+      const state = ticket.stageState as HeaderState | undefined;
+      if (state === undefined) return;
+      if (state instanceof HeaderRead) settle(ticket, state.protocol, state.parser.finish());
+      else settle(ticket, state, new ProxyHeaderParser(state.parserOptions).finish());
     },
   };
 }
 
-const kHeaderRead = Symbol('switchboard.proxy-header-read');
-type HeaderSocket = Socket & { [kHeaderRead]?: HeaderRead | undefined };
-
-/** One connection's header read: its ticket, its parser, the server's PROXY protocol (counters, server). */
+/** A header split over chunks: the parser holding its beginning, and the server's PROXY protocol (counters, server). */
 class HeaderRead {
-  readonly ticket: StageTicket;
   readonly parser: ProxyHeaderParser;
   readonly protocol: TcpProxyProtocol;
 
-  constructor(ticket: StageTicket, parser: ProxyHeaderParser, protocol: TcpProxyProtocol) {
-    this.ticket = ticket;
+  constructor(parser: ProxyHeaderParser, protocol: TcpProxyProtocol) {
     this.parser = parser;
     this.protocol = protocol;
   }
 }
 
-// Shared listeners (no closure per socket), the connection's read found on the socket.
-function onHeaderData(this: HeaderSocket, chunk: Buffer): void {
-  const read = this[kHeaderRead];
-  if (read === undefined) return;
-  const result = read.parser.push(chunk);
-  if (result.state !== 'partial') settle(this, read, result);
+/** A connection's header read: the protocol itself until the first chunk, then a {@link HeaderRead} if that chunk did not decide. */
+type HeaderState = TcpProxyProtocol | HeaderRead;
+
+// A shared listener (no closure per socket): the connection's read is its ticket's, found through
+// the socket's owner (the pending stage hears the peer's FIN for it: `ended`).
+function onHeaderData(this: Socket, chunk: Buffer): void {
+  const ticket = ownerOf<SocketOwner & StageTicket>(this);
+  const state = ticket.stageState as HeaderState | undefined;
+  if (state === undefined) return;
+  if (state instanceof HeaderRead) {
+    const result = state.parser.push(chunk);
+    if (result.state !== 'partial') settle(ticket, state.protocol, result);
+    return;
+  }
+  const result = parseFirstChunk(chunk, state.parserLimits);
+  if (result !== undefined) return settle(ticket, state, result);
+  const parser = new ProxyHeaderParser(state.parserOptions);
+  parser.push(chunk); // partial, as the chunk just was: the parser holds it
+  ticket.stageState = new HeaderRead(parser, state);
 }
 
-function onHeaderEnd(this: HeaderSocket): void {
-  const read = this[kHeaderRead];
-  if (read !== undefined) settle(this, read, read.parser.finish());
-}
-
-function detach(socket: HeaderSocket): void {
-  socket.off('data', onHeaderData);
-  socket.off('end', onHeaderEnd);
-  socket[kHeaderRead] = undefined;
+function detach(ticket: StageTicket): void {
+  ticket.socket.off('data', onHeaderData);
+  ticket.stageState = undefined;
 }
 
 /**
@@ -153,9 +165,9 @@ function detach(socket: HeaderSocket): void {
  * as its first data, or, before a later stage (the TLS engine), pauses the socket and puts them
  * back in front of its buffer. Either way whoever reads next gets them first, exactly once.
  */
-function settle(socket: HeaderSocket, read: HeaderRead, result: Exclude<ProxyParseResult, { state: 'partial' }>): void {
-  detach(socket);
-  const { ticket, protocol } = read;
+function settle(ticket: StageTicket, protocol: TcpProxyProtocol, result: Exclude<ProxyParseResult, { state: 'partial' }>): void {
+  detach(ticket);
+  const socket = ticket.socket;
   const info = ticket.info;
   if (result.state === 'failed') {
     protocol.counters.failed(result.error.code);

@@ -31,21 +31,28 @@ const SSL_SUB_NAMES: Partial<Record<number, string>> = {
   [TlvType.SSL_KEY_ALG]: 'SSL_KEY_ALG',
 };
 
-/** Calls `onTlv(type, valueStart, valueEnd)` for each TLV of `bytes[start, end)`, throwing at the first that does not fit. */
-function forEachTlv(bytes: Buffer, start: number, end: number, where: string, onTlv: (type: number, valueStart: number, valueEnd: number) => void): void {
-  for (let offset = start; offset < end; ) {
-    if (end - offset < TLV_HEADER_LENGTH) throw bad(`${end - offset} stray bytes after the last ${where}`);
-    const type = bytes[offset]!;
-    const valueStart = offset + TLV_HEADER_LENGTH;
-    const valueEnd = valueStart + bytes.readUInt16BE(offset + 1);
-    if (valueEnd > end) throw bad(`${where} 0x${hex(type)} of ${valueEnd - valueStart} bytes runs ${valueEnd - end} bytes past the end`);
-    onTlv(type, valueStart, valueEnd);
-    offset = valueEnd;
-  }
+/** The same empty list for every header with no unknown TLV (frozen: a header is shared by the session and its observers). */
+const NO_RAW_TLVS: readonly ProxyRawTlv[] = Object.freeze([]);
+
+/** A TLV's type and where its value starts, read at `offset` inside `bytes[…, end)`, throwing when it does not fit. Returns where the value ends. */
+function tlvValueEnd(bytes: Buffer, offset: number, end: number, where: string): number {
+  if (end - offset < TLV_HEADER_LENGTH) throw bad(`${end - offset} stray bytes after the last ${where}`);
+  const valueStart = offset + TLV_HEADER_LENGTH;
+  const valueEnd = valueStart + ((bytes[offset + 1]! << 8) | bytes[offset + 2]!);
+  if (valueEnd > end) throw bad(`${where} 0x${hex(bytes[offset]!)} of ${valueEnd - valueStart} bytes runs ${valueEnd - end} bytes past the end`);
+  return valueEnd;
 }
 
+/** Each SSL sub-type's place in SSL_SUB_NAMES: where parseSsl keeps its string. */
+const SSL_SUB_INDEX: Partial<Record<number, number>> = Object.fromEntries(Object.keys(SSL_SUB_NAMES).map((type, index) => [type, index]));
+
+/** A bit per top-level type this module interprets: which of them a header has had already. */
+const TOP_LEVEL_BITS: Partial<Record<number, number>> = Object.fromEntries(Object.keys(TOP_LEVEL_NAMES).map((type, index) => [type, 1 << index]));
+
 /**
- * The TLVs of the complete header `bytes[0, end)` whose TLV area starts at `start`.
+ * The TLVs of the complete header `bytes[0, end)` whose TLV area starts at `start`. One pass over
+ * the bytes, with no callback, set or list made unless a header needs it (the per-connection cost
+ * of a v2 header behind HAProxy).
  * @throws {ProxyProtocolError} `SWB_ERR_PROXY_BAD_HEADER` or `SWB_ERR_PROXY_CHECKSUM_MISMATCH`
  */
 export function parseTlvs(bytes: Buffer, start: number, end: number): ProxyTlvs {
@@ -56,17 +63,21 @@ export function parseTlvs(bytes: Buffer, start: number, end: number): ProxyTlvs 
   let ssl: ProxySslInfo | undefined;
   let netns: string | undefined;
   let crcAt = -1;
-  const unknown: ProxyRawTlv[] = [];
-  const seen = new Set<number>();
-  forEachTlv(bytes, start, end, 'TLV', (type, valueStart, valueEnd) => {
-    if (type === TlvType.NOOP) return;
-    const name = TOP_LEVEL_NAMES[type];
-    if (name === undefined) {
-      unknown.push({ type, value: Buffer.from(bytes.subarray(valueStart, valueEnd)) });
-      return;
+  let unknown: ProxyRawTlv[] | undefined;
+  let seen = 0;
+  for (let offset = start; offset < end; ) {
+    const valueEnd = tlvValueEnd(bytes, offset, end, 'TLV');
+    const type = bytes[offset]!;
+    const valueStart = offset + TLV_HEADER_LENGTH;
+    offset = valueEnd;
+    if (type === TlvType.NOOP) continue;
+    const bit = TOP_LEVEL_BITS[type];
+    if (bit === undefined) {
+      (unknown ??= []).push({ type, value: copyOut(bytes, valueStart, valueEnd) });
+      continue;
     }
-    if (seen.has(type)) throw bad(`a second ${name} TLV`);
-    seen.add(type);
+    if ((seen & bit) !== 0) throw bad(`a second ${TOP_LEVEL_NAMES[type]} TLV`);
+    seen |= bit;
     const length = valueEnd - valueStart;
     switch (type) {
       case TlvType.ALPN:
@@ -81,7 +92,7 @@ export function parseTlvs(bytes: Buffer, start: number, end: number): ProxyTlvs 
         break;
       case TlvType.UNIQUE_ID:
         if (length > MAX_UNIQUE_ID_LENGTH) throw bad(`the UNIQUE_ID TLV holds ${length} bytes, more than ${MAX_UNIQUE_ID_LENGTH}`);
-        uniqueId = Buffer.from(bytes.subarray(valueStart, valueEnd));
+        uniqueId = copyOut(bytes, valueStart, valueEnd);
         break;
       case TlvType.SSL:
         ssl = parseSsl(bytes, valueStart, valueEnd);
@@ -89,26 +100,32 @@ export function parseTlvs(bytes: Buffer, start: number, end: number): ProxyTlvs 
       default: // NETNS
         netns = readAscii(bytes, valueStart, valueEnd, 'the NETNS TLV');
     }
-  });
+  }
   if (crcAt !== -1) verifyCrc32c(bytes, crcAt, end);
-  return { alpn, authority, crc32c: crcAt !== -1, uniqueId, ssl, netns, unknown };
+  return { alpn, authority, crc32c: crcAt !== -1, uniqueId, ssl, netns, unknown: unknown ?? NO_RAW_TLVS };
 }
 
 function parseSsl(bytes: Buffer, start: number, end: number): ProxySslInfo {
   if (end - start < SSL_FIXED_LENGTH) throw bad(`the SSL TLV holds ${end - start} bytes, fewer than its 5-byte client and verify fields`);
   const client = bytes[start]!;
-  const verify = bytes.readUInt32BE(start + 1);
-  const strings: Partial<Record<number, string>> = {};
-  const unknown: ProxyRawTlv[] = [];
-  forEachTlv(bytes, start + SSL_FIXED_LENGTH, end, 'SSL sub-TLV', (type, valueStart, valueEnd) => {
-    const name = SSL_SUB_NAMES[type];
-    if (name === undefined) {
-      unknown.push({ type, value: Buffer.from(bytes.subarray(valueStart, valueEnd)) });
-      return;
+  const verify = readUInt32(bytes, start + 1);
+  // The five strings by their place in SSL_SUB_NAMES (version, CN, cipher, sig alg, key alg).
+  const strings: (string | undefined)[] = [undefined, undefined, undefined, undefined, undefined];
+  let unknown: ProxyRawTlv[] | undefined;
+  for (let offset = start + SSL_FIXED_LENGTH; offset < end; ) {
+    const valueEnd = tlvValueEnd(bytes, offset, end, 'SSL sub-TLV');
+    const type = bytes[offset]!;
+    const valueStart = offset + TLV_HEADER_LENGTH;
+    offset = valueEnd;
+    const index = SSL_SUB_INDEX[type];
+    if (index === undefined) {
+      (unknown ??= []).push({ type, value: copyOut(bytes, valueStart, valueEnd) });
+      continue;
     }
-    if (strings[type] !== undefined) throw bad(`a second ${name} sub-TLV`);
-    strings[type] = (type === TlvType.SSL_CN ? readUtf8 : readAscii)(bytes, valueStart, valueEnd, `the ${name} sub-TLV`);
-  });
+    const name = SSL_SUB_NAMES[type]!;
+    if (strings[index] !== undefined) throw bad(`a second ${name} sub-TLV`);
+    strings[index] = (type === TlvType.SSL_CN ? readUtf8 : readAscii)(bytes, valueStart, valueEnd, `the ${name} sub-TLV`);
+  }
   const certificate = (client & (SslClient.CERT_CONN | SslClient.CERT_SESS)) !== 0;
   return {
     client,
@@ -117,18 +134,33 @@ function parseSsl(bytes: Buffer, start: number, end: number): ProxySslInfo {
     certificateOnConnection: (client & SslClient.CERT_CONN) !== 0,
     certificateInSession: (client & SslClient.CERT_SESS) !== 0,
     verified: certificate && verify === 0,
-    version: strings[TlvType.SSL_VERSION],
-    cn: strings[TlvType.SSL_CN],
-    cipher: strings[TlvType.SSL_CIPHER],
-    sigAlg: strings[TlvType.SSL_SIG_ALG],
-    keyAlg: strings[TlvType.SSL_KEY_ALG],
-    unknown,
+    version: strings[0],
+    cn: strings[1],
+    cipher: strings[2],
+    sigAlg: strings[3],
+    keyAlg: strings[4],
+    unknown: unknown ?? NO_RAW_TLVS,
   };
+}
+
+/**
+ * A copy of `bytes[start, end)` that keeps nothing of the connection's chunk alive: small values
+ * come from Node's buffer pool (as `Buffer.from` would), with no view made of the chunk first.
+ */
+function copyOut(bytes: Buffer, start: number, end: number): Buffer {
+  const copy = Buffer.allocUnsafe(end - start);
+  bytes.copy(copy, 0, start, end);
+  return copy;
+}
+
+/** The big-endian 32-bit value at `at`, read in place (no bounds-checked call: the caller checked the length). */
+function readUInt32(bytes: Uint8Array, at: number): number {
+  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
 }
 
 /** The spec's check: the CRC32C of the header with the checksum's 4 bytes read as zeros. */
 function verifyCrc32c(bytes: Buffer, valueAt: number, end: number): void {
-  const sent = bytes.readUInt32BE(valueAt);
+  const sent = readUInt32(bytes, valueAt);
   let crc = crc32cUpdate(CRC32C_INITIAL, bytes, 0, valueAt);
   crc = crc32cUpdate(crc, ZEROS);
   const computed = crc32cFinal(crc32cUpdate(crc, bytes, valueAt + CRC32C_LENGTH, end));

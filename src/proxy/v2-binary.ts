@@ -66,31 +66,27 @@ export function parseV2(bytes: Buffer, total: number): ProxyHeader {
     const tlvs = parseTlvs(bytes, Math.min(tlvStart, total), total);
     return { version: 2, command, family: 'unspec', transport: 'unspec', source: undefined, destination: undefined, tlvs };
   }
-  const [source, destination] = readAddresses(bytes, family.family);
-  return { version: 2, command, family: family.family, transport: family.transport, source, destination, tlvs: parseTlvs(bytes, tlvStart, total) };
+  return { version: 2, command, family: family.family, transport: family.transport, source: readAddress(bytes, family.family, 0), destination: readAddress(bytes, family.family, 1), tlvs: parseTlvs(bytes, tlvStart, total) };
 }
 
-function readAddresses(bytes: Buffer, family: ProxyFamily): [ProxyAddress | undefined, ProxyAddress | undefined] {
+/** The source (`which` 0) or destination (1) of the address block, read in place. */
+function readAddress(bytes: Buffer, family: ProxyFamily, which: 0 | 1): ProxyAddress | undefined {
   const at = V2_FIXED_LENGTH;
   switch (family) {
     case 'IPv4':
-      return [
-        { family, address: formatIPv4(bytes, at), port: bytes.readUInt16BE(at + 8) },
-        { family, address: formatIPv4(bytes, at + 4), port: bytes.readUInt16BE(at + 10) },
-      ];
+      return { family, address: formatIPv4(bytes, at + 4 * which), port: readUInt16(bytes, at + 8 + 2 * which) };
     case 'IPv6':
-      return [
-        { family, address: formatIPv6(bytes, at), port: bytes.readUInt16BE(at + 32) },
-        { family, address: formatIPv6(bytes, at + 16), port: bytes.readUInt16BE(at + 34) },
-      ];
+      return { family, address: formatIPv6(bytes, at + 16 * which), port: readUInt16(bytes, at + 32 + 2 * which) };
     case 'unix':
-      return [
-        { family, path: decodeUnixPath(bytes, at, 'the source path') },
-        { family, path: decodeUnixPath(bytes, at + UNIX_PATH_LENGTH, 'the destination path') },
-      ];
+      return { family, path: decodeUnixPath(bytes, at + UNIX_PATH_LENGTH * which, which === 0 ? 'the source path' : 'the destination path') };
     default:
-      return [undefined, undefined];
+      return undefined;
   }
+}
+
+/** The big-endian 16-bit value at `at` (inside the checked header: no bounds-checked call). */
+function readUInt16(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! << 8) | bytes[at + 1]!;
 }
 
 /**

@@ -18,6 +18,7 @@ import { RejectCause } from './reject-reason.ts';
 import type { ConnectionInfo } from './connection-info.ts';
 import { isThenable } from './tcp-handlers.ts';
 import { reportListenerFailure } from '../server/server-lifecycle.ts';
+import { releaseSocket, takeSocket, type SocketOwner } from './socket-owner.ts';
 
 /**
  * What a stage decides: `undefined` passes the connection on; `{ socket }` passes it on over a
@@ -83,6 +84,8 @@ export interface PendingStage {
   start?(ticket: StageTicket): StageVerdict | typeof STAGE_DEFERRED;
   /** A deferred `start` is abandoned: the connection stopped waiting (deadline, reset, server closing). */
   stop?(ticket: StageTicket): void;
+  /** The peer sent FIN while a deferred `start` waits (a stage that reads: the PROXY header). */
+  ended?(ticket: StageTicket): void;
 }
 
 /**
@@ -99,6 +102,8 @@ export interface StageTicket {
   readonly socket: Socket;
   /** The stage's answer, as `run`'s verdict would be; ignored once the connection stopped waiting. */
   settle(verdict: StageVerdict): void;
+  /** The running stage's own state for this connection (the header read), found again from the socket through {@link ownerOf}. */
+  stageState: unknown;
 }
 
 /** What a stage's `start` returns when it will answer later through its {@link StageTicket}. @internal */
@@ -128,11 +133,11 @@ export interface PendingHost {
   busyMessageFor(reason: RejectCause): Buffer | undefined;
 }
 
-const kPending = Symbol('switchboard.pending');
-type PendingSocket = Socket & { [kPending]: PendingConnection | undefined };
-
-/** One socket owned by the pending stage: waiting on a stage, or refused and closing. */
-class PendingConnection implements StageTicket {
+/**
+ * One socket owned by the pending stage: waiting on a stage, or refused and closing. It owns the
+ * accepted socket through the listeners its session inherits (src/tcp/socket-owner.ts).
+ */
+class PendingConnection implements StageTicket, SocketOwner {
   /** The socket as accepted: ownership listens for its `close`. */
   readonly accepted: Socket;
   /** The socket the stages hand on: the accepted one, or a stage's replacement (TLS). */
@@ -153,6 +158,9 @@ class PendingConnection implements StageTicket {
   holdsAddress: boolean;
   /** What the last stage to pass it read past its part, with the socket left flowing (see {@link StageHandover.unread}). */
   unread: Buffer | undefined = undefined;
+  stageState: unknown = undefined;
+  /** Whether it is still owned here (in the owner's set). */
+  owned = true;
 
   constructor(owner: PendingConnections, socket: Socket, info: ConnectionInfo, waiting: boolean, holdsAddress: boolean) {
     this.owner = owner;
@@ -166,13 +174,17 @@ class PendingConnection implements StageTicket {
   settle(verdict: StageVerdict): void {
     this.owner.settled(this, verdict);
   }
-}
 
-// Shared listeners (no closure per socket): a reset while pending is heard, and the close says so.
-function onPendingError(this: Socket): void {}
-function onPendingClose(this: Socket): void {
-  const connection = (this as PendingSocket)[kPending]!;
-  connection.owner.socketClosed(connection);
+  /** A reset while pending is heard here; its close says so. */
+  socketError(): void {}
+
+  socketEnded(): void {
+    if (this.deferred && this.waiting) this.owner.ended(this);
+  }
+
+  socketClosed(): void {
+    if (this.owned) this.owner.socketClosed(this);
+  }
 }
 
 /** Owns every accepted socket that is not a session: the stages it waits on, or its refusal. @internal */
@@ -258,6 +270,11 @@ export class PendingConnections {
     if (waiting) this.#host.refused(connection.info, RejectCause.PEER_GONE, connection.holdsAddress);
   }
 
+  /** The peer sent FIN while a deferred stage waits: the stage hears it. @internal */
+  ended(connection: PendingConnection): void {
+    this.#stages[connection.stage]!.ended?.(connection);
+  }
+
   /** A deferred stage answered through its ticket: the next stages run now, in this call. @internal */
   settled(connection: PendingConnection, verdict: StageVerdict): void {
     if (!connection.deferred || !connection.waiting) return;
@@ -267,18 +284,19 @@ export class PendingConnections {
 
   #own(socket: Socket, info: ConnectionInfo, waiting: boolean, holdsAddress: boolean): PendingConnection {
     const connection = new PendingConnection(this, socket, info, waiting, holdsAddress);
-    (socket as PendingSocket)[kPending] = connection;
-    socket.on('error', onPendingError);
-    socket.on('close', onPendingClose);
+    takeSocket(socket, connection);
     this.#owned.add(connection);
     return connection;
   }
 
+  /**
+   * The socket is owned here no more. One that closed, or goes to its session as it was accepted,
+   * keeps its listeners (the session takes them over at once); an accepted socket a stage wrapped
+   * (TLS) lets them go, since its session owns the wrapper.
+   */
   #disown(connection: PendingConnection): void {
-    const socket = connection.accepted;
-    socket.off('error', onPendingError);
-    socket.off('close', onPendingClose);
-    (socket as PendingSocket)[kPending] = undefined;
+    connection.owned = false;
+    if (connection.socket !== connection.accepted) releaseSocket(connection.accepted);
     this.#owned.delete(connection);
     if (this.#owned.size > 0) return;
     // The sweep stops itself at its next tick once nothing waits on a deadline: stopping it here

@@ -15,6 +15,7 @@ import { ErrorCode, InvalidOptionError, OpError, SwitchboardError, opErrorFromSy
 import { durationOption } from '../core/options.ts';
 import { handlerFailure } from '../server/handler-errors.ts';
 import { takeUnread } from './unread-bytes.ts';
+import { ownerOf, releaseSocket, takeSocket, type SocketOwner } from './socket-owner.ts';
 
 /** What a session needs from the server that owns it. */
 export interface SessionHost {
@@ -36,21 +37,6 @@ export interface SessionHost {
 export const SessionState = { OPEN: 'open', ENDING: 'ending', CLOSED: 'closed' } as const;
 /** One of the {@link SessionState} values. */
 export type SessionState = (typeof SessionState)[keyof typeof SessionState];
-
-const kSession = Symbol('switchboard.session');
-type OwnedSocket = Socket & { [kSession]: TcpSession };
-
-// Socket listeners are shared module functions that hand the event to the session owning the
-// socket, so a session costs no closure: idle memory stays near raw node:net.
-function onSocketError(this: Socket, error: Error): void {
-  sessionOf(this).socketError(error);
-}
-function onSocketEnd(this: Socket): void {
-  sessionOf(this).socketEnded();
-}
-function onSocketClose(this: Socket): void {
-  sessionOf(this).socketClosed();
-}
 
 // Bits of a session's #flags: one small integer instead of a field per boolean.
 /** The server is closing gracefully: half-close as soon as the session waits on its peer. */
@@ -92,14 +78,14 @@ export const HANDLER_THREW: unique symbol = Symbol('switchboard.handlerThrew');
 
 /** The session that owns a socket (for listeners registered once per socket, without closures). */
 export function sessionOf<S extends TcpSession>(socket: Socket): S {
-  return (socket as OwnedSocket)[kSession] as S;
+  return ownerOf<S>(socket);
 }
 
 /**
  * One accepted TCP connection. Created by the server; users get an {@link EventSession} or an
  * {@link AsyncSession}, which add the style-specific read and write.
  */
-export abstract class TcpSession {
+export abstract class TcpSession implements SocketOwner {
   /** Monotonic per server, never reused. */
   readonly id: number;
   /** When the session opened, in ms since the epoch (for display: deadlines use a monotonic clock). */
@@ -134,10 +120,10 @@ export abstract class TcpSession {
     this.#host = host;
     this.socket = socket;
     if (socket instanceof TLSSocket) this.#rare = rareState(describeTls(socket));
-    (socket as OwnedSocket)[kSession] = this;
-    socket.on('error', onSocketError);
-    socket.on('end', onSocketEnd);
-    socket.on('close', onSocketClose);
+    // Socket listeners are shared module functions that hand the event to the socket's owner, so
+    // a session costs no closure (idle memory stays near raw node:net); a socket the pending stage
+    // owned keeps the ones it has.
+    takeSocket(socket, this);
     // The idle timeout is checked by the server's deadline sweep (see checkIdle), not by
     // socket.setTimeout: a socket timer is re-armed on every read and write, which costs
     // measurable throughput on small messages.
@@ -244,13 +230,12 @@ export abstract class TcpSession {
 
   /** STARTTLS: the session's listeners move to the `TLSSocket`, which every later write and destroy goes through. */
   #adopt(plain: Socket, secure: TLSSocket): void {
-    plain.off('error', onSocketError).off('end', onSocketEnd).off('close', onSocketClose);
+    releaseSocket(plain);
     const rare = this.#rareState();
     rare.plainRead = plain.bytesRead;
     rare.plainWritten = plain.bytesWritten;
     this.socket = secure;
-    (secure as unknown as OwnedSocket)[kSession] = this;
-    secure.on('error', onSocketError).on('end', onSocketEnd).on('close', onSocketClose);
+    takeSocket(secure, this);
   }
 
   /** STARTTLS settled: reading resumes on whichever socket the session now has, unless it closed. */

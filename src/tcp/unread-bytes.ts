@@ -8,17 +8,24 @@
  */
 import type { Socket } from 'node:net';
 
-const unreadBySocket = new WeakMap<Socket, Buffer>();
+// The hold spans one synchronous call (the server's open: the session starts, then the bytes are
+// delivered), so one slot is enough, and no connection leaves an entry in a table for the GC.
+let heldSocket: Socket | undefined;
+let heldBytes: Buffer | undefined;
 
 /** Keeps `unread` for `socket` until {@link takeUnread}. @internal */
 export function holdUnread(socket: Socket, unread: Buffer): void {
-  if (unread.length > 0) unreadBySocket.set(socket, unread);
+  if (unread.length === 0) return;
+  heldSocket = socket;
+  heldBytes = unread;
 }
 
 /** The bytes kept for `socket` (and forgets them), or undefined. @internal */
 export function takeUnread(socket: Socket): Buffer | undefined {
-  const unread = unreadBySocket.get(socket);
-  if (unread !== undefined) unreadBySocket.delete(socket);
+  if (heldSocket !== socket) return undefined;
+  const unread = heldBytes;
+  heldSocket = undefined;
+  heldBytes = undefined;
   return unread;
 }
 

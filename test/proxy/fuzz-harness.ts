@@ -19,6 +19,7 @@ import { fuzzReplayCommand } from '../helpers/fuzz-runner.ts';
 import { createSeededRandom, splitRandomly } from '../helpers/seeded-random.ts';
 import type { SeededRandom } from '../helpers/seeded-random.ts';
 import { feed, holdLimit } from './feed.ts';
+import { ProxyHeaderParser, parseFirstChunk, parserLimits } from '../../src/proxy/proxy-parser.ts';
 import type { Outcome } from './feed.ts';
 import { NONE as NO_TLVS, SIGNATURE, ssl, unattributed } from './wire.ts';
 
@@ -119,11 +120,36 @@ interface FuzzCase {
   expected?: { header: ProxyHeader; length: number } | { code: string };
 }
 
+/** `parseFirstChunk` says what a fresh parser's first `push` says (undefined for partial). */
+function assertFirstChunkAgrees(chunk: Buffer, options: ProxyParserOptions | undefined): void {
+  let limits;
+  try {
+    limits = parserLimits(options);
+  } catch {
+    return; // options the parser refuses: no stage is ever built with them
+  }
+  const pushed = new ProxyHeaderParser(options).push(chunk);
+  const first = parseFirstChunk(chunk, limits);
+  if (pushed.state === 'partial') return assert.equal(first, undefined, 'parseFirstChunk decided a partial header');
+  assert.ok(first !== undefined, `parseFirstChunk left undecided what push() found ${pushed.state}`);
+  assert.equal(first.state, pushed.state);
+  if (first.state === 'failed' && pushed.state === 'failed') {
+    assert.equal(first.error.code, pushed.error.code);
+    assert.equal(first.error.message, pushed.error.message);
+  } else if (first.state === 'complete' && pushed.state === 'complete') {
+    assert.deepEqual(first.header, pushed.header);
+    assert.equal(first.consumed, pushed.consumed);
+    assert.ok(first.rest.equals(pushed.rest));
+  }
+}
+
 /** Feeds the case whole and in `pieces`, and checks every invariant. */
 function checkCase(testCase: FuzzCase, pieces: Buffer[]): Outcome {
   const { stream, options } = testCase;
   const whole = feed([stream], options);
   const split = feed(pieces, options);
+  // The TCP stage's parser-free first look gives the parser's first answer, for the whole stream and for its first piece.
+  for (const first of [stream, pieces[0] ?? Buffer.alloc(0)]) assertFirstChunkAgrees(first, options);
   assert.ok(split.maxPending <= holdLimit(options), `held ${split.maxPending} bytes`);
   assert.deepEqual(comparable(split), comparable(whole), 'the verdict depends on the split');
   if (testCase.expected !== undefined) {
