@@ -4,7 +4,7 @@
  */
 import { InvalidOptionError } from '../core/errors.ts';
 
-/** One message: its assignments in order (`READY` → `1`, `STATUS` → `…`). */
+/** One message: its assignments in order (`READY` -> `1`, `STATUS` -> `...`). */
 export type NotifyMessage = Map<string, string>;
 
 /** The keys that change the service's state; two of them never share a message, so their order holds. */

@@ -106,7 +106,7 @@ export class ServiceNotifier extends EventEmitter<ServiceNotifierEvents> {
     this.notify(status === undefined ? { READY: '1' } : { READY: '1', STATUS: status });
   }
 
-  /** `STATUS=…`: one line of free text `systemctl status` shows. */
+  /** `STATUS=...`: one line of free text `systemctl status` shows. */
   status(text: string): void {
     this.notify({ STATUS: text });
   }
@@ -128,7 +128,7 @@ export class ServiceNotifier extends EventEmitter<ServiceNotifierEvents> {
   }
 
   /**
-   * Sends `assignments` (`{ STATUS: 'x' }` → `STATUS=x`); newlines in values become spaces.
+   * Sends `assignments` (`{ STATUS: 'x' }` -> `STATUS=x`); newlines in values become spaces.
    * @throws InvalidOptionError for a key that is not upper case letters, digits and `_`
    */
   notify(assignments: Readonly<Record<string, string>>): void {

@@ -193,7 +193,7 @@ export function passedFdsNamed(names: readonly string[], label: string): { reado
   return { tcp, udp };
 }
 
-/** `echo-udp` → `echo`, `echo-tcp` → `echo`, `echo` → `echo`. */
+/** `echo-udp` -> `echo`, `echo-tcp` -> `echo`, `echo` -> `echo`. */
 export function serviceNameOf(fdName: string): string {
   return fdName.replace(/-(?:tcp|udp)$/, '');
 }
@@ -263,7 +263,7 @@ export const STATUS_INTERVAL_MS = 1000;
 /**
  * The CLI's sd_notify: `READY=1` once every server is bound, `STATUS=` with the open sessions
  * (checked every {@link STATUS_INTERVAL_MS}, sent when changed), `STOPPING=1` when a close
- * starts, `RELOADING=1` … `READY=1` around a SIGHUP reload, and the notifier's own watchdog.
+ * starts, `RELOADING=1` ... `READY=1` around a SIGHUP reload, and the notifier's own watchdog.
  * Without `NOTIFY_SOCKET` nothing runs: no timer, no spawn, no handler.
  */
 export class ServiceNotification {

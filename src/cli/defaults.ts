@@ -32,7 +32,7 @@ export interface UdpLimits {
 
 /**
  * `serve` over UDP: 50 datagrams a second is far more than anyone asks a classic service, and
- * 64 KiB/s of replies per service (≈ 640 chargen lines a second, 384 KiB/s for all six) answers
+ * 64 KiB/s of replies per service (~ 640 chargen lines a second, 384 KiB/s for all six) answers
  * every real client while a flood from forged sources draws no more than that.
  */
 export const SERVE_UDP_DEFAULTS: UdpLimits = { datagramsPerSecond: 50, replyBytesPerSecond: 64 * 1024 };

@@ -35,8 +35,8 @@ export const MAIN_HELP = `Usage: switchboard <command> [options]
 Socket servers from the command line.
 
 Commands:
-  serve [SERVICE…]           the classic Internet services over TCP and UDP (the default command)
-  exec -- PROGRAM [ARGS…]    run PROGRAM for each TCP connection, inetd/tcpserver style
+  serve [SERVICE\u2026]           the classic Internet services over TCP and UDP (the default command)
+  exec -- PROGRAM [ARGS\u2026]    run PROGRAM for each TCP connection, inetd/tcpserver style
   run MODULE                 serve the handler a JavaScript or TypeScript module exports
   up [CONFIG]                every service a switchboard.toml lists; SIGHUP re-reads it
   check [CONFIG]             check a switchboard.toml without binding anything
@@ -53,7 +53,7 @@ Exit status: 0 after a clean close, 1 on a runtime failure, 2 on a usage error,
 const serviceList = SERVICES.map((service) => `  ${service.name.padEnd(9)}RFC ${service.rfc}, port ${service.standardPort} (default ${DEFAULT_PORT_BASE + service.standardPort})`).join('\n');
 
 /** `switchboard serve --help`. */
-export const SERVE_HELP = `Usage: switchboard serve [SERVICE[=ADDRESS]…] [--listen [SERVICE=]ADDRESS]… [options]
+export const SERVE_HELP = `Usage: switchboard serve [SERVICE[=ADDRESS]\u2026] [--listen [SERVICE=]ADDRESS]\u2026 [options]
 
 Serves classic Internet services, each over TCP and UDP on the same port:
 ${serviceList}
@@ -93,12 +93,12 @@ Examples:
   switchboard serve chargen qotd --listen '*:19' --udp-rate 5/s --udp-reply-rate 16KiB/s`;
 
 /** `switchboard exec --help`. */
-export const EXEC_HELP = `Usage: switchboard exec --listen ADDRESS [options] -- PROGRAM [ARGS…]
+export const EXEC_HELP = `Usage: switchboard exec --listen ADDRESS [options] -- PROGRAM [ARGS\u2026]
 
 Runs PROGRAM for each TCP connection with the connection as its stdin and stdout (tcpserver,
 inetd 'nowait'). PROGRAM's environment adds PROTO (TCP or TCP6), TCPLOCALIP, TCPLOCALPORT,
 TCPREMOTEIP and TCPREMOTEPORT; over TLS also PROTO=SSL, SSLLOCALIP, SSLLOCALPORT, SSLREMOTEIP,
-SSLREMOTEPORT and ucspi-ssl's SSL_PROTOCOL, SSL_CIPHER, SSL_CLIENT_S_DN, … (docs/cli.md).
+SSLREMOTEPORT and ucspi-ssl's SSL_PROTOCOL, SSL_CIPHER, SSL_CLIENT_S_DN, \u2026 (docs/cli.md).
 Behind a balancer (--proxy-protocol) the TCP* remote and local variables are the client's, as the
 PROXY header names them, and PROXYREMOTEIP, PROXYREMOTEPORT the balancer's.
 Its stderr is logged line by line; its exit status is logged.
@@ -133,10 +133,10 @@ export const RUN_HELP = `Usage: switchboard run MODULE --listen ADDRESS [options
 
 Serves the handler MODULE exports (.js, .mjs or .ts; Node strips the types): its default export
 (or an export named 'handler') is an event handler object ({ open, data, drain, end, timeout,
-close, … }) or an async session function ((session) => Promise<void>).
+close, \u2026 }) or an async session function ((session) => Promise<void>).
 MODULE may also export 'options' (server options such as firstByteTimeout, busyMessage, allow;
 a flag given here wins over them, they win over the defaults) and 'setup', called with each
-server once it listens (to broadcast, throttle, …).
+server once it listens (to broadcast, throttle, \u2026).
 
   -l, --listen ADDRESS       where to accept connections (repeatable; required without --listen-fds or --inetd)
 
@@ -191,7 +191,7 @@ ${helpLines(['pid-file', 'metrics', 'workers', 'metrics-per-worker'])}
 
 Under a service manager: listen = ["systemd:NAME"] serves the passed sockets of that fd name
 (LISTEN_FDS is read once, at the start); with NOTIFY_SOCKET set, READY=1, STATUS=,
-RELOADING=1 … READY=1 around a reload, STOPPING=1 (docs/systemd.md).
+RELOADING=1 \u2026 READY=1 around a reload, STOPPING=1 (docs/systemd.md).
 
 Flags given here win over the file's [global] section:
 ${COMMON}
@@ -207,7 +207,7 @@ export const CHECK_HELP = `Usage: switchboard check [CONFIG]
 Checks CONFIG as 'up' would, binding nothing: keys and values, two services on one address,
 that programs exist and may be run, directories and users exist, modules load (they are
 imported) and export a handler, certificates parse and match their keys, quote files read,
-and host names resolve. Prints 'CONFIG: ok, …' and exits 0, or every problem and exits 2.
+and host names resolve. Prints 'CONFIG: ok, \u2026' and exits 0, or every problem and exits 2.
 
 ${CONFIG_NOTE}`;
 

@@ -12,7 +12,7 @@ export interface ListenAddress {
   /** The library's host: a name, an unbracketed literal, `'*'`, or undefined for IPv4 any. */
   readonly host: string | undefined;
   readonly port: number;
-  /** The service the address is for (`echo=…`), when one was named. */
+  /** The service the address is for (`echo=...`), when one was named. */
   readonly service?: string;
   /** What the user wrote, for messages. */
   readonly text: string;

@@ -1,6 +1,6 @@
 /**
- * Loading `run`'s user module and finding what it exports: its handler — the default export (or
- * one named `handler`), an event handler object, a session function or what `framed()` returns — and optionally
+ * Loading `run`'s user module and finding what it exports: its handler -- the default export (or
+ * one named `handler`), an event handler object, a session function or what `framed()` returns -- and optionally
  * server `options` and a `setup(server)` function.
  */
 import { stat } from 'node:fs/promises';
@@ -61,14 +61,14 @@ export async function loadHandlerModule(path: string, version?: string): Promise
   const name = basename(file, extname(file));
   const options = readModuleOptions(path, namespace.options);
   const setup = namespace.setup;
-  if (setup !== undefined && typeof setup !== 'function') throw new UsageError(`MODULE ${JSON.stringify(path)}: its setup export must be a function (server) => …, got ${typeof setup}`, 'run');
+  if (setup !== undefined && typeof setup !== 'function') throw new UsageError(`MODULE ${JSON.stringify(path)}: its setup export must be a function (server) => \u2026, got ${typeof setup}`, 'run');
   const extras = { name, options, setup: setup as ModuleSetup | undefined, warning };
   const exported = namespace.default ?? namespace.handler;
   if (exported instanceof SessionProvider) return { ...extras, style: 'framed', handler: exported };
   if (typeof exported === 'function') return { ...extras, style: 'session', handler: exported as TcpSessionFunction };
   if (isEventHandler(exported)) return { ...extras, style: 'event', handler: exported };
   throw new UsageError(
-    `MODULE ${JSON.stringify(path)} exports no handler: export default an event handler object ({ open, data, close, … }), an async session function or what framed() returns`,
+    `MODULE ${JSON.stringify(path)} exports no handler: export default an event handler object ({ open, data, close, \u2026 }), an async session function or what framed() returns`,
     'run',
   );
 }
@@ -83,7 +83,7 @@ function isEventHandler(value: unknown): value is TcpEventHandler {
 /**
  * A module inside this package that imports `switchboard` gets the package itself (a
  * self-reference). In a checkout that is this src/index.ts only under the `switchboard-source`
- * condition, which the npm scripts pass; without it, it is dist/index.js — missing, or a second
+ * condition, which the npm scripts pass; without it, it is dist/index.js -- missing, or a second
  * copy of the library whose framed handlers and classes this one does not know. Says so when
  * that is the case for `file`.
  */

@@ -79,10 +79,10 @@ export class Logger {
   }
 }
 
-/** `listening tcp …` as is; warnings and errors get a `warning:`/`error:` prefix. */
+/** `listening tcp ...` as is; warnings and errors get a `warning:`/`error:` prefix. */
 function formatPlain(level: LogLevel, event: string, message: string, colour: boolean): string {
   if (level === 'info') {
-    // Colour the leading word when it is the event's name (`listening`, `closed`, …).
+    // Colour the leading word when it is the event's name (`listening`, `closed`, ...).
     if (!colour || !message.startsWith(event)) return message;
     return `${COLOURS.info}${event}${RESET}${message.slice(event.length)}`;
   }

@@ -1,5 +1,5 @@
 /**
- * The server options a `run` module may export (`export const options = { … }`): the library's
+ * The server options a `run` module may export (`export const options = { ... }`): the library's
  * TCP server options, less those the command line owns. Their values are the library's to check;
  * their names are checked here, so a misspelt one is an error naming the nearest valid one
  * rather than a limit silently not applied.

@@ -14,8 +14,8 @@ export const PROXY_OPTIONS = flagOptions(['proxy-protocol', 'proxy-untrusted']);
 
 /** Their lines in `--help`. */
 export const PROXY_HELP = `PROXY protocol (behind HAProxy, nginx or a load balancer):
-      --proxy-protocol FROM  connections from FROM — an address or CIDR prefix; repeatable or
-                           comma-separated — must begin with a PROXY v1 or v2 header (within 10s):
+      --proxy-protocol FROM  connections from FROM \u2014 an address or CIDR prefix; repeatable or
+                           comma-separated \u2014 must begin with a PROXY v1 or v2 header (within 10s):
                            the session, --max-per-ip and the log see the client it names
       --proxy-untrusted P  connections from elsewhere: refuse (the default) or direct (served as
                            they are, their bytes never read as a header)`;

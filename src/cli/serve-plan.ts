@@ -16,9 +16,9 @@ export interface PlannedEndpoint {
 }
 
 /**
- * Plans `serve [SERVICE[=ADDRESS]…] [--listen [SERVICE=]ADDRESS]…`.
+ * Plans `serve [SERVICE[=ADDRESS]...] [--listen [SERVICE=]ADDRESS]...`.
  *
- * - The services are those named (as arguments or in `--listen SERVICE=…`), or all six.
+ * - The services are those named (as arguments or in `--listen SERVICE=...`), or all six.
  * - A service named with an address listens there only.
  * - The others listen on every plain `--listen`, its port being the first such service's and
  *   the rest offset by standard port (port 0 stays 0: a free port each); with no plain

@@ -1,5 +1,5 @@
 /**
- * Starts every server a command asks for — TCP, and UDP beside it on the same port — all or
+ * Starts every server a command asks for -- TCP, and UDP beside it on the same port -- all or
  * nothing, prints one `listening` line per bound socket, and closes them together.
  */
 import { ErrorCode, RejectCause, TcpServer, type BoundAddress, type SystemdListenOption, type TcpHandler, type TcpServerOptions, type UdpServer } from '../index.ts';
@@ -46,7 +46,7 @@ export interface ServerSetOptions {
   readonly capsFromModule?: ReadonlySet<'maxClients' | 'maxPerIp'>;
 }
 
-/** Counts an IPv6 /64 — one host's usual allocation — as one address for `--max-per-ip`. */
+/** Counts an IPv6 /64 -- one host's usual allocation -- as one address for `--max-per-ip`. */
 const PER_IP_IPV6_PREFIX = 64;
 
 /** One started endpoint: its TCP server and, beside it, its UDP server. */

@@ -18,7 +18,7 @@ export type JsonSchema = Readonly<Record<string, unknown>>;
 
 /** How one value is read: from a flag's text, and from a TOML value (whose text it reads the same way). */
 export interface ValueSyntax<T = unknown> {
-  /** For docs/config.md: `duration`, `integer`, … */
+  /** For docs/config.md: `duration`, `integer`, ... */
   readonly name: string;
   /** Reads a flag's text; `label` starts the error message (`--idle-timeout`, `services.chat.idle-timeout:`). @throws {UsageError} */
   readonly read: (text: string, label: string) => T;
@@ -274,7 +274,7 @@ function readEnvTable(value: TomlValue, label: string): [string, string][] {
   return entries;
 }
 
-/** `a string`, `an integer`, `an array`, … for messages. */
+/** `a string`, `an integer`, `an array`, ... for messages. */
 export function describeTomlType(value: TomlValue): string {
   if (typeof value === 'string') return `a string (${JSON.stringify(value)})`;
   if (typeof value === 'bigint' || (typeof value === 'number' && Number.isInteger(value))) return `an integer (${value})`;

@@ -1,6 +1,6 @@
 /**
- * The value syntaxes of the command's settings — durations, counts, rates, byte sizes, address
- * lists — read from a flag's text or a TOML value's text alike: pure functions over strings,
+ * The value syntaxes of the command's settings -- durations, counts, rates, byte sizes, address
+ * lists -- read from a flag's text or a TOML value's text alike: pure functions over strings,
  * each error naming where the value came from (`--idle-timeout`, `services.chat.idle-timeout:`).
  */
 import { compileAddressList } from '../limits/access-rules.ts';
@@ -58,7 +58,7 @@ export function parseByteRate(text: string | undefined, flag: string, fallback: 
   return bytes;
 }
 
-/** `64KiB/s`, `1MiB/s`, `100B/s` — the inverse of {@link parseByteRate} for binary multiples, for messages. */
+/** `64KiB/s`, `1MiB/s`, `100B/s` -- the inverse of {@link parseByteRate} for binary multiples, for messages. */
 export function formatByteRate(bytes: number): string {
   if (bytes === 0) return '0';
   for (const [unit, scale] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
@@ -67,7 +67,7 @@ export function formatByteRate(bytes: number): string {
   return `${bytes}B/s`;
 }
 
-/** `10s`, `500ms`, `2m` — the inverse of {@link parseDuration}, for messages. */
+/** `10s`, `500ms`, `2m` -- the inverse of {@link parseDuration}, for messages. */
 export function formatDuration(ms: number): string {
   if (ms === 0) return '0';
   if (ms % 60_000 === 0) return `${ms / 60_000}m`;

@@ -1,6 +1,6 @@
 /**
- * A client's failures in Go's form — `dial tcp 127.0.0.1:7: connection refused (ECONNREFUSED)`
- * — with the codes a caller branches on: refused, unreachable, timed out, aborted, the server's
+ * A client's failures in Go's form -- `dial tcp 127.0.0.1:7: connection refused (ECONNREFUSED)`
+ * -- with the codes a caller branches on: refused, unreachable, timed out, aborted, the server's
  * certificate refused.
  */
 import { ErrorCode, OpError, opErrorFromSystem, type OpContext } from '../core/errors.ts';
@@ -42,7 +42,7 @@ export function tlsDialError(context: OpContext, cause: unknown): OpError {
   const code = (cause as { code?: unknown } | undefined)?.code;
   if (typeof code === 'string' && CERTIFICATE_REFUSED.test(code)) {
     const reason = cause instanceof Error ? cause.message : String(cause);
-    // OpError names a code of the E… form itself; OpenSSL's verification codes are named here.
+    // OpError names a code of the E... form itself; OpenSSL's verification codes are named here.
     const named = /^E[A-Z0-9_]+$/.test(code) ? '' : ` (${code})`;
     return new OpError(context, ErrorCode.TLS_SERVER_CERTIFICATE, `server certificate refused: ${reason}${named}`, cause);
   }

@@ -34,9 +34,9 @@ export interface TcpClientTlsOptions {
 export interface TcpClientOptions {
   /** A host name (every address it resolves to is tried, Happy Eyeballs) or an IP address. @default 'localhost' */
   host?: string;
-  /** The server's port, 1–65535. */
+  /** The server's port, 1-65535. */
   port: number;
-  /** The whole connection — lookup, connect, TLS handshake — must complete within this many ms; 0 waits for the system's own timeout. @default 30000 */
+  /** The whole connection -- lookup, connect, TLS handshake -- must complete within this many ms; 0 waits for the system's own timeout. @default 30000 */
   timeout?: number;
   /** Happy Eyeballs (RFC 8305): how long one address is tried before the next is started too, in ms (at least 10). @default 250 */
   attemptDelay?: number;

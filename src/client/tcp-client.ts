@@ -1,6 +1,6 @@
 /**
- * The other end of the wire: `connectTcp` dials a server — every address of the host, raced
- * with Happy Eyeballs (RFC 8305, Node's `autoSelectFamily`), TLS and a PROXY header when asked —
+ * The other end of the wire: `connectTcp` dials a server -- every address of the host, raced
+ * with Happy Eyeballs (RFC 8305, Node's `autoSelectFamily`), TLS and a PROXY header when asked --
  * and serves the connection with the very sessions a server uses (event or async style,
  * `framed()`), with the same exactly-once close, backpressure, output cap and deadlines.
  */
@@ -55,7 +55,7 @@ export function dialReportOf(session: TcpSession): DialReport | undefined {
  * handshake, and the PROXY header write, when asked for) is done. The session type follows the
  * handler, as `listenTcp`'s does: an `AsyncSession` with none (read and write it yourself) or a
  * session function (run at once; the session ends when it resolves), an `EventSession` for event
- * handlers, a framed session for `framed(…)`.
+ * handlers, a framed session for `framed(...)`.
  *
  * A host name is resolved to every address and they are raced (Happy Eyeballs, `attemptDelay`
  * apart); `dialReportOf(session)` tells which won. The session closes exactly once, like a
@@ -117,7 +117,7 @@ function fixedLookup(addresses: readonly LookupAddress[]): NonNullable<TcpNetCon
 }
 
 /**
- * Lookup, connect (racing the addresses), PROXY header, TLS handshake — all within `timeout`
+ * Lookup, connect (racing the addresses), PROXY header, TLS handshake -- all within `timeout`
  * and cancelled by `signal`. On any failure every socket made is destroyed before it rejects.
  */
 function dial(options: NormalizedTcpClientOptions): Promise<Dialed> {

@@ -3,7 +3,7 @@
  * retries on an exponential back-off. Replies count only from the address the request went to:
  * over IPv4 a connected socket (the kernel drops the rest and reports ICMP port unreachable as
  * a refusal); over IPv6 an unconnected socket whose replies are checked by source, as the CE
- * procedure warns — a multi-homed server may answer from another address, and a connected
+ * procedure warns -- a multi-homed server may answer from another address, and a connected
  * IPv6 socket would silently lose that reply.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
@@ -19,7 +19,7 @@ import { hostOption, serverPortOption } from './tcp-client-options.ts';
 export interface UdpClientOptions {
   /** The server: a host name (its first address is used) or an IP address. @default 'localhost' */
   host?: string;
-  /** The server's port, 1–65535. */
+  /** The server's port, 1-65535. */
   port: number;
   /** Resolves `host`. @default dns.lookup with `all: true`, `order: 'verbatim'` */
   lookup?: LookupFunction;
@@ -35,7 +35,7 @@ export interface UdpRequestOptions {
   timeout?: number;
   /** Attempts after the first. @default 2 */
   retries?: number;
-  /** The factor by which each retry's wait grows (≥ 1). @default 2 */
+  /** The factor by which each retry's wait grows (>= 1). @default 2 */
   backoff?: number;
   /** Which reply answers this request (a reply from the right source it refuses is ignored, counted in `stats().ignored`). @default every reply */
   match?(reply: Buffer, request: Buffer): boolean;
@@ -68,7 +68,7 @@ interface PendingRequest {
 /**
  * A UDP client of one server. Requests are sent one at a time, in call order: a reply answers
  * the request waiting, so a late reply to an earlier request that gave up could answer the next
- * one — give `match` when the protocol carries an id.
+ * one -- give `match` when the protocol carries an id.
  */
 export class UdpClient {
   /** The server's address and port, and its family. */
@@ -112,7 +112,7 @@ export class UdpClient {
 
   /**
    * Sends `data` and resolves with the first reply from the server's address, sending again
-   * after `timeout` ms, then `timeout × backoff`, … for `retries` more attempts. Replies from any
+   * after `timeout` ms, then `timeout x backoff`, ... for `retries` more attempts. Replies from any
    * other source are ignored (and counted). Requests queue behind each other.
    * @throws {OpError} (rejects) `SWB_ERR_REQUEST_TIMEOUT` when no attempt got a reply;
    * `SWB_ERR_CONNECTION_REFUSED` when the server's host answered ICMP port unreachable (connected
@@ -154,7 +154,7 @@ export class UdpClient {
     return this.#closing;
   }
 
-  /** `await using client = await connectUdp(…)` closes it. */
+  /** `await using client = await connectUdp(...)` closes it. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
@@ -257,7 +257,7 @@ function normalizeRequestOptions(input: UdpRequestOptions | undefined): Normaliz
  * Opens a UDP client of one server: resolves `host` (its first address), then over IPv4 connects
  * the socket, over IPv6 binds an unconnected one that checks each reply's source.
  * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` synchronously for bad options
- * @throws {OpError} (rejects) `SWB_ERR_NAME_NOT_RESOLVED`, `SWB_ERR_HOST_UNREACHABLE`, … when the socket cannot be set up; nothing stays open
+ * @throws {OpError} (rejects) `SWB_ERR_NAME_NOT_RESOLVED`, `SWB_ERR_HOST_UNREACHABLE`, ... when the socket cannot be set up; nothing stays open
  * @example
  * await using client = await connectUdp({ host: '127.0.0.1', port: 5353 });
  * const reply = await client.request('ping', { timeout: 250, retries: 2 });

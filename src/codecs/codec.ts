@@ -1,6 +1,6 @@
 /**
  * The contract every framing codec meets: bytes in, whole frames out, and back.
- * Codecs are pure — no sockets, no timers — so they are tested by feeding bytes.
+ * Codecs are pure -- no sockets, no timers -- so they are tested by feeding bytes.
  */
 
 /** What an encoder accepts: bytes, or a string encoded as UTF-8 unless the codec says otherwise. */
@@ -14,7 +14,7 @@ export type FrameInput = string | Uint8Array;
  * it is passed to {@link FrameCodec.decode}.
  *
  * **Errors.** Bad input throws a `CodecError` with code `SWB_ERR_FRAME_TOO_LARGE` or
- * `SWB_ERR_BAD_FRAME`. After any throw — including one from `onFrame` — the codec repeats its
+ * `SWB_ERR_BAD_FRAME`. After any throw -- including one from `onFrame` -- the codec repeats its
  * failure on every `decode()`/`finish()` until {@link FrameCodec.reset} is called.
  *
  * @typeParam In - what {@link FrameCodec.encode} accepts.

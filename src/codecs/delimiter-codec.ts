@@ -71,7 +71,7 @@ class DelimiterCodec extends FrameDecoder<FrameInput, Buffer> {
   /** Scratch for the tail followed by the head of the next chunk. */
   readonly #probe: Buffer;
   /**
-   * 1 for each byte that ends some proper prefix of the delimiter (`delimiter[0..length − 2]`):
+   * 1 for each byte that ends some proper prefix of the delimiter (`delimiter[0..length - 2]`):
    * a delimiter can begin in the pending bytes only if their last byte is one of these.
    */
   readonly #endsPrefix: Uint8Array;

@@ -12,7 +12,7 @@ import { PendingBytes } from './pending-bytes.ts';
 /**
  * A {@link FrameCodec} whose `decode`/`finish` fail the same way on every call after a throw,
  * until `reset()`: after a throw the buffered state is no longer trustworthy. The guard is a
- * field test and a `try` around a method call — no closure, no allocation per chunk.
+ * field test and a `try` around a method call -- no closure, no allocation per chunk.
  * @internal
  */
 export abstract class FrameDecoder<In, Out> implements FrameCodec<In, Out> {
@@ -69,7 +69,7 @@ export abstract class FrameDecoder<In, Out> implements FrameCodec<In, Out> {
   /** Clears what the codec keeps beside the pending bytes (called by `reset()`). */
   protected resetState(): void {}
 
-  /** Records why decoding stopped — anything but a CodecError (a throw from `onFrame`) as `SWB_ERR_BAD_FRAME` — and returns `error` to rethrow. */
+  /** Records why decoding stopped -- anything but a CodecError (a throw from `onFrame`) as `SWB_ERR_BAD_FRAME` -- and returns `error` to rethrow. */
   #failed(error: unknown): unknown {
     this.#failure =
       error instanceof CodecError

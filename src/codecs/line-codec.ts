@@ -168,7 +168,7 @@ class LineCodec extends FrameDecoder<FrameInput, string | Buffer> {
 
   /**
    * Checks the line `bytes[0, end)`: `bytes` is the line alone, or (from a string) the line and
-   * then its newline, whose LF is at `bytes.length - 1` — so a line without LF is one whose
+   * then its newline, whose LF is at `bytes.length - 1` -- so a line without LF is one whose
    * first LF is there. One `indexOf` either way, and no view cut to check it.
    */
   #assertEncodable(bytes: Buffer, end: number, fromString: boolean): void {
@@ -189,7 +189,7 @@ class LineCodec extends FrameDecoder<FrameInput, string | Buffer> {
 
 /**
  * Whether `bytes[start, end)`, already decoded to `line`, was valid UTF-8. The decoder turns
- * every invalid sequence into U+FFFD, so a line without one is valid — and V8 answers that at
+ * every invalid sequence into U+FFFD, so a line without one is valid -- and V8 answers that at
  * once for a one-byte (Latin-1) string; only a line containing U+FFFD is validated again.
  */
 function isValidUtf8Line(line: string, bytes: Buffer, start: number, end: number): boolean {

@@ -1,6 +1,6 @@
 /**
  * The bytes of an incomplete frame, kept as views of the chunks they arrived in and copied
- * once, when the frame completes — never concatenated chunk by chunk.
+ * once, when the frame completes -- never concatenated chunk by chunk.
  */
 
 const EMPTY = Buffer.alloc(0);

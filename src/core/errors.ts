@@ -192,7 +192,7 @@ export class OpError extends SwitchboardError {
   declare readonly transport: Transport;
   declare readonly address: string | undefined;
   declare readonly port: number | undefined;
-  /** The system error code (`EADDRINUSE`, …) when the failure came from the system. */
+  /** The system error code (`EADDRINUSE`, ...) when the failure came from the system. */
   declare readonly syscallCode: string | undefined;
 
   constructor(context: OpContext, code: ErrorCode, reason: string, cause?: unknown) {

@@ -1,8 +1,8 @@
-/** "Did you mean …?" for a misspelt name: the closest of the names it could have been. */
+/** "Did you mean ...?" for a misspelt name: the closest of the names it could have been. */
 
 /**
- * The candidate nearest to `name` — same letters in another case, or a few edits away (at most a
- * third of its length, and at most 3) — or undefined when none is close enough to be a guess.
+ * The candidate nearest to `name` -- same letters in another case, or a few edits away (at most a
+ * third of its length, and at most 3) -- or undefined when none is close enough to be a guess.
  * @example
  * nearestName('idleTimeOut', ['idleTimeout', 'noDelay']); // 'idleTimeout'
  * nearestName('prot', ['port', 'host']); // 'port'

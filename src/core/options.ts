@@ -1,5 +1,5 @@
 /**
- * Option checks shared by every part of the library — servers, limits, codecs, framing, TLS:
+ * Option checks shared by every part of the library -- servers, limits, codecs, framing, TLS:
  * each throws {@link InvalidOptionError} naming the option and its constraint, so bad
  * configuration fails at construction, never later. Options bags refuse keys they do not know.
  */

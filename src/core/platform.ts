@@ -39,7 +39,7 @@ export function assertSupportedNode(version: string = process.versions.node): vo
 assertSupportedNode();
 
 /**
- * SO_REUSEPORT with load balancing through `net` and `dgram`: Node ≥ 22.12 (or ≥ 23.1) on Linux
+ * SO_REUSEPORT with load balancing through `net` and `dgram`: Node >= 22.12 (or >= 23.1) on Linux
  * and FreeBSD, the platforms Node documents it for that Switchboard supports (not macOS, whose
  * SO_REUSEPORT does not balance connections).
  */

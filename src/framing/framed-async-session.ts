@@ -57,7 +57,7 @@ export class FramedAsyncSession<In, Out> extends AsyncSession {
    * Resolves with the next whole frame, or `null` at end of stream.
    * @throws {CodecError} (rejects) `SWB_ERR_FRAME_TOO_LARGE` / `SWB_ERR_BAD_FRAME`; the session is closed (`limit`),
    * after the last frame `onCodecError` gives, if any
-   * @throws {SwitchboardError} (rejects) the close error when the session ended in error (reset, deadline, …)
+   * @throws {SwitchboardError} (rejects) the close error when the session ended in error (reset, deadline, ...)
    */
   async readFrame(): Promise<Out | null> {
     for (;;) {
@@ -97,7 +97,7 @@ export class FramedAsyncSession<In, Out> extends AsyncSession {
    * Encodes one frame, queues it, and resolves when the kernel has taken it. Like `write`, an
    * unawaited failure never becomes an unhandled rejection: it closes the session instead.
    * @throws {CodecError} (rejects) when the codec cannot encode `frame`; the session is closed
-   * (`limit`, with the codec's error) — the reply a peer's input asked for broke the protocol
+   * (`limit`, with the codec's error) -- the reply a peer's input asked for broke the protocol
    * @throws {SwitchboardError} (rejects) `SWB_ERR_SESSION_CLOSED`, `SWB_ERR_OUTPUT_OVERFLOW` as `write` does
    */
   send(frame: In): Promise<void> {

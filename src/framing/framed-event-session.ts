@@ -1,6 +1,6 @@
 /**
  * An event-style session with a codec. Its own socket listener feeds each chunk to the codec,
- * and each frame goes straight to the `frame` handler: socket → this file → codec → handler.
+ * and each frame goes straight to the `frame` handler: socket -> this file -> codec -> handler.
  * A frame handler that returns a promise holds reading until it settles, so input never queues
  * without bound; `send` encodes.
  */

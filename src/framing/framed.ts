@@ -1,6 +1,6 @@
 /**
  * `framed(createCodec, handler, options?)`: serves sessions as frames, one codec per session, in
- * either style — event handlers with a `frame` callback, or an async function over
+ * either style -- event handlers with a `frame` callback, or an async function over
  * `session.frames()`. What it returns, a {@link FramedHandler}, tells the server which session
  * class to make; the sessions own their decode loop (framed-event-session.ts,
  * framed-async-session.ts) and share their limits (framing-limits.ts).
@@ -77,7 +77,7 @@ export interface FramingOptions<In = FrameInput, S extends TcpSession = TcpSessi
   /**
    * A frame whose first bytes have arrived must be complete within this many ms (counted while
    * the session is reading, not while a handler holds it up), else the session closes with
-   * `SWB_ERR_DEADLINE_EXCEEDED` — a slowloris peer sending a byte every few seconds. 0 disables.
+   * `SWB_ERR_DEADLINE_EXCEEDED` -- a slowloris peer sending a byte every few seconds. 0 disables.
    * @default 30000
    */
   partialFrameTimeout?: number;
@@ -85,7 +85,7 @@ export interface FramingOptions<In = FrameInput, S extends TcpSession = TcpSessi
    * Called when the peer's bytes break the codec (`SWB_ERR_FRAME_TOO_LARGE`, `SWB_ERR_BAD_FRAME`),
    * after the frames before the bad one were handled and just before the session closes. Return a
    * frame to tell the peer why (`'ERR line too long'`): it is encoded with the session's codec and
-   * written, then the session half-closes, drops what the peer still sends and closes at its FIN —
+   * written, then the session half-closes, drops what the peer still sends and closes at its FIN --
    * or is reset after `lastFrameTimeout`. Return nothing to close at once, as without the hook. The
    * close reason is the codec error either way. A hook that throws (or a frame the codec cannot
    * encode) is reported as a handler failure and the session is destroyed.

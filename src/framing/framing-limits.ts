@@ -77,7 +77,7 @@ export class FramingLimits {
    * it, and the output cap applies to that write as to any). Otherwise the session closes at once.
    * `failure` is the close reason's error either way (unless that last write overflowed the cap).
    * @returns true when the session half-closed: its input must then be dropped until the peer's FIN
-   * @throws whatever the hook, or encoding its frame, threw — once the session is closed with `failure`
+   * @throws whatever the hook, or encoding its frame, threw -- once the session is closed with `failure`
    */
   closeForCodecError(session: LimitedSession, cause: CloseCause, failure: SwitchboardError): boolean {
     const hook = this.#onCodecError;

@@ -1,6 +1,6 @@
 /**
- * UDP rate limits on a coarse clock — per source for datagrams/s and bytes/s received, and one
- * server-wide for reply bytes/s sent — made of {@link TokenBucket}s. The clock is a tick counter
+ * UDP rate limits on a coarse clock -- per source for datagrams/s and bytes/s received, and one
+ * server-wide for reply bytes/s sent -- made of {@link TokenBucket}s. The clock is a tick counter
  * the server advances every {@link RATE_TICK_MS}, so admitting a datagram reads no time and
  * allocates nothing for a known source. Memory is bounded: at most `maxSources` sources with
  * buckets of their own, idle ones forgotten after a second (a bucket idle that long is full, so
@@ -103,7 +103,7 @@ export class SourceRateLimiter {
  * One server-wide token bucket of reply bytes per second. It holds one second's worth (the burst)
  * and refills at the rate, in steps of one tick. A reply may be sent while the bucket is not
  * empty, and may take it below zero: any reply size passes at every rate, and the debt is repaid
- * before the next, so over any time `t` at most `rate × (t + 1 s)` plus one reply is sent.
+ * before the next, so over any time `t` at most `rate x (t + 1 s)` plus one reply is sent.
  * @example
  * const budget = new ReplyRateLimiter(1 << 20);
  * if (!budget.take(payload.byteLength + 28)) drop();

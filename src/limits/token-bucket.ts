@@ -1,5 +1,5 @@
 /**
- * The token bucket every rate limit uses — TCP's accept rate, UDP's per-source and reply rates:
+ * The token bucket every rate limit uses -- TCP's accept rate, UDP's per-source and reply rates:
  * `rate` tokens per second up to `capacity`, refilled lazily from the time passed when tokens
  * are asked for (no timer). The clock is the owner's: milliseconds by default, or a tick count.
  */

@@ -59,17 +59,17 @@ export function isWildcardHost(host: string): boolean {
 /**
  * Resolves a host specification to the sockets to bind, deduplicated, in order.
  *
- * - nothing or `''` ⇒ `0.0.0.0` (IPv4 only, the seed's rule)
- * - `'::'` / `'::0'` ⇒ one dual-stack socket; `'*'` ⇒ `0.0.0.0` + `::` (IPv6-only), one each
- * - `'localhost'` ⇒ `127.0.0.1` and `::1`, whatever the resolver says
- * - a literal ⇒ itself (brackets removed); a name ⇒ every address it resolves to
- * - a list ⇒ the union
+ * - nothing or `''` => `0.0.0.0` (IPv4 only, the seed's rule)
+ * - `'::'` / `'::0'` => one dual-stack socket; `'*'` => `0.0.0.0` + `::` (IPv6-only), one each
+ * - `'localhost'` => `127.0.0.1` and `::1`, whatever the resolver says
+ * - a literal => itself (brackets removed); a name => every address it resolves to
+ * - a list => the union
  *
  * @param ipv6Only overrides the dual-stack choice for IPv6 sockets (not for `'*'`, whose IPv6 socket is always IPv6-only)
  * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for a malformed host
  * @throws {OpError} `SWB_ERR_NAME_NOT_RESOLVED` (asynchronously) when a name does not resolve
  * @example
- * await resolveListenTargets('localhost', 'tcp'); // [{ host: '127.0.0.1', … }, { host: '::1', … }]
+ * await resolveListenTargets('localhost', 'tcp'); // [{ host: '127.0.0.1', ... }, { host: '::1', ... }]
  */
 export async function resolveListenTargets(
   spec: HostSpec,

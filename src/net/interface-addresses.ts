@@ -28,7 +28,7 @@ export interface ExpandedTargets {
 
 /**
  * Replaces every wildcard target (`0.0.0.0`, `::`) by one target per interface address of the
- * families it serves: `0.0.0.0` ⇒ IPv4, `::` IPv6-only ⇒ IPv6, `::` dual-stack ⇒ both.
+ * families it serves: `0.0.0.0` => IPv4, `::` IPv6-only => IPv6, `::` dual-stack => both.
  * IPv6 link-local addresses carry their zone (`fe80::1%eth0`). Other targets are kept; the
  * result is deduplicated in order. A wildcard with no address of a family left keeps its
  * wildcard target for that family, so the ordinary rules apply to it (an IPv6 wildcard on a
@@ -36,8 +36,8 @@ export interface ExpandedTargets {
  *
  * @param unusable canonical IPv6 addresses that cannot be bound yet (see {@link readUnbindableIPv6Addresses})
  * @example
- * expandWildcardTargets([{ host: '0.0.0.0', family: 'IPv4', … }], os.networkInterfaces());
- * // targets: 127.0.0.1, 192.0.2.1, 192.0.2.2 …
+ * expandWildcardTargets([{ host: '0.0.0.0', family: 'IPv4', ... }], os.networkInterfaces());
+ * // targets: 127.0.0.1, 192.0.2.1, 192.0.2.2 ...
  */
 export function expandWildcardTargets(
   targets: readonly ListenTarget[],

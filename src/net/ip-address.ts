@@ -1,7 +1,7 @@
 /**
  * IP address text, once for every layer: parsing IPv6 (and the strict forms a PROXY v1 line
  * uses), the text Node writes for an address (libuv's inet_ntop, RFC 5952), IPv4-mapped
- * addresses, and the key a peer is counted under — the address, or an IPv6 prefix such as /64.
+ * addresses, and the key a peer is counted under -- the address, or an IPv6 prefix such as /64.
  * Parsing reads character codes into one scratch buffer: no regular expression, no array per
  * call, since it runs per connection and per datagram.
  */
@@ -187,7 +187,7 @@ function formatWords(): string {
 
 /**
  * The text Node writes for an IPv6 address (see {@link formatIPv6}), its zone id kept as written,
- * or undefined when `address` is not one: `2001:DB8:0::1%eth0` ⇒ `2001:db8::1%eth0`, `::0` ⇒ `::`.
+ * or undefined when `address` is not one: `2001:DB8:0::1%eth0` => `2001:db8::1%eth0`, `::0` => `::`.
  */
 export function canonicalIPv6(address: string): string | undefined {
   const zoneAt = address.indexOf('%');
@@ -209,7 +209,7 @@ export function isUnspecifiedIPv6(address: string): boolean {
 
 /**
  * The IPv4 address of an IPv4-mapped IPv6 address written with a dotted tail, as Node writes an
- * IPv4 peer of a dual-stack socket (`::ffff:10.0.0.1` ⇒ `10.0.0.1`), or undefined.
+ * IPv4 peer of a dual-stack socket (`::ffff:10.0.0.1` => `10.0.0.1`), or undefined.
  */
 export function mappedIPv4(address: string): string | undefined {
   if (address.length < 14 || address.charCodeAt(0) !== COLON || address.charCodeAt(1) !== COLON || address.charCodeAt(6) !== COLON) return undefined;

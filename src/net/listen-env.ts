@@ -41,7 +41,7 @@ export interface ListenFdEntry {
 
 /** What the environment passed to this process. */
 export interface ParsedListenEnvironment {
-  /** The passed fds in order (3, 4, …); empty when none are for this process. */
+  /** The passed fds in order (3, 4, ...); empty when none are for this process. */
   readonly entries: readonly ListenFdEntry[];
   /** Why `entries` is empty: `LISTEN_FDS is not set`, `LISTEN_PID=41 is another process (this is 42)`; undefined when it is not. */
   readonly reason: string | undefined;

@@ -1,14 +1,14 @@
 /**
  * Binds one socket per listen target, all or nothing, for any transport: the CE procedure's
- * steps 2–4 with Switchboard's group rules (one shared port for port 0, rollback on failure,
+ * steps 2-4 with Switchboard's group rules (one shared port for port 0, rollback on failure,
  * an unsupported family skipped only for wildcards and names).
  */
 import { hostHasIPv6, resolveListenTargets, type AddressFamily, type HostSpec, type ListenTarget, type LookupFunction } from './addresses.ts';
 import { ErrorCode, ListenError, OpError, SwitchboardError, opErrorFromSystem, type Transport } from '../core/errors.ts';
 
 /**
- * Where an adopted socket came from: `systemd` — the service manager passed it (the `systemd`
- * option); `passed` — an fd already open in this process (the `fds` option: an upgrade's
+ * Where an adopted socket came from: `systemd` -- the service manager passed it (the `systemd`
+ * option); `passed` -- an fd already open in this process (the `fds` option: an upgrade's
  * predecessor, a supervisor, or the caller's own).
  */
 export type SocketOrigin = 'systemd' | 'passed';
@@ -81,7 +81,7 @@ export async function resolveGroupTargets(
 /**
  * Binds every target or none: on any failure the sockets already bound are closed and one
  * {@link ListenError} lists every address's failure.
- * @throws {ListenError} with the first failure's code (`SWB_ERR_ADDRESS_IN_USE`, `SWB_ERR_IPV6_UNAVAILABLE`, …)
+ * @throws {ListenError} with the first failure's code (`SWB_ERR_ADDRESS_IN_USE`, `SWB_ERR_IPV6_UNAVAILABLE`, ...)
  */
 export async function bindGroup<Handle>(
   targets: readonly ListenTarget[],

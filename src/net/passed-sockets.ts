@@ -22,12 +22,12 @@ export type SystemdListenOption = true | string | readonly string[] | SystemdLis
 export interface SystemdListenOptions {
   /** The fd names to adopt; every fd of each. @default every fd of the server's transport */
   readonly names?: string | readonly string[];
-  /** The fds to adopt, by number (3, 4, …), instead of by name; each must have been passed. */
+  /** The fds to adopt, by number (3, 4, ...), instead of by name; each must have been passed. */
   readonly fds?: readonly number[];
   /**
    * TCP only: inetd mode (`Accept=yes`). Serve the one connection the manager accepted for this
-   * process — fd 3 when `LISTEN_FDS=1` passed a connected socket, else fds 0/1
-   * (`StandardInput=socket`) — as the server's one session; it listens on nothing. Close the
+   * process -- fd 3 when `LISTEN_FDS=1` passed a connected socket, else fds 0/1
+   * (`StandardInput=socket`) -- as the server's one session; it listens on nothing. Close the
    * server when it is `empty` (or `rejected` it).
    * @default false
    */

@@ -47,7 +47,7 @@ const TCP_CLOSE = 0x07;
 const UNIX_ACCEPTING = 0x10000; // __SO_ACCEPTCON: listen() was called
 const UNIX_CONNECTED = 0x03; // SS_CONNECTED
 const UNIX_TYPES: Readonly<Record<number, SocketKind>> = { 1: 'stream', 2: 'datagram', 5: 'seqpacket' };
-const O_CLOEXEC = 0o2000000; // Linux's generic value (x86, arm, riscv, …)
+const O_CLOEXEC = 0o2000000; // Linux's generic value (x86, arm, riscv, ...)
 
 /** A /proc/net file that lists sockets. */
 export type ProcTable = 'tcp' | 'tcp6' | 'udp' | 'udp6' | 'unix';
@@ -66,14 +66,14 @@ const INET_TABLES = [
  * The sockets of `inodes` found in the text of /proc/net/tcp, tcp6, udp or udp6.
  * @param littleEndian how the kernel printed the address words (this host's byte order)
  * @example
- * parseInetTable('  0: 0100007F:1F90 00000000:0000 0A … 0 0 4242 …', 'stream', 'IPv4', new Set([4242]));
- * // Map { 4242 => { kind: 'stream', family: 'IPv4', address: '127.0.0.1', port: 8080, state: 'listening', … } }
+ * parseInetTable('  0: 0100007F:1F90 00000000:0000 0A ... 0 0 4242 ...', 'stream', 'IPv4', new Set([4242]));
+ * // Map { 4242 => { kind: 'stream', family: 'IPv4', address: '127.0.0.1', port: 8080, state: 'listening', ... } }
  */
 export function parseInetTable(text: string, kind: SocketKind, family: 'IPv4' | 'IPv6', inodes: ReadonlySet<number>, littleEndian = endianness() === 'LE'): Map<number, ProcSocket> {
   const found = new Map<number, ProcSocket>();
   for (const line of text.split('\n')) {
     const fields = line.trim().split(/\s+/);
-    // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode …
+    // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ...
     const inode = Number(fields[9]);
     if (fields.length < 10 || !inodes.has(inode)) continue;
     const [hexAddress, hexPort] = (fields[1] ?? '').split(':');
@@ -109,7 +109,7 @@ export function parseUnixTable(text: string, inodes: ReadonlySet<number>): Map<n
 }
 
 /**
- * The socket inode in a `/proc/self/fd/N` link (`socket:[4242]` → 4242); undefined for anything else.
+ * The socket inode in a `/proc/self/fd/N` link (`socket:[4242]` -> 4242); undefined for anything else.
  * @example
  * socketInodeOf('socket:[4242]'); // 4242
  */

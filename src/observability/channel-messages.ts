@@ -1,6 +1,6 @@
 /**
  * The payloads of Switchboard's diagnostics channels (`src/server/diagnostics.ts` names them),
- * typed for subscribers: `subscribe(DiagnosticsChannel.SESSION_CLOSE, (m) => …(m as SessionCloseMessage))`.
+ * typed for subscribers: `subscribe(DiagnosticsChannel.SESSION_CLOSE, (m) => ...(m as SessionCloseMessage))`.
  */
 import type { Socket } from 'node:net';
 import type { SwitchboardError, Transport } from '../core/errors.ts';
@@ -39,7 +39,7 @@ export interface ConnectionRejectMessage {
 
 /**
  * `switchboard.proxy.header`: published once per PROXY header from a trusted balancer, as it is
- * read (before the connection goes on to its next stage) or refused — at the deadline too; for
+ * read (before the connection goes on to its next stage) or refused -- at the deadline too; for
  * UDP once per datagram. Nothing is published for untrusted sources (they send no header).
  */
 export interface ProxyHeaderMessage {

@@ -14,7 +14,7 @@ export const TLS_HANDSHAKE_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0
 export interface HistogramSnapshot {
   /** The upper bounds, ascending, without `+Inf`. */
   readonly buckets: readonly number[];
-  /** `cumulative[i]` counts observations ≤ `buckets[i]`; one more entry for `+Inf` (= `count`). */
+  /** `cumulative[i]` counts observations <= `buckets[i]`; one more entry for `+Inf` (= `count`). */
   readonly cumulative: readonly number[];
   readonly sum: number;
   readonly count: number;

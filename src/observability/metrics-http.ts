@@ -4,7 +4,7 @@
  * `/status` (a live page for a person) and `/status.json`. Bounded like the servers it watches:
  * GET and HEAD only, small headers, a header deadline, its own connection cap.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { formatHostPort, InvalidOptionError, opErrorFromSystem } from '../core/errors.ts';
@@ -33,7 +33,7 @@ export interface MetricsServerOptions {
   healthWindow?: number;
   /** How often the status page's history is sampled (and the page polls), in ms. @default 2000 */
   statusInterval?: number;
-  /** How many history samples are kept (× `statusInterval`: the chart's span). @default 150 */
+  /** How many history samples are kept (x `statusInterval`: the chart's span). @default 150 */
   historySize?: number;
 }
 
@@ -236,7 +236,7 @@ function send(response: ServerResponse, status: number, type: string, body: stri
  * Serves `registry` over HTTP: `/metrics`, `/healthz`, `/readyz`, `/status`, `/status.json`.
  * Resolves once listening.
  * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` synchronously for a bad option
- * @throws {OpError} (rejects) when the address cannot be bound (`SWB_ERR_ADDRESS_IN_USE`, …)
+ * @throws {OpError} (rejects) when the address cannot be bound (`SWB_ERR_ADDRESS_IN_USE`, ...)
  * @example
  * const registry = new MetricsRegistry().add(server, { service: 'echo' });
  * const metrics = await listenMetrics(registry, { host: '127.0.0.1', port: 9464 });
@@ -255,27 +255,31 @@ export function listenMetrics(registry: MetricsRegistry, options?: MetricsServer
   const interval = integerOption('statusInterval', given.statusInterval, 2000, 100, 3_600_000);
   const historySize = integerOption('historySize', given.historySize, 150, 2, 100_000);
 
-  const http = createServer({
-    maxHeaderSize,
-    headersTimeout,
-    requestTimeout: headersTimeout * 2,
-    keepAliveTimeout: 5000,
-    // How often Node checks the two deadlines above: a fraction of the header deadline.
-    connectionsCheckingInterval: Math.max(50, Math.floor(headersTimeout / 4)),
-  });
-  http.maxConnections = maxConnections;
-  http.maxRequestsPerSocket = 100;
-  // A malformed request, headers over the size or past the deadline: Node's own `clientError`
-  // answer (400, 431, 408) and close, for that connection only.
-  http.on('connection', (socket: Socket) => socket.setNoDelay(true));
-  const server = new MetricsServer(registry, http, new LoopMonitor(threshold, window), interval, historySize);
-  return new Promise((resolve, reject) => {
-    const onError = (error: Error): void => reject(opErrorFromSystem({ op: 'listen', transport: 'tcp', address: host, port }, error));
-    http.once('error', onError);
-    http.listen({ host, port }, () => {
-      http.off('error', onError);
-      server.startSampling();
-      resolve(server);
+  // node:http is loaded here, on first use, not with the library: it is 1.5 MB of heap that a
+  // server without a metrics endpoint would carry for nothing (docs/benchmarks.md).
+  return import('node:http').then(({ createServer }) => {
+    const http = createServer({
+      maxHeaderSize,
+      headersTimeout,
+      requestTimeout: headersTimeout * 2,
+      keepAliveTimeout: 5000,
+      // How often Node checks the two deadlines above: a fraction of the header deadline.
+      connectionsCheckingInterval: Math.max(50, Math.floor(headersTimeout / 4)),
+    });
+    http.maxConnections = maxConnections;
+    http.maxRequestsPerSocket = 100;
+    // A malformed request, headers over the size or past the deadline: Node's own `clientError`
+    // answer (400, 431, 408) and close, for that connection only.
+    http.on('connection', (socket: Socket) => socket.setNoDelay(true));
+    const server = new MetricsServer(registry, http, new LoopMonitor(threshold, window), interval, historySize);
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error): void => reject(opErrorFromSystem({ op: 'listen', transport: 'tcp', address: host, port }, error));
+      http.once('error', onError);
+      http.listen({ host, port }, () => {
+        http.off('error', onError);
+        server.startSampling();
+        resolve(server);
+      });
     });
   });
 }

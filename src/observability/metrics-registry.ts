@@ -70,7 +70,7 @@ export interface ServerSnapshot {
 }
 
 /**
- * Servers observed elsewhere — worker processes (`workerSetSource()`) — that join a registry's
+ * Servers observed elsewhere -- worker processes (`workerSetSource()`) -- that join a registry's
  * snapshots: {@link MetricsRegistry.refresh} asks each source for fresh ledgers, then
  * `snapshot()` includes what {@link servers} returns.
  */
@@ -117,7 +117,7 @@ const OBSERVE_OPTIONS = optionNames<ObserveOptions>({ service: true });
  * @example
  * const registry = new MetricsRegistry();
  * registry.add(await listenTcp({ port: 7007 }, echo), { service: 'echo' });
- * console.log(registry.metrics()); // switchboard_sessions_active{service="echo",…} 0 …
+ * console.log(registry.metrics()); // switchboard_sessions_active{service="echo",...} 0 ...
  */
 export class MetricsRegistry {
   readonly #entries = new Map<ObservedServer, Entry>();

@@ -19,12 +19,12 @@ export const STATUS_PAGE_HTML = `<!doctype html>
 <body>
 <header>
 <h1>Switchboard status</h1>
-<p id="summary" aria-live="polite">Loading…</p>
+<p id="summary" aria-live="polite">Loading\u2026</p>
 </header>
 <main>
 <section aria-labelledby="chart-title">
 <h2 id="chart-title">Sessions and throughput</h2>
-<p id="chart-scale" class="legend">Waiting for data…</p>
+<p id="chart-scale" class="legend">Waiting for data\u2026</p>
 <svg id="chart" viewBox="0 0 600 170" role="img" aria-labelledby="chart-title chart-desc" preserveAspectRatio="none">
 <desc id="chart-desc">Open sessions (solid line) and bytes per second in plus out (dashed line) over the last minutes.</desc>
 <line class="axis" x1="0" y1="160" x2="600" y2="160"></line>
@@ -32,7 +32,7 @@ export const STATUS_PAGE_HTML = `<!doctype html>
 <polyline id="line-sessions" class="sessions" points=""></polyline>
 <polyline id="line-throughput" class="throughput" points=""></polyline>
 </svg>
-<p class="legend"><span class="key solid" aria-hidden="true"></span> sessions open · <span class="key dashed" aria-hidden="true"></span> bytes/s (in + out)</p>
+<p class="legend"><span class="key solid" aria-hidden="true"></span> sessions open \u00b7 <span class="key dashed" aria-hidden="true"></span> bytes/s (in + out)</p>
 </section>
 <section aria-labelledby="servers-title">
 <h2 id="servers-title">Servers</h2>
@@ -145,8 +145,8 @@ export const STATUS_PAGE_JS = `'use strict';
     }
     tbody.replaceChildren(...rows);
     const ready = doc.ready && doc.servers.length > 0;
-    $('summary').textContent = (ready ? 'READY' : 'NOT READY' + (doc.draining ? ' (draining)' : '')) + ' · ' + (doc.healthy ? 'healthy' : 'UNHEALTHY') +
-      ' · event loop delay ' + Math.round(doc.eventLoopDelaySeconds * 1000) + ' ms · process up ' + duration(doc.processUptimeSeconds) + ' · updated ' + doc.time;
+    $('summary').textContent = (ready ? 'READY' : 'NOT READY' + (doc.draining ? ' (draining)' : '')) + ' \u00b7 ' + (doc.healthy ? 'healthy' : 'UNHEALTHY') +
+      ' \u00b7 event loop delay ' + Math.round(doc.eventLoopDelaySeconds * 1000) + ' ms \u00b7 process up ' + duration(doc.processUptimeSeconds) + ' \u00b7 updated ' + doc.time;
     document.body.dataset.time = doc.time;
     chart(doc.history, doc.intervalMs);
   }
@@ -164,7 +164,7 @@ export const STATUS_PAGE_JS = `'use strict';
     };
     const maxSessions = draw(sessions, 'line-sessions');
     const maxRate = draw(rates, 'line-throughput');
-    $('chart-scale').textContent = 'Top of the chart: ' + maxSessions + ' sessions (solid), ' + bytes(Math.round(maxRate)) + '/s (dashed) · the last ' +
+    $('chart-scale').textContent = 'Top of the chart: ' + maxSessions + ' sessions (solid), ' + bytes(Math.round(maxRate)) + '/s (dashed) \u00b7 the last ' +
       duration(Math.max(0, points - 1) * intervalMs / 1000) + ', one point every ' + (intervalMs / 1000) + ' s; now ' + (sessions[points - 1] || 0) + ' sessions, ' + bytes(Math.round(rates[points - 1] || 0)) + '/s';
   }
 

@@ -11,10 +11,10 @@ import { encodeV1Line } from './v1-line.ts';
 import { encodeV2Header } from './v2-binary.ts';
 
 /**
- * Encodes a PROXY header: `PROXY TCP4 …\r\n` (v1) or the binary v2 header with its TLVs and,
+ * Encodes a PROXY header: `PROXY TCP4 ...\r\n` (v1) or the binary v2 header with its TLVs and,
  * when `tlvs.crc32c` is true, a CRC32C over the whole header.
  * @throws {InvalidOptionError} naming the field that cannot be encoded (an address of the wrong
- * family, a port out of range, TLVs on v1, a header longer than 65551 bytes, …)
+ * family, a port out of range, TLVs on v1, a header longer than 65551 bytes, ...)
  * @example
  * encodeProxyHeader({ version: 1, source: { address: '203.0.113.7', port: 51000 }, destination: { address: '192.0.2.1', port: 443 } });
  * // <Buffer 'PROXY TCP4 203.0.113.7 192.0.2.1 51000 443\r\n'>

@@ -28,7 +28,7 @@ export interface ProxyUnixAddress {
 /** One endpoint of the relayed connection. */
 export type ProxyAddress = ProxyInetAddress | ProxyUnixAddress;
 
-/** A TLV the parser does not interpret, kept as it came: application (0xE0–0xEF), experimental, future or unassigned types. */
+/** A TLV the parser does not interpret, kept as it came: application (0xE0-0xEF), experimental, future or unassigned types. */
 export interface ProxyRawTlv {
   readonly type: number;
   readonly value: Buffer;
@@ -120,7 +120,7 @@ export interface ProxySslInit {
   readonly cipher?: string | undefined;
   readonly sigAlg?: string | undefined;
   readonly keyAlg?: string | undefined;
-  /** Sub-TLVs of types other than 0x21–0x25. */
+  /** Sub-TLVs of types other than 0x21-0x25. */
   readonly unknown?: readonly ProxyRawTlvInit[];
 }
 
@@ -135,7 +135,7 @@ export interface ProxyTlvsInit {
   readonly netns?: string | undefined;
   /** Append a NOOP TLV with this many zero bytes, for padding. @default none */
   readonly noop?: number;
-  /** TLVs of types the spec does not assign (application 0xE0–0xEF and the like). */
+  /** TLVs of types the spec does not assign (application 0xE0-0xEF and the like). */
   readonly unknown?: readonly ProxyRawTlvInit[];
 }
 

@@ -94,7 +94,7 @@ export function parserLimits(options: ProxyParserOptions | undefined): ParserLim
 
 /**
  * The common case without a parser: the header in a connection's first chunk, decided by that
- * chunk alone — complete (with the rest of the chunk) or failed — or undefined when the chunk is
+ * chunk alone -- complete (with the rest of the chunk) or failed -- or undefined when the chunk is
  * a header's beginning, which a {@link ProxyHeaderParser} fed the same chunk then holds. The
  * answer is the one the parser's first `push` gives. @internal
  */

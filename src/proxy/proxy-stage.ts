@@ -2,7 +2,7 @@
  * The PROXY protocol on a TCP listener: the trust decision at accept, and the header read as the
  * first pending stage (before the `accept` handler and the TLS handshake). The header is read in
  * plaintext from the socket's `data` events; whatever follows it in the same segment goes on with
- * the handover, so the next reader — the TLS engine or the session — gets the stream from the
+ * the handover, so the next reader -- the TLS engine or the session -- gets the stream from the
  * first byte after the header, untouched.
  */
 import type { Socket } from 'node:net';

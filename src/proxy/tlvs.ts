@@ -34,7 +34,7 @@ const SSL_SUB_NAMES: Partial<Record<number, string>> = {
 /** The same empty list for every header with no unknown TLV (frozen: a header is shared by the session and its observers). */
 const NO_RAW_TLVS: readonly ProxyRawTlv[] = Object.freeze([]);
 
-/** A TLV's type and where its value starts, read at `offset` inside `bytes[…, end)`, throwing when it does not fit. Returns where the value ends. */
+/** A TLV's type and where its value starts, read at `offset` inside `bytes[..., end)`, throwing when it does not fit. Returns where the value ends. */
 function tlvValueEnd(bytes: Buffer, offset: number, end: number, where: string): number {
   if (end - offset < TLV_HEADER_LENGTH) throw bad(`${end - offset} stray bytes after the last ${where}`);
   const valueStart = offset + TLV_HEADER_LENGTH;

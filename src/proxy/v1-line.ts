@@ -1,6 +1,6 @@
 /**
  * PROXY v1, the text line: `PROXY TCP4|TCP6 <source> <destination> <source port> <destination port>\r\n`
- * or `PROXY UNKNOWN …\r\n`, at most 107 bytes. Every prefix is checked as it arrives, so a line
+ * or `PROXY UNKNOWN ...\r\n`, at most 107 bytes. Every prefix is checked as it arrives, so a line
  * that cannot become valid fails at its first wrong field rather than at the CRLF.
  */
 import { ErrorCode } from '../core/errors.ts';
@@ -214,5 +214,5 @@ function bad(message: string): ProxyProtocolError {
 
 /** Peer bytes in a message: quoted, control characters escaped, cut short. */
 function show(text: string): string {
-  return JSON.stringify(text.length > 48 ? `${text.slice(0, 48)}…` : text);
+  return JSON.stringify(text.length > 48 ? `${text.slice(0, 48)}\u2026` : text);
 }

@@ -1,6 +1,6 @@
 /**
  * Switchboard's `diagnostics_channel` channels: fixed names, created once here, in the layer both
- * transports import, so each publish point is one `if (channel.hasSubscribers) channel.publish(…)`.
+ * transports import, so each publish point is one `if (channel.hasSubscribers) channel.publish(...)`.
  * With nobody subscribed, `hasSubscribers` is false and no payload is built (docs/observability.md).
  */
 import { channel, tracingChannel } from 'node:diagnostics_channel';

@@ -1,7 +1,7 @@
 /**
  * What the TCP and UDP servers share, written once (undici's DispatcherBase plays this part for
- * its dispatchers): the lifecycle — `state`, `closed`, `listen()`, `close()`, `destroy()`,
- * `await using`, the `signal` option — the bound addresses, and how warnings and runtime errors
+ * its dispatchers): the lifecycle -- `state`, `closed`, `listen()`, `close()`, `destroy()`,
+ * `await using`, the `signal` option -- the bound addresses, and how warnings and runtime errors
  * reach the user. A transport supplies its binding and teardown steps.
  */
 import { EventEmitter } from 'node:events';
@@ -97,7 +97,7 @@ export abstract class ServerBase<Events extends Record<keyof Events, unknown[]>,
    * Graceful close: stops listening at once, lets sessions (or handler promises and replies)
    * finish up to `timeout`, then destroys what is left. Resolves when every socket is closed.
    * Idempotent: later callers share the completion and may only shorten the deadline.
-   * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for a `timeout` outside 0–2147483647 ms (or `Infinity`)
+   * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for a `timeout` outside 0-2147483647 ms (or `Infinity`)
    */
   close(options?: CloseOptions): Promise<void> {
     return this.#lifecycle.close(options);
@@ -108,7 +108,7 @@ export abstract class ServerBase<Events extends Record<keyof Events, unknown[]>,
     return this.#lifecycle.destroy();
   }
 
-  /** `await using server = await listenTcp(…)` closes it gracefully. */
+  /** `await using server = await listenTcp(...)` closes it gracefully. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }

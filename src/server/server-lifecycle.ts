@@ -1,5 +1,5 @@
 /**
- * The one server lifecycle, shared by every transport: `idle → binding → listening → closing →
+ * The one server lifecycle, shared by every transport: `idle -> binding -> listening -> closing ->
  * closed`, with idempotent `close`/`destroy` whose later callers share one completion
  * (docs/lifecycle.md).
  */
@@ -128,7 +128,7 @@ export class ServerLifecycle {
 
   /**
    * Graceful close with a deadline; later calls share the completion and may only shorten the deadline.
-   * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for a `timeout` outside 0–2147483647 ms (or `Infinity`)
+   * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` for a `timeout` outside 0-2147483647 ms (or `Infinity`)
    */
   close(options: CloseOptions = {}): Promise<void> {
     const timeout = optionsObject('options', options, CLOSE_OPTIONS).timeout ?? DEFAULT_CLOSE_TIMEOUT;

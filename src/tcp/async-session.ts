@@ -110,7 +110,7 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
   }
 
   /**
-   * Resolves with the next bytes (≥ 1) as soon as any are there, or `null` at end of stream.
+   * Resolves with the next bytes (>= 1) as soon as any are there, or `null` at end of stream.
    * Never waits to fill a buffer (SocketTools' Read).
    * @throws {OpError} (rejects) `SWB_ERR_CONNECTION_RESET` and kin when the stream ended in error
    */
@@ -147,7 +147,7 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
   }
 
   /**
-   * Queues bytes — a string (UTF-8), bytes, or several buffers written as one, in order — and
+   * Queues bytes -- a string (UTF-8), bytes, or several buffers written as one, in order -- and
    * resolves when the kernel has taken them; this is not delivery to the peer. Awaiting each
    * write is how async code honours backpressure.
    * @throws {SwitchboardError} (rejects) `SWB_ERR_SESSION_CLOSED` once the session no longer writes;

@@ -1,7 +1,7 @@
 /**
  * Running out of file descriptors (EMFILE, ENFILE). When accept fails for lack of one, libuv
  * closes a reserve descriptor, accepts and resets the pending connections, and reopens the
- * reserve — so Node neither spins nor hears about it, and accepting resumes by itself once
+ * reserve -- so Node neither spins nor hears about it, and accepting resumes by itself once
  * descriptors free up. To say so, the server probes: opening one descriptor a second while it
  * listens, and warning when that fails.
  */

@@ -72,7 +72,7 @@ export class EventSession extends TcpSession {
   }
 
   /**
-   * Queues bytes for the peer — a string (UTF-8), bytes, or several buffers written as one, in
+   * Queues bytes for the peer -- a string (UTF-8), bytes, or several buffers written as one, in
    * order. Returns false when the output buffer is above its high watermark (wait for `drain`)
    * or the session is no longer writable; never throws. Writing while more than
    * `maxBufferedOutput` bytes are queued closes the session (`SWB_ERR_OUTPUT_OVERFLOW`).

@@ -1,5 +1,5 @@
 /**
- * The limits a TCP server applies to peers — admission, output, deadlines — with their
+ * The limits a TCP server applies to peers -- admission, output, deadlines -- with their
  * defaults (docs/limits.md gives the reasoning for each).
  */
 import { constants } from 'node:buffer';
@@ -37,7 +37,7 @@ export interface LimitOptions extends ThrottleLimits {
    * @default 128
    */
   perAddressIPv6Prefix?: number;
-  /** Sent to a peer refused for a limit or while suspended, just before the connection closes (≤ 4096 bytes). @default none */
+  /** Sent to a peer refused for a limit or while suspended, just before the connection closes (<= 4096 bytes). @default none */
   busyMessage?: string | Uint8Array;
   /** Only peers matching these addresses and CIDR prefixes are admitted. @default everyone */
   allow?: AddressList;

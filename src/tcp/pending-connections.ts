@@ -1,7 +1,7 @@
 /**
  * The pending stage: every socket the kernel hands over is owned here from its `connection` event
- * until it becomes a session or closes. Between the two run the admission stages — the `accept`
- * handler, then the TLS handshake; a PROXY header read would be another — each an async step
+ * until it becomes a session or closes. Between the two run the admission stages -- the `accept`
+ * handler, then the TLS handshake; a PROXY header read would be another -- each an async step
  * with a deadline that may refuse the socket. A refused socket stays owned until its `close`, so
  * the ledger, `destroy()` and the close deadline see every socket (docs/lifecycle.md).
  *

@@ -1,5 +1,5 @@
 /**
- * The server-wide session deadlines — idle time, first byte and maximum lifetime — checked by
+ * The server-wide session deadlines -- idle time, first byte and maximum lifetime -- checked by
  * one sweep over the open sessions instead of a timer per session (or per chunk).
  */
 import { CloseCause } from './close-reason.ts';

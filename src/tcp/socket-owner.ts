@@ -1,6 +1,6 @@
 /**
- * One owner per accepted socket at a time — the pending stage while the connection waits on its
- * stages, then its session — and one set of socket listeners for all of them. The listeners are
+ * One owner per accepted socket at a time -- the pending stage while the connection waits on its
+ * stages, then its session -- and one set of socket listeners for all of them. The listeners are
  * shared module functions that hand each event to whoever owns the socket now, so passing a
  * socket from the pending stage to its session is one field write: no listener is removed and
  * added again, and the socket keeps one shape (one symbol slot) from accept to close.

@@ -1,7 +1,7 @@
 /**
- * Queuing what a session's `write()` takes — bytes, a string, or several buffers at once — on its
+ * Queuing what a session's `write()` takes -- bytes, a string, or several buffers at once -- on its
  * socket, the cheaper way for the size: measured on loopback (Node 24), one `Buffer.concat` beats
- * `cork()`/`uncork()` by 10–30 % up to about 1 KiB in all, and copying loses beyond (2.4 times
+ * `cork()`/`uncork()` by 10-30 % up to about 1 KiB in all, and copying loses beyond (2.4 times
  * slower for a 256 KiB payload behind a 4-byte header). On a socket already corked (a framed
  * session decoding a chunk, coalesced writes) the pieces are queued as they are: they leave in
  * the same writev either way, and copying would only cost.

@@ -33,13 +33,13 @@ export interface TcpEventHandler<S extends EventSession = EventSession> {
   accept?(info: ConnectionInfo, signal: AbortSignal): MaybePromise<boolean | void>;
   /** The session is open. */
   open?(session: S): MaybePromise<void>;
-  /** Bytes arrived (≥ 1). Without a `data` handler incoming bytes are read and discarded. */
+  /** Bytes arrived (>= 1). Without a `data` handler incoming bytes are read and discarded. */
   data?(session: S, chunk: Buffer): MaybePromise<void>;
   /** The session's output fell below its high watermark after `write()` returned false. */
   drain?(session: S): void;
   /**
    * The server began a graceful close (`session.signal` is aborted too): the session may still
-   * write — a goodbye — before it is half-closed, which happens once no `open` or `data` promise
+   * write -- a goodbye -- before it is half-closed, which happens once no `open` or `data` promise
    * is pending.
    */
   closing?(session: S): void;
@@ -82,7 +82,7 @@ const eventCallbacks: { readonly [K in keyof TcpEventHandler]-?: true } = {
 export const TCP_EVENT_CALLBACKS: readonly string[] = Object.keys(eventCallbacks);
 
 /**
- * A handler that brings its own session class — `framed()` returns one. The server recognises
+ * A handler that brings its own session class -- `framed()` returns one. The server recognises
  * it with `instanceof` and, for each connection it admits, calls {@link createSession} instead of
  * constructing an `EventSession` or `AsyncSession`, emits `session`, then calls
  * {@link startSession}. This is the one way a handler changes the session class. An `accept`

@@ -30,7 +30,7 @@ export interface TcpServerOptions extends LimitOptions {
   backlog?: number;
   /** Never share the address with another socket, nor with cluster workers. @default true (false when `reusePort`) */
   exclusive?: boolean;
-  /** SO_REUSEPORT: let several processes bind the same address for scaling (Node ≥ 22.12). @default false */
+  /** SO_REUSEPORT: let several processes bind the same address for scaling (Node >= 22.12). @default false */
   reusePort?: boolean;
   /** For IPv6 sockets: refuse IPv4 peers. @default false for `::` (dual-stack); `'*'` always binds IPv6-only */
   ipv6Only?: boolean;

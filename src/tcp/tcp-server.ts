@@ -73,8 +73,8 @@ export interface TcpServerStats {
 
 /**
  * A connection refused before its session opened: the `rejected` event's argument. `cause` says
- * which rule or limit refused it — `accept-hook`, `accept-timeout`, `closing`, `denied`,
- * `max-connections`, `peer-gone`, … (docs/limits.md) — and `error` what failed, when something did.
+ * which rule or limit refused it -- `accept-hook`, `accept-timeout`, `closing`, `denied`,
+ * `max-connections`, `peer-gone`, ... (docs/limits.md) -- and `error` what failed, when something did.
  */
 export interface RejectedConnection extends RejectReason {
   readonly info: ConnectionInfo;
@@ -115,7 +115,7 @@ export type TcpHandlerFor<S extends TcpSession> = TcpSession extends S
  * A TCP server. Construct it with {@link listenTcp} (which infers `S` from the handler) or
  * `new TcpServer<S>(options, handler)` then `await server.listen()`.
  * @typeParam S - the sessions it serves: `EventSession` for event handlers, `AsyncSession` for a
- * session function or `for await`, framing's sessions for `framed(…)` handlers.
+ * session function or `for await`, framing's sessions for `framed(...)` handlers.
  *
  * Errors: bad options throw at construction (`SWB_ERR_INVALID_OPTION`); `listen()` rejects with a
  * `ListenError`; a failing handler ends only its session and is reported on `error` (or as a
@@ -315,13 +315,13 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
 
   /**
    * Hands this server's listening sockets to `next`, a server that has not listened yet: from
-   * now on every connection they accept is `next`'s — nothing is closed and rebound, so no
-   * connection is refused in between — and `next` is listening when the promise resolves (with
+   * now on every connection they accept is `next`'s -- nothing is closed and rebound, so no
+   * connection is refused in between -- and `next` is listening when the promise resolves (with
    * its addresses). This server keeps its sessions and stays `listening` on no socket:
    * `close()` it to drain them. `next`'s `host`, `port`, `backlog`, `exclusive`, `reusePort` and
    * `ipv6Only` are not used (it has these sockets); the options its sockets apply to each
    * connection must be this server's (`noDelay`, `keepAlive`, `keepAliveInitialDelay`,
-   * `highWaterMark`). Everything else — handler, limits, deadlines, `tls` — may differ.
+   * `highWaterMark`). Everything else -- handler, limits, deadlines, `tls` -- may differ.
    * @throws {SwitchboardError} `SWB_ERR_SERVER_CLOSED` (rejects) unless this server is listening; `SWB_ERR_ALREADY_LISTENING` when `next` has listened
    * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` (rejects) naming a per-connection socket option that differs; nothing changes then
    * @example
@@ -581,7 +581,7 @@ export class TcpServer<S extends TcpSession = TcpSession> extends ServerBase<Tcp
 /**
  * Creates a TCP server, binds every address, and resolves once it is listening. The server's
  * session type follows the handler: `EventSession` for event handlers, `AsyncSession` for a
- * session function or none, a framed session for `framed(…)`.
+ * session function or none, a framed session for `framed(...)`.
  * @param handler event handlers, a session function, or nothing to iterate sessions with `for await`
  * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` synchronously for bad options
  * @throws {ListenError} (rejects) when any address fails to bind; nothing stays bound

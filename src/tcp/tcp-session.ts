@@ -48,8 +48,8 @@ const UPGRADING = 4;
 const END_AFTER_UPGRADE = 8;
 
 /**
- * What few sessions use — STARTTLS and TLS facts, `closed` waiters, `signal`, a close waiting
- * on handler promises — kept apart and created on first use, so an idle plaintext session
+ * What few sessions use -- STARTTLS and TLS facts, `closed` waiters, `signal`, a close waiting
+ * on handler promises -- kept apart and created on first use, so an idle plaintext session
  * carries one empty field for all of it.
  */
 interface RareState {
@@ -136,8 +136,8 @@ export abstract class TcpSession implements SocketOwner {
   get localPort(): number { return this.#info.localPort; }
   get localFamily(): ConnectionInfo['localFamily'] { return this.#info.localFamily; }
   /**
-   * Behind a trusted balancer (the `proxyProtocol` option): the PROXY header — version, command,
-   * transport, source, destination, TLVs — and `peer`, the balancer's own address; `null` on a
+   * Behind a trusted balancer (the `proxyProtocol` option): the PROXY header -- version, command,
+   * transport, source, destination, TLVs -- and `peer`, the balancer's own address; `null` on a
    * direct connection. The remote and local ends above are then the header's (docs/proxy-protocol.md).
    */
   get proxy(): ProxyInfo | null { return this.#info.proxy ?? null; }
@@ -157,7 +157,7 @@ export abstract class TcpSession implements SocketOwner {
   }
 
   /**
-   * The TLS parameters — protocol, cipher, ALPN, server name, client certificate — or `null`
+   * The TLS parameters -- protocol, cipher, ALPN, server name, client certificate -- or `null`
    * on a plaintext session (and while `startTls()` runs). See docs/tls.md.
    */
   get tls(): TlsInfo | null {
@@ -168,13 +168,13 @@ export abstract class TcpSession implements SocketOwner {
    * STARTTLS: upgrades this plaintext session to TLS with the server's `tls` option (`mode:
    * 'starttls'`) and resolves with {@link tls} once the handshake completed. Call it as you parse
    * the command, and let it write the go-ahead (`goAhead`): it stops reading plaintext first, and
-   * if any byte followed the command — in your parser (`buffered`) or unread in the session — it
+   * if any byte followed the command -- in your parser (`buffered`) or unread in the session -- it
    * closes the session instead (`SWB_ERR_TLS_PLAINTEXT_AFTER_STARTTLS`; the CVE-2011-0411 class).
    * Reads, writes and the idle timeout carry on over TLS; writes made meanwhile are sent encrypted.
    *
    * Errors (rejects): `SWB_ERR_TLS_INVALID_STATE` when the session is already TLS (or upgrading),
-   * not open, or the server has no `tls` option — nothing is closed; a `TlsHandshakeError` when
-   * the upgrade failed — the session is closed (cause `tls-handshake`, that error as its error).
+   * not open, or the server has no `tls` option -- nothing is closed; a `TlsHandshakeError` when
+   * the upgrade failed -- the session is closed (cause `tls-handshake`, that error as its error).
    * @throws {InvalidOptionError} synchronously for a malformed option
    * @example
    * if (line === 'STARTTLS') await session.startTls({ goAhead: '220 2.0.0 Ready to start TLS\r\n' });
@@ -248,7 +248,7 @@ export abstract class TcpSession implements SocketOwner {
     if ((this.#flags & END_AFTER_UPGRADE) !== 0) this.socket.end();
   }
 
-  /** Our FIN (over TLS, close_notify first) — after the handshake when `startTls()` is running. */
+  /** Our FIN (over TLS, close_notify first) -- after the handshake when `startTls()` is running. */
   #endSocket(): void {
     if ((this.#flags & UPGRADING) !== 0) this.#flags |= END_AFTER_UPGRADE;
     else this.socket.end();
@@ -633,8 +633,8 @@ function asSwitchboardError(error: Error): SwitchboardError {
 }
 
 /**
- * A rejection that only repeats why the session closed — its close error, or a read or write
- * cut short by the close — is no handler bug.
+ * A rejection that only repeats why the session closed -- its close error, or a read or write
+ * cut short by the close -- is no handler bug.
  */
 function isOwnCloseError(session: TcpSession, error: unknown): boolean {
   if (error === session.closeReason?.error) return true;

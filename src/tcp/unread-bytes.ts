@@ -33,7 +33,7 @@ export function takeUnread(socket: Socket): Buffer | undefined {
  * Hands a started session the bytes a pending stage read past its part (what followed the PROXY
  * header in its segment), as if the socket had just read them: with the socket flowing, nothing
  * buffered and its reader attached they are the session's first `data`, emitted now (after the
- * `open` handler, before any later byte) — what the stream itself does with a chunk in that
+ * `open` handler, before any later byte) -- what the stream itself does with a chunk in that
  * state, without the copy of the view `unshift()` makes; otherwise (the session holds reading:
  * an async `open` handler, a pause) they wait at the front of the socket's buffer (`unshift`).
  * Nothing is delivered to a destroyed socket, or after a `startTls()` in `open` took them

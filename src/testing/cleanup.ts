@@ -1,6 +1,6 @@
 /**
  * Where the kit registers its cleanup: whatever the test runner gives a test, with no global of
- * any runner — node:test's `t` (`t.after`), Vitest's test context (`onTestFinished`), or a
+ * any runner -- node:test's `t` (`t.after`), Vitest's test context (`onTestFinished`), or a
  * registering function itself (Vitest's `onTestFinished` or `afterEach`, Jest's `afterEach`).
  */
 import { InvalidOptionError } from '../core/errors.ts';

@@ -1,5 +1,5 @@
 /**
- * `switchboard/testing`: a kit for testing protocol servers with any test runner — a server on
+ * `switchboard/testing`: a kit for testing protocol servers with any test runner -- a server on
  * loopback cleaned up after the test, a scripted client with fault injection, and the checks
  * that a server's ledger balanced and nothing leaked. See docs/testing.md.
  * @module

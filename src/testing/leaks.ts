@@ -23,7 +23,7 @@ export interface LeakCheckOptions {
  * Resolves once no more network handles are open than in `baseline` (taken with
  * {@link openNetworkHandles} before the test); rejects naming both lists when some stay open.
  * Polls once per event-loop turn, bounded by `timeout`.
- * @throws {AssertionError} (rejects) `leaked network handles: before […], after […]`
+ * @throws {AssertionError} (rejects) `leaked network handles: before [...], after [...]`
  */
 export async function assertNoLeakedHandles(baseline: readonly string[], options: LeakCheckOptions = {}): Promise<void> {
   const deadline = performance.now() + (options.timeout ?? 2000);
@@ -45,9 +45,9 @@ const sum = (counts: Readonly<Record<string, number>>, keys?: readonly string[])
   (keys ?? Object.keys(counts)).reduce((total, key) => total + (counts[key] ?? 0), 0);
 
 /**
- * Asserts the server's `stats()` identities hold now — TCP: `accepted = closed + sessions +
+ * Asserts the server's `stats()` identities hold now -- TCP: `accepted = closed + sessions +
  * pending`, `rejected` = the sum of `rejectedBy`; UDP: `datagramsIn = accepted` + the drops
- * before delivery — and, once the server is closed, that nothing is open (listeners, sessions,
+ * before delivery -- and, once the server is closed, that nothing is open (listeners, sessions,
  * pending connections; UDP: nothing queued, in flight or pending).
  * @throws {AssertionError} naming each identity that failed, with the stats
  */
@@ -56,15 +56,15 @@ export function assertLedgerBalanced(server: TcpServer | UdpServer): void {
   const broken: string[] = [];
   if (server instanceof TcpServer) {
     const stats = server.stats();
-    if (stats.accepted !== stats.closed + stats.sessions + stats.pending) broken.push(`accepted ${stats.accepted} ≠ closed ${stats.closed} + sessions ${stats.sessions} + pending ${stats.pending}`);
-    if (stats.rejected !== sum(stats.rejectedBy)) broken.push(`rejected ${stats.rejected} ≠ the sum of rejectedBy (${sum(stats.rejectedBy)})`);
+    if (stats.accepted !== stats.closed + stats.sessions + stats.pending) broken.push(`accepted ${stats.accepted} \u2260 closed ${stats.closed} + sessions ${stats.sessions} + pending ${stats.pending}`);
+    if (stats.rejected !== sum(stats.rejectedBy)) broken.push(`rejected ${stats.rejected} \u2260 the sum of rejectedBy (${sum(stats.rejectedBy)})`);
     if (closed && stats.listeners + stats.sessions + stats.pending > 0) broken.push(`closed with ${stats.listeners} listeners, ${stats.sessions} sessions and ${stats.pending} pending still open`);
     if (broken.length > 0) fail('TCP server', broken, stats);
     return;
   }
   const stats = server.stats();
   const undelivered = sum(stats.dropped, ['too-large', 'rate-limit', 'queue-full', 'max-in-flight']);
-  if (stats.datagramsIn !== stats.accepted + undelivered) broken.push(`datagramsIn ${stats.datagramsIn} ≠ accepted ${stats.accepted} + drops before delivery ${undelivered}`);
+  if (stats.datagramsIn !== stats.accepted + undelivered) broken.push(`datagramsIn ${stats.datagramsIn} \u2260 accepted ${stats.accepted} + drops before delivery ${undelivered}`);
   if (closed && stats.listeners + stats.queued + stats.inFlight + stats.pendingReplies > 0) {
     broken.push(`closed with ${stats.listeners} sockets, ${stats.queued} queued, ${stats.inFlight} in flight and ${stats.pendingReplies} replies pending`);
   }
@@ -78,7 +78,7 @@ export function assertLedgerBalanced(server: TcpServer | UdpServer): void {
  * @example
  * const baseline = openNetworkHandles();
  * const server = await listenLocal(t, {}, handler);
- * // … the test …
+ * // ... the test ...
  * await server.close();
  * await assertServerClean(server, baseline);
  */

@@ -1,6 +1,6 @@
 /**
  * A scripted client for line and length-field protocols: `send` frames, `expect` the server's
- * replies one by one (a failure says what arrived instead), `expectClose` the end — and the faults
+ * replies one by one (a failure says what arrived instead), `expectClose` the end -- and the faults
  * a protocol author tests against: random splits, reset, half-close, stall, slow read. It is a
  * `connectTcp` session with `framed()`, so it frames exactly as a server's session would.
  */
@@ -112,7 +112,7 @@ class Inbox {
 function show(value: unknown): string {
   if (Buffer.isBuffer(value) || value instanceof Uint8Array) {
     const bytes = Buffer.from(value as Uint8Array);
-    return `<${bytes.length} bytes ${bytes.subarray(0, 32).toString('hex')}${bytes.length > 32 ? '…' : ''}>`;
+    return `<${bytes.length} bytes ${bytes.subarray(0, 32).toString('hex')}${bytes.length > 32 ? '\u2026' : ''}>`;
   }
   return inspect(value, { breakLength: Infinity });
 }
@@ -180,7 +180,7 @@ export class ScriptedClient {
 
   /**
    * Sends the encoded frames cut at random offsets, each piece written on its own (TCP_NODELAY
-   * on), so the server reads them split anywhere — inside a length field, a CRLF, a UTF-8
+   * on), so the server reads them split anywhere -- inside a length field, a CRLF, a UTF-8
    * character. Resolves with the seed and the pieces' sizes, to replay a failure.
    */
   async sendInSplits(frames: FrameInput | readonly FrameInput[], options: SplitOptions = {}): Promise<{ seed: number; pieces: number[] }> {
@@ -201,7 +201,7 @@ export class ScriptedClient {
   /**
    * Waits for the next frame and checks it against `expected`: equal text (a line), equal bytes,
    * or a RegExp its text matches. Resolves with the frame, which is taken off `unread`.
-   * @throws {AssertionError} (rejects) naming what arrived instead — another frame, nothing within
+   * @throws {AssertionError} (rejects) naming what arrived instead -- another frame, nothing within
    * `timeout` (with the bytes of an unfinished frame), or the close and its reason
    * @example
    * await client.expect(/^\* welcome/);
@@ -224,7 +224,7 @@ export class ScriptedClient {
 
   /**
    * Waits for the connection to close and checks why: `'peer-end'` (the server closed its side),
-   * `'peer-reset'`, `'limit'`, … or `{ cause, code }`; with nothing given, any close will do.
+   * `'peer-reset'`, `'limit'`, ... or `{ cause, code }`; with nothing given, any close will do.
    * Resolves with the close reason.
    * @throws {AssertionError} (rejects) when it is still open after `timeout`, or closed otherwise;
    * the message lists the frames that arrived and were never expected
@@ -274,7 +274,7 @@ export class ScriptedClient {
 
   /**
    * Reads slowly: after each frame, reading holds for `interval` ms, so at most one socket read
-   * (up to 64 KiB) is taken per interval — a peer that reads, but too slowly.
+   * (up to 64 KiB) is taken per interval -- a peer that reads, but too slowly.
    */
   slowRead(options: { interval: number }): this {
     this.#inbox.slowReadMs = durationOption('interval', options?.interval, 0);
@@ -289,8 +289,8 @@ export class ScriptedClient {
 }
 
 /**
- * Connects a {@link ScriptedClient} to `target` (a listening `TcpServer` — its first address, a
- * wildcard one on loopback —
+ * Connects a {@link ScriptedClient} to `target` (a listening `TcpServer` -- its first address, a
+ * wildcard one on loopback --
  * or `{ host, port }`) and registers its destruction on the test context.
  * @param t node:test's `t`, Vitest's test context, or a function registering a cleanup
  * @throws {OpError} (rejects) as `connectTcp` does

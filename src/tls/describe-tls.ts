@@ -8,7 +8,7 @@ export interface TlsPeerCertificate {
   /** Subject attributes, `{ CN: 'client', O: 'Example' }`; a repeated attribute is an array. */
   readonly subject: Readonly<Record<string, string | string[]>>;
   readonly issuer: Readonly<Record<string, string | string[]>>;
-  /** SHA-256 fingerprint, colon-separated hex (`AB:CD:…`). */
+  /** SHA-256 fingerprint, colon-separated hex (`AB:CD:...`). */
   readonly fingerprint256: string;
   readonly serialNumber: string;
   readonly validFrom: Date;
@@ -81,7 +81,7 @@ function nameAttributes(name: Readonly<Record<string, string | string[] | undefi
 
 /**
  * Whether the connection allows half-close: plain TCP and TLS 1.3 do (a close_notify closes one
- * direction); TLS 1.2 does not (a close_notify closes the connection, RFC 5246 §7.2.1).
+ * direction); TLS 1.2 does not (a close_notify closes the connection, RFC 5246 section 7.2.1).
  */
 export function allowsHalfClose(socket: unknown): boolean {
   if (!(socket instanceof TLSSocket)) return true;

@@ -10,7 +10,7 @@ export const HandshakeFailure = {
   TIMEOUT: 'handshake-timeout',
   /** The first bytes were not TLS: plaintext to a TLS port, garbage. */
   NOT_TLS: 'not-tls',
-  /** Only versions outside `minVersion`…`maxVersion` were offered. */
+  /** Only versions outside `minVersion`...`maxVersion` were offered. */
   PROTOCOL_VERSION: 'protocol-version',
   /** A required client certificate was missing or did not verify. */
   CLIENT_CERTIFICATE: 'client-certificate',

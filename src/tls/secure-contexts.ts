@@ -27,7 +27,7 @@ export class TlsContextSet {
   readonly defaultContext: SecureContext;
   /** The certificates of every context built here (not those of a caller's `secureContext`). */
   readonly certificates: readonly CertificateSummary[];
-  /** What `new tls.TLSSocket(socket, …)` gets for every handshake with this set. */
+  /** What `new tls.TLSSocket(socket, ...)` gets for every handshake with this set. */
   readonly socketOptions: Readonly<TLSSocketOptions>;
   readonly #exact = new Map<string, SecureContext>();
   /** Wildcard entries by the suffix after `*.`. */

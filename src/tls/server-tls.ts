@@ -1,6 +1,6 @@
 /**
  * The TLS of one TCP server: its contexts (replaced whole by `setTls`), every handshake it runs
- * — implicit at accept, or STARTTLS on a session — counted by outcome, failures summarised in
+ * -- implicit at accept, or STARTTLS on a session -- counted by outcome, failures summarised in
  * one `warning` per interval (a scanner must not flood the logs), and the certificate expiry
  * warning at listen, on every reload and daily.
  */
@@ -28,7 +28,7 @@ export interface TlsServerStats {
   readonly inProgress: number;
   /** Handshakes failed, all reasons together. */
   readonly failed: number;
-  /** Handshakes failed, by reason (`handshake-timeout`, `not-tls`, …; every reason, 0 included). */
+  /** Handshakes failed, by reason (`handshake-timeout`, `not-tls`, ...; every reason, 0 included). */
   readonly failures: Readonly<TlsFailureCounts>;
   /** Successful `setTls()` calls (SIGHUP in the CLI). */
   readonly reloads: number;
@@ -160,7 +160,7 @@ export class ServerTls {
 
   /**
    * The server listens: check expiry now and daily. The first check waits for the next turn, so
-   * that code after `await listenTcp(…)` has attached its `warning` listener.
+   * that code after `await listenTcp(...)` has attached its `warning` listener.
    */
   start(): void {
     this.#reporting = true;
@@ -244,7 +244,7 @@ function zeroFailureCounts(): TlsFailureCounts {
   return counts;
 }
 
-/** `CN=localhost (tls) expires in 3.5 days (2026-05-01T00:00:00.000Z)` or `… expired 2.0 days ago (…)`. */
+/** `CN=localhost (tls) expires in 3.5 days (2026-05-01T00:00:00.000Z)` or `... expired 2.0 days ago (...)`. */
 function describeCertificate(certificate: ExpiringCertificate): string {
   const days = Math.abs(certificate.expiresInMs) / DAY_MS;
   const when = certificate.expiresInMs >= 0 ? `expires in ${days.toFixed(1)} days` : `expired ${days.toFixed(1)} days ago`;

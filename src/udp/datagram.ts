@@ -119,9 +119,9 @@ export class Datagram {
    * Sends `data` to the datagram's source from the socket it arrived on. Never blocks: the
    * datagram is handed to the kernel (or queued by libuv when the send buffer is full).
    * All replies to one request together, measured on the wire (each with its IP and UDP header),
-   * may not exceed `maxAmplification` × the request's size on the wire; and every reply spends
+   * may not exceed `maxAmplification` x the request's size on the wire; and every reply spends
    * the server's `replyRateLimit`.
-   * @returns true when handed to the kernel — not delivered: UDP does not say; false when refused (counted under `amplification`, `reply-rate-limit` or `closed`)
+   * @returns true when handed to the kernel -- not delivered: UDP does not say; false when refused (counted under `amplification`, `reply-rate-limit` or `closed`)
    */
   reply(data: Uint8Array | string): boolean {
     const payload = typeof data === 'string' ? Buffer.from(data) : data;

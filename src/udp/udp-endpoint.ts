@@ -178,7 +178,7 @@ function amplificationError(datagram: Datagram, size: number, room: number, fact
   return new OpError(
     { op: 'send', transport: 'udp', address: datagram.remoteAddress, port: datagram.remotePort },
     ErrorCode.AMPLIFICATION_REFUSED,
-    `reply of ${size} bytes refused: ${Math.max(0, room)} more bytes allowed for a ${datagram.data.length}-byte request (maxAmplification ${factor} × its ${requestWire} bytes on the wire, headers included)`,
+    `reply of ${size} bytes refused: ${Math.max(0, room)} more bytes allowed for a ${datagram.data.length}-byte request (maxAmplification ${factor} \u00d7 its ${requestWire} bytes on the wire, headers included)`,
   );
 }
 

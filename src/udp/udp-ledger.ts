@@ -8,7 +8,7 @@ import { zeroCounts } from '../server/cause-counts.ts';
 /**
  * Why a datagram, or a reply, was not delivered: the same shape as `CloseCause` and
  * `RejectCause` (a const object of kebab-case causes and a union type of them). Drops are
- * reported in aggregate — counts by cause in `stats().dropped` and the `drop` event — so a flood
+ * reported in aggregate -- counts by cause in `stats().dropped` and the `drop` event -- so a flood
  * costs no event per datagram.
  */
 export const DropCause = {
@@ -28,7 +28,7 @@ export const DropCause = {
   AMPLIFICATION: 'amplification',
   /** A reply refused because the server-wide `replyRateLimit` was spent. */
   REPLY_RATE_LIMIT: 'reply-rate-limit',
-  /** A reply the kernel refused (EMSGSIZE, no route, …). */
+  /** A reply the kernel refused (EMSGSIZE, no route, ...). */
   SEND_FAILED: 'send-failed',
   /** A reply asked for after its socket closed, or cancelled by the close. */
   CLOSED: 'closed',

@@ -24,7 +24,7 @@ import { normalizeUdpProxyProtocol, type NormalizedProxyProtocol, type UdpProxyP
 export interface UdpRateLimit {
   /** Datagrams per second one source may send; 0 for no limit. @default 1000 */
   datagrams?: number;
-  /** Bytes per second one source may send; 0 for no limit. Must be ≥ `maxDatagramSize`. @default 1048576 */
+  /** Bytes per second one source may send; 0 for no limit. Must be >= `maxDatagramSize`. @default 1048576 */
   bytes?: number;
   /** Sources tracked at once; beyond it, unknown sources share one bucket. @default 10000 */
   maxSources?: number;
@@ -50,7 +50,7 @@ export interface UdpServerOptions {
    * @default false
    */
   reuseAddress?: boolean;
-  /** SO_REUSEPORT: several sockets (processes) share the address and the kernel spreads datagrams by source (Node ≥ 22.12). @default false */
+  /** SO_REUSEPORT: several sockets (processes) share the address and the kernel spreads datagrams by source (Node >= 22.12). @default false */
   reusePort?: boolean;
   /** For IPv6 wildcard sockets: refuse IPv4 peers. @default false for `::` (dual-stack); `'*'` always binds IPv6-only */
   ipv6Only?: boolean;
@@ -64,7 +64,7 @@ export interface UdpServerOptions {
    * All replies to one request together may be at most this many times the request's size, both
    * measured on the wire: payload plus IP and UDP headers (28 bytes for IPv4, 48 for IPv6), so an
    * empty IPv4 request may draw 56 payload bytes. `Infinity` turns the guard off. 3 is the limit
-   * QUIC sets for a peer whose address is not validated (RFC 9000 §8.1).
+   * QUIC sets for a peer whose address is not validated (RFC 9000 section 8.1).
    * @default 3
    */
   maxAmplification?: number;

@@ -86,7 +86,7 @@ export interface UdpServerEvents {
  * Errors: bad options throw at construction (`SWB_ERR_INVALID_OPTION`); `listen()` rejects with a
  * `ListenError`; a handler that throws (`SWB_ERR_HANDLER_FAILED`), a refused reply
  * (`SWB_ERR_AMPLIFICATION_REFUSED`) and a failed send (`SWB_ERR_SEND_FAILED`) concern one
- * datagram only and are `error` events — or, when nobody listens for `error`, a process warning
+ * datagram only and are `error` events -- or, when nobody listens for `error`, a process warning
  * at most once per `dropReportInterval`. Drops are counted in `stats()` and summarised by `drop`;
  * datagrams over a limit and replies over `replyRateLimit` are only that (a flood costs no event
  * per datagram).

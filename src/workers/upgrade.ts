@@ -1,7 +1,7 @@
 /**
  * A zero-downtime upgrade of a whole process (new code, new config): the running process starts
- * its successor — the same command line, so whatever is installed now — with an IPC channel and
- * its listening sockets as inherited fds (3, 4, …), hands it the {@link UpgradeHandover} (which
+ * its successor -- the same command line, so whatever is installed now -- with an IPC channel and
+ * its listening sockets as inherited fds (3, 4, ...), hands it the {@link UpgradeHandover} (which
  * socket is which, and the counters so far) over that channel, and waits, bounded by the upgrade
  * timeout, for it to report ready. Only then does the caller stop accepting and drain; once
  * drained it sends its final counters ({@link Successor.finish}) and exits.
@@ -69,7 +69,7 @@ export interface Successor {
  * Starts the successor with the workers' listening sockets and resolves once it reported ready
  * (through {@link reportUpgradeReady}).
  * @throws {InvalidOptionError} `SWB_ERR_INVALID_OPTION` (rejects) for `udpRelay` limits that are not non-negative integers
- * @throws {SwitchboardError} `SWB_ERR_UPGRADE_FAILED` (rejects) when it could not be started, exited, failed, or was not ready in time — it is killed first
+ * @throws {SwitchboardError} `SWB_ERR_UPGRADE_FAILED` (rejects) when it could not be started, exited, failed, or was not ready in time -- it is killed first
  * @example
  * const successor = await startSuccessor({ workers: set });
  * await set.close({ timeout: 10_000 }); // stop accepting, drain

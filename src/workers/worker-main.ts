@@ -1,6 +1,6 @@
 /**
  * A worker process: imports the handler module its primary named, serves the addresses it was
- * told (in mode reuseport the listening sockets the primary holds for it, passed as fds 3, 4, …;
+ * told (in mode reuseport the listening sockets the primary holds for it, passed as fds 3, 4, ...;
  * under `cluster` through the cluster primary's shared one), reports
  * `ready`, answers stats requests, and drains on `close`. It never outlives its primary: when
  * the IPC channel closes (the primary exited, even by SIGKILL) it drains briefly and exits.

@@ -19,7 +19,7 @@ export const WORKER_ENV = 'SWITCHBOARD_WORKER';
 export type JsonOptions = Readonly<Record<string, unknown>>;
 
 /**
- * Server options less what chooses an address (host, port, reusePort, …, systemd): what a worker
+ * Server options less what chooses an address (host, port, reusePort, ..., systemd): what a worker
  * keeps when the primary passed it the sockets to serve. @internal
  */
 export function withoutAddress(options: JsonOptions): JsonOptions {
@@ -38,7 +38,7 @@ export interface WorkerSettings {
   readonly udp: JsonOptions | null;
   /** Each worker binds its own SO_REUSEPORT socket (mode `reuseport`). */
   readonly reusePort: boolean;
-  /** The listening sockets the primary holds for this worker, by fd number in the worker (3, 4, …): the TCP server adopts them instead of binding. */
+  /** The listening sockets the primary holds for this worker, by fd number in the worker (3, 4, ...): the TCP server adopts them instead of binding. */
   readonly tcpFds?: readonly number[];
   /** The same for the UDP server. */
   readonly udpFds?: readonly number[];
@@ -58,10 +58,10 @@ export interface WorkerStats {
 
 /** One listening socket an old process hands its successor at an upgrade. */
 export interface HandoverSocket {
-  /** The fd number in the successor: 3, 4, … in the order of {@link UpgradeHandover.sockets}. */
+  /** The fd number in the successor: 3, 4, ... in the order of {@link UpgradeHandover.sockets}. */
   readonly fd: number;
   readonly transport: Transport;
-  /** The bound address (`0.0.0.0`, `::`, `127.0.0.1`, …) and port. */
+  /** The bound address (`0.0.0.0`, `::`, `127.0.0.1`, ...) and port. */
   readonly address: string;
   readonly port: number;
   readonly family: AddressFamily;
@@ -90,16 +90,16 @@ export interface UpgradeHandover {
   readonly ticketKeys?: TicketKeyState;
 }
 
-/** The old process → its successor. @internal */
+/** The old process -> its successor. @internal */
 export type PredecessorMessage =
   | { readonly swb: 'upgrade-handover'; readonly handover: UpgradeHandover }
   /** The old process's final counters, sent once it has drained (they replace `handover.stats`). */
   | { readonly swb: 'upgrade-final'; readonly stats: WorkerStats };
 
-/** The successor → the old process. @internal */
+/** The successor -> the old process. @internal */
 export type SuccessorMessage = { readonly swb: 'upgrade-ready'; readonly pid: number } | { readonly swb: 'upgrade-failed'; readonly message: string };
 
-/** Worker → primary. @internal */
+/** Worker -> primary. @internal */
 export type WorkerMessage =
   | { readonly swb: 'ready'; readonly addresses: readonly BoundAddress[] }
   | { readonly swb: 'failed'; readonly message: string; readonly code?: string }
@@ -113,7 +113,7 @@ export type WorkerMessage =
   /** `id` 0: the final ledger a worker sends as it exits after a close. */
   | { readonly swb: 'stats'; readonly id: number; readonly stats: WorkerStats };
 
-/** Primary → worker. @internal */
+/** Primary -> worker. @internal */
 export type PrimaryMessage =
   | { readonly swb: 'stats'; readonly id: number }
   | { readonly swb: 'close'; readonly timeout: number }

@@ -1,6 +1,6 @@
 /**
  * The Prometheus scrape of a {@link WorkerSet}: one series per service and transport holding
- * the sum over every worker (dead ones' last ledgers included, so counters never go back — a
+ * the sum over every worker (dead ones' last ledgers included, so counters never go back -- a
  * scrape that reaches a random worker, as under pm2, makes `rate()` meaningless). Made from the
  * same families as `MetricsRegistry`'s, so the names and labels match a one-process server's.
  */
@@ -16,7 +16,7 @@ export interface WorkerMetricsOptions {
   /** The `service` label. @default 'workers' */
   readonly service?: string;
   /**
-   * One series per worker slot, labelled `worker="0"`, `"1"`, … instead of their sum. Each
+   * One series per worker slot, labelled `worker="0"`, `"1"`, ... instead of their sum. Each
    * slot's counters include its dead predecessors', so they never go back either, and the
    * series add up to the sum. @default false
    */

@@ -39,9 +39,9 @@ import {
 
 /**
  * How the workers share an address. `reuseport`: each worker binds its own SO_REUSEPORT socket
- * and the kernel spreads connections (and datagrams) by a hash of the 4-tuple — Linux and
+ * and the kernel spreads connections (and datagrams) by a hash of the 4-tuple -- Linux and
  * FreeBSD. `cluster`: Node's `cluster` primary holds one socket, accepts and hands each
- * connection round-robin to a worker — everywhere, at a cost per connection in the primary.
+ * connection round-robin to a worker -- everywhere, at a cost per connection in the primary.
  */
 export type WorkerMode = 'reuseport' | 'cluster';
 
@@ -56,7 +56,7 @@ export interface ServeWorkersOptions {
   readonly workers?: number | 'auto';
   /** @default 'reuseport' where SO_REUSEPORT balances (`supportsReusePort()`), else 'cluster' */
   readonly mode?: WorkerMode;
-  /** TCP server options (JSON-safe: host, port, limits, …) laid over the module's `options`; `false`: no TCP server. @default {} */
+  /** TCP server options (JSON-safe: host, port, limits, ...) laid over the module's `options`; `false`: no TCP server. @default {} */
   readonly tcp?: JsonOptions | false;
   /** UDP server options laid over the module's `udpOptions`; absent: no UDP server. */
   readonly udp?: JsonOptions;
@@ -279,7 +279,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
   /**
    * Mode reuseport: binds (or takes over from the predecessor) one SO_REUSEPORT socket per
    * worker and TCP address, with net.BoundSocket: bound here, listened on and accepted from in
-   * the worker only. Inherited sockets of the addresses still configured — UDP ones too — are
+   * the worker only. Inherited sockets of the addresses still configured -- UDP ones too -- are
    * shared out over the slots (a smaller worker count gives a worker several); the rest are
    * closed here (the old process closes its copies as it retires). A slot with no inherited UDP
    * socket has its worker bind its own: Node offers no way to hold a bound UDP socket unread.
@@ -351,7 +351,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
     this.#held = this.#held.filter((held) => held.origin !== 'systemd' || !fds.has(held.fd));
   }
 
-  /** The sockets slot's worker gets as its fds 3, 4, …: TCP first, then UDP. */
+  /** The sockets slot's worker gets as its fds 3, 4, ...: TCP first, then UDP. */
   #heldFor(slot: number): Held[] {
     return this.#held.filter((socket) => socket.slot === slot).sort((a, b) => (a.transport === b.transport ? 0 : a.transport === 'tcp' ? -1 : 1));
   }
@@ -570,7 +570,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
       cluster.setupPrimary({ exec: WORKER_MAIN, args: [], execArgv, silent: false });
       worker = cluster.fork({ ...this.#env, [WORKER_ENV]: JSON.stringify(settings) }).process;
     } else {
-      // The held sockets become the worker's fds 3, 4, …; the IPC channel comes after them.
+      // The held sockets become the worker's fds 3, 4, ...; the IPC channel comes after them.
       const held = this.#heldFor(slot.index);
       const fdsOf = (transport: 'tcp' | 'udp'): number[] => held.flatMap((socket, index) => (socket.transport === transport ? [3 + index] : []));
       const [tcpFds, udpFds] = [fdsOf('tcp'), fdsOf('udp')];

@@ -1,6 +1,6 @@
 /**
  * A worker's TLS: the certificate files its primary named (each worker reads them itself; PEM
- * never travels over IPC), laid over the module's own `tls` options (its mode, ALPN, … stay),
+ * never travels over IPC), laid over the module's own `tls` options (its mode, ALPN, ... stay),
  * with the session-ticket keys the whole set shares. The material read last is kept, so a
  * ticket-key rotation changes the keys only; a reload (SIGHUP to the primary) re-reads the files.
  */

@@ -1,7 +1,7 @@
 /**
- * `switchboard check [CONFIG]`: everything `up` checks before it binds — the file's keys and
+ * `switchboard check [CONFIG]`: everything `up` checks before it binds -- the file's keys and
  * values, two services on one address, programs, directories, users, modules (imported),
- * certificates (parsed, matched with their keys), quote files — and that host names resolve.
+ * certificates (parsed, matched with their keys), quote files -- and that host names resolve.
  * Binds nothing. Exit 0 and one line when the file is good; every problem and exit 2 otherwise.
  */
 import { parseCommandLine } from '../args.ts';

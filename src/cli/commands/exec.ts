@@ -1,5 +1,5 @@
 /**
- * `switchboard exec -- PROGRAM [ARGS…]`: one program per TCP connection, tcpserver style.
+ * `switchboard exec -- PROGRAM [ARGS...]`: one program per TCP connection, tcpserver style.
  *
  * Shutdown differs from the other commands: a graceful library close half-closes every session
  * at once, which would cut off what a program is still writing. So the servers are suspended
@@ -43,7 +43,7 @@ export async function execCommand(args: readonly string[]): Promise<number> {
   const settings = { ...readServerSettings(values, EXEC_DEFAULTS), ...(tlsFiles && { serverOptions: { tls: tlsOptionsFrom(tlsFiles, {}, 'exec') } }) };
   const planned = tcpEndpoints(readActivationFlags(values, 'exec'), 'exec');
   const [program, ...programRest] = programArgs;
-  if (program === undefined || program === '') throw new UsageError('no PROGRAM given: switchboard exec --listen HOST:PORT -- PROGRAM [ARGS…]', 'exec');
+  if (program === undefined || program === '') throw new UsageError('no PROGRAM given: switchboard exec --listen HOST:PORT -- PROGRAM [ARGS\u2026]', 'exec');
   const found = findProgram(program, process.env.PATH);
   if ('problem' in found) throw new UsageError(`PROGRAM ${JSON.stringify(program)}: ${found.problem}`, 'exec');
   const log = createLogger(values);

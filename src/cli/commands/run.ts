@@ -48,7 +48,7 @@ export async function runCommand(args: readonly string[]): Promise<number> {
     return ExitCode.FAILURE;
   }
   if (loaded.warning !== undefined) log.warn('warning', `${modulePath}: ${loaded.warning}`, { module: modulePath });
-  // The TLS flags' files replace the material of the module's own `tls` options (its mode, ALPN, … stay).
+  // The TLS flags' files replace the material of the module's own `tls` options (its mode, ALPN, ... stay).
   const moduleTls = loaded.options.tls;
   const options = tlsFiles ? { ...loaded.options, tls: tlsOptionsFrom(tlsFiles, moduleTls, 'run') } : loaded.options;
   checkOptionValues(modulePath, options);

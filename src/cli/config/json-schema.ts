@@ -1,6 +1,6 @@
 /**
  * The JSON Schema of `switchboard.toml`, made from the settings table (settings.ts): published
- * as switchboard.schema.json, which editors (VS Code with Taplo, …) validate TOML against.
+ * as switchboard.schema.json, which editors (VS Code with Taplo, ...) validate TOML against.
  * `npm run schema` writes it; a test checks the file is up to date.
  */
 import { KEYS_WITHOUT_FLAGS, SETTINGS, type JsonSchema, type Setting } from '../settings.ts';

@@ -88,7 +88,7 @@ const KIND_DEFAULTS: Readonly<Record<ServiceKind, ServerDefaults>> = { builtin: 
 const KIND_KEYS = ['builtin', 'program', 'module'] as const;
 const KIND_OF: Readonly<Record<(typeof KIND_KEYS)[number], ServiceKind>> = { builtin: 'builtin', program: 'exec', module: 'run' };
 
-/** TOML key → flag, for each scope. */
+/** TOML key -> flag, for each scope. */
 const BY_KEY = new Map<string, { readonly name: SettingName; readonly setting: Setting }>();
 for (const [name, setting] of Object.entries(SETTINGS) as [SettingName, Setting][]) if (setting.key !== null) BY_KEY.set(`${setting.scope}:${setting.key}`, { name, setting });
 const GLOBAL_KEYS = [...BY_KEY.keys()].filter((key) => key.startsWith('global:')).map((key) => key.slice(7));
@@ -233,7 +233,7 @@ function readService(name: string, section: Record<string, TomlValue>, problems:
   const here: PathSegment[] = ['services', name];
   const before = problems.size;
   const kinds = KIND_KEYS.filter((key) => section[key] !== undefined);
-  if (kinds.length === 0) problems.add(here, 'which service is it? Give it builtin = "echo" (a built-in service), program = "…" (exec) or module = "…" (run)');
+  if (kinds.length === 0) problems.add(here, 'which service is it? Give it builtin = "echo" (a built-in service), program = "\u2026" (exec) or module = "\u2026" (run)');
   if (kinds.length > 1) problems.add([...here, kinds[1]!], `a service has one of builtin, program and module; this one also has ${kinds[0]}`);
   const kind = kinds.length === 1 ? KIND_OF[kinds[0]!] : undefined;
   const values = new Map<string, unknown>();

@@ -1,8 +1,8 @@
 /**
  * One service of `up` while it runs: its servers (one TCP server per port, UDP beside it), its
- * handler in a {@link HandlerSlot}, its programs (exec), and what a reload may change in place —
+ * handler in a {@link HandlerSlot}, its programs (exec), and what a reload may change in place --
  * the caps and accept rate (`throttle`), the access lists (`setAccessRules`), the TLS material
- * (`setTls`) and the handler (a new program or module, same shape) — versus what needs a new
+ * (`setTls`) and the handler (a new program or module, same shape) -- versus what needs a new
  * server ({@link replacementReason}).
  */
 import { isDeepStrictEqual } from 'node:util';
@@ -149,7 +149,7 @@ export class RunningService {
     if (tls && !sameMaterial(tls, this.#resources.tls)) for (const server of this.#tcp) server.setTls(tls);
     if (tls && !sameMaterial(tls, this.#resources.tls)) changes.push(`TLS material re-read from ${next.tls!.cert} (next handshakes)`);
     for (const key of Object.keys(limits) as (keyof typeof limits)[]) {
-      if (limits[key] !== was[key]) changes.push(`${flagOf[key]} ${was[key]} → ${limits[key]} (next connections)`);
+      if (limits[key] !== was[key]) changes.push(`${flagOf[key]} ${was[key]} \u2192 ${limits[key]} (next connections)`);
     }
     if (changes.some((line) => /^(max-clients|max-per-ip|accept-rate) /.test(line))) {
       for (const server of this.#tcp) server.throttle(limits);
@@ -161,7 +161,7 @@ export class RunningService {
       const then = before.limitOptions[list] ?? this.#resources.loaded?.options[list] ?? null;
       if (isDeepStrictEqual(now, then)) continue;
       for (const server of this.#tcp) server.setAccessRules({ [list]: now });
-      changes.push(`${list} ${describeList(then)} → ${describeList(now)} (next connections)`);
+      changes.push(`${list} ${describeList(then)} \u2192 ${describeList(now)} (next connections)`);
     }
     const handlerChange = describeHandlerChange(before, next, this.#resources, resources);
     if (handlerChange !== undefined) {
@@ -292,7 +292,7 @@ function describeHandlerChange(before: ServiceConfig, next: ServiceConfig, befor
     const what = (config: ServiceConfig, resources: ServiceResources) => ({ program: config.program, args: config.args, env: config.env, cwd: config.cwd, user: resources.user?.uid });
     if (isDeepStrictEqual(what(before, beforeResources), what(next, nextResources))) return undefined;
     const command = (config: ServiceConfig) => [config.program, ...config.args].join(' ');
-    return `program ${JSON.stringify(command(before))} → ${JSON.stringify(command(next))}${before.program === next.program && isDeepStrictEqual(before.args, next.args) ? ' (its environment, directory or user)' : ''}`;
+    return `program ${JSON.stringify(command(before))} \u2192 ${JSON.stringify(command(next))}${before.program === next.program && isDeepStrictEqual(before.args, next.args) ? ' (its environment, directory or user)' : ''}`;
   }
   if (next.kind === 'builtin') return isDeepStrictEqual(beforeResources.quotes, nextResources.quotes) ? undefined : 'quotes re-read';
   return beforeResources.loaded?.handler === nextResources.loaded?.handler ? undefined : `module ${next.module} reloaded`;

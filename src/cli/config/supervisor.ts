@@ -210,7 +210,7 @@ export class Supervisor implements Stoppable {
     const global = (key: string, then: unknown, now: unknown, applies: boolean): void => {
       if (then === now) return;
       changes++;
-      if (applies) log.info('reload', `reload: global.${key} ${String(then)} → ${String(now)}`, { key });
+      if (applies) log.info('reload', `reload: global.${key} ${String(then)} \u2192 ${String(now)}`, { key });
       else log.warn('reload', `reload: global.${key} changed: applies at the next start`, { key });
     };
     if (this.#fixedDrainTimeout === undefined) {
@@ -270,7 +270,7 @@ export class Supervisor implements Stoppable {
   }
 
   /**
-   * Reloads `service` where workers are concerned — it runs on workers, or is to — and returns
+   * Reloads `service` where workers are concerned -- it runs on workers, or is to -- and returns
    * true; false leaves it to the one-process path.
    */
   async #reloadWorkers(service: ServiceConfig, prepared: ServiceResources, note: (service: string, message: string) => void): Promise<boolean> {
@@ -288,7 +288,7 @@ export class Supervisor implements Stoppable {
     }
     if ((count === undefined || inProcess !== undefined) && (service.systemd.length > 0 || (onWorkers ?? inProcess)!.config.systemd.length > 0)) {
       // A passed fd is adopted once: between workers and one process nothing can hand it over.
-      log.error('reload-failed', `reload: ${service.name}: ${count === undefined ? 'workers → one process' : 'one process → workers'}, but it serves passed sockets (systemd:NAME), which only workers replacing workers (or servers replacing servers) can keep: it keeps running unchanged (restart switchboard up to apply)`, { service: service.name });
+      log.error('reload-failed', `reload: ${service.name}: ${count === undefined ? 'workers \u2192 one process' : 'one process \u2192 workers'}, but it serves passed sockets (systemd:NAME), which only workers replacing workers (or servers replacing servers) can keep: it keeps running unchanged (restart switchboard up to apply)`, { service: service.name });
       return true;
     }
     if (count === undefined) {
@@ -300,7 +300,7 @@ export class Supervisor implements Stoppable {
         this.#services.set(service.name, started);
         started.announce();
         this.#observe(started);
-        note(service.name, `workers → one process: replaced (the workers draining)`);
+        note(service.name, `workers \u2192 one process: replaced (the workers draining)`);
       } catch (error) {
         log.error('reload-failed', `reload: ${service.name}: the servers could not start (the workers are closed): ${(error as Error).message}`, { service: service.name });
       }
@@ -324,7 +324,7 @@ export class Supervisor implements Stoppable {
       return true;
     }
     if (onWorkers !== undefined) this.#drainWorkers(onWorkers);
-    const what = onWorkers !== undefined ? `replaced by ${count} new worker(s) beside the old ones (the old workers draining)` : inProcess !== undefined ? `one process → ${count} worker(s): replaced (the old sessions draining)` : `added (${count} worker(s))`;
+    const what = onWorkers !== undefined ? `replaced by ${count} new worker(s) beside the old ones (the old workers draining)` : inProcess !== undefined ? `one process \u2192 ${count} worker(s): replaced (the old sessions draining)` : `added (${count} worker(s))`;
     note(service.name, what);
     return true;
   }

@@ -1,7 +1,7 @@
 /**
  * Where each key and array element of a TOML document starts (line and column, from 1), so a
  * problem with a value can point at it: smol-toml returns values without positions. The
- * document has already parsed, so this scanner only has to find its way through valid TOML —
+ * document has already parsed, so this scanner only has to find its way through valid TOML --
  * table headers, dotted keys, strings of all four kinds, arrays and inline tables, comments.
  */
 

@@ -7,7 +7,7 @@
  * TLS material on unchanged settings is re-read in place (`reloadTls`). The sockets the service
  * manager passed (`listen = ["systemd:NAME"]`) are one more set, on every worker; a reload's new
  * set serves the very fds the old one holds and takes them over (`serveWorkers({ takeOver })`):
- * never closed, never reopened — LISTEN_FDS is read once.
+ * never closed, never reopened -- LISTEN_FDS is read once.
  */
 import { isDeepStrictEqual } from 'node:util';
 import { ActivationError, ErrorCode, type ServerSnapshotSource, type SwitchboardError } from '../../index.ts';
@@ -51,7 +51,7 @@ export class WorkerService {
 
   /**
    * Starts a set of workers per port, all or nothing.
-   * @throws {SwitchboardError} (rejects) `SWB_ERR_WORKER_START_FAILED` when a worker cannot start (the message carries why: an address in use, …)
+   * @throws {SwitchboardError} (rejects) `SWB_ERR_WORKER_START_FAILED` when a worker cannot start (the message carries why: an address in use, ...)
    */
   static async start(config: ServiceConfig, resources: ServiceResources, log: Logger, workers: number | 'auto', perWorker: boolean, previous?: WorkerService): Promise<WorkerService> {
     const sets: WorkerSet[] = [];

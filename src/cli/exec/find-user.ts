@@ -1,5 +1,5 @@
 /**
- * The user an exec program runs as (`--user`, `user = "…"`): a name looked up in /etc/passwd, or
+ * The user an exec program runs as (`--user`, `user = "..."`): a name looked up in /etc/passwd, or
  * a numeric uid, with that user's primary group. Only a process started as root may change
  * user, so asking for one otherwise is a mistake said before anything binds.
  */

@@ -64,7 +64,7 @@ const DEAD_STATES = new Set(['Z', 'X', 'x']);
 
 /** What `/proc/PID/stat` says of a process that matters here. */
 export interface ProcStat {
-  /** `R`, `S`, `D`, `Z` (zombie), … (proc(5)). */
+  /** `R`, `S`, `D`, `Z` (zombie), ... (proc(5)). */
   readonly state: string;
   /** Parent process id. */
   readonly ppid: number;

@@ -16,7 +16,7 @@ import type { ConnectionInfo, TlsInfo } from '../../index.ts';
 const UNSET = ['TCPLOCALHOST', 'TCPREMOTEHOST', 'TCPREMOTEINFO', 'SSLLOCALHOST', 'SSLREMOTEHOST', 'SSLREMOTEINFO', 'PROXYREMOTEIP', 'PROXYREMOTEPORT'] as const;
 /** What ucspi-ssl and we set per session (not OpenSSL's own SSL_CERT_FILE, SSL_CERT_DIR). */
 const SSL_SESSION_VARIABLE = /^SSL_(?:(?:CLIENT|SERVER|CIPHER|VERSION)_\w+|PROTOCOL|SESSION_ID|CIPHER|TLS_SNI)$/;
-/** The certificate name components ucspi-ssl exports one by one (SSL_CLIENT_S_DN_CN, …). */
+/** The certificate name components ucspi-ssl exports one by one (SSL_CLIENT_S_DN_CN, ...). */
 const DN_COMPONENTS = ['C', 'ST', 'L', 'O', 'OU', 'CN', 'T', 'I', 'G', 'S', 'D', 'UID', 'Email'] as const;
 /** Node's attribute names for the components whose names differ. */
 const NODE_ATTRIBUTE: Readonly<Record<string, string>> = { T: 'title', I: 'initials', G: 'GN', S: 'SN', D: 'description', UID: 'x500UniqueIdentifier', Email: 'emailAddress' };

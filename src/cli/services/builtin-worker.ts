@@ -2,7 +2,7 @@
  * The handler module a worker of `up` imports for a built-in service (`workers` on a
  * `builtin = "echo"` service): which service, its quotes file and its UDP limits come in
  * {@link BUILTIN_WORKER_ENV} (a worker cannot receive a closure); the exports are what
- * `serveWorkers` expects of a module — the TCP handler, `udp`, and `udpOptions`.
+ * `serveWorkers` expects of a module -- the TCP handler, `udp`, and `udpOptions`.
  */
 import { readFileSync } from 'node:fs';
 import type { UdpHandler, UdpServerOptions } from '../../index.ts';

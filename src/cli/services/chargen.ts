@@ -1,7 +1,7 @@
 /**
  * Character generator (RFC 864): lines of 72 characters from the 95 printable ASCII characters
  * (space to `~`), each line starting one character further on, each ending in CRLF. TCP sends as
- * fast as the peer reads — and no faster: writing waits for `drain`. UDP answers each datagram
+ * fast as the peer reads -- and no faster: writing waits for `drain`. UDP answers each datagram
  * with the next line, cut short when the request's amplification limit allows less.
  */
 import type { EventSession } from '../../index.ts';

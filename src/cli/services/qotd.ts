@@ -17,7 +17,7 @@ export function formatQuote(quote: string): string {
 /**
  * Splits a quotes file into quotes: separated by lines holding only `%` (the fortune format) or,
  * when there are none, by blank lines.
- * @returns the quotes, and the 1-based numbers of any too long to send (≥ 512 characters)
+ * @returns the quotes, and the 1-based numbers of any too long to send (>= 512 characters)
  */
 export function parseQuotes(text: string): { quotes: string[]; tooLong: number[] } {
   const normalized = text.replace(/\r\n?/g, '\n');
