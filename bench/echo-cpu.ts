@@ -9,7 +9,7 @@
  *     --node-flags are given to every server's node, e.g. V8's heap sizing to see what GC costs)
  *
  * `--count` reports instead, per chunk read, what does not depend on the machine's load: bytes,
- * socket writes, `process.nextTick` calls and heap bytes allocated (V8's sampling heap profiler).
+ * socket writes, `process.nextTick` calls, promises created (`v8.promiseHooks`) and heap bytes allocated (V8's sampling heap profiler).
  *
  * A line column (`--column line-pipe1k`) runs the line echoes instead: raw as
  * bench/servers/raw-net-line-echo.ts, event and async as switchboard-{,async-}line-echo.ts
@@ -46,7 +46,7 @@ import { columns } from './lib/columns.ts';
 import { echoLinesRaw } from './lib/raw-line-echo.ts';
 import { ensureLoadgen } from './lib/loadgen.ts';
 import { runCommand } from './lib/processes.ts';
-import { SAMPLE_EVERYTHING, countTicks, sampledBytes } from './lib/counters.ts';
+import { SAMPLE_EVERYTHING, countPromises, countTicks, sampledBytes } from './lib/counters.ts';
 import { formatRange, median } from './lib/stats.ts';
 
 type Variant = 'raw' | 'raw+lib' | 'raw+tcp' | 'event' | 'async' | 'event-tcp' | 'async-tcp';
@@ -69,6 +69,8 @@ interface Probe {
   readonly chunks: number;
   readonly writes: number;
   readonly ticks: number;
+  /** `--count` only (else 0): promises created. */
+  readonly promises: number;
   /** `--count` on a line column only (else 0): lines echoed. */
   readonly frames: number;
 }
@@ -81,8 +83,8 @@ else await main();
 async function serve(variant: Variant, src: string, noDelay: boolean, count: boolean, lines: boolean): Promise<void> {
   const lineCount = { lines: 0 };
   const counter = count ? lineCount : undefined;
-  const socketWork = count ? countSocketWork() : () => ({ chunks: 0, writes: 0, ticks: 0 });
-  const counted = (): { chunks: number; writes: number; ticks: number; frames: number } => ({ ...socketWork(), frames: lineCount.lines });
+  const socketWork = count ? countSocketWork() : () => ({ chunks: 0, writes: 0, ticks: 0, promises: 0 });
+  const counted = (): { chunks: number; writes: number; ticks: number; promises: number; frames: number } => ({ ...socketWork(), frames: lineCount.lines });
   const sampler = count ? new Session() : undefined;
   sampler?.connect();
   const collections = { major: 0, minor: 0 };
@@ -168,8 +170,9 @@ async function serve(variant: Variant, src: string, noDelay: boolean, count: boo
  * (`_writeGeneric`) and every `process.nextTick`, by wrapping them; the same wrappers in every
  * server, so the counts compare even though the wrappers cost a little.
  */
-function countSocketWork(): () => { chunks: number; writes: number; ticks: number } {
+function countSocketWork(): () => { chunks: number; writes: number; ticks: number; promises: number } {
   const ticks = countTicks();
+  const promises = countPromises();
   let chunks = 0;
   let writes = 0;
   type Internals = { push(chunk: unknown, encoding?: BufferEncoding): boolean; _writeGeneric(...args: unknown[]): unknown };
@@ -184,7 +187,7 @@ function countSocketWork(): () => { chunks: number; writes: number; ticks: numbe
     writes++;
     return writeGeneric.apply(this, args);
   };
-  return () => ({ chunks, writes, ticks: ticks() });
+  return () => ({ chunks, writes, ticks: ticks(), promises: promises() });
 }
 
 interface Running {
@@ -196,7 +199,7 @@ interface Running {
 
 /** `--count`: per chunk read, the bytes, writes, ticks and heap bytes allocated; the median over the rounds, per server. */
 async function countAll(servers: readonly Running[], loadgen: readonly string[], rounds: number, pin: boolean): Promise<void> {
-  const rows = new Map<string, { bytes: number[]; frames: number[]; writes: number[]; ticks: number[]; allocated: number[] }>(servers.map((server) => [server.key, { bytes: [], frames: [], writes: [], ticks: [], allocated: [] }]));
+  const rows = new Map<string, { bytes: number[]; frames: number[]; writes: number[]; ticks: number[]; promises: number[]; allocated: number[] }>(servers.map((server) => [server.key, { bytes: [], frames: [], writes: [], ticks: [], promises: [], allocated: [] }]));
   for (let round = 0; round < rounds; round++) {
     for (const server of servers) {
       const before = await ask<Probe>(server.child, 'probe', 'probe');
@@ -210,15 +213,16 @@ async function countAll(servers: readonly Running[], loadgen: readonly string[],
       row.frames.push((after.frames - before.frames) / chunks);
       row.writes.push((after.writes - before.writes) / chunks);
       row.ticks.push((after.ticks - before.ticks) / chunks);
+      row.promises.push((after.promises - before.promises) / chunks);
       row.allocated.push(allocated / chunks);
     }
   }
   for (const server of servers) server.child.send('exit');
   process.stdout.write(`\nper chunk read (one \`data\` event), median of ${rounds} rounds; heap bytes from V8's sampling heap profiler (every 64 bytes: an estimate)\n`);
-  process.stdout.write('  tree                 variant     bytes   lines   writes   nextTicks   heap bytes allocated\n');
+  process.stdout.write('  tree                 variant     bytes   lines   writes   nextTicks   promises   heap bytes allocated\n');
   for (const server of servers) {
     const row = rows.get(server.key)!;
-    process.stdout.write(`  ${server.key.split(' ')[0]!.padEnd(20)} ${server.variant.padEnd(10)} ${median(row.bytes).toFixed(0).padStart(6)}   ${median(row.frames).toFixed(2).padStart(5)}   ${median(row.writes).toFixed(2).padStart(6)}   ${median(row.ticks).toFixed(2).padStart(9)}   ${median(row.allocated).toFixed(0).padStart(20)}\n`);
+    process.stdout.write(`  ${server.key.split(' ')[0]!.padEnd(20)} ${server.variant.padEnd(10)} ${median(row.bytes).toFixed(0).padStart(6)}   ${median(row.frames).toFixed(2).padStart(5)}   ${median(row.writes).toFixed(2).padStart(6)}   ${median(row.ticks).toFixed(2).padStart(9)}   ${median(row.promises).toFixed(2).padStart(8)}   ${median(row.allocated).toFixed(0).padStart(20)}\n`);
   }
 }
 
