@@ -9,7 +9,11 @@
  *     --node-flags are given to every server's node, e.g. V8's heap sizing to see what GC costs)
  *
  * `--count` reports instead, per chunk read, what does not depend on the machine's load: bytes,
- * socket writes, `process.nextTick` calls and heap bytes allocated (V8's sampling heap profiler).
+ * socket writes, `process.nextTick` calls, promises created (`v8.promiseHooks`) and heap bytes allocated (V8's sampling heap profiler).
+ *
+ * A line column (`--column line-pipe1k`) runs the line echoes instead: raw as
+ * bench/servers/raw-net-line-echo.ts, event and async as switchboard-{,async-}line-echo.ts
+ * (`framed()` with the '\n' delimiter codec); `--count` then also gives the lines per chunk.
  *
  * `raw+lib` is the raw server with the tree's `index.ts` imported and never used: what loading the
  * library alone costs the same echo (its code and data in the heap make each full collection
@@ -36,11 +40,13 @@ import { pathToFileURL } from 'node:url';
 import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { getHeapSpaceStatistics } from 'node:v8';
+import type { FrameCodec } from '../src/codecs/codec.ts';
 import type { AsyncSession } from '../src/tcp/async-session.ts';
 import { columns } from './lib/columns.ts';
+import { echoLinesRaw } from './lib/raw-line-echo.ts';
 import { ensureLoadgen } from './lib/loadgen.ts';
 import { runCommand } from './lib/processes.ts';
-import { SAMPLE_EVERYTHING, countTicks, sampledBytes } from './lib/counters.ts';
+import { SAMPLE_EVERYTHING, countPromises, countTicks, sampledBytes } from './lib/counters.ts';
 import { formatRange, median } from './lib/stats.ts';
 
 type Variant = 'raw' | 'raw+lib' | 'raw+tcp' | 'event' | 'async' | 'event-tcp' | 'async-tcp';
@@ -63,14 +69,22 @@ interface Probe {
   readonly chunks: number;
   readonly writes: number;
   readonly ticks: number;
+  /** `--count` only (else 0): promises created. */
+  readonly promises: number;
+  /** `--count` on a line column only (else 0): lines echoed. */
+  readonly frames: number;
 }
 
-if (process.argv[2] === '--serve') await serve(process.argv[3] as Variant, process.argv[4]!, process.argv[5] === 'nodelay', process.argv[6] === 'count');
+
+if (process.argv[2] === '--serve') await serve(process.argv[3] as Variant, process.argv[4]!, process.argv[5] === 'nodelay', process.argv[6] === 'count', process.argv[7] === 'lines');
 else await main();
 
 /** The child: one echo server, answering `probe` over IPC. */
-async function serve(variant: Variant, src: string, noDelay: boolean, count: boolean): Promise<void> {
-  const counted = count ? countSocketWork() : () => ({ chunks: 0, writes: 0, ticks: 0 });
+async function serve(variant: Variant, src: string, noDelay: boolean, count: boolean, lines: boolean): Promise<void> {
+  const lineCount = { lines: 0 };
+  const counter = count ? lineCount : undefined;
+  const socketWork = count ? countSocketWork() : () => ({ chunks: 0, writes: 0, ticks: 0, promises: 0 });
+  const counted = (): { chunks: number; writes: number; ticks: number; promises: number; frames: number } => ({ ...socketWork(), frames: lineCount.lines });
   const sampler = count ? new Session() : undefined;
   sampler?.connect();
   const collections = { major: 0, minor: 0 };
@@ -91,7 +105,11 @@ async function serve(variant: Variant, src: string, noDelay: boolean, count: boo
     let closedBytes = 0;
     const server = createServer({ noDelay }, (socket) => {
       socket.on('error', () => {});
-      socket.on('data', (chunk) => socket.write(chunk));
+      if (!lines) socket.on('data', (chunk) => socket.write(chunk));
+      else {
+        // A line column: as bench/servers/raw-net-line-echo.ts.
+        echoLinesRaw(socket, counter);
+      }
     });
     server.on('connection', (socket: Socket) => {
       open.add(socket);
@@ -113,7 +131,19 @@ async function serve(variant: Variant, src: string, noDelay: boolean, count: boo
     const entry = variant.endsWith('-tcp') ? 'tcp/tcp-server.ts' : 'index.ts';
     const { listenTcp: listen } = (await import(pathToFileURL(path.join(src, entry)).href)) as typeof import('../src/tcp/tcp-server.ts');
     const options = { host: '127.0.0.1', port: 0, noDelay };
-    const server = variant.startsWith('event')
+    // A line column: as bench/servers/switchboard-{,async-}line-echo.ts, framed() with the '\n' delimiter codec.
+    const lib = lines ? ((await import(pathToFileURL(path.join(src, 'index.ts')).href)) as typeof import('../src/index.ts')) : undefined;
+    const codec = (): FrameCodec<Buffer, Buffer> => lib!.createDelimiterCodec({ delimiter: '\n', maxFrameLength: 1024 * 1024 });
+    const server = lib !== undefined
+      ? variant.startsWith('event')
+        ? await lib.listen(options, lib.framed(codec, { frame(session, line) { if (count) lineCount.lines++; session.send(line); } }))
+        : await lib.listen(options, lib.framed(codec, async (session) => {
+          for await (const line of session.frames()) {
+            if (count) lineCount.lines++;
+            await session.send(line);
+          }
+        }))
+      : variant.startsWith('event')
       ? await listen(options, { data(session, chunk) { session.write(chunk); } })
       : await listen(options, async (session: AsyncSession) => {
         for await (const chunk of session) await session.write(chunk);
@@ -140,8 +170,9 @@ async function serve(variant: Variant, src: string, noDelay: boolean, count: boo
  * (`_writeGeneric`) and every `process.nextTick`, by wrapping them; the same wrappers in every
  * server, so the counts compare even though the wrappers cost a little.
  */
-function countSocketWork(): () => { chunks: number; writes: number; ticks: number } {
+function countSocketWork(): () => { chunks: number; writes: number; ticks: number; promises: number } {
   const ticks = countTicks();
+  const promises = countPromises();
   let chunks = 0;
   let writes = 0;
   type Internals = { push(chunk: unknown, encoding?: BufferEncoding): boolean; _writeGeneric(...args: unknown[]): unknown };
@@ -156,7 +187,7 @@ function countSocketWork(): () => { chunks: number; writes: number; ticks: numbe
     writes++;
     return writeGeneric.apply(this, args);
   };
-  return () => ({ chunks, writes, ticks: ticks() });
+  return () => ({ chunks, writes, ticks: ticks(), promises: promises() });
 }
 
 interface Running {
@@ -168,7 +199,7 @@ interface Running {
 
 /** `--count`: per chunk read, the bytes, writes, ticks and heap bytes allocated; the median over the rounds, per server. */
 async function countAll(servers: readonly Running[], loadgen: readonly string[], rounds: number, pin: boolean): Promise<void> {
-  const rows = new Map<string, { bytes: number[]; writes: number[]; ticks: number[]; allocated: number[] }>(servers.map((server) => [server.key, { bytes: [], writes: [], ticks: [], allocated: [] }]));
+  const rows = new Map<string, { bytes: number[]; frames: number[]; writes: number[]; ticks: number[]; promises: number[]; allocated: number[] }>(servers.map((server) => [server.key, { bytes: [], frames: [], writes: [], ticks: [], promises: [], allocated: [] }]));
   for (let round = 0; round < rounds; round++) {
     for (const server of servers) {
       const before = await ask<Probe>(server.child, 'probe', 'probe');
@@ -179,17 +210,19 @@ async function countAll(servers: readonly Running[], loadgen: readonly string[],
       const chunks = after.chunks - before.chunks;
       const row = rows.get(server.key)!;
       row.bytes.push((after.bytes - before.bytes) / chunks);
+      row.frames.push((after.frames - before.frames) / chunks);
       row.writes.push((after.writes - before.writes) / chunks);
       row.ticks.push((after.ticks - before.ticks) / chunks);
+      row.promises.push((after.promises - before.promises) / chunks);
       row.allocated.push(allocated / chunks);
     }
   }
   for (const server of servers) server.child.send('exit');
   process.stdout.write(`\nper chunk read (one \`data\` event), median of ${rounds} rounds; heap bytes from V8's sampling heap profiler (every 64 bytes: an estimate)\n`);
-  process.stdout.write('  tree                 variant     bytes   writes   nextTicks   heap bytes allocated\n');
+  process.stdout.write('  tree                 variant     bytes   lines   writes   nextTicks   promises   heap bytes allocated\n');
   for (const server of servers) {
     const row = rows.get(server.key)!;
-    process.stdout.write(`  ${server.key.split(' ')[0]!.padEnd(20)} ${server.variant.padEnd(10)} ${median(row.bytes).toFixed(0).padStart(6)}   ${median(row.writes).toFixed(2).padStart(6)}   ${median(row.ticks).toFixed(2).padStart(9)}   ${median(row.allocated).toFixed(0).padStart(20)}\n`);
+    process.stdout.write(`  ${server.key.split(' ')[0]!.padEnd(20)} ${server.variant.padEnd(10)} ${median(row.bytes).toFixed(0).padStart(6)}   ${median(row.frames).toFixed(2).padStart(5)}   ${median(row.writes).toFixed(2).padStart(6)}   ${median(row.ticks).toFixed(2).padStart(9)}   ${median(row.promises).toFixed(2).padStart(8)}   ${median(row.allocated).toFixed(0).padStart(20)}\n`);
   }
 }
 
@@ -214,8 +247,8 @@ function ask<T>(child: ChildProcess, message: string | undefined, key: string): 
   });
 }
 
-async function start(variant: Variant, src: string, noDelay: boolean, pin: boolean, nodeFlags: readonly string[], count: boolean): Promise<Running> {
-  const args = [...nodeFlags, import.meta.filename, '--serve', variant, src, noDelay ? 'nodelay' : 'nagle', count ? 'count' : 'time'];
+async function start(variant: Variant, src: string, noDelay: boolean, pin: boolean, nodeFlags: readonly string[], count: boolean, lines: boolean): Promise<Running> {
+  const args = [...nodeFlags, import.meta.filename, '--serve', variant, src, noDelay ? 'nodelay' : 'nagle', count ? 'count' : 'time', lines ? 'lines' : 'bytes'];
   const child = pin
     ? spawn('taskset', ['-c', '0', process.execPath, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     : spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -266,6 +299,8 @@ async function main(): Promise<void> {
   const variants = VARIANTS.filter((variant) => values.only.split(',').includes(variant));
   if (!variants.includes('raw')) throw new Error('--only must include raw (the ratios are to it)');
   const size = Number(column.args[column.args.indexOf('-s') + 1]);
+  const lines = column.kind === 'tcp-lines';
+  if (lines && variants.some((variant) => variant !== 'raw' && variant !== 'event' && variant !== 'async')) throw new Error('a line column runs raw, event and async only');
   const noDelay = !values.nagle;
   const nodeFlags = values['node-flags'].split(' ').filter(Boolean);
   const pin = os.availableParallelism() >= 2 && (await runCommand('taskset', ['-c', '1', 'true'], 5000)).code === 0;
@@ -273,7 +308,7 @@ async function main(): Promise<void> {
   const loadgen = [loadgenPath, 'tcp-echo', ...column.args, '-t', String(secs), '-w', '0.2'];
 
   const servers: Running[] = [];
-  for (const variant of variants) for (const src of variant === 'raw' ? trees.slice(0, 1) : trees) servers.push(await start(variant, src, noDelay, pin, nodeFlags, values.count));
+  for (const variant of variants) for (const src of variant === 'raw' ? trees.slice(0, 1) : trees) servers.push(await start(variant, src, noDelay, pin, nodeFlags, values.count, lines));
   const load = [os.loadavg()[0]!];
   process.stdout.write(`${column.name}: ${loadgen.slice(1).join(' ')}, TCP_NODELAY ${noDelay ? 'on' : 'off'} on the servers, ${nodeFlags.length > 0 ? `node ${nodeFlags.join(' ')}, ` : ''}${pin ? 'server CPU 0, loadgen CPU 1' : 'UNPINNED'}; load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
   process.stdout.write(`servers: ${servers.map((server) => `${server.key} (pid ${server.child.pid})`).join(', ')}\n`);

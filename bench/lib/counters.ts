@@ -1,8 +1,9 @@
 /**
  * Counts that do not depend on the machine's load, for the CPU benches' `--count` modes:
- * `process.nextTick` calls, and the heap bytes V8's sampling heap profiler estimates were
+ * `process.nextTick` calls, promises created, and the heap bytes V8's sampling heap profiler estimates were
  * allocated (collected or not).
  */
+import { promiseHooks } from 'node:v8';
 
 /** Wraps `process.nextTick` so every call is counted; returns the count so far. */
 export function countTicks(): () => number {
@@ -13,6 +14,15 @@ export function countTicks(): () => number {
     return nextTick.apply(this, args);
   } as typeof nextTick;
   return () => ticks;
+}
+
+/** Counts every promise created (V8's promise `init` hook, so `await` and async functions count too); returns the count so far. */
+export function countPromises(): () => number {
+  let promises = 0;
+  promiseHooks.onInit(() => {
+    promises++;
+  });
+  return () => promises;
 }
 
 /** A node of a sampling heap profile (`HeapProfiler.stopSampling`). */

@@ -12,6 +12,11 @@ import type { ConnectionInfo } from '../tcp/connection-info.ts';
 import { SessionState, type SessionHost } from '../tcp/tcp-session.ts';
 import type { FramingLimits, PartialFrameClock } from './framing-limits.ts';
 
+/** `frames()`: a frame, or the end of stream (`null`), as an iterator result. */
+function toIteratorResult<Out>(frame: Out | null): IteratorResult<Out> {
+  return frame === null ? { done: true, value: undefined } : { done: false, value: frame };
+}
+
 /** The session whose chunk is being decoded, so one shared function collects every frame. */
 let collecting: FramedAsyncSession<unknown, unknown> | undefined;
 
@@ -59,7 +64,14 @@ export class FramedAsyncSession<In, Out> extends AsyncSession {
    * after the last frame `onCodecError` gives, if any
    * @throws {SwitchboardError} (rejects) the close error when the session ended in error (reset, deadline, ...)
    */
-  async readFrame(): Promise<Out | null> {
+  readFrame(): Promise<Out | null> {
+    // A frame decoded from the last chunk is there already: no async function, no hop.
+    if (this.#next < this.#frames.length) return Promise.resolve(this.#shift());
+    return this.#readFrameFromSocket();
+  }
+
+  /** {@link readFrame} when no decoded frame is waiting: reads (and decodes) until one is, or the stream ends. */
+  async #readFrameFromSocket(): Promise<Out | null> {
     for (;;) {
       if (this.#next < this.#frames.length) return this.#shift();
       if (this.#failure !== undefined) {
@@ -86,7 +98,8 @@ export class FramedAsyncSession<In, Out> extends AsyncSession {
    */
   frames(): AsyncIterableIterator<Out> {
     const iterator: AsyncIterableIterator<Out> = {
-      next: () => this.readFrame().then((frame): IteratorResult<Out> => (frame === null ? { done: true, value: undefined } : { done: false, value: frame })),
+      // A frame already decoded resolves at once; only a read from the socket goes through the async path.
+      next: () => (this.#next < this.#frames.length ? Promise.resolve({ done: false, value: this.#shift() }) : this.#readFrameFromSocket().then(toIteratorResult)),
       return: () => Promise.resolve({ done: true, value: undefined }),
       [Symbol.asyncIterator]: () => iterator,
     };
