@@ -29,7 +29,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { pathToFileURL } from 'node:url';
 import { V1_HEADER_HEX, V2_HEADER_HEX } from './lib/proxy-headers.ts';
 import { SAMPLE_EVERYTHING, countTicks, sampledBytes } from './lib/counters.ts';
-import { median } from './lib/stats.ts';
+import { formatRange, median } from './lib/stats.ts';
 
 type Variant = 'raw' | 'direct' | 'async' | 'accept' | 'proxy-v1' | 'proxy-v2';
 const VARIANTS: readonly Variant[] = ['raw', 'direct', 'async', 'accept', 'proxy-v1', 'proxy-v2'];
@@ -185,10 +185,6 @@ async function stop(server: Running): Promise<void> {
   await new Promise((resolve) => server.worker.once('exit', resolve));
 }
 
-function spread(samples: readonly number[], digits = 1): string {
-  return `${Math.min(...samples).toFixed(digits)}–${Math.max(...samples).toFixed(digits)}`;
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -235,8 +231,8 @@ async function main(): Promise<void> {
     const samples = results.get(server.key)!;
     const ratios = relative.get(server.key)!;
     const [tree, variant] = [server.key.slice(0, server.key.lastIndexOf(' ')), server.variant];
-    const raw = rawServer === undefined ? '' : `   | ${median(toRaw.get(server.key)!).toFixed(3)} (${spread(toRaw.get(server.key)!, 3)})`;
-    process.stdout.write(`  ${tree.padEnd(22)} ${variant.padEnd(9)} ${median(samples).toFixed(1).padStart(7)} (${spread(samples)})   ${median(ratios).toFixed(3)} (${spread(ratios, 3)})${raw}\n`);
+    const raw = rawServer === undefined ? '' : `   | ${median(toRaw.get(server.key)!).toFixed(3)} (${formatRange(toRaw.get(server.key)!, 3)})`;
+    process.stdout.write(`  ${tree.padEnd(22)} ${variant.padEnd(9)} ${median(samples).toFixed(1).padStart(7)} (${formatRange(samples, 1)})   ${median(ratios).toFixed(3)} (${formatRange(ratios, 3)})${raw}\n`);
   }
 }
 

@@ -88,7 +88,8 @@ export async function startSuccessor(options: UpgradeOptions = {}): Promise<Succ
     ...options.state,
     version: 1,
     pid: process.pid,
-    sockets: held.map(({ transport, address, port, family, slot, origin, fdName }, index) => ({ fd: 3 + index, transport, address, port, family, slot, ...(origin && { origin }), ...(fdName !== undefined && { fdName }) })),
+    // Held sockets are already plain records (heldSockets() leaves out what only this process needs): only the fd number changes.
+    sockets: held.map((socket, index) => ({ ...socket, fd: 3 + index })),
     stats: { ...(totals.tcp && { tcp: totals.tcp }), ...(totals.udp && { udp: totals.udp }) },
   };
   const addresses = options.addresses ?? options.workers?.addresses ?? [];
