@@ -193,6 +193,19 @@ export function passedFdsNamed(names: readonly string[], label: string): { reado
   return { tcp, udp };
 }
 
+/**
+ * {@link passedFdsNamed} for a service that serves `serves.tcp` / `serves.udp`: fds of a
+ * transport it does not serve are refused. `where` ends the UDP refusal (` on workers`, say).
+ * @throws {ActivationError} as passedFdsNamed; `SWB_ERR_ACTIVATION_FD_TYPE` for fds of a transport the service does not serve
+ */
+export function servedPassedFds(names: readonly string[], label: string, serves: { readonly tcp: boolean; readonly udp: boolean }, where = ''): { readonly tcp: number[]; readonly udp: number[] } {
+  const fds = passedFdsNamed(names, label);
+  const listed = `${label} ${names.map((name) => `systemd:${name}`).join(', ')}`;
+  if (fds.udp.length > 0 && !serves.udp) throw new ActivationError(ErrorCode.ACTIVATION_FD_TYPE, `${listed}: datagram fd(s) ${fds.udp.join(', ')}, but the service has no udp transport${where}`, { fd: fds.udp[0] });
+  if (fds.tcp.length > 0 && !serves.tcp) throw new ActivationError(ErrorCode.ACTIVATION_FD_TYPE, `${listed}: stream fd(s) ${fds.tcp.join(', ')}, but the service has no tcp transport`, { fd: fds.tcp[0] });
+  return fds;
+}
+
 /** `echo-udp` -> `echo`, `echo-tcp` -> `echo`, `echo` -> `echo`. */
 export function serviceNameOf(fdName: string): string {
   return fdName.replace(/-(?:tcp|udp)$/, '');

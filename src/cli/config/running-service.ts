@@ -6,13 +6,13 @@
  * server ({@link replacementReason}).
  */
 import { isDeepStrictEqual } from 'node:util';
-import { ActivationError, ErrorCode, type TcpHandler, type TcpServer, type TlsOptions, type UdpServer } from '../../index.ts';
+import { ErrorCode, type TcpHandler, type TcpServer, type TlsOptions, type UdpServer } from '../../index.ts';
 import { stopExec } from '../commands/exec.ts';
 import { ChildProcesses } from '../exec/children.ts';
 import { createExecHandler } from '../exec/exec-handler.ts';
 import type { Logger } from '../logger.ts';
 import { groupByPort } from '../serve-plan.ts';
-import { passedFdsNamed } from '../activation-flags.ts';
+import { servedPassedFds } from '../activation-flags.ts';
 import { ServerSet, logListening, startEndpoint, type Endpoint, type RunningEndpoint, type ServerSetOptions } from '../server-set.ts';
 import { findService } from '../services/registry.ts';
 import type { UdpResponder } from '../services/service.ts';
@@ -354,11 +354,7 @@ function sameListen(a: ServiceConfig, b: ServiceConfig): boolean {
  * @throws {ActivationError} for a name no fd has, or fds of a transport the service does not have
  */
 async function startPassed(config: ServiceConfig, handlers: { tcp: TcpHandler; udp: UdpResponder | undefined }, options: ServerSetOptions, log: Logger, takeOver: TcpServer | undefined): Promise<RunningEndpoint> {
-  const fds = passedFdsNamed(config.systemd, `services.${config.name}.listen`);
-  const withUdp = handlers.udp !== undefined && config.transports.includes('udp');
-  const names = config.systemd.map((name) => `systemd:${name}`).join(', ');
-  if (fds.udp.length > 0 && !withUdp) throw new ActivationError(ErrorCode.ACTIVATION_FD_TYPE, `services.${config.name}.listen ${names}: datagram fd(s) ${fds.udp.join(', ')}, but the service has no udp transport`, { fd: fds.udp[0] });
-  if (fds.tcp.length > 0 && !config.transports.includes('tcp')) throw new ActivationError(ErrorCode.ACTIVATION_FD_TYPE, `services.${config.name}.listen ${names}: stream fd(s) ${fds.tcp.join(', ')}, but the service has no tcp transport`, { fd: fds.tcp[0] });
+  const fds = servedPassedFds(config.systemd, `services.${config.name}.listen`, { tcp: config.transports.includes('tcp'), udp: handlers.udp !== undefined && config.transports.includes('udp') });
   const endpoint: Endpoint = {
     name: config.name,
     hosts: [],

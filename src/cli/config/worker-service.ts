@@ -10,8 +10,8 @@
  * never closed, never reopened -- LISTEN_FDS is read once.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { ActivationError, ErrorCode, type ServerSnapshotSource, type SwitchboardError } from '../../index.ts';
-import { passedFdsNamed } from '../activation-flags.ts';
+import { ErrorCode, type ServerSnapshotSource, type SwitchboardError } from '../../index.ts';
+import { servedPassedFds } from '../activation-flags.ts';
 import { serveWorkers, type ServeWorkersOptions, type WorkerSet } from '../../workers/worker-set.ts';
 import { workerSetSource } from '../../workers/worker-metrics.ts';
 import type { JsonOptions } from '../../workers/worker-messages.ts';
@@ -128,11 +128,8 @@ export class WorkerService {
  * @throws {ActivationError} for a name no fd has, or fds of a transport the service does not have
  */
 function passedWorkerOptions(config: ServiceConfig, workers: number | 'auto'): ServeWorkersOptions {
-  const label = `services.${config.name}.listen ${config.systemd.map((name) => `systemd:${name}`).join(', ')}`;
-  const fds = passedFdsNamed(config.systemd, label);
-  const withUdp = config.kind === 'builtin' && config.transports.includes('udp');
-  if (fds.udp.length > 0 && !withUdp) throw new ActivationError(ErrorCode.ACTIVATION_FD_TYPE, `${label}: datagram fd(s) ${fds.udp.join(', ')}, but the service has no udp transport on workers`, { fd: fds.udp[0] });
-  if (fds.tcp.length > 0 && !config.transports.includes('tcp')) throw new ActivationError(ErrorCode.ACTIVATION_FD_TYPE, `${label}: stream fd(s) ${fds.tcp.join(', ')}, but the service has no tcp transport`, { fd: fds.tcp[0] });
+  const serves = { tcp: config.transports.includes('tcp'), udp: config.kind === 'builtin' && config.transports.includes('udp') };
+  const fds = servedPassedFds(config.systemd, `services.${config.name}.listen`, serves, ' on workers');
   const { udp: _udp, tcp, ...options } = workerOptions(config, [undefined], 0, workers);
   const { host: _host, port: _port, ...tcpOptions } = tcp === false ? {} : (tcp ?? {});
   return {
