@@ -4,12 +4,13 @@
  * barrier that only systemd answers). At most one helper runs at a time; what is said meanwhile
  * is merged into the next. With no `NOTIFY_SOCKET` a notifier costs nothing: no timer, no spawn.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { ErrorCode, InvalidOptionError, SwitchboardError } from '../core/errors.ts';
 import { integerOption } from '../core/options.ts';
 import { enqueueNotification, notifyArguments, notifyMessage, type NotifyMessage } from './notify-message.ts';
 import { takeProcessEnvironment } from '../net/process-env.ts';
+import { nodeChildProcess } from '../core/builtins.ts';
 
 /** The variables a service manager sets for notification. */
 export interface NotifyEnvironment {
@@ -163,7 +164,7 @@ export class ServiceNotifier extends EventEmitter<ServiceNotifierEvents> {
     }
     let child: ChildProcess;
     try {
-      child = spawn(this.#command, ['--no-block', ...this.#pidArgument, ...notifyArguments(message)], {
+      child = nodeChildProcess().spawn(this.#command, ['--no-block', ...this.#pidArgument, ...notifyArguments(message)], {
         env: { ...process.env, NOTIFY_SOCKET: this.#socket },
         stdio: ['ignore', 'ignore', 'pipe'],
       });

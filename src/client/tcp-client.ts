@@ -6,7 +6,7 @@
  */
 import { connect, isIP, type Socket, type TcpNetConnectOpts } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { ErrorCode, OpError, formatHostPort, opErrorFromSystem, type OpContext, type SwitchboardError } from '../core/errors.ts';
 import { lookupAll, unmapAddress, type AddressFamily, type LookupAddress } from '../net/addresses.ts';
 import type { AsyncSession } from '../tcp/async-session.ts';
@@ -18,6 +18,7 @@ import type { SessionProvider, TcpEventHandler, TcpHandler, TcpSessionFunction }
 import type { SessionHost, TcpSession } from '../tcp/tcp-session.ts';
 import { dialAborted, dialError, dialTimeout, tlsDialError } from './dial-error.ts';
 import { normalizeTcpClientOptions, type NormalizedTcpClientOptions, type TcpClientOptions } from './tcp-client-options.ts';
+import { nodeTls } from '../core/builtins.ts';
 
 /** How a connection was made: what the host resolved to, what was tried, and which address won. */
 export interface DialReport {
@@ -189,7 +190,7 @@ function dial(options: NormalizedTcpClientOptions): Promise<Dialed> {
         if (options.proxyHeader !== undefined) raw!.write(options.proxyHeader);
         const tls = options.tls;
         if (tls === undefined) return opened(raw!, addresses);
-        secure = tlsConnect({
+        secure = nodeTls().connect({
           socket: raw!,
           ...(tls.servername === undefined ? {} : { servername: tls.servername }),
           ...(tls.ALPNProtocols === undefined ? {} : { ALPNProtocols: tls.ALPNProtocols }),

@@ -6,7 +6,7 @@
  * procedure warns -- a multi-homed server may answer from another address, and a connected
  * IPv6 socket would silently lose that reply.
  */
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { RemoteInfo, Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { ErrorCode, InvalidOptionError, OpError, SwitchboardError, type OpContext } from '../core/errors.ts';
 import { booleanOption, durationOption, functionOption, integerOption, numberOption, optionNames, optionsObject, signalOption } from '../core/options.ts';
@@ -14,6 +14,7 @@ import { lookupAll, type AddressFamily, type LookupFunction } from '../net/addre
 import { canonicalIPv6 } from '../net/ip-address.ts';
 import { dialError } from './dial-error.ts';
 import { hostOption, serverPortOption } from './tcp-client-options.ts';
+import { nodeDgram } from '../core/builtins.ts';
 
 /** Options of `connectUdp`. */
 export interface UdpClientOptions {
@@ -285,7 +286,7 @@ export function connectUdp(options: UdpClientOptions): Promise<UdpClient> {
 }
 
 function openSocket(address: string, family: AddressFamily, port: number, connect: boolean, localAddress: string | undefined): Promise<UdpClient> {
-  const socket = createSocket({ type: family === 'IPv6' ? 'udp6' : 'udp4', ipv6Only: family === 'IPv6' });
+  const socket = nodeDgram().createSocket({ type: family === 'IPv6' ? 'udp6' : 'udp4', ipv6Only: family === 'IPv6' });
   const connected = family === 'IPv4' && connect;
   return new Promise((resolve, reject) => {
     const fail = (error: Error): void => {

@@ -2,11 +2,11 @@
  * Turns what a user asks to listen on into the list of sockets to bind: the address rules of
  * docs/addresses.md, as a pure step with an injectable resolver (no sockets here).
  */
-import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { ErrorCode, InvalidOptionError, OpError, opErrorFromSystem, type Transport } from '../core/errors.ts';
 import { canonicalIPv6, isUnspecifiedIPv6, mappedIPv4 } from './ip-address.ts';
+import { nodeDns } from '../core/builtins.ts';
 
 /** An IP address family as Node names it. */
 export type AddressFamily = 'IPv4' | 'IPv6';
@@ -40,7 +40,7 @@ export interface LookupAddress {
 export type LookupFunction = (hostname: string) => Promise<readonly LookupAddress[]>;
 
 /** The default resolver: every address `getaddrinfo` yields, in the resolver's order. */
-export const lookupAll: LookupFunction = (hostname) => dnsLookup(hostname, { all: true, order: 'verbatim' });
+export const lookupAll: LookupFunction = (hostname) => nodeDns().lookup(hostname, { all: true, order: 'verbatim' });
 
 /** The IPv4 wildcard address, as resolved targets spell it. */
 export const IPV4_ANY = '0.0.0.0';

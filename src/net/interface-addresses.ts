@@ -5,10 +5,10 @@
  * Pure functions over `os.networkInterfaces()`-shaped data, plus a Linux reader for the
  * IPv6 addresses that cannot be bound yet.
  */
-import { readFileSync } from 'node:fs';
 import type { NetworkInterfaceInfo } from 'node:os';
 import { IPV4_ANY, IPV6_ANY, type ListenTarget } from './addresses.ts';
 import { canonicalIPv6, formatIPv6 } from './ip-address.ts';
+import { nodeFs } from '../core/builtins.ts';
 
 /** The shape `os.networkInterfaces()` returns. */
 export type InterfaceTable = Readonly<Record<string, readonly NetworkInterfaceInfo[] | undefined>>;
@@ -116,7 +116,7 @@ export function parseUnbindableIPv6(table: string): Set<string> {
 export function readUnbindableIPv6Addresses(): Set<string> {
   if (process.platform !== 'linux') return new Set();
   try {
-    return parseUnbindableIPv6(readFileSync('/proc/net/if_inet6', 'utf8'));
+    return parseUnbindableIPv6(nodeFs().readFileSync('/proc/net/if_inet6', 'utf8'));
   } catch {
     return new Set();
   }

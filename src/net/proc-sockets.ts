@@ -5,9 +5,9 @@
  * `listen({ fd })` of a datagram fd fails deep inside with `EINVAL`; this is how the kind is
  * known first. The parsers are pure functions over the files' text.
  */
-import { fstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { SocketAddress } from 'node:net';
 import { endianness } from 'node:os';
+import { nodeFs } from '../core/builtins.ts';
 
 /** A socket's type, as far as Switchboard tells them apart. */
 export type SocketKind = 'stream' | 'datagram' | 'seqpacket';
@@ -142,7 +142,7 @@ export function inspectFds(fds: readonly number[], options: { readonly tables?: 
   for (const fd of fds) {
     let socket: boolean;
     try {
-      socket = fstatSync(fd).isSocket();
+      socket = nodeFs().fstatSync(fd).isSocket();
     } catch {
       result.set(fd, { open: false, socket: undefined, closeOnExec: undefined, details: undefined });
       continue;
@@ -199,7 +199,7 @@ export function openInetSockets(tables: readonly ProcTable[] = ['tcp', 'tcp6', '
 
 function openFdsAbove2(): number[] {
   try {
-    return readdirSync('/proc/self/fd')
+    return nodeFs().readdirSync('/proc/self/fd')
       .map(Number)
       .filter((fd) => Number.isInteger(fd) && fd > 2);
   } catch {
@@ -226,7 +226,7 @@ function decodeAddress(hex: string, family: 'IPv4' | 'IPv6', littleEndian: boole
 
 function readProc(path: string): string | undefined {
   try {
-    return readFileSync(path, 'utf8');
+    return nodeFs().readFileSync(path, 'utf8');
   } catch {
     return undefined;
   }
@@ -234,7 +234,7 @@ function readProc(path: string): string | undefined {
 
 function readLink(path: string): string | undefined {
   try {
-    return readlinkSync(path);
+    return nodeFs().readlinkSync(path);
   } catch {
     return undefined;
   }

@@ -5,9 +5,9 @@
  * descriptors free up. To say so, the server probes: opening one descriptor a second while it
  * listens, and warning when that fails.
  */
-import { closeSync, openSync } from 'node:fs';
 import { ErrorCode, OpError, type OpContext } from '../core/errors.ts';
 import { PeriodicSweep } from '../server/periodic-sweep.ts';
+import { nodeFs } from '../core/builtins.ts';
 
 /** How often a listening server checks that it could accept a descriptor. */
 export const DESCRIPTOR_PROBE_INTERVAL = 1000;
@@ -68,12 +68,12 @@ export class DescriptorWatch {
   probe(): void {
     let fd: number;
     try {
-      fd = openSync(PROBE_PATH, 'r');
+      fd = nodeFs().openSync(PROBE_PATH, 'r');
     } catch (error) {
       if (isDescriptorExhaustion(error)) this.#enter(error as NodeJS.ErrnoException);
       return;
     }
-    closeSync(fd);
+    nodeFs().closeSync(fd);
     this.#exhausted = false;
   }
 

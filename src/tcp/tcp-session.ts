@@ -4,7 +4,7 @@
  */
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { allowsHalfClose, describeTls, type TlsInfo } from '../tls/describe-tls.ts';
 import type { ServerTls, StartTlsOptions } from '../tls/server-tls.ts';
 import { invalidState } from '../tls/starttls.ts';
@@ -16,6 +16,7 @@ import { durationOption } from '../core/options.ts';
 import { handlerFailure } from '../server/handler-errors.ts';
 import { takeUnread } from './unread-bytes.ts';
 import { ownerOf, releaseSocket, takeSocket, type SocketOwner } from './socket-owner.ts';
+import { isTlsSocket } from '../core/builtins.ts';
 
 /** What a session needs from the server that owns it. */
 export interface SessionHost {
@@ -119,7 +120,7 @@ export abstract class TcpSession implements SocketOwner {
     this.#info = info;
     this.#host = host;
     this.socket = socket;
-    if (socket instanceof TLSSocket) this.#rare = rareState(describeTls(socket));
+    if (isTlsSocket(socket)) this.#rare = rareState(describeTls(socket));
     // Socket listeners are shared module functions that hand the event to the socket's owner, so
     // a session costs no closure (idle memory stays near raw node:net); a socket the pending stage
     // owned keeps the ones it has.
@@ -184,7 +185,7 @@ export abstract class TcpSession implements SocketOwner {
     const open = this.sessionState === SessionState.OPEN && !this.socket.destroyed;
     const refusal = tls === undefined ? 'the server has no `tls` option (give it one with `mode: "starttls"`)'
       : (this.#flags & UPGRADING) !== 0 ? 'a STARTTLS upgrade is already running'
-      : this.socket instanceof TLSSocket ? 'the connection is already TLS'
+      : isTlsSocket(this.socket) ? 'the connection is already TLS'
       : !open ? `the session is ${this.sessionState === SessionState.OPEN ? 'closed' : this.sessionState}` : undefined;
     if (refusal !== undefined) return Promise.reject(invalidState(refusal));
     const plain = this.socket;

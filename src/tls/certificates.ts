@@ -4,9 +4,10 @@
  * `tls.createSecureContext()` alone accepts a garbage `ca` silently and reports a bad key as
  * `DECODER routines::unsupported`; these checks say which part is wrong.
  */
-import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import type { KeyObject, X509Certificate } from 'node:crypto';
 import { ErrorCode, SwitchboardError } from '../core/errors.ts';
 import type { Pem } from './tls-options.ts';
+import { nodeCrypto } from '../core/builtins.ts';
 
 /** A server certificate in use, as the expiry warning reports it. */
 export interface CertificateSummary {
@@ -36,7 +37,7 @@ export function parseCertificates(option: string, pem: Pem): X509Certificate[] {
   if (blocks.length === 0) throw credentialsError(option, 'holds no PEM certificate (-----BEGIN CERTIFICATE-----)');
   return blocks.map((block, index) => {
     try {
-      return new X509Certificate(block);
+      return new (nodeCrypto().X509Certificate)(block);
     } catch (cause) {
       throw credentialsError(option, `has a certificate that does not parse (number ${index + 1})`, cause);
     }
@@ -49,7 +50,7 @@ export function parseCertificates(option: string, pem: Pem): X509Certificate[] {
  */
 export function parsePrivateKey(option: string, pem: Pem, passphrase: string | undefined): KeyObject {
   try {
-    return createPrivateKey(passphrase === undefined ? { key: pem } : { key: pem, passphrase });
+    return nodeCrypto().createPrivateKey(passphrase === undefined ? { key: pem } : { key: pem, passphrase });
   } catch (cause) {
     const reason = passphrase === undefined ? 'is not a PEM private key (or is encrypted and no `passphrase` was given)' : 'is not a PEM private key, or `passphrase` does not decrypt it';
     throw credentialsError(option, reason, cause);

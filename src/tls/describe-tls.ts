@@ -1,7 +1,8 @@
 /**
  * What a session reports about its TLS connection (`session.tls`), read once after the handshake.
  */
-import { TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
+import { isTlsSocket } from '../core/builtins.ts';
 
 /** The peer's certificate as a session reports it. */
 export interface TlsPeerCertificate {
@@ -41,7 +42,7 @@ export interface TlsInfo {
  * if (info?.peerCertificate) log(info.peerCertificate.subject.CN, info.authorized);
  */
 export function describeTls(socket: unknown): TlsInfo | null {
-  if (!(socket instanceof TLSSocket)) return null;
+  if (!isTlsSocket(socket)) return null;
   const protocol = socket.getProtocol();
   const cipher = socket.getCipher();
   if (protocol === null || protocol === 'unknown' || cipher === undefined) return null;
@@ -84,7 +85,7 @@ function nameAttributes(name: Readonly<Record<string, string | string[] | undefi
  * direction); TLS 1.2 does not (a close_notify closes the connection, RFC 5246 section 7.2.1).
  */
 export function allowsHalfClose(socket: unknown): boolean {
-  if (!(socket instanceof TLSSocket)) return true;
+  if (!isTlsSocket(socket)) return true;
   const protocol = socket.getProtocol();
   return protocol === null || protocol === 'TLSv1.3';
 }

@@ -7,10 +7,11 @@
  * {@link authorizePeer}.
  */
 import type { Socket } from 'node:net';
-import { TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { integerOption, signalOption } from '../core/options.ts';
 import { HandshakeFailure, handshakeFailureOf, TlsHandshakeError } from './handshake-error.ts';
 import { TlsContexts, type TlsContextSet } from './secure-contexts.ts';
+import { nodeTls } from '../core/builtins.ts';
 
 /** Options of one handshake. */
 export interface HandshakeOptions {
@@ -146,7 +147,7 @@ export function startHandshake(socket: Socket, { set, timeout, signal }: Handsha
   }
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    secure = new TLSSocket(socket, set.socketOptions);
+    secure = new (nodeTls().TLSSocket)(socket, set.socketOptions);
   } catch (error) {
     fail(handshakeFailureOf(error));
     return promise;

@@ -4,10 +4,11 @@
  * on reload, so a handshake sees one consistent set and the next handshake sees the new one.
  */
 import type { X509Certificate } from 'node:crypto';
-import { createSecureContext, type SecureContext, type TLSSocketOptions } from 'node:tls';
+import type { SecureContext, TLSSocketOptions } from 'node:tls';
 import { ErrorCode, SwitchboardError } from '../core/errors.ts';
 import { checkKeyPair, credentialsError, expiringCertificates, parseCertificates, parsePrivateKey, summarizeCertificate, type CertificateSummary, type ExpiringCertificate } from './certificates.ts';
 import { isSecureContext, normalizeServerName, normalizeTlsCredentials, normalizeTlsOptions, type NormalizedTlsCredentials, type NormalizedTlsOptions, type Pem, type SniSelection, type TlsOptions } from './tls-options.ts';
+import { nodeTls } from '../core/builtins.ts';
 
 /** The options every context shares: the client CA and the version range. */
 interface SharedContextOptions {
@@ -165,7 +166,7 @@ function buildContext(credentials: NormalizedTlsCredentials, shared: SharedConte
     checkKeyPair(`${credentials.option}.key`, leaves[index]!, parsePrivateKey(`${credentials.option}.key`, pem, credentials.passphrase));
   });
   try {
-    const context = createSecureContext({
+    const context = nodeTls().createSecureContext({
       key: [...credentials.key],
       cert: [...credentials.cert],
       ...(credentials.passphrase === undefined ? {} : { passphrase: credentials.passphrase }),

@@ -6,11 +6,12 @@
  * connection is closed, the bytes discarded unread.
  */
 import type { Socket } from 'node:net';
-import { TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { ErrorCode, InvalidOptionError, SwitchboardError } from '../core/errors.ts';
 import { HandshakeFailure, TlsHandshakeError } from './handshake-error.ts';
 import { destroyAndWait, handshakeSettings, startHandshake, type HandshakeHooks, type HandshakeOptions, type HandshakeSettings } from './handshake.ts';
 import type { TlsContexts, TlsContextSet } from './secure-contexts.ts';
+import { isTlsSocket } from '../core/builtins.ts';
 
 /** Options of {@link upgradeToTls}. */
 export interface UpgradeToTlsOptions extends HandshakeOptions {
@@ -63,7 +64,7 @@ export function checkUpgradeOptions(buffered: unknown, goAhead: unknown): void {
 
 /** {@link upgradeToTls} with its options checked; `hooks` hear of the wrap and a failure first. @internal */
 export function startUpgrade(socket: Socket, settings: HandshakeSettings, buffered: number | Uint8Array, goAhead: string | Uint8Array | undefined, hooks: HandshakeHooks = {}): Promise<TLSSocket> {
-  if (socket instanceof TLSSocket) return Promise.reject(invalidState('the connection is already TLS'));
+  if (isTlsSocket(socket)) return Promise.reject(invalidState('the connection is already TLS'));
   if (socket.destroyed) return Promise.reject(invalidState('the connection is closed'));
   if (socket.listenerCount('data') > 0 || socket.listenerCount('readable') > 0) {
     return Promise.reject(invalidState('the plaintext reader is still attached: remove its `data` and `readable` listeners first'));

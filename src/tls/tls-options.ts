@@ -2,7 +2,6 @@
  * The `tls` option of a TCP server, checked once: shapes, ranges and unknown keys here; whether
  * the PEM material loads is checked when the contexts are built (secure-contexts.ts).
  */
-import * as tls from 'node:tls';
 import type { SecureContext } from 'node:tls';
 import { InvalidOptionError } from '../core/errors.ts';
 import { nearestName } from '../core/nearest-name.ts';
@@ -16,6 +15,7 @@ import {
   type OptionKeyRecord,
   type OptionNames,
 } from '../core/options.ts';
+import { nodeTls } from '../core/builtins.ts';
 
 /** PEM text, as a string or the bytes of a file. */
 export type Pem = string | Buffer;
@@ -195,11 +195,10 @@ export function normalizeTlsOptions(input: TlsOptions, name = 'tls'): Normalized
   };
 }
 
-// `tls.SecureContext` is exported at runtime but not declared by @types/node.
-const SecureContextClass = (tls as unknown as { SecureContext?: abstract new (...args: never[]) => SecureContext }).SecureContext;
-
 /** A context made by `tls.createSecureContext()`. */
 export function isSecureContext(value: unknown): value is SecureContext {
+  // `tls.SecureContext` is exported at runtime but not declared by @types/node.
+  const SecureContextClass = (nodeTls() as unknown as { SecureContext?: abstract new (...args: never[]) => SecureContext }).SecureContext;
   if (SecureContextClass !== undefined) return value instanceof SecureContextClass;
   return typeof value === 'object' && value !== null && 'context' in value;
 }

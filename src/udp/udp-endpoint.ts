@@ -3,7 +3,7 @@
  * path (size check, per-source rate limit, delivery) and the reply path (amplification limit,
  * server-wide reply rate, sendto from this very socket). Both paths are per-datagram hot code: no closures, no clock.
  */
-import { createSocket, type RemoteInfo, type Socket, type SocketOptions } from 'node:dgram';
+import type { RemoteInfo, Socket, SocketOptions } from 'node:dgram';
 import { unmapAddress, type AddressFamily, type ListenTarget } from '../net/addresses.ts';
 import { ErrorCode, OpError, opErrorFromSystem, type SwitchboardError } from '../core/errors.ts';
 import type { BoundAddress, BoundSocket, SocketOrigin } from '../net/listener-group.ts';
@@ -13,6 +13,7 @@ import { DropCause, type UdpLedger } from './udp-ledger.ts';
 import type { NormalizedUdpServerOptions } from './udp-options.ts';
 import { adoptDatagramFd, datagramTypeOf, type ListenFd } from '../net/listen-fds.ts';
 import { passedBoundAddress } from '../net/passed-sockets.ts';
+import { nodeDgram } from '../core/builtins.ts';
 
 /**
  * The PROXY protocol of a UDP server (src/proxy/proxy-datagram.ts), as the receive path sees it:
@@ -218,7 +219,7 @@ export function bindUdpSocket(target: ListenTarget, port: number, options: UdpBi
     if (options.sendBufferSize !== undefined) settings.sendBufferSize = options.sendBufferSize;
     let socket: Socket;
     try {
-      socket = createSocket(settings);
+      socket = nodeDgram().createSocket(settings);
     } catch (error) {
       reject(error);
       return;
@@ -253,7 +254,7 @@ export async function adoptUdpSocket(fd: ListenFd, options: UdpBindOptions, orig
   const settings: SocketOptions = { type: datagramTypeOf(fd), lookup: literalLookup as unknown as SocketOptions['lookup'] };
   if (options.recvBufferSize !== undefined) settings.recvBufferSize = options.recvBufferSize;
   if (options.sendBufferSize !== undefined) settings.sendBufferSize = options.sendBufferSize;
-  const socket = createSocket(settings);
+  const socket = nodeDgram().createSocket(settings);
   try {
     return { handle: socket, address: passedBoundAddress(await adoptDatagramFd(socket, fd), origin) };
   } catch (error) {

@@ -5,9 +5,10 @@
  * ends the tickets issued before it: those clients make one full handshake, then resume again.
  * The keys are also what an upgrade hands its successor ({@link ticketKeysForHandover}).
  */
-import { randomBytes } from 'node:crypto';
+
 import { InvalidOptionError } from '../core/errors.ts';
 import { TICKET_KEYS_LENGTH } from '../tls/tls-options.ts';
+import { nodeCrypto } from '../core/builtins.ts';
 
 /** How often the shared keys are replaced by default: 12 hours (ms). */
 export const DEFAULT_TICKET_KEY_ROTATION = 12 * 60 * 60 * 1000;
@@ -82,7 +83,7 @@ export function monotonicMs(): number {
 
 /** A new random set, made at `now`. */
 export function newTicketKeys(now = monotonicMs()): TicketKeyState {
-  return { keys: randomBytes(TICKET_KEYS_LENGTH).toString('base64'), createdAt: now };
+  return { keys: nodeCrypto().randomBytes(TICKET_KEYS_LENGTH).toString('base64'), createdAt: now };
 }
 
 /** The 48 bytes of `state`, or undefined when it is not a well-formed set. */

@@ -10,14 +10,14 @@
  * connections not yet accepted is never dropped, whatever `net.ipv4.tcp_migrate_req` says. A
  * successor that exits, fails or is late is killed: the old process keeps serving.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { ErrorCode, SwitchboardError } from '../core/errors.ts';
 import type { BoundAddress } from '../net/listener-group.ts';
 import { inheritedInetSockets } from '../net/proc-sockets.ts';
 import { normalizeUdpRelayLimits, type UdpRelayLimits, type UdpTransit } from './udp-relay.ts';
 import { isSwitchboardMessage, type PredecessorMessage, type SuccessorMessage, type UpgradeHandover, type WorkerStats } from './worker-messages.ts';
 import type { WorkerSet } from './worker-set.ts';
+import { nodeChildProcess, nodeFs } from '../core/builtins.ts';
 
 /** The environment variable that tells a process it is an upgrade's successor: the addresses its predecessor serves, as JSON. @internal */
 export const UPGRADE_ENV = 'SWITCHBOARD_UPGRADE';
@@ -93,7 +93,7 @@ export async function startSuccessor(options: UpgradeOptions = {}): Promise<Succ
     stats: { ...(totals.tcp && { tcp: totals.tcp }), ...(totals.udp && { udp: totals.udp }) },
   };
   const addresses = options.addresses ?? options.workers?.addresses ?? [];
-  const child = spawn(command.file, command.args, {
+  const child = nodeChildProcess().spawn(command.file, command.args, {
     stdio: ['ignore', 'inherit', 'inherit', ...held.map((socket) => socket.fd), 'ipc'],
     env: { ...process.env, [UPGRADE_ENV]: JSON.stringify(addresses) },
   });
@@ -162,7 +162,7 @@ export async function receiveHandover(timeout = 10_000): Promise<UpgradeHandover
   try {
     const handover = await promise;
     const listed = new Set(handover.sockets.map((socket) => socket.fd));
-    for (const fd of inheritedInetSockets()) if (!listed.has(fd)) closeSync(fd);
+    for (const fd of inheritedInetSockets()) if (!listed.has(fd)) nodeFs().closeSync(fd);
     return handover;
   } finally {
     clearTimeout(timer);
@@ -208,7 +208,7 @@ export function reportUpgradeReady(failure?: string): boolean {
  */
 export function tcpMigrateReq(path = '/proc/sys/net/ipv4/tcp_migrate_req'): 0 | 1 | undefined {
   try {
-    const value = readFileSync(path, 'utf8').trim();
+    const value = nodeFs().readFileSync(path, 'utf8').trim();
     return value === '1' ? 1 : value === '0' ? 0 : undefined;
   } catch {
     return undefined;

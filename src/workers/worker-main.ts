@@ -11,11 +11,11 @@ import type { TcpHandler } from '../tcp/tcp-handlers.ts';
 import type { TlsOptions } from '../tls/tls-options.ts';
 import { UdpServer, type UdpHandler } from '../udp/udp-server.ts';
 import { SwitchboardError } from '../core/errors.ts';
-import { closeSync } from 'node:fs';
 import { inheritedInetSockets } from '../net/proc-sockets.ts';
 import { decodeTicketKeys } from './ticket-keys.ts';
 import { WorkerTls } from './worker-tls.ts';
 import { WORKER_ENV, isSwitchboardMessage, withoutAddress, type JsonOptions, type PrimaryMessage, type WorkerMessage, type WorkerSettings, type WorkerStats } from './worker-messages.ts';
+import { nodeFs } from '../core/builtins.ts';
 
 function send(message: WorkerMessage): void {
   if (process.connected) process.send?.(message);
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   // Sockets a parent held without close-on-exec would be inherited beside ours: close them, so
   // that no socket outlives the processes meant to hold it.
   const mine = new Set([...(settings.tcpFds ?? []), ...(settings.udpFds ?? [])]);
-  for (const fd of inheritedInetSockets()) if (!mine.has(fd)) closeSync(fd);
+  for (const fd of inheritedInetSockets()) if (!mine.has(fd)) nodeFs().closeSync(fd);
   // Orphaned (the primary died, or disconnected us): drain what is open, briefly, and go.
   process.on('disconnect', () => void close(settings.orphanDrainTimeout));
   process.on('message', (message: unknown) => {

@@ -4,10 +4,8 @@
  * dies after an exponential back-off, stops a slot that crash-loops, sums their ledgers into one
  * view, and drains them all on `close()`. docs/workers.md says which mode to pick.
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import cluster from 'node:cluster';
-import { Socket as DatagramSocket } from 'node:dgram';
-import { closeSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import type { Socket as DatagramSocket } from 'node:dgram';
 import * as net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { EventEmitter } from 'node:events';
@@ -36,6 +34,7 @@ import {
   type WorkerStats,
   withoutAddress,
 } from './worker-messages.ts';
+import { nodeChildProcess, nodeCluster, nodeDgram, nodeFs } from '../core/builtins.ts';
 
 /**
  * How the workers share an address. `reuseport`: each worker binds its own SO_REUSEPORT socket
@@ -288,7 +287,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
     const taken = new Set<HandoverSocket>();
     if (this.#settings.tcp !== null) await this.#hold('tcp', this.#settings.tcp, taken);
     if (this.#settings.udp !== null) await this.#hold('udp', this.#settings.udp, taken);
-    for (const socket of this.#handover?.sockets ?? []) if (!taken.has(socket)) closeSync(socket.fd);
+    for (const socket of this.#handover?.sockets ?? []) if (!taken.has(socket)) nodeFs().closeSync(socket.fd);
   }
 
   async #hold(transport: 'tcp' | 'udp', options: JsonOptions, taken: Set<HandoverSocket>): Promise<void> {
@@ -306,7 +305,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
       const previous = this.#takeOver;
       for (const { fd } of sockets) if (previous !== undefined && previous.#holdsPassed(fd)) this.#borrowed.add(fd);
       const close = (fd: number) => (): void => {
-        if (!this.#borrowed.has(fd)) closeSync(fd);
+        if (!this.#borrowed.has(fd)) nodeFs().closeSync(fd);
       };
       for (const slot of this.#slots) {
         for (const { fd, address, port, family, fdName } of sockets) this.#held.push({ fd, transport, address, port, family, slot: slot.index, origin: 'systemd', ...(fdName !== undefined && { fdName }), close: close(fd) });
@@ -327,7 +326,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
         const mine = byTarget[index]!.filter((_, order) => order % count === slot.index);
         for (const socket of mine) {
           taken.add(socket);
-          this.#held.push({ ...socket, slot: slot.index, close: () => closeSync(socket.fd) });
+          this.#held.push({ ...socket, slot: slot.index, close: () => nodeFs().closeSync(socket.fd) });
         }
         if (mine.length === 0) missing.push(target);
       });
@@ -567,8 +566,8 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
     let worker: ChildProcess;
     if (this.mode === 'cluster') {
       const settings: WorkerSettings = { ...this.#settings, slot: slot.index, ticketKeys: this.#ticketKeys.state };
-      cluster.setupPrimary({ exec: WORKER_MAIN, args: [], execArgv, silent: false });
-      worker = cluster.fork({ ...this.#env, [WORKER_ENV]: JSON.stringify(settings) }).process;
+      nodeCluster().setupPrimary({ exec: WORKER_MAIN, args: [], execArgv, silent: false });
+      worker = nodeCluster().fork({ ...this.#env, [WORKER_ENV]: JSON.stringify(settings) }).process;
     } else {
       // The held sockets become the worker's fds 3, 4, ...; the IPC channel comes after them.
       const held = this.#heldFor(slot.index);
@@ -579,7 +578,7 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
         return options === null || fds.length === 0 ? {} : { [transport]: withoutAddress(options), [`${transport}Fds`]: fds };
       };
       const settings: WorkerSettings = { ...this.#settings, ...this.#portsOf(this.#addresses), ...passed('tcp', tcpFds), ...passed('udp', udpFds), slot: slot.index, ticketKeys: this.#ticketKeys.state };
-      worker = fork(WORKER_MAIN, [], {
+      worker = nodeChildProcess().fork(WORKER_MAIN, [], {
         execArgv,
         env: { ...process.env, ...this.#env, [WORKER_ENV]: JSON.stringify(settings) },
         stdio: ['inherit', 'inherit', 'inherit', ...held.map((socket) => socket.fd), 'ipc'],
@@ -598,8 +597,8 @@ export class WorkerSet extends EventEmitter<WorkerSetEvents> {
       if (!isSwitchboardMessage(message)) return;
       const reply = message as WorkerMessage;
       if (reply.swb === 'udp-socket' || reply.swb === 'udp-sockets-done' || reply.swb === 'udp-relay-lost') {
-        if (slot.worker === worker) slot.collect?.(reply, handle instanceof DatagramSocket ? handle : undefined);
-        else if (handle instanceof DatagramSocket) handle.close();
+        if (slot.worker === worker) slot.collect?.(reply, handle instanceof nodeDgram().Socket ? handle : undefined);
+        else if (handle instanceof nodeDgram().Socket) handle.close();
       } else if (reply.swb === 'ready') {
         clearTimeout(timer);
         resolve(reply.addresses);
@@ -697,7 +696,7 @@ function withLedger<K extends keyof WorkerStats>(key: K, ledger: WorkerStats[K] 
  * await set.close({ timeout: 10_000 });
  */
 export async function serveWorkers(options: ServeWorkersOptions): Promise<WorkerSet> {
-  if (cluster.isWorker) throw new InvalidOptionError('serveWorkers', 'must be called in the primary, not in a worker', 'a cluster worker');
+  if (nodeCluster().isWorker) throw new InvalidOptionError('serveWorkers', 'must be called in the primary, not in a worker', 'a cluster worker');
   const count = options.workers === undefined || options.workers === 'auto' ? availableParallelism() : options.workers;
   if (!Number.isInteger(count) || count < 1 || count > 1024) throw new InvalidOptionError('workers', "must be 'auto' or an integer from 1 to 1024", options.workers);
   const mode = options.mode ?? (supportsReusePort() ? 'reuseport' : 'cluster');

@@ -4,8 +4,8 @@
  * with the session-ticket keys the whole set shares. The material read last is kept, so a
  * ticket-key rotation changes the keys only; a reload (SIGHUP to the primary) re-reads the files.
  */
-import { readFileSync } from 'node:fs';
 import type { TlsOptions } from '../tls/tls-options.ts';
+import { nodeFs } from '../core/builtins.ts';
 
 /** The TLS files of a worker set, as the CLI's `--tls-*` flags name them. */
 export interface WorkerTlsFiles {
@@ -62,7 +62,7 @@ export class WorkerTls {
 function readMaterial(files: WorkerTlsFiles): TlsOptions {
   const read = (what: string, path: string): Buffer => {
     try {
-      return readFileSync(path);
+      return nodeFs().readFileSync(path);
     } catch (error) {
       throw new Error(`TLS ${what} ${JSON.stringify(path)}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`, { cause: error });
     }

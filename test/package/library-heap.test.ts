@@ -4,6 +4,8 @@
  *   lives, and a file with even one character above U+007F is held as a two-byte string, twice
  *   its size. Write `--`, `->`, `...` in comments, and `\u2026`-style escapes in strings.
  * - `node:http` (1.5 MB of heap) is not loaded until a metrics endpoint is started.
+ * - the built-ins only some features use (TLS, UDP, workers, DNS, `fs`) are loaded when a feature
+ *   first needs them (src/core/builtins.ts), not by the import: about 1 MB of heap.
  * Why it matters: docs/benchmarks.md, "pipe1k: where the time goes".
  */
 import assert from 'node:assert/strict';
@@ -30,6 +32,26 @@ describe('the heap the library costs', () => {
       if (at !== -1) offending.push(`${relative(root, file)}:${at + 1}: ${lines[at]!.trim().slice(0, 80)}`);
     }
     assert.deepEqual(offending, [], 'non-ASCII characters (use --, ->, ... in comments and \\u escapes in strings)');
+  });
+
+  it('importing the library loads none of the built-ins only some features use, nor does a plain TCP server', () => {
+    // node:net's own listen() loads cluster, child_process and dgram (its listenInCluster), so a
+    // raw server has them too: the import must not, and listening on TCP must add nothing else.
+    const script = `
+      const lazy = ['tls', 'crypto', 'dns/promises', 'fs/promises', 'http', 'dgram', 'cluster', 'child_process'];
+      const loaded = () => lazy.filter((name) => process.moduleLoadList.includes('NativeModule ' + name));
+      const lib = await import(${JSON.stringify(new URL('../../src/index.ts', import.meta.url).href)});
+      const imported = loaded();
+      const tcp = await lib.listenTcp({ host: '127.0.0.1', port: 0 }, { data() {} });
+      const listening = loaded();
+      await tcp.close();
+      console.log(JSON.stringify({ imported, listening }));
+    `;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(child.status, 0, child.stderr);
+    const { imported, listening } = JSON.parse(child.stdout.trim()) as { imported: string[]; listening: string[] };
+    assert.deepEqual(imported, []);
+    assert.deepEqual(listening.sort(), ['child_process', 'cluster', 'dgram']);
   });
 
   it('importing the library does not load node:http; starting a metrics endpoint does', () => {
