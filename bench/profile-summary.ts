@@ -47,20 +47,23 @@ function frameKey(node: ProfileNode): string {
   return `${name} ${where}:${lineNumber + 1}`;
 }
 
+/** The native functions that make the echo's write syscall: one buffer, or a batch (a corked echo). */
+const WRITE_SYSCALLS = new Set(['writeBuffer', 'writev']);
+
 function summarize(file: string, skipSecs: number): Summary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
   const times: number[] = [];
   let t = profile.startTime;
   for (const delta of profile.timeDeltas) times.push((t += delta));
-  // The load's span: from the first to the last sample in `writeBuffer` (the echo's write
-  // syscall), less the warm-up at its start, so startup and the idle tail count for nothing.
-  const inWrite = (i: number): boolean => byId.get(profile.samples[i]!)!.callFrame.functionName === 'writeBuffer';
+  // The load's span: from the first to the last sample in `writeBuffer` or `writev` (the echo's
+  // write syscall), less the warm-up at its start, so startup and the idle tail count for nothing.
+  const inWrite = (i: number): boolean => WRITE_SYSCALLS.has(byId.get(profile.samples[i]!)!.callFrame.functionName);
   let first = 1;
   while (first < times.length && !inWrite(first)) first++;
   let end = times.length - 1;
   while (end > first && !inWrite(end)) end--;
-  if (end <= first) throw new Error(`${file}: no sample in writeBuffer (was the server under load?)`);
+  if (end <= first) throw new Error(`${file}: no sample in writeBuffer or writev (was the server under load?)`);
   const from = times[first]! + skipSecs * 1e6;
   const self = new Map<string, number>();
   let idleUs = 0;

@@ -17,6 +17,9 @@ function toIteratorResult<Out>(frame: Out | null): IteratorResult<Out> {
   return frame === null ? { done: true, value: undefined } : { done: false, value: frame };
 }
 
+/** No decoded frame waiting: shared, never written (the first frame of a chunk gets a new array). */
+const NO_FRAMES: readonly unknown[] = Object.freeze([]);
+
 /** The session whose chunk is being decoded, so one shared function collects every frame. */
 let collecting: FramedAsyncSession<unknown, unknown> | undefined;
 
@@ -32,8 +35,8 @@ export class FramedAsyncSession<In, Out> extends AsyncSession {
   readonly #codec: FrameCodec<In, Out>;
   readonly #limits: FramingLimits;
   readonly #clock: PartialFrameClock;
-  /** Decoded frames not yet read: at most one chunk's worth. */
-  #frames: Out[] = [];
+  /** Decoded frames not yet read: at most one chunk's worth ({@link NO_FRAMES} when none). */
+  #frames: Out[] = NO_FRAMES as Out[];
   #next = 0;
   #inputDone = false;
   /** True while a reader waits on the socket: only then does a partial frame's clock run. */
@@ -97,13 +100,14 @@ export class FramedAsyncSession<In, Out> extends AsyncSession {
    * for await (const frame of session.frames()) handle(frame);
    */
   frames(): AsyncIterableIterator<Out> {
-    const iterator: AsyncIterableIterator<Out> = {
-      // A frame already decoded resolves at once; only a read from the socket goes through the async path.
-      next: () => (this.#next < this.#frames.length ? Promise.resolve({ done: false, value: this.#shift() }) : this.#readFrameFromSocket().then(toIteratorResult)),
-      return: () => Promise.resolve({ done: true, value: undefined }),
-      [Symbol.asyncIterator]: () => iterator,
-    };
-    return iterator;
+    return new FrameIterator(this);
+  }
+
+  /** The `frames()` iterator's `next()`. @internal */
+  nextFrameResult(): Promise<IteratorResult<Out>> {
+    // A frame already decoded resolves at once; only a read from the socket goes through the async path.
+    if (this.#next < this.#frames.length) return Promise.resolve({ done: false, value: this.#shift() });
+    return this.#readFrameFromSocket().then(toIteratorResult);
   }
 
   /**
@@ -144,8 +148,11 @@ export class FramedAsyncSession<In, Out> extends AsyncSession {
   #shift(): Out {
     const frame = this.#frames[this.#next++]!;
     if (this.#next === this.#frames.length) {
-      this.#frames = [];
+      this.#frames = NO_FRAMES as Out[];
       this.#next = 0;
+    } else {
+      // More frames of the same chunk follow: the reply to this one waits for theirs (one writev).
+      this.coalesceNextWrite();
     }
     return frame;
   }
@@ -202,11 +209,34 @@ export class FramedAsyncSession<In, Out> extends AsyncSession {
 
   /** The codec's frame callback, shared by every session: the frame belongs to the session {@link collecting}. */
   static #collectFrame(frame: unknown): void {
-    collecting!.#frames.push(frame);
+    const session = collecting!;
+    if (session.#frames === NO_FRAMES) session.#frames = [frame];
+    else session.#frames.push(frame);
   }
 
   /** Whether a partial frame's time counts against the peer: only while a reader waits on it. */
   static #readingFromPeer(session: FramedAsyncSession<unknown, unknown>): boolean {
     return session.#awaitingInput && !session.discarding;
+  }
+}
+
+/** The iterator of `frames()`: one small object per loop, its methods on the prototype. */
+class FrameIterator<Out> implements AsyncIterableIterator<Out> {
+  readonly #session: FramedAsyncSession<unknown, Out>;
+
+  constructor(session: FramedAsyncSession<unknown, Out>) {
+    this.#session = session;
+  }
+
+  next(): Promise<IteratorResult<Out>> {
+    return this.#session.nextFrameResult();
+  }
+
+  return(): Promise<IteratorResult<Out>> {
+    return Promise.resolve({ done: true, value: undefined });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<Out> {
+    return this;
   }
 }

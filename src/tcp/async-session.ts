@@ -158,16 +158,20 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
     if (this.sessionState !== SessionState.OPEN || socket.destroyed) return handledRejection(this.#closedError('write'));
     const overflow = this.outputOverflow();
     if (overflow !== undefined) return handledRejection(overflow);
-    this.lastActivity = performance.now();
     // The first write after a read goes straight out (one reply per read pays nothing); later
     // ones, until the session waits on its peer again, are coalesced into one writev.
     const flags = this.#flags;
-    if ((flags & WROTE) === 0) {
-      this.#flags = flags | WROTE;
-    } else if ((flags & CORKED) === 0) {
-      this.#flags = flags | CORKED;
-      socket.cork();
-      process.nextTick(flushCorkedTurn, this);
+    if ((flags & CORKED) === 0) {
+      // Writes held for one writev share the clock read of the one that corked: they are made
+      // in the same turn (the cork is lifted by the turn's ticks at the latest).
+      this.lastActivity = performance.now();
+      if ((flags & WROTE) === 0) {
+        this.#flags = flags | WROTE;
+      } else {
+        this.#flags = flags | CORKED;
+        socket.cork();
+        process.nextTick(flushCorkedTurn, this);
+      }
     }
     writeData(socket, data); // a failure surfaces on the socket and closes the session
     if ((this.#flags & CORKED) !== 0) {
@@ -178,6 +182,16 @@ export class AsyncSession extends TcpSession implements AsyncIterable<Buffer> {
     // The common case: the bytes went straight to the kernel, so there is nothing to wait for.
     if (socket.writableLength === 0) return RESOLVED;
     return this.#flushed();
+  }
+
+  /**
+   * More input taken from the same read is still to come (a framed session's further decoded
+   * frames): the next write is coalesced, not only the second, so the replies to one chunk
+   * leave in one writev. Held bytes still go out once the session waits on its peer or the
+   * turn's ticks have run.
+   */
+  protected coalesceNextWrite(): void {
+    this.#flags |= WROTE;
   }
 
   /** Hands the kernel what coalescing held back (a no-op unless this session corked its socket). @internal */

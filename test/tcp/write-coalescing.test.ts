@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import net, { type Socket } from 'node:net';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { CloseCause, type AsyncSession, type CloseReason, type TcpHandler } from '../../src/index.ts';
+import { CloseCause, createLineCodec, framed, type AsyncSession, type CloseReason, type TcpHandler } from '../../src/index.ts';
 import { createTestCertificates, pemPair, type TestCertificates } from '../helpers/certs.ts';
 import { connectClient, deferred, listenLocal, upgradeAndEcho, within } from '../helpers/net.ts';
 import '../helpers/leak-check.ts';
@@ -244,6 +244,42 @@ describe('AsyncSession', () => {
       assert.equal(await within(firstRead.promise, 'the first read'), 'first');
       client.send('second');
       assert.equal(await within(secondRead.promise, 'the second read'), 'second');
+    });
+  });
+});
+
+describe('FramedAsyncSession', () => {
+  describe('#send (coalescing)', () => {
+    it('sends the replies to the frames of one chunk in one writev', async (t) => {
+      const server = await listenLocal(t, {}, framed(() => createLineCodec(), async (session) => {
+        for await (const line of session.frames()) await session.send(line.toUpperCase());
+      }));
+      const { reply, counts } = await exchange(t, server.addresses[0]!.port, 'a\nb\nc\nd\n', 8);
+      assert.equal(reply, 'A\nB\nC\nD\n');
+      // Four frames decoded from one chunk: the first reply waits for the others.
+      assert.deepEqual(counts, { write: 0, writev: 1 });
+    });
+
+    it('sends the reply to a chunk of one frame at once, uncorked', async (t) => {
+      const server = await listenLocal(t, {}, framed(() => createLineCodec(), async (session) => {
+        for await (const line of session.frames()) await session.send(line);
+      }));
+      const { reply, counts } = await exchange(t, server.addresses[0]!.port, 'one\n', 4);
+      assert.equal(reply, 'one\n');
+      assert.deepEqual(counts, { write: 1, writev: 0 });
+    });
+
+    it('flushes the held replies at the end of the turn when the session function waits on something else', async (t) => {
+      const go = deferred();
+      const server = await listenLocal(t, {}, framed(() => createLineCodec(), async (session) => {
+        const frames = session.frames();
+        await session.send(String((await frames.next()).value)); // one more frame waits: this reply is held
+        await go.promise; // not the peer: the held reply must not wait for this
+      }));
+      const client = await connectClient(t, server.addresses[0]!.port);
+      t.after(() => go.resolve());
+      client.send('first\nsecond\n');
+      assert.equal((await client.waitForBytes(6)).toString(), 'first\n');
     });
   });
 });
