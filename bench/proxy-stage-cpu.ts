@@ -196,11 +196,11 @@ async function start(src: string, variant: Variant, warmup: number, count: boole
 }
 
 /** Server-thread CPU µs per connection over `conns` connections, and of it the collector's (its `gc` entries' duration). */
-async function measure(server: Running, conns: number): Promise<{ cpu: number; gc: number }> {
+async function measure(server: Running, conns: number): Promise<{ cpu: number; gc: number; majors: number }> {
   const before = await ask<Probe>(server.worker, 'cpu', 'probe');
   await drive(server.port, server.first, conns);
   const after = await ask<Probe>(server.worker, 'cpu', 'probe');
-  return { cpu: (after.cpu - before.cpu) / conns, gc: (after.gc.us - before.gc.us) / conns };
+  return { cpu: (after.cpu - before.cpu) / conns, gc: (after.gc.us - before.gc.us) / conns, majors: after.gc.major - before.gc.major };
 }
 
 /** Per connection over `conns` connections: ticks, heap bytes allocated (sampled), and those bytes by allocation site. */
@@ -245,6 +245,8 @@ async function main(): Promise<void> {
   const results = new Map<string, number[]>(servers.map((server) => [server.key, []]));
   /** Per round, each server's GC µs per connection (a collection falls in some rounds only: reported as the mean). */
   const collector = new Map<string, number[]>(servers.map((server) => [server.key, []]));
+  /** Each server's full (mark-compact) collections over all its rounds. */
+  const majors = new Map<string, number>();
   /** Per round, each server's cost over the plain listener of its tree in that round. */
   const relative = new Map<string, number[]>(servers.map((server) => [server.key, []]));
   /** Per round, each server's connections per CPU-second over raw node:net's (with `raw` among the variants). */
@@ -254,9 +256,10 @@ async function main(): Promise<void> {
     const order = servers.map((_, i) => servers[(i + round) % servers.length]!);
     const got = new Map<string, number>();
     for (const server of order) {
-      const { cpu, gc } = await measure(server, conns);
+      const { cpu, gc, majors: full } = await measure(server, conns);
       got.set(server.key, cpu);
       collector.get(server.key)!.push(gc);
+      majors.set(server.key, (majors.get(server.key) ?? 0) + full);
     }
     for (const server of servers) {
       const us = got.get(server.key)!;
@@ -269,13 +272,13 @@ async function main(): Promise<void> {
   }
   for (const server of servers) await stop(server);
   process.stdout.write(`\nserver-thread CPU per connection: ${rounds} rounds × ${conns} connections (${CONCURRENCY} at a time) per server\n`);
-  process.stdout.write(`  tree                   variant    µs/conn median (min–max)   of it GC, mean   conns per CPU-s × direct${rawServer ? ' | × raw' : ''}: median of the per-round ratios (min–max)\n`);
+  process.stdout.write(`  tree                   variant    µs/conn median (min–max)   of it GC, mean (full GCs per 10k conns)   conns per CPU-s × direct${rawServer ? ' | × raw' : ''}: median of the per-round ratios (min–max)\n`);
   for (const server of servers) {
     const samples = results.get(server.key)!;
     const ratios = relative.get(server.key)!;
     const [tree, variant] = [server.key.slice(0, server.key.lastIndexOf(' ')), server.variant];
     const raw = rawServer === undefined ? '' : `   | ${median(toRaw.get(server.key)!).toFixed(3)} (${formatRange(toRaw.get(server.key)!, 3)})`;
-    process.stdout.write(`  ${tree.padEnd(22)} ${variant.padEnd(9)} ${median(samples).toFixed(1).padStart(7)} (${formatRange(samples, 1)})   ${mean(collector.get(server.key)!).toFixed(1).padStart(5)}   ${median(ratios).toFixed(3)} (${formatRange(ratios, 3)})${raw}\n`);
+    process.stdout.write(`  ${tree.padEnd(22)} ${variant.padEnd(9)} ${median(samples).toFixed(1).padStart(7)} (${formatRange(samples, 1)})   ${mean(collector.get(server.key)!).toFixed(1).padStart(5)} (${(((majors.get(server.key) ?? 0) * 10_000) / (rounds * conns)).toFixed(1)})   ${median(ratios).toFixed(3)} (${formatRange(ratios, 3)})${raw}\n`);
   }
 }
 
