@@ -8,18 +8,21 @@
  *
  *   node bench/proxy-stage-cpu.ts [--rounds N] [--conns N] [--src DIR[,DIR…]] [--only V[,V…]]   (defaults 20, 500, src, direct,accept,proxy-v1,proxy-v2)
  *   node bench/proxy-stage-cpu.ts --count [--sites N] [--rounds N] [--conns N] [--src …] [--only …]
+ *   node bench/proxy-stage-cpu.ts --profile N [--rounds N] [--conns N] [--src …] [--only …]
  *
  * `--src` names one or more source trees to compare in the same run (default: this tree's src/),
  * e.g. a `git archive` of an older commit: `--src src,.cache/baseline/src`. Every server is started
  * and warmed once, then each round measures all of them back to back (the order rotating); the
  * report gives medians and min–max of the cost, and of each round's ratio to the plain listener
- * of the same tree — the pairing keeps a slow spell of a shared machine out of the ratios.
+ * of the same tree — the pairing keeps a slow spell of a shared machine out of the ratios — and
+ * the collector's share (µs per connection in `gc` performance entries, and full GCs).
  *
  * `--count` reports, instead of CPU time, what a connection costs in things that do not depend on
  * the machine's load: `process.nextTick` calls and timers armed (exact), and bytes allocated on the server thread's
  * heap, collected or not (V8's sampling heap profiler every 64 bytes, through the worker's own
- * inspector session: an estimate within about 1 %), so one run shows an extra tick or object
- * per connection. `--sites N` adds, under each server, the N allocation sites (function, file, line)
+ * inspector session: an estimate within about 1 %; the absolute level moves several per cent with
+ * the run's length, so compare trees within one run), and the collections seen meanwhile, so one
+ * run shows an extra tick or object per connection. `--sites N` adds, under each server, the N allocation sites (function, file, line)
  * with the most bytes per connection (the mean over the rounds).
  *
  * `--profile N` instead runs the rounds under V8's CPU profiler (the worker's own inspector session,
