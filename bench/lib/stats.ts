@@ -8,6 +8,11 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
+/** The mean of `values`; NaN when empty. */
+export function mean(values: readonly number[]): number {
+  return values.reduce((sum, value) => sum + value, 0) / values.length;
+}
+
 /** Median, minimum and maximum; all NaN when `values` is empty. */
 export function summarize(values: readonly number[]): { median: number; min: number; max: number } {
   if (values.length === 0) return { median: Number.NaN, min: Number.NaN, max: Number.NaN };

@@ -9,6 +9,7 @@ import type { ProxyHeader, ProxyInetAddress } from './proxy-header.ts';
 import { NO_TLVS, V1_SIGNATURE } from './proxy-header.ts';
 import { ProxyProtocolError } from './proxy-error.ts';
 import type { InetEndpoints } from './endpoints.ts';
+import { ipv4Text } from './ipv4-text.ts';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -35,6 +36,12 @@ export function inspectV1(bytes: Uint8Array, length: number, maxLength: number):
   const window = Math.min(length, maxLength - 1);
   let end = V1_SIGNATURE.length;
   while (end < window && bytes[end] !== CR && bytes[end] !== LF) end++;
+  const crlf = end < window && bytes[end] === CR && end + 1 < length && bytes[end + 1] === LF;
+  // The line balancers send most, whole and valid: read from the bytes, with no text of the line made.
+  if (crlf) {
+    const header = scanTcp4Line(bytes, end);
+    if (header !== undefined) return { header, length: end + 2 };
+  }
   // The parser hands a Buffer: decoded in place, with no view made for it.
   const text = Buffer.isBuffer(bytes) ? bytes.toString('latin1', 0, end) : Buffer.from(bytes.buffer, bytes.byteOffset, end).toString('latin1');
   if (end === window) {
@@ -44,8 +51,8 @@ export function inspectV1(bytes: Uint8Array, length: number, maxLength: number):
   }
   // The usual case, a whole valid line: parsed once. Anything else goes the long way, so a bad
   // line fails with the message (and at the field) it would fail with split anywhere.
-  if (bytes[end] === CR && end + 1 < length && bytes[end + 1] === LF) {
-    const header = scanTcp4Line(bytes, end, text) ?? parseValidLine(text);
+  if (crlf) {
+    const header = parseValidLine(text);
     if (header !== undefined) return { header, length: end + 2 };
   }
   checkPrefix(text);
@@ -61,24 +68,24 @@ const DOT = 0x2e;
 const DIGIT_0 = 0x30;
 const DIGIT_9 = 0x39;
 
+/** The octets of the two addresses {@link scanTcp4Line} reads, source then destination. */
+const octets = new Uint8Array(8);
+
 /**
  * The fast path for the line balancers send most: a valid `PROXY TCP4 a.b.c.d e.f.g.h p q` in
- * `bytes[0, end)` (`text` the same bytes as a string), scanned byte by byte with no string split, regular expression or closure; its
+ * `bytes[0, end)`, scanned byte by byte with no string split, regular expression or closure, and
+ * no text of the line (the addresses' texts come from their octets: {@link ipv4Text}); its
  * header, or undefined for anything else (which {@link parseValidLine} then judges, so the
  * language accepted is the same). @internal (exported for the differential test)
  */
-export function scanTcp4Line(bytes: Uint8Array, end: number, text: string): ProxyHeader | undefined {
+export function scanTcp4Line(bytes: Uint8Array, end: number): ProxyHeader | undefined {
   if (end < TCP4_PREFIX.length) return undefined;
   for (let i = 0; i < TCP4_PREFIX.length; i++) if (bytes[i] !== TCP4_PREFIX[i]) return undefined;
   let at = TCP4_PREFIX.length;
-  let sourceEnd = 0;
-  let destinationStart = 0;
-  let destinationEnd = 0;
   let sourcePort = 0;
   let destinationPort = 0;
   // Two dotted quads, then two ports; each field checked as it is scanned.
   for (let field = 0; field < 4; field++) {
-    if (field === 1) destinationStart = at;
     const parts = field < 2 ? 4 : 1;
     for (let part = 0; part < parts; part++) {
       const first = at;
@@ -91,19 +98,18 @@ export function scanTcp4Line(bytes: Uint8Array, end: number, text: string): Prox
         if (bytes[at] !== DOT) return undefined;
         at++;
       }
-      if (field === 2) sourcePort = value;
-      else if (field === 3) destinationPort = value;
+      if (field < 2) octets[field * 4 + part] = value;
+      else if (field === 2) sourcePort = value;
+      else destinationPort = value;
     }
-    if (field === 0) sourceEnd = at;
-    else if (field === 1) destinationEnd = at;
     if (field < 3) {
       if (bytes[at] !== SPACE) return undefined;
       at++;
     }
   }
   if (at !== end) return undefined;
-  const source: ProxyInetAddress = { family: 'IPv4', address: text.slice(TCP4_PREFIX.length, sourceEnd), port: sourcePort };
-  const destination: ProxyInetAddress = { family: 'IPv4', address: text.slice(destinationStart, destinationEnd), port: destinationPort };
+  const source: ProxyInetAddress = { family: 'IPv4', address: ipv4Text(octets[0]!, octets[1]!, octets[2]!, octets[3]!), port: sourcePort };
+  const destination: ProxyInetAddress = { family: 'IPv4', address: ipv4Text(octets[4]!, octets[5]!, octets[6]!, octets[7]!), port: destinationPort };
   return { version: 1, command: 'proxy', family: 'IPv4', transport: 'stream', source, destination, tlvs: NO_TLVS };
 }
 

@@ -6,7 +6,8 @@
 import { ErrorCode, InvalidOptionError } from '../core/errors.ts';
 import type { Endpoints } from './endpoints.ts';
 import { decodeUnixPath } from './endpoints.ts';
-import { formatIPv4, formatIPv6 } from '../net/ip-address.ts';
+import { formatIPv6 } from '../net/ip-address.ts';
+import { ipv4Text } from './ipv4-text.ts';
 import type { ProxyAddress, ProxyCommand, ProxyFamily, ProxyHeader, ProxyTransport } from './proxy-header.ts';
 import { UNIX_PATH_LENGTH, V2_FIXED_LENGTH, V2_MAX_LENGTH, V2_SIGNATURE } from './proxy-header.ts';
 import { ProxyProtocolError } from './proxy-error.ts';
@@ -73,8 +74,10 @@ export function parseV2(bytes: Buffer, total: number): ProxyHeader {
 function readAddress(bytes: Buffer, family: ProxyFamily, which: 0 | 1): ProxyAddress | undefined {
   const at = V2_FIXED_LENGTH;
   switch (family) {
-    case 'IPv4':
-      return { family, address: formatIPv4(bytes, at + 4 * which), port: readUInt16(bytes, at + 8 + 2 * which) };
+    case 'IPv4': {
+      const octet = at + 4 * which;
+      return { family, address: ipv4Text(bytes[octet]!, bytes[octet + 1]!, bytes[octet + 2]!, bytes[octet + 3]!), port: readUInt16(bytes, at + 8 + 2 * which) };
+    }
     case 'IPv6':
       return { family, address: formatIPv6(bytes, at + 16 * which), port: readUInt16(bytes, at + 32 + 2 * which) };
     case 'unix':

@@ -4,6 +4,7 @@
  */
 import type { Socket } from 'node:net';
 import { isWildcardHost, unmapAddress, type AddressFamily } from '../net/addresses.ts';
+import { mappedIPv4 } from '../net/ip-address.ts';
 import type { ProxyInfo } from '../proxy/proxy-info.ts';
 
 /**
@@ -36,20 +37,23 @@ export interface ListeningAddress {
  * address unless the listener is a wildcard, which saves a getsockname per connection.
  */
 export function readConnectionInfo(socket: Socket, listening: ListeningAddress): ConnectionInfo | undefined {
-  const remoteAddress = socket.remoteAddress;
-  if (remoteAddress === undefined) return undefined;
-  const remote = unmapAddress(remoteAddress, socket.remoteFamily ?? '');
-  const local = isWildcardHost(listening.address)
-    ? unmapAddress(socket.localAddress ?? '', socket.localFamily ?? '')
-    : { address: listening.address, family: listening.family };
-  return {
-    remoteAddress: remote.address,
-    remotePort: socket.remotePort ?? 0,
-    remoteFamily: remote.family,
-    localAddress: local.address,
-    localPort: listening.port,
-    localFamily: local.family,
-  };
+  const address = socket.remoteAddress;
+  if (address === undefined) return undefined;
+  const remotePort = socket.remotePort ?? 0;
+  // The usual peer (IPv4, or IPv6 that is not IPv4-mapped) and listener (a named address) are
+  // taken as they are: only the info object is made, no intermediate ends.
+  let remoteAddress = address;
+  let remoteFamily: AddressFamily = 'IPv4';
+  if (socket.remoteFamily === 'IPv6') {
+    const ipv4 = mappedIPv4(address);
+    if (ipv4 === undefined) remoteFamily = 'IPv6';
+    else remoteAddress = ipv4;
+  }
+  if (!isWildcardHost(listening.address)) {
+    return { remoteAddress, remotePort, remoteFamily, localAddress: listening.address, localPort: listening.port, localFamily: listening.family };
+  }
+  const local = unmapAddress(socket.localAddress ?? '', socket.localFamily ?? '');
+  return { remoteAddress, remotePort, remoteFamily, localAddress: local.address, localPort: listening.port, localFamily: local.family };
 }
 
 /**

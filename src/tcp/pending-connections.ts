@@ -159,8 +159,11 @@ class PendingConnection implements StageTicket, SocketOwner {
   /** What the last stage to pass it read past its part, with the socket left flowing (see {@link StageHandover.unread}). */
   unread: Buffer | undefined = undefined;
   stageState: unknown = undefined;
-  /** Whether it is still owned here (in the owner's set). */
+  /** Whether it is still owned here (in the owner's list). */
   owned = true;
+  /** Its neighbours in the owner's list of owned sockets, in the order they were accepted. */
+  previous: PendingConnection | undefined = undefined;
+  next: PendingConnection | undefined = undefined;
 
   constructor(owner: PendingConnections, socket: Socket, info: ConnectionInfo, waiting: boolean, holdsAddress: boolean) {
     this.owner = owner;
@@ -191,7 +194,11 @@ class PendingConnection implements StageTicket, SocketOwner {
 export class PendingConnections {
   readonly #stages: readonly PendingStage[];
   readonly #host: PendingHost;
-  readonly #owned = new Set<PendingConnection>();
+  // The sockets owned here, as a list threaded through them (first accepted first): owning one is
+  // two field writes, with no hash table that grows and shrinks as connections come and go.
+  #first: PendingConnection | undefined = undefined;
+  #last: PendingConnection | undefined = undefined;
+  #size = 0;
   #waiting = 0;
   readonly #sweep: PeriodicSweep | undefined;
   #emptyWaiters: (() => void)[] = [];
@@ -205,7 +212,7 @@ export class PendingConnections {
 
   /** Sockets owned here: waiting on a stage, or refused and not closed yet. */
   get size(): number {
-    return this.#owned.size;
+    return this.#size;
   }
 
   /** Connections waiting on a stage; each holds a slot in `maxConnections` and the per-address count. */
@@ -239,7 +246,7 @@ export class PendingConnections {
    */
   destroyAll(reason: RejectCause): void {
     const refused: PendingConnection[] = [];
-    for (const connection of this.#owned) {
+    for (const connection of this.#snapshot()) {
       if (connection.waiting) {
         this.#stopWaiting(connection, reason);
         refused.push(connection);
@@ -257,7 +264,7 @@ export class PendingConnections {
 
   /** Resolves once no socket is owned here. */
   empty(): Promise<void> {
-    if (this.#owned.size === 0) return Promise.resolve();
+    if (this.#size === 0) return Promise.resolve();
     return new Promise((resolve) => this.#emptyWaiters.push(resolve));
   }
 
@@ -285,8 +292,20 @@ export class PendingConnections {
   #own(socket: Socket, info: ConnectionInfo, waiting: boolean, holdsAddress: boolean): PendingConnection {
     const connection = new PendingConnection(this, socket, info, waiting, holdsAddress);
     takeSocket(socket, connection);
-    this.#owned.add(connection);
+    const last = this.#last;
+    connection.previous = last;
+    if (last === undefined) this.#first = connection;
+    else last.next = connection;
+    this.#last = connection;
+    this.#size++;
     return connection;
+  }
+
+  /** The sockets owned now, in a list of their own: walked while the events it causes may disown any of them. */
+  #snapshot(): PendingConnection[] {
+    const owned: PendingConnection[] = [];
+    for (let connection = this.#first; connection !== undefined; connection = connection.next) owned.push(connection);
+    return owned;
   }
 
   /**
@@ -297,8 +316,13 @@ export class PendingConnections {
   #disown(connection: PendingConnection): void {
     connection.owned = false;
     if (connection.socket !== connection.accepted) releaseSocket(connection.accepted);
-    this.#owned.delete(connection);
-    if (this.#owned.size > 0) return;
+    const { previous, next } = connection;
+    if (previous === undefined) this.#first = next;
+    else previous.next = next;
+    if (next === undefined) this.#last = previous;
+    else next.previous = previous;
+    connection.previous = connection.next = undefined;
+    if (--this.#size > 0) return;
     // The sweep stops itself at its next tick once nothing waits on a deadline: stopping it here
     // would restart a timer for nearly every connection of a steady stream (the PROXY stage's).
     const waiters = this.#emptyWaiters;
@@ -437,8 +461,8 @@ export class PendingConnections {
 
   #expire(now: number): void {
     let timed = false;
-    for (const connection of this.#owned) {
-      if (connection.controller === undefined && !connection.deferred) continue;
+    for (const connection of this.#snapshot()) {
+      if (!connection.waiting || (connection.controller === undefined && !connection.deferred)) continue;
       const stage = this.#stages[connection.stage]!;
       if (stage.timeout === 0) continue;
       if (now - connection.startedAt >= stage.timeout) this.#refuseWaiting(connection, stage.timeoutReason, stage.timeoutError?.(connection.info));

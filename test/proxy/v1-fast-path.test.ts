@@ -9,7 +9,7 @@ import { parseValidLine, scanTcp4Line } from '../../src/proxy/v1-line.ts';
 
 function both(line: string): { fast: unknown; general: unknown } {
   const bytes = Buffer.from(line, 'latin1');
-  return { fast: scanTcp4Line(bytes, bytes.length, line), general: parseValidLine(line) };
+  return { fast: scanTcp4Line(bytes, bytes.length), general: parseValidLine(line) };
 }
 
 /** The fast path either agrees with the general parser or declines (undefined) and leaves it to it. */
