@@ -40,8 +40,8 @@ export function readConnectionInfo(socket: Socket, listening: ListeningAddress):
   const address = socket.remoteAddress;
   if (address === undefined) return undefined;
   const remotePort = socket.remotePort ?? 0;
-  // The usual peer (IPv4, or IPv6 that is not IPv4-mapped) and listener (a named address) are
-  // taken as they are: only the info object is made, no intermediate ends.
+  // The peer is unmapped in place (what unmapAddress does, without its result object), and a
+  // named listener is its own local end: for the usual connection only the info object is made.
   let remoteAddress = address;
   let remoteFamily: AddressFamily = 'IPv4';
   if (socket.remoteFamily === 'IPv6') {
@@ -49,10 +49,7 @@ export function readConnectionInfo(socket: Socket, listening: ListeningAddress):
     if (ipv4 === undefined) remoteFamily = 'IPv6';
     else remoteAddress = ipv4;
   }
-  if (!isWildcardHost(listening.address)) {
-    return { remoteAddress, remotePort, remoteFamily, localAddress: listening.address, localPort: listening.port, localFamily: listening.family };
-  }
-  const local = unmapAddress(socket.localAddress ?? '', socket.localFamily ?? '');
+  const local = isWildcardHost(listening.address) ? unmapAddress(socket.localAddress ?? '', socket.localFamily ?? '') : listening;
   return { remoteAddress, remotePort, remoteFamily, localAddress: local.address, localPort: listening.port, localFamily: local.family };
 }
 
