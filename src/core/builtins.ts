@@ -8,7 +8,7 @@
  * every export, and some exports are getters that load more. `import { closeSync } from 'node:fs'`
  * loads `fs/promises`, streams and readline (30 internal modules); `node:tls` brings all of
  * `node:crypto` (46). `process.getBuiltinModule()` (Node.js 22.3, below the 22.12 required) returns
- * the module's CommonJS exports, loading it on the first call and from Node's cache after.
+ * the module's CommonJS exports, loading it on the first call; each getter here keeps what it returned.
  *
  * `import type` from these modules stays free: it is erased. Only values come from here.
  * test/package/library-heap.test.ts keeps the rule: importing the library loads none of them.
@@ -21,23 +21,33 @@ import type * as Dns from 'node:dns/promises';
 import type * as Fs from 'node:fs';
 import type * as Tls from 'node:tls';
 
+/**
+ * A getter for built-in `id`, loaded on its first call and kept: `process.getBuiltinModule()`
+ * itself costs about 0.8 us a call (it re-syncs the module's ES facade each time), too much for
+ * a per-connection path such as a TLS handshake.
+ */
+function onFirstUse<Module>(id: string): () => Module {
+  let module: Module | undefined;
+  return () => (module ??= process.getBuiltinModule(id) as Module);
+}
+
 /** `node:child_process`, loaded on first use. */
-export const nodeChildProcess = (): typeof ChildProcess => process.getBuiltinModule('node:child_process');
+export const nodeChildProcess = onFirstUse<typeof ChildProcess>('node:child_process');
 /**
  * `node:cluster`, loaded on first use: the cluster object itself, which is what the CommonJS
  * exports are (@types/node types the call as the ES namespace, whose `default` it is).
  */
-export const nodeCluster = (): Cluster.Cluster => process.getBuiltinModule('node:cluster') as unknown as Cluster.Cluster;
+export const nodeCluster = onFirstUse<Cluster.Cluster>('node:cluster');
 /** `node:crypto`, loaded on first use. */
-export const nodeCrypto = (): typeof Crypto => process.getBuiltinModule('node:crypto');
+export const nodeCrypto = onFirstUse<typeof Crypto>('node:crypto');
 /** `node:dgram`, loaded on first use. */
-export const nodeDgram = (): typeof Dgram => process.getBuiltinModule('node:dgram');
+export const nodeDgram = onFirstUse<typeof Dgram>('node:dgram');
 /** `node:dns/promises`, loaded on first use. */
-export const nodeDns = (): typeof Dns => process.getBuiltinModule('node:dns/promises');
+export const nodeDns = onFirstUse<typeof Dns>('node:dns/promises');
 /** `node:fs` (its synchronous calls), loaded on first use. */
-export const nodeFs = (): typeof Fs => process.getBuiltinModule('node:fs');
+export const nodeFs = onFirstUse<typeof Fs>('node:fs');
 /** `node:tls`, loaded on first use. */
-export const nodeTls = (): typeof Tls => process.getBuiltinModule('node:tls');
+export const nodeTls = onFirstUse<typeof Tls>('node:tls');
 
 /**
  * Whether `socket` is a `TLSSocket`, without loading `node:tls` to ask: one can only exist once
