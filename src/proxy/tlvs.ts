@@ -109,8 +109,9 @@ function parseSsl(bytes: Buffer, start: number, end: number): ProxySslInfo {
   if (end - start < SSL_FIXED_LENGTH) throw bad(`the SSL TLV holds ${end - start} bytes, fewer than its 5-byte client and verify fields`);
   const client = bytes[start]!;
   const verify = readUInt32(bytes, start + 1);
-  // The five strings by their place in SSL_SUB_NAMES (version, CN, cipher, sig alg, key alg).
-  const strings: (string | undefined)[] = [undefined, undefined, undefined, undefined, undefined];
+  // The five strings by their place in SSL_SUB_NAMES (version, CN, cipher, sig alg, key alg);
+  // none made for an SSL TLV with no sub-TLV (HAProxy's plain frontend: client 0).
+  let strings: (string | undefined)[] | undefined;
   let unknown: ProxyRawTlv[] | undefined;
   for (let offset = start + SSL_FIXED_LENGTH; offset < end; ) {
     const valueEnd = tlvValueEnd(bytes, offset, end, 'SSL sub-TLV');
@@ -123,8 +124,8 @@ function parseSsl(bytes: Buffer, start: number, end: number): ProxySslInfo {
       continue;
     }
     const name = SSL_SUB_NAMES[type]!;
-    if (strings[index] !== undefined) throw bad(`a second ${name} sub-TLV`);
-    strings[index] = (type === TlvType.SSL_CN ? readUtf8 : readAscii)(bytes, valueStart, valueEnd, `the ${name} sub-TLV`);
+    if (strings?.[index] !== undefined) throw bad(`a second ${name} sub-TLV`);
+    (strings ??= [undefined, undefined, undefined, undefined, undefined])[index] = (type === TlvType.SSL_CN ? readUtf8 : readAscii)(bytes, valueStart, valueEnd, `the ${name} sub-TLV`);
   }
   const certificate = (client & (SslClient.CERT_CONN | SslClient.CERT_SESS)) !== 0;
   return {
@@ -134,11 +135,11 @@ function parseSsl(bytes: Buffer, start: number, end: number): ProxySslInfo {
     certificateOnConnection: (client & SslClient.CERT_CONN) !== 0,
     certificateInSession: (client & SslClient.CERT_SESS) !== 0,
     verified: certificate && verify === 0,
-    version: strings[0],
-    cn: strings[1],
-    cipher: strings[2],
-    sigAlg: strings[3],
-    keyAlg: strings[4],
+    version: strings?.[0],
+    cn: strings?.[1],
+    cipher: strings?.[2],
+    sigAlg: strings?.[3],
+    keyAlg: strings?.[4],
     unknown: unknown ?? NO_RAW_TLVS,
   };
 }
