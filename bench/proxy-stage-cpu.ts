@@ -1,7 +1,9 @@
 /**
  * `node bench/proxy-stage-cpu.ts`: the server-side CPU cost of one connection through a plain
  * listener (`direct`), one with an `accept` handler, and PROXY v1 / v2 listeners — and, with
- * `--only`, raw node:net (`raw`, issue 16's baseline) and the async API (`async`) — in microseconds of the
+ * `--only`, raw node:net (`raw`, issue 16's baseline), the async API (`async`), and `inline-v1` /
+ * `inline-v2`: a plain listener whose data handler parses each session's header itself (the floor
+ * for any header read: the parse and its objects, with no header stage) — in microseconds of the
  * server thread's own CPU (`process.threadCpuUsage()` inside a worker), so the clients in the main
  * thread and the other processes of a shared machine count for nothing. Each connection is the
  * proxy-connect column's: connect, write the header and 16 bytes in one write, read the echo, close.
@@ -14,7 +16,8 @@
  * e.g. a `git archive` of an older commit: `--src src,.cache/baseline/src`. Every server is started
  * and warmed once, then each round measures all of them back to back (the order rotating); the
  * report gives medians and min–max of the cost, and of each round's ratio to the plain listener
- * of the same tree — the pairing keeps a slow spell of a shared machine out of the ratios — and
+ * of the same tree — the pairing keeps a slow spell of a shared machine out of the ratios — with
+ * a 95 % bootstrap interval of that median (a target inside it is not settled by the run), and
  * the collector's share (µs per connection in `gc` performance entries, and full GCs).
  *
  * `--count` reports, instead of CPU time, what a connection costs in things that do not depend on
@@ -38,10 +41,10 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { pathToFileURL } from 'node:url';
 import { V1_HEADER_HEX, V2_HEADER_HEX } from './lib/proxy-headers.ts';
 import { SAMPLE_EVERYTHING, countTicks, countTimers, profiledSelfTimes, sampledBytes, sampledSites } from './lib/counters.ts';
-import { formatRange, mean, median } from './lib/stats.ts';
+import { formatRange, mean, median, medianInterval } from './lib/stats.ts';
 
-type Variant = 'raw' | 'direct' | 'async' | 'accept' | 'proxy-v1' | 'proxy-v2';
-const VARIANTS: readonly Variant[] = ['raw', 'direct', 'async', 'accept', 'proxy-v1', 'proxy-v2'];
+type Variant = 'raw' | 'direct' | 'async' | 'accept' | 'proxy-v1' | 'proxy-v2' | 'inline-v1' | 'inline-v2';
+const VARIANTS: readonly Variant[] = ['raw', 'direct', 'async', 'accept', 'proxy-v1', 'proxy-v2', 'inline-v1', 'inline-v2'];
 /** What runs without `--only`: the plain listener and the three with a pending stage. */
 const DEFAULT_VARIANTS: readonly Variant[] = ['direct', 'accept', 'proxy-v1', 'proxy-v2'];
 const PAYLOAD = Buffer.alloc(16, 'x');
@@ -136,7 +139,19 @@ async function serveSwitchboard(src: string, variant: Variant): Promise<() => Pr
   const asyncEcho = async (session: AsyncIterable<Buffer> & { write(chunk: Buffer): Promise<void> }): Promise<void> => {
     for await (const chunk of session) await session.write(chunk);
   };
-  const handler = variant === 'async' ? asyncEcho : variant === 'accept' ? { ...echo, accept: () => true } : echo;
+  // `inline-*`: no PROXY option; the data handler parses the header of each session's first chunk
+  // itself (parseProxyHeader, assuming it is whole) and echoes the rest -- the parse and its
+  // objects with no header stage, no re-admission and no second info object: the floor any
+  // header read in the accept path could reach.
+  const { parseProxyHeader } = (await import(pathToFileURL(path.join(src, 'index.ts')).href)) as typeof import('../src/index.ts');
+  const inline = {
+    data(session: { write(chunk: Buffer): unknown; readonly bytesRead: number }, chunk: Buffer) {
+      if (session.bytesRead > chunk.length) return void session.write(chunk); // not the first chunk
+      const result = parseProxyHeader(chunk);
+      if (result.state === 'complete' && result.rest.length > 0) session.write(result.rest);
+    },
+  };
+  const handler = variant === 'async' ? asyncEcho : variant === 'accept' ? { ...echo, accept: () => true } : variant.startsWith('inline') ? inline : echo;
   const options = variant.startsWith('proxy') ? { host: '127.0.0.1', port: 0, proxyProtocol: { from: ['127.0.0.0/8'] } } : { host: '127.0.0.1', port: 0 };
   const server = await listen(options, handler as Parameters<typeof listen>[1]);
   parentPort!.postMessage({ port: server.addresses[0]!.port });
@@ -192,7 +207,7 @@ interface Running {
 async function start(src: string, variant: Variant, warmup: number, count: boolean): Promise<Running> {
   const worker = new Worker(new URL(import.meta.url), { workerData: { src, variant, count } satisfies ServerData });
   const port = await ask<number>(worker, '', 'port');
-  const header = variant === 'proxy-v1' ? Buffer.from(V1_HEADER_HEX, 'hex') : variant === 'proxy-v2' ? Buffer.from(V2_HEADER_HEX, 'hex') : Buffer.alloc(0);
+  const header = variant.endsWith('-v1') ? Buffer.from(V1_HEADER_HEX, 'hex') : variant.endsWith('-v2') ? Buffer.from(V2_HEADER_HEX, 'hex') : Buffer.alloc(0);
   const first = Buffer.concat([header, PAYLOAD]);
   await drive(port, first, warmup);
   return { key: `${path.relative(process.cwd(), src) || '.'} ${variant}`, variant, worker, port, first };
@@ -275,14 +290,20 @@ async function main(): Promise<void> {
   }
   for (const server of servers) await stop(server);
   process.stdout.write(`\nserver-thread CPU per connection: ${rounds} rounds × ${conns} connections (${CONCURRENCY} at a time) per server\n`);
-  process.stdout.write(`  tree                   variant    µs/conn median (min–max)   of it GC, mean (full GCs per 10k conns)   conns per CPU-s × direct${rawServer ? ' | × raw' : ''}: median of the per-round ratios (min–max)\n`);
+  process.stdout.write(`  tree                   variant    µs/conn median (min–max)   of it GC, mean (full GCs per 10k conns)   conns per CPU-s × direct${rawServer ? ' | × raw' : ''}: median of the per-round ratios (min–max) [95 % interval of the median]\n`);
   for (const server of servers) {
     const samples = results.get(server.key)!;
     const ratios = relative.get(server.key)!;
     const [tree, variant] = [server.key.slice(0, server.key.lastIndexOf(' ')), server.variant];
-    const raw = rawServer === undefined ? '' : `   | ${median(toRaw.get(server.key)!).toFixed(3)} (${formatRange(toRaw.get(server.key)!, 3)})`;
-    process.stdout.write(`  ${tree.padEnd(22)} ${variant.padEnd(9)} ${median(samples).toFixed(1).padStart(7)} (${formatRange(samples, 1)})   ${mean(collector.get(server.key)!).toFixed(1).padStart(5)} (${(((majors.get(server.key) ?? 0) * 10_000) / (rounds * conns)).toFixed(1)})   ${median(ratios).toFixed(3)} (${formatRange(ratios, 3)})${raw}\n`);
+    const raw = rawServer === undefined ? '' : `   | ${ratioText(toRaw.get(server.key)!)}`;
+    process.stdout.write(`  ${tree.padEnd(22)} ${variant.padEnd(9)} ${median(samples).toFixed(1).padStart(7)} (${formatRange(samples, 1)})   ${mean(collector.get(server.key)!).toFixed(1).padStart(5)} (${(((majors.get(server.key) ?? 0) * 10_000) / (rounds * conns)).toFixed(1)})   ${ratioText(ratios)}${raw}\n`);
   }
+}
+
+/** `0.956 (0.68–1.31) [0.94–0.97]`: the median of per-round ratios, their range, and the median's 95 % bootstrap interval. */
+function ratioText(ratios: readonly number[]): string {
+  const { low, high } = medianInterval(ratios);
+  return `${median(ratios).toFixed(3)} (${formatRange(ratios, 3)}) [${low.toFixed(3)}–${high.toFixed(3)}]`;
 }
 
 /** `--count`: ticks and heap bytes per connection, the median over the rounds, per server. */

@@ -108,8 +108,8 @@ function parseOptions() {
   }
   const mode = parsed.quick ? 'quick' : 'full';
   const rounds = parsed.rounds === undefined ? TIMINGS[mode].rounds : Number(parsed.rounds);
-  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) {
-    fail(`--rounds must be an integer in 1..20, got ${parsed.rounds}`);
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 60) {
+    fail(`--rounds must be an integer in 1..60, got ${parsed.rounds}`);
   }
   const selectors = (parsed.only ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
   const seconds = (name: 'secs' | 'warmup', fallback: number): number => {

@@ -4,7 +4,7 @@
  */
 import type { BenchColumn } from './columns.ts';
 import type { Measured, Sample } from './loadgen.ts';
-import { figure, formatRatio, perCpu, roundRatios, summarizeRatios, type RatioSummary } from './round-ratios.ts';
+import { figure, formatRatio, intervalVerdict, perCpu, roundRatios, summarizeRatios, type RatioSummary } from './round-ratios.ts';
 import type { BenchServer } from './servers.ts';
 import { summarize } from './stats.ts';
 
@@ -47,6 +47,10 @@ export interface Verdict {
   readonly server: string;
   /** The per-CPU-second ratio (median of per-round ratios) where loadgen sampled CPU, else the figure's. */
   readonly ratio: number;
+  /** The median's 95 % bootstrap interval (NaN with fewer than 3 rounds), and whether it settles the target. */
+  readonly low: number;
+  readonly high: number;
+  readonly interval: 'shown' | 'refuted' | 'unsettled';
   /** Which ratio {@link ratio} is. */
   readonly basis: 'per-cpu' | 'figure';
   readonly target: number;
@@ -126,12 +130,16 @@ export function formatColumn(
       // The verdict reads the per-CPU-second ratio where there is one: on a shared machine it
       // is the figure that stays honest when another process takes the server's core.
       const usePerCpu = cpuRatio !== null && cpuRatio.rounds > 0;
-      const judged = usePerCpu ? cpuRatio!.median : ratio.median;
+      const judgedSummary = usePerCpu ? cpuRatio! : ratio;
+      const judged = judgedSummary.median;
       if (target !== undefined) {
         const lowerIsBetter = column.lowerIsBetter === true;
         const met = Number.isFinite(judged) && (lowerIsBetter ? judged <= target : judged >= target);
+        const interval = Number.isFinite(judgedSummary.low) ? intervalVerdict(judgedSummary, target, lowerIsBetter) : 'unsettled';
         targetText = `${lowerIsBetter ? '≤' : '≥'}${target} ${Number.isFinite(judged) ? (met ? 'met' : 'MISSED') : 'n/a'}`;
-        if (Number.isFinite(judged)) verdicts.push({ column: column.name, server: server.name, ratio: judged, basis: usePerCpu ? 'per-cpu' : 'figure', target, lowerIsBetter, met });
+        if (Number.isFinite(judged)) {
+          verdicts.push({ column: column.name, server: server.name, ratio: judged, low: judgedSummary.low, high: judgedSummary.high, interval, basis: usePerCpu ? 'per-cpu' : 'figure', target, lowerIsBetter, met });
+        }
       }
     }
     summaries.push({
@@ -190,7 +198,8 @@ export function formatVerdicts(verdicts: readonly Verdict[]): string {
   for (const v of [...missed, ...verdicts.filter((v) => v.met)]) {
     const sign = v.lowerIsBetter ? '≤' : '≥';
     const basis = v.basis === 'per-cpu' ? 'per CPU-s' : 'figure';
-    lines.push(`  ${v.met ? 'met   ' : 'MISSED'}  ${v.server} on ${v.column}: ${v.ratio.toFixed(3)}× ${basis}, median of rounds (target ${sign}${v.target}×)`);
+    const interval = Number.isFinite(v.low) ? `, 95 % interval ${v.low.toFixed(3)}–${v.high.toFixed(3)}: ${v.interval}` : '';
+    lines.push(`  ${v.met ? 'met   ' : 'MISSED'}  ${v.server} on ${v.column}: ${v.ratio.toFixed(3)}× ${basis}, median of rounds (target ${sign}${v.target}×)${interval}`);
   }
   return lines.join('\n');
 }

@@ -3,7 +3,7 @@
  * so a slow spell of the shared machine that hits one round hits both sides of its ratio.
  */
 import type { Measured, Sample } from './loadgen.ts';
-import { summarize } from './stats.ts';
+import { medianInterval, summarize } from './stats.ts';
 
 /** Work per second of server CPU (loadgen's `srv_cpu`), or null when it was not sampled. */
 export function perCpu(sample: Measured): number | null {
@@ -33,21 +33,39 @@ export function roundRatios(
   return ratios;
 }
 
-/** Median, min, max and count of the per-round ratios (NaN figures when there is none). */
+/**
+ * Median, min, max and count of the per-round ratios, and a 95 % bootstrap interval for the
+ * median (`low`–`high`, from 3 rounds on; NaN figures when there is none).
+ */
 export interface RatioSummary {
   readonly median: number;
   readonly min: number;
   readonly max: number;
   readonly rounds: number;
+  readonly low: number;
+  readonly high: number;
 }
 
 export function summarizeRatios(ratios: readonly number[]): RatioSummary {
-  return { ...summarize(ratios), rounds: ratios.length };
+  const interval = ratios.length > 2 ? medianInterval(ratios) : { low: Number.NaN, high: Number.NaN };
+  return { ...summarize(ratios), rounds: ratios.length, ...interval };
 }
 
-/** `0.953× (0.91–0.99, n=5)`, or `–` without a figure. */
+/** `0.953× 0.91–0.99 n=5 [0.92–0.98]` (the last: the median's 95 % interval), or `–` without a figure. */
 export function formatRatio(summary: RatioSummary): string {
   if (summary.rounds === 0 || !Number.isFinite(summary.median)) return '–';
   const range = summary.rounds > 1 ? ` ${summary.min.toFixed(2)}–${summary.max.toFixed(2)}` : '';
-  return `${summary.median.toFixed(3)}×${range} n=${summary.rounds}`;
+  const interval = Number.isFinite(summary.low) ? ` [${summary.low.toFixed(2)}–${summary.high.toFixed(2)}]` : '';
+  return `${summary.median.toFixed(3)}×${range} n=${summary.rounds}${interval}`;
+}
+
+/**
+ * Whether the median's interval settles a target: `shown` when all of it is on the good side,
+ * `refuted` when all of it is on the other, `unsettled` when the target lies inside it (the run
+ * cannot tell; more rounds can).
+ */
+export function intervalVerdict(summary: RatioSummary, target: number, lowerIsBetter: boolean): 'shown' | 'refuted' | 'unsettled' {
+  const good = lowerIsBetter ? summary.high <= target : summary.low >= target;
+  const bad = lowerIsBetter ? summary.low > target : summary.high < target;
+  return good ? 'shown' : bad ? 'refuted' : 'unsettled';
 }
