@@ -47,7 +47,7 @@ import { echoLinesRaw } from './lib/raw-line-echo.ts';
 import { ensureLoadgen } from './lib/loadgen.ts';
 import { runCommand } from './lib/processes.ts';
 import { SAMPLE_EVERYTHING, countPromises, countTicks, sampledBytes } from './lib/counters.ts';
-import { formatRange, median } from './lib/stats.ts';
+import { formatRange, formatRatios, median } from './lib/stats.ts';
 
 type Variant = 'raw' | 'raw+lib' | 'raw+tcp' | 'event' | 'async' | 'event-tcp' | 'async-tcp';
 const VARIANTS: readonly Variant[] = ['raw', 'raw+lib', 'raw+tcp', 'event', 'async', 'event-tcp', 'async-tcp'];
@@ -336,7 +336,7 @@ async function main(): Promise<void> {
   }
   for (const server of servers) server.child.send('exit');
   process.stdout.write(`\nserver CPU per ${size}-byte message, ${rounds} rounds × ${secs} s per server; 1-minute load average ${formatRange(load, 2)}\n`);
-  process.stdout.write('  tree                 variant  µs/msg median (min–max)   user %  main thread %  full / young GCs per 1000 msgs  young gen MiB   msgs per CPU-s × raw: median of the per-round ratios (min–max)\n');
+  process.stdout.write('  tree                 variant  µs/msg median (min–max)   user %  main thread %  full / young GCs per 1000 msgs  young gen MiB   msgs per CPU-s × raw: median of the per-round ratios (min–max) [95 % interval of the median]\n');
   for (const server of servers) {
     const [tree] = server.key.split(' ');
     const us = results.get(server.key)!;
@@ -345,7 +345,7 @@ async function main(): Promise<void> {
     const ratios = toRaw.get(server.key)!;
     process.stdout.write(
       `  ${tree!.padEnd(20)} ${server.variant.padEnd(7)} ${median(us).toFixed(3).padStart(7)} (${formatRange(us, 3)})   ${(100 * mid((s) => s.userShare)).toFixed(0).padStart(5)}  ${(100 * mid((s) => s.mainShare)).toFixed(0).padStart(8)}` +
-        `       ${mid((s) => s.major).toFixed(2).padStart(6)} / ${mid((s) => s.minor).toFixed(2).padEnd(6)}              ${(mid((s) => s.newSpace) / 2 ** 20).toFixed(1).padStart(5)}        ${median(ratios).toFixed(3)} (${formatRange(ratios, 3)})\n`,
+        `       ${mid((s) => s.major).toFixed(2).padStart(6)} / ${mid((s) => s.minor).toFixed(2).padEnd(6)}              ${(mid((s) => s.newSpace) / 2 ** 20).toFixed(1).padStart(5)}        ${formatRatios(ratios)}\n`,
     );
   }
 }

@@ -41,7 +41,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { pathToFileURL } from 'node:url';
 import { V1_HEADER_HEX, V2_HEADER_HEX } from './lib/proxy-headers.ts';
 import { SAMPLE_EVERYTHING, countTicks, countTimers, profiledSelfTimes, sampledBytes, sampledSites } from './lib/counters.ts';
-import { formatRange, mean, median, medianInterval } from './lib/stats.ts';
+import { formatRange, formatRatios, mean, median } from './lib/stats.ts';
 
 type Variant = 'raw' | 'direct' | 'async' | 'accept' | 'proxy-v1' | 'proxy-v2' | 'inline-v1' | 'inline-v2';
 const VARIANTS: readonly Variant[] = ['raw', 'direct', 'async', 'accept', 'proxy-v1', 'proxy-v2', 'inline-v1', 'inline-v2'];
@@ -295,15 +295,9 @@ async function main(): Promise<void> {
     const samples = results.get(server.key)!;
     const ratios = relative.get(server.key)!;
     const [tree, variant] = [server.key.slice(0, server.key.lastIndexOf(' ')), server.variant];
-    const raw = rawServer === undefined ? '' : `   | ${ratioText(toRaw.get(server.key)!)}`;
-    process.stdout.write(`  ${tree.padEnd(22)} ${variant.padEnd(9)} ${median(samples).toFixed(1).padStart(7)} (${formatRange(samples, 1)})   ${mean(collector.get(server.key)!).toFixed(1).padStart(5)} (${(((majors.get(server.key) ?? 0) * 10_000) / (rounds * conns)).toFixed(1)})   ${ratioText(ratios)}${raw}\n`);
+    const raw = rawServer === undefined ? '' : `   | ${formatRatios(toRaw.get(server.key)!)}`;
+    process.stdout.write(`  ${tree.padEnd(22)} ${variant.padEnd(9)} ${median(samples).toFixed(1).padStart(7)} (${formatRange(samples, 1)})   ${mean(collector.get(server.key)!).toFixed(1).padStart(5)} (${(((majors.get(server.key) ?? 0) * 10_000) / (rounds * conns)).toFixed(1)})   ${formatRatios(ratios)}${raw}\n`);
   }
-}
-
-/** `0.956 (0.68–1.31) [0.94–0.97]`: the median of per-round ratios, their range, and the median's 95 % bootstrap interval. */
-function ratioText(ratios: readonly number[]): string {
-  const { low, high } = medianInterval(ratios);
-  return `${median(ratios).toFixed(3)} (${formatRange(ratios, 3)}) [${low.toFixed(3)}–${high.toFixed(3)}]`;
 }
 
 /** `--count`: ticks and heap bytes per connection, the median over the rounds, per server. */

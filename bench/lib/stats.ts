@@ -55,3 +55,9 @@ function seededRandom(seed: number): () => number {
     return ((mixed ^ (mixed >>> 14)) >>> 0) / 4_294_967_296;
   };
 }
+
+/** `0.956 (0.682–1.315) [0.941–0.970]`: the median of per-round ratios, their range, and the median's 95 % {@link medianInterval}. */
+export function formatRatios(ratios: readonly number[]): string {
+  const { low, high } = medianInterval(ratios);
+  return `${median(ratios).toFixed(3)} (${formatRange(ratios, 3)}) [${low.toFixed(3)}–${high.toFixed(3)}]`;
+}
