@@ -7,7 +7,7 @@
  * Why not `import { x } from 'node:...'`: an ES module import of a built-in evaluates it and reads
  * every export, and some exports are getters that load more. `import { closeSync } from 'node:fs'`
  * loads `fs/promises`, streams and readline (30 internal modules); `node:tls` brings all of
- * `node:crypto` (46). `process.getBuiltinModule()` (Node.js 22.3, below the 22.12 required) returns
+ * `node:crypto` (46); even a dynamic `import('node:http')` loads undici. `process.getBuiltinModule()` (Node.js 22.3, below the 22.12 required) returns
  * the module's CommonJS exports, loading it on the first call; each getter here keeps what it returned.
  *
  * `import type` from these modules stays free: it is erased. Only values come from here.
@@ -19,6 +19,7 @@ import type * as Crypto from 'node:crypto';
 import type * as Dgram from 'node:dgram';
 import type * as Dns from 'node:dns/promises';
 import type * as Fs from 'node:fs';
+import type * as Http from 'node:http';
 import type * as Tls from 'node:tls';
 
 /**
@@ -46,6 +47,14 @@ export const nodeDgram = onFirstUse<typeof Dgram>('node:dgram');
 export const nodeDns = onFirstUse<typeof Dns>('node:dns/promises');
 /** `node:fs` (its synchronous calls), loaded on first use. */
 export const nodeFs = onFirstUse<typeof Fs>('node:fs');
+/**
+ * `node:http`, loaded on first use (the metrics endpoint). Never through `import('node:http')`:
+ * its ES facade reads the lazy `WebSocket`, `CloseEvent` and `MessageEvent` exports, which load
+ * undici and with it crypto, tls, http2, zlib, worker_threads and assert (113 internal modules
+ * against 38), a heap that slowed a pipelined echo in the same process by 10-25 %
+ * (docs/benchmarks.md, "The columns with intervals").
+ */
+export const nodeHttp = onFirstUse<typeof Http>('node:http');
 /** `node:tls`, loaded on first use. */
 export const nodeTls = onFirstUse<typeof Tls>('node:tls');
 

@@ -7,6 +7,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { nodeHttp } from '../core/builtins.ts';
 import { formatHostPort, InvalidOptionError, opErrorFromSystem } from '../core/errors.ts';
 import { durationOption, integerOption, optionNames, optionsObject, portOption } from '../core/options.ts';
 import { LoopMonitor } from './loop-monitor.ts';
@@ -256,9 +257,10 @@ export function listenMetrics(registry: MetricsRegistry, options?: MetricsServer
   const historySize = integerOption('historySize', given.historySize, 150, 2, 100_000);
 
   // node:http is loaded here, on first use, not with the library: it is 1.5 MB of heap that a
-  // server without a metrics endpoint would carry for nothing (docs/benchmarks.md).
-  return import('node:http').then(({ createServer }) => {
-    const http = createServer({
+  // server without a metrics endpoint would carry for nothing (docs/benchmarks.md). Through
+  // nodeHttp(), not import(): the ES facade would load undici too (src/core/builtins.ts).
+  return Promise.resolve().then(() => {
+    const http = nodeHttp().createServer({
       maxHeaderSize,
       headersTimeout,
       requestTimeout: headersTimeout * 2,

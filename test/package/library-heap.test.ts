@@ -68,4 +68,20 @@ describe('the heap the library costs', () => {
     assert.equal(child.status, 0, child.stderr);
     assert.deepEqual(JSON.parse(child.stdout.trim()), { before: false, after: true });
   });
+
+  it('a metrics endpoint loads node:http without undici (no ES facade of node:http, which reads its lazy WebSocket exports)', () => {
+    const script = `
+      const lib = await import(${JSON.stringify(new URL('../../src/index.ts', import.meta.url).href)});
+      const before = process.moduleLoadList.length;
+      const metrics = await lib.listenMetrics(new lib.MetricsRegistry(), { host: '127.0.0.1', port: 0 });
+      const added = process.moduleLoadList.slice(before);
+      await metrics.close();
+      const heavy = ['internal/deps/undici/undici', 'http2', 'zlib', 'worker_threads'].filter((name) => added.includes('NativeModule ' + name));
+      console.log(JSON.stringify({ heavy, count: added.length }));
+    `;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(child.status, 0, child.stderr);
+    const { heavy, count } = JSON.parse(child.stdout.trim()) as { heavy: string[]; count: number };
+    assert.deepEqual(heavy, [], `listenMetrics loaded ${count} internal modules`);
+  });
 });
