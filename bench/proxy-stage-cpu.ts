@@ -134,7 +134,7 @@ async function serveRaw(): Promise<() => Promise<void>> {
 
 /** Switchboard's echo: event style (`direct`, `accept` with an accept handler, the PROXY listeners) or `async` (`for await`, `await write`). */
 async function serveSwitchboard(src: string, variant: Variant): Promise<() => Promise<void>> {
-  const { listen } = (await import(pathToFileURL(path.join(src, 'index.ts')).href)) as typeof import('../src/index.ts');
+  const { listen, parseProxyHeader } = (await import(pathToFileURL(path.join(src, 'index.ts')).href)) as typeof import('../src/index.ts');
   const echo = { data(session: { write(chunk: Buffer): unknown }, chunk: Buffer) { session.write(chunk); } };
   const asyncEcho = async (session: AsyncIterable<Buffer> & { write(chunk: Buffer): Promise<void> }): Promise<void> => {
     for await (const chunk of session) await session.write(chunk);
@@ -143,7 +143,6 @@ async function serveSwitchboard(src: string, variant: Variant): Promise<() => Pr
   // itself (parseProxyHeader, assuming it is whole) and echoes the rest -- the parse and its
   // objects with no header stage, no re-admission and no second info object: the floor any
   // header read in the accept path could reach.
-  const { parseProxyHeader } = (await import(pathToFileURL(path.join(src, 'index.ts')).href)) as typeof import('../src/index.ts');
   const inline = {
     data(session: { write(chunk: Buffer): unknown; readonly bytesRead: number }, chunk: Buffer) {
       if (session.bytesRead > chunk.length) return void session.write(chunk); // not the first chunk

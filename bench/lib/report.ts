@@ -47,10 +47,9 @@ export interface Verdict {
   readonly server: string;
   /** The per-CPU-second ratio (median of per-round ratios) where loadgen sampled CPU, else the figure's. */
   readonly ratio: number;
-  /** The median's 95 % bootstrap interval (NaN with fewer than 3 rounds), and whether it settles the target. */
+  /** The median's 95 % bootstrap interval (NaN with fewer than 3 rounds). */
   readonly low: number;
   readonly high: number;
-  readonly interval: 'shown' | 'refuted' | 'unsettled';
   /** Which ratio {@link ratio} is. */
   readonly basis: 'per-cpu' | 'figure';
   readonly target: number;
@@ -135,10 +134,9 @@ export function formatColumn(
       if (target !== undefined) {
         const lowerIsBetter = column.lowerIsBetter === true;
         const met = Number.isFinite(judged) && (lowerIsBetter ? judged <= target : judged >= target);
-        const interval = Number.isFinite(judgedSummary.low) ? intervalVerdict(judgedSummary, target, lowerIsBetter) : 'unsettled';
         targetText = `${lowerIsBetter ? '≤' : '≥'}${target} ${Number.isFinite(judged) ? (met ? 'met' : 'MISSED') : 'n/a'}`;
         if (Number.isFinite(judged)) {
-          verdicts.push({ column: column.name, server: server.name, ratio: judged, low: judgedSummary.low, high: judgedSummary.high, interval, basis: usePerCpu ? 'per-cpu' : 'figure', target, lowerIsBetter, met });
+          verdicts.push({ column: column.name, server: server.name, ratio: judged, low: judgedSummary.low, high: judgedSummary.high, basis: usePerCpu ? 'per-cpu' : 'figure', target, lowerIsBetter, met });
         }
       }
     }
@@ -198,7 +196,7 @@ export function formatVerdicts(verdicts: readonly Verdict[]): string {
   for (const v of [...missed, ...verdicts.filter((v) => v.met)]) {
     const sign = v.lowerIsBetter ? '≤' : '≥';
     const basis = v.basis === 'per-cpu' ? 'per CPU-s' : 'figure';
-    const interval = Number.isFinite(v.low) ? `, 95 % interval ${v.low.toFixed(3)}–${v.high.toFixed(3)}: ${v.interval}` : '';
+    const interval = Number.isFinite(v.low) ? `, 95 % interval ${v.low.toFixed(3)}–${v.high.toFixed(3)}: ${intervalVerdict(v, v.target, v.lowerIsBetter)}` : '';
     lines.push(`  ${v.met ? 'met   ' : 'MISSED'}  ${v.server} on ${v.column}: ${v.ratio.toFixed(3)}× ${basis}, median of rounds (target ${sign}${v.target}×)${interval}`);
   }
   return lines.join('\n');

@@ -62,10 +62,10 @@ export function formatRatio(summary: RatioSummary): string {
 /**
  * Whether the median's interval settles a target: `shown` when all of it is on the good side,
  * `refuted` when all of it is on the other, `unsettled` when the target lies inside it (the run
- * cannot tell; more rounds can).
+ * cannot tell; more rounds can) or there is no interval (NaN bounds: fewer than 3 rounds).
  */
-export function intervalVerdict(summary: RatioSummary, target: number, lowerIsBetter: boolean): 'shown' | 'refuted' | 'unsettled' {
-  const good = lowerIsBetter ? summary.high <= target : summary.low >= target;
-  const bad = lowerIsBetter ? summary.low > target : summary.high < target;
+export function intervalVerdict(interval: { readonly low: number; readonly high: number }, target: number, lowerIsBetter: boolean): 'shown' | 'refuted' | 'unsettled' {
+  const good = lowerIsBetter ? interval.high <= target : interval.low >= target;
+  const bad = lowerIsBetter ? interval.low > target : interval.high < target;
   return good ? 'shown' : bad ? 'refuted' : 'unsettled';
 }
