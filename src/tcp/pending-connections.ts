@@ -325,6 +325,8 @@ export class PendingConnections {
     if (--this.#size > 0) return;
     // The sweep stops itself at its next tick once nothing waits on a deadline: stopping it here
     // would restart a timer for nearly every connection of a steady stream (the PROXY stage's).
+    // Nearly every connection of a steady stream empties the stage as it passes: nothing waits then.
+    if (this.#emptyWaiters.length === 0) return;
     const waiters = this.#emptyWaiters;
     this.#emptyWaiters = [];
     for (const resolve of waiters) resolve();
