@@ -322,11 +322,10 @@ export class PendingConnections {
     if (next === undefined) this.#last = previous;
     else next.previous = previous;
     connection.previous = connection.next = undefined;
-    if (--this.#size > 0) return;
-    // The sweep stops itself at its next tick once nothing waits on a deadline: stopping it here
-    // would restart a timer for nearly every connection of a steady stream (the PROXY stage's).
-    // Nearly every connection of a steady stream empties the stage as it passes: nothing waits then.
-    if (this.#emptyWaiters.length === 0) return;
+    // Nearly every connection of a steady stream empties the stage as it passes. The sweep stops
+    // itself at its next tick once nothing waits on a deadline (stopping it here would restart a
+    // timer per connection), and empty() has a waiter only while a server closes.
+    if (--this.#size > 0 || this.#emptyWaiters.length === 0) return;
     const waiters = this.#emptyWaiters;
     this.#emptyWaiters = [];
     for (const resolve of waiters) resolve();

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import * as api from '../../src/index.ts';
 import * as kit from '../../src/testing/index.ts';
+import { withoutCodeBlocks } from '../helpers/markdown.ts';
 
 const apiDoc = readFileSync(new URL('../../docs/api.md', import.meta.url), 'utf8');
 const indexSource = readFileSync(new URL('../../src/index.ts', import.meta.url), 'utf8');
@@ -15,7 +16,7 @@ const kitSource = readFileSync(new URL('../../src/testing/index.ts', import.meta
  */
 function documentedNames(markdown: string): Set<string> {
   const names = new Set<string>();
-  const prose = markdown.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, '');
+  const prose = withoutCodeBlocks(markdown);
   const leading = /^(?:new\s+)?([A-Za-z_$][\w$]*)/;
   for (const [, heading] of prose.matchAll(/^#{1,6}[ \t]+(.+)$/gm)) {
     const name = leading.exec(heading!.replace(/^`/, ''))?.[1];

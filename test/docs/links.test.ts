@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { withoutCodeBlocks } from '../helpers/markdown.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const pages = ['README.md', ...readdirSync(path.join(root, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
@@ -11,7 +12,7 @@ const pages = ['README.md', ...readdirSync(path.join(root, 'docs')).filter((name
 function anchorsOf(markdown: string): Set<string> {
   const anchors = new Set<string>();
   const seen = new Map<string, number>();
-  const prose = markdown.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, '');
+  const prose = withoutCodeBlocks(markdown);
   for (const [, heading] of prose.matchAll(/^#{1,6}[ \t]+(.+?)[ \t]*$/gm)) {
     const base = heading!.toLowerCase().replace(/[^\p{L}\p{M}\p{N}\p{Pc} -]/gu, '').replace(/ /g, '-');
     const repeats = seen.get(base) ?? 0;
@@ -23,7 +24,7 @@ function anchorsOf(markdown: string): Set<string> {
 
 /** The relative links of a page (not web addresses), with their anchors; code is left out. */
 function linksOf(markdown: string): { target: string; anchor: string | undefined }[] {
-  const prose = markdown.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, '').replace(/`[^`\n]*`/g, '');
+  const prose = withoutCodeBlocks(markdown).replace(/`[^`\n]*`/g, '');
   const links: { target: string; anchor: string | undefined }[] = [];
   for (const [, href] of prose.matchAll(/\]\(([^)\s]+)\)/g)) {
     if (/^[a-z][a-z0-9+.-]*:/i.test(href!)) continue; // https:, mailto:
@@ -31,6 +32,14 @@ function linksOf(markdown: string): { target: string; anchor: string | undefined
     links.push({ target, anchor });
   }
   return links;
+}
+
+/** Each page's anchors, read and computed once however many links point at it. */
+const anchorCache = new Map<string, Set<string>>();
+function anchorsIn(file: string): Set<string> {
+  let anchors = anchorCache.get(file);
+  if (anchors === undefined) anchorCache.set(file, (anchors = anchorsOf(readFileSync(file, 'utf8'))));
+  return anchors;
 }
 
 describe('documentation links', () => {
@@ -44,7 +53,7 @@ describe('documentation links', () => {
           continue;
         }
         if (anchor === undefined || !file.endsWith('.md')) continue;
-        if (!anchorsOf(readFileSync(file, 'utf8')).has(anchor)) broken.push(`${target}#${anchor}: no such heading`);
+        if (!anchorsIn(file).has(anchor)) broken.push(`${target}#${anchor}: no such heading`);
       }
       assert.deepEqual(broken, []);
     });
