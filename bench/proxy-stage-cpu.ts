@@ -1,9 +1,10 @@
 /**
  * `node bench/proxy-stage-cpu.ts`: the server-side CPU cost of one connection through a plain
  * listener (`direct`), one with an `accept` handler, and PROXY v1 / v2 listeners — and, with
- * `--only`, raw node:net (`raw`, issue 16's baseline), the async API (`async`), and `inline-v1` /
+ * `--only`, raw node:net (`raw`, issue 16's baseline), the async API (`async`), `inline-v1` /
  * `inline-v2`: a plain listener whose data handler parses each session's header itself (the floor
- * for any header read: the parse and its objects, with no header stage) — in microseconds of the
+ * for any header read: the parse and its objects, with no header stage), and `skip-v1` / `skip-v2`:
+ * the same handler dropping the header by its known length, unparsed (what its bytes cost) — in microseconds of the
  * server thread's own CPU (`process.threadCpuUsage()` inside a worker), so the clients in the main
  * thread and the other processes of a shared machine count for nothing. Each connection is the
  * proxy-connect column's: connect, write the header and 16 bytes in one write, read the echo, close.
@@ -43,8 +44,8 @@ import { V1_HEADER_HEX, V2_HEADER_HEX } from './lib/proxy-headers.ts';
 import { SAMPLE_EVERYTHING, countTicks, countTimers, profiledSelfTimes, sampledBytes, sampledSites } from './lib/counters.ts';
 import { formatRange, formatRatios, mean, median } from './lib/stats.ts';
 
-type Variant = 'raw' | 'direct' | 'async' | 'accept' | 'proxy-v1' | 'proxy-v2' | 'inline-v1' | 'inline-v2';
-const VARIANTS: readonly Variant[] = ['raw', 'direct', 'async', 'accept', 'proxy-v1', 'proxy-v2', 'inline-v1', 'inline-v2'];
+type Variant = 'raw' | 'direct' | 'async' | 'accept' | 'proxy-v1' | 'proxy-v2' | 'inline-v1' | 'inline-v2' | 'skip-v1' | 'skip-v2';
+const VARIANTS: readonly Variant[] = ['raw', 'direct', 'async', 'accept', 'proxy-v1', 'proxy-v2', 'inline-v1', 'inline-v2', 'skip-v1', 'skip-v2'];
 /** What runs without `--only`: the plain listener and the three with a pending stage. */
 const DEFAULT_VARIANTS: readonly Variant[] = ['direct', 'accept', 'proxy-v1', 'proxy-v2'];
 const PAYLOAD = Buffer.alloc(16, 'x');
@@ -150,7 +151,15 @@ async function serveSwitchboard(src: string, variant: Variant): Promise<() => Pr
       if (result.state === 'complete' && result.rest.length > 0) session.write(result.rest);
     },
   };
-  const handler = variant === 'async' ? asyncEcho : variant === 'accept' ? { ...echo, accept: () => true } : variant.startsWith('inline') ? inline : echo;
+  // `skip-*`: the same bytes as `inline-*`, the header skipped by its known length, unparsed: what
+  // the header's bytes cost the server without any parse.
+  const headerLength = variant === 'skip-v1' ? V1_HEADER_HEX.length / 2 : V2_HEADER_HEX.length / 2;
+  const skip = {
+    data(session: { write(chunk: Buffer): unknown; readonly bytesRead: number }, chunk: Buffer) {
+      session.write(session.bytesRead > chunk.length ? chunk : chunk.subarray(headerLength));
+    },
+  };
+  const handler = variant === 'async' ? asyncEcho : variant === 'accept' ? { ...echo, accept: () => true } : variant.startsWith('inline') ? inline : variant.startsWith('skip') ? skip : echo;
   const options = variant.startsWith('proxy') ? { host: '127.0.0.1', port: 0, proxyProtocol: { from: ['127.0.0.0/8'] } } : { host: '127.0.0.1', port: 0 };
   const server = await listen(options, handler as Parameters<typeof listen>[1]);
   parentPort!.postMessage({ port: server.addresses[0]!.port });

@@ -51,6 +51,12 @@ export const servers: readonly BenchServer[] = [
   { name: 'switchboard-accept-echo', script: 'switchboard-accept-echo.ts', kind: 'proxy', baseline: 'switchboard-direct-echo', requires: ['listen'] },
   { name: 'switchboard-proxy-v1-echo', script: 'switchboard-proxy-echo.ts', kind: 'proxy', baseline: 'switchboard-direct-echo', requires: ['listen'], targets: { throughput: 0.95 }, loadgenArgs: ['-x', V1_HEADER_HEX] },
   { name: 'switchboard-proxy-v2-echo', script: 'switchboard-proxy-echo.ts', kind: 'proxy', baseline: 'switchboard-direct-echo', requires: ['listen'], targets: { throughput: 0.95 }, loadgenArgs: ['-x', V2_HEADER_HEX] },
+  // The floor: a plain listener whose data handler parses the header itself (no stage, no re-admission).
+  { name: 'switchboard-inline-v1-echo', script: 'switchboard-inline-proxy-echo.ts', kind: 'proxy', baseline: 'switchboard-direct-echo', requires: ['listen', 'parseProxyHeader'], loadgenArgs: ['-x', V1_HEADER_HEX] },
+  { name: 'switchboard-inline-v2-echo', script: 'switchboard-inline-proxy-echo.ts', kind: 'proxy', baseline: 'switchboard-direct-echo', requires: ['listen', 'parseProxyHeader'], loadgenArgs: ['-x', V2_HEADER_HEX] },
+  // The header's bytes alone: the same handler dropping the header by its known length, unparsed.
+  { name: 'switchboard-skip-v1-echo', script: 'switchboard-skip-proxy-echo.ts', kind: 'proxy', baseline: 'switchboard-direct-echo', requires: ['listen'], loadgenArgs: ['-x', V1_HEADER_HEX] },
+  { name: 'switchboard-skip-v2-echo', script: 'switchboard-skip-proxy-echo.ts', kind: 'proxy', baseline: 'switchboard-direct-echo', requires: ['listen'], loadgenArgs: ['-x', V2_HEADER_HEX] },
   // Issue 17's experiment (docs/native-transport.md): built by experiments/native-transport/run.sh, opt-in.
   { name: 'native-echo', script: 'native-echo.ts', kind: 'tcp', baseline: 'raw-net-echo', optIn: true, targets: { throughput: 1.3 } },
   { name: 'native-echo-copy', script: 'native-echo-copy.ts', kind: 'tcp', baseline: 'raw-net-echo', optIn: true, targets: { throughput: 1.3 } },
