@@ -41,6 +41,7 @@ import { parseArgs } from 'node:util';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { V1_HEADER_HEX, V2_HEADER_HEX } from './lib/proxy-headers.ts';
+import { parsingEcho, skippingEcho } from './lib/header-floor-echo.ts';
 import { SAMPLE_EVERYTHING, countTicks, countTimers, profiledSelfTimes, sampledBytes, sampledSites } from './lib/counters.ts';
 import { formatRange, formatRatios, mean, median } from './lib/stats.ts';
 
@@ -140,26 +141,9 @@ async function serveSwitchboard(src: string, variant: Variant): Promise<() => Pr
   const asyncEcho = async (session: AsyncIterable<Buffer> & { write(chunk: Buffer): Promise<void> }): Promise<void> => {
     for await (const chunk of session) await session.write(chunk);
   };
-  // `inline-*`: no PROXY option; the data handler parses the header of each session's first chunk
-  // itself (parseProxyHeader, assuming it is whole) and echoes the rest -- the parse and its
-  // objects with no header stage, no re-admission and no second info object: the floor any
-  // header read in the accept path could reach.
-  const inline = {
-    data(session: { write(chunk: Buffer): unknown; readonly bytesRead: number }, chunk: Buffer) {
-      if (session.bytesRead > chunk.length) return void session.write(chunk); // not the first chunk
-      const result = parseProxyHeader(chunk);
-      if (result.state === 'complete' && result.rest.length > 0) session.write(result.rest);
-    },
-  };
-  // `skip-*`: the same bytes as `inline-*`, the header skipped by its known length, unparsed: what
-  // the header's bytes cost the server without any parse.
-  const headerLength = variant === 'skip-v1' ? V1_HEADER_HEX.length / 2 : V2_HEADER_HEX.length / 2;
-  const skip = {
-    data(session: { write(chunk: Buffer): unknown; readonly bytesRead: number }, chunk: Buffer) {
-      session.write(session.bytesRead > chunk.length ? chunk : chunk.subarray(headerLength));
-    },
-  };
-  const handler = variant === 'async' ? asyncEcho : variant === 'accept' ? { ...echo, accept: () => true } : variant.startsWith('inline') ? inline : variant.startsWith('skip') ? skip : echo;
+  // `inline-*` / `skip-*`: no PROXY option; the data handler parses each session's header itself,
+  // or drops it unparsed (bench/lib/header-floor-echo.ts): the floors of any header read.
+  const handler = variant === 'async' ? asyncEcho : variant === 'accept' ? { ...echo, accept: () => true } : variant.startsWith('inline') ? parsingEcho(parseProxyHeader) : variant.startsWith('skip') ? skippingEcho() : echo;
   const options = variant.startsWith('proxy') ? { host: '127.0.0.1', port: 0, proxyProtocol: { from: ['127.0.0.0/8'] } } : { host: '127.0.0.1', port: 0 };
   const server = await listen(options, handler as Parameters<typeof listen>[1]);
   parentPort!.postMessage({ port: server.addresses[0]!.port });
